@@ -1,0 +1,147 @@
+//! The full decision for one message with no network: extract → detect →
+//! policy. `matterwall check` prints the [`Verdict`]; the SMTP proxy acts on it.
+
+use crate::config::Config;
+use crate::detect::{Findings, Match};
+use crate::extract::{self, Extraction, Flag};
+use crate::policy::recipients::{self, Recipient};
+use crate::policy::rules::Action;
+use crate::policy::{self, Facts, Modifiers};
+use chrono::NaiveDate;
+use mail_parser::{Address, MessageParser};
+use serde::Serialize;
+
+/// The SMTP envelope: it, not the headers, decides authorisation.
+#[derive(Debug, Clone, Default)]
+pub struct Envelope {
+    pub from: String,
+    pub to: Vec<String>,
+}
+
+impl Envelope {
+    /// The envelope a message's own headers imply (From; To, Cc and Bcc), for
+    /// `check` when none is given.
+    pub fn from_headers(raw: &[u8]) -> Envelope {
+        let Some(msg) = MessageParser::default().parse_headers(raw) else {
+            return Envelope::default();
+        };
+        let first = |a: Option<&Address>| {
+            a.and_then(|a| a.first())
+                .and_then(|a| a.address.as_deref())
+                .map(str::to_string)
+        };
+        let mut to = Vec::new();
+        for a in [msg.to(), msg.cc(), msg.bcc()].into_iter().flatten() {
+            to.extend(
+                a.iter()
+                    .filter_map(|a| a.address.as_deref())
+                    .map(str::to_string),
+            );
+        }
+        Envelope {
+            from: first(msg.from()).unwrap_or_default(),
+            to,
+        }
+    }
+}
+
+/// The sender, as checked against ethical walls.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sender {
+    pub address: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub screened: bool,
+}
+
+/// What `check` prints (DESIGN §5), and what the act stage acts on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub action: Action,
+    pub rules: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub monitor: Vec<String>,
+    pub matches: Vec<Match>,
+    pub recipients: Vec<Recipient>,
+    pub uninspectable: Vec<Flag>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<Flag>,
+    pub sender: Sender,
+    #[serde(skip_serializing_if = "Modifiers::is_empty")]
+    pub modifiers: Modifiers,
+    pub size: usize,
+}
+
+/// Decides what to do with `raw`, sent with `envelope`, on `today`.
+pub fn check(cfg: &Config, envelope: &Envelope, raw: &[u8], today: NaiveDate) -> Verdict {
+    let extraction = extract::extract(raw, &cfg.limits);
+    let findings = cfg.detector.scan(&cfg.dict, &extraction.segments);
+    let mut rcpts: Vec<Recipient> = envelope
+        .to
+        .iter()
+        .map(|to| recipients::classify(cfg, to, &findings, today))
+        .collect();
+    let sender_addr = crate::policy::address::normalise_address(&envelope.from)
+        .unwrap_or_else(|_| envelope.from.trim().to_lowercase());
+    let sender = Sender {
+        screened: recipients::is_screened(cfg, &sender_addr, &findings),
+        address: sender_addr,
+    };
+    let facts = facts(cfg, &findings, &rcpts, &sender, &extraction, raw.len());
+    let decision = policy::decide(cfg, &facts, &mut rcpts);
+    Verdict {
+        action: decision.action,
+        rules: decision.rules,
+        monitor: decision.monitor,
+        matches: findings.matches,
+        recipients: rcpts,
+        uninspectable: extraction.uninspectable,
+        anomalies: extraction.anomalies,
+        sender,
+        modifiers: decision.modifiers,
+        size: raw.len(),
+    }
+}
+
+fn facts(
+    cfg: &Config,
+    f: &Findings,
+    rcpts: &[Recipient],
+    sender: &Sender,
+    x: &Extraction,
+    size: usize,
+) -> Facts {
+    let mut attachment_types = std::collections::BTreeSet::new();
+    for a in &x.attachments {
+        attachment_types.insert(a.content_type.clone());
+        attachment_types.insert(a.detected.clone());
+        if let Some((_, ext)) = a.location.rsplit_once('.') {
+            attachment_types.insert(ext.to_ascii_lowercase());
+        }
+    }
+    Facts {
+        mentions: f.mentions(),
+        client_ids: f
+            .clients
+            .iter()
+            .map(|&c| cfg.dict.clients[c as usize].id.clone())
+            .collect(),
+        matter_numbers: f
+            .matters
+            .iter()
+            .map(|&m| cfg.dict.matters.number(m).to_string())
+            .collect(),
+        detectors: f.detectors.clone(),
+        match_count: f.matches.len(),
+        recipients: rcpts.iter().map(|r| r.flags).collect(),
+        screened: sender.screened || rcpts.iter().any(|r| r.flags.screened),
+        sender: sender.address.clone(),
+        uninspectable: !x.uninspectable.is_empty(),
+        attachment_types,
+        size: size as u64,
+    }
+}
+
+/// Today's date where the server runs, for waiver expiry.
+pub fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}

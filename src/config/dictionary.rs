@@ -1,0 +1,356 @@
+//! The three dictionaries a firm exports from its practice-management system:
+//! clients, matters and waivers (DESIGN §1). Every bad row is reported with its
+//! file and line; one bad row refuses the whole load.
+//!
+//! Matters are the bulk (a million is normal), so they are stored column-wise in
+//! one text arena rather than a `Vec` of structs with several `String`s each.
+
+use super::error::Problem;
+use crate::policy::address::{normalise_address, normalise_domain};
+use chrono::NaiveDate;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Index of a client in [`Dictionaries::clients`].
+pub type ClientIdx = u32;
+/// Index of a matter in [`Matters`].
+pub type MatterIdx = u32;
+
+#[derive(Debug, Clone)]
+pub struct Alias {
+    pub text: String,
+    /// A weak alias (`~WT`) only counts when a strong identifier of the same
+    /// client also appears.
+    pub weak: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub aliases: Vec<Alias>,
+    pub domains: Vec<String>,
+}
+
+/// Co-counsel and screened lists; most matters have neither, so they live in a
+/// side table.
+#[derive(Debug, Clone, Default)]
+pub struct MatterExtra {
+    pub cocounsel_domains: Vec<String>,
+    pub screened: Vec<String>,
+}
+
+/// All matters, column-wise.
+#[derive(Debug, Default)]
+pub struct Matters {
+    text: String,
+    /// Per matter: start of the number, start of the description, end.
+    spans: Vec<[u32; 3]>,
+    clients: Vec<ClientIdx>,
+    extra: HashMap<MatterIdx, MatterExtra>,
+}
+
+impl Matters {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    pub fn number(&self, m: MatterIdx) -> &str {
+        let [a, b, _] = self.spans[m as usize];
+        &self.text[a as usize..b as usize]
+    }
+
+    pub fn description(&self, m: MatterIdx) -> &str {
+        let [_, b, c] = self.spans[m as usize];
+        &self.text[b as usize..c as usize]
+    }
+
+    pub fn client(&self, m: MatterIdx) -> ClientIdx {
+        self.clients[m as usize]
+    }
+
+    pub fn cocounsel_domains(&self, m: MatterIdx) -> &[String] {
+        self.extra
+            .get(&m)
+            .map_or(&[][..], |e| e.cocounsel_domains.as_slice())
+    }
+
+    pub fn screened(&self, m: MatterIdx) -> &[String] {
+        self.extra
+            .get(&m)
+            .map_or(&[][..], |e| e.screened.as_slice())
+    }
+
+    fn push(&mut self, number: &str, description: &str, client: ClientIdx, extra: MatterExtra) {
+        let idx = self.spans.len() as MatterIdx;
+        let a = self.text.len() as u32;
+        self.text.push_str(number);
+        let b = self.text.len() as u32;
+        self.text.push_str(description);
+        let c = self.text.len() as u32;
+        self.spans.push([a, b, c]);
+        self.clients.push(client);
+        if !extra.cocounsel_domains.is_empty() || !extra.screened.is_empty() {
+            self.extra.insert(idx, extra);
+        }
+    }
+
+    /// Bytes held, for the benchmark's bytes-per-entry figure.
+    pub fn heap_bytes(&self) -> usize {
+        self.text.capacity() + self.spans.capacity() * 12 + self.clients.capacity() * 4
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Waiver {
+    pub client: ClientIdx,
+    /// An address (`a@b.com`) or a domain (`b.com`, subdomains included).
+    pub recipient: String,
+    pub expires: NaiveDate,
+    pub reference: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Dictionaries {
+    pub clients: Vec<Client>,
+    pub client_by_id: HashMap<String, ClientIdx>,
+    pub matters: Matters,
+    pub waivers: Vec<Waiver>,
+}
+
+/// Loads and validates all three files, collecting every problem.
+pub fn load(clients: &Path, matters: &Path, waivers: &Path) -> Result<Dictionaries, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut dict = Dictionaries::default();
+    load_clients(clients, &mut dict, &mut problems);
+    load_matters(matters, &mut dict, &mut problems);
+    load_waivers(waivers, &mut dict, &mut problems);
+    if problems.is_empty() {
+        Ok(dict)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Reads a CSV file whose header must contain `columns` (in any order); calls
+/// `row` with the 1-based line and the fields in `columns` order.
+fn read_csv(
+    path: &Path,
+    columns: &[&str],
+    problems: &mut Vec<Problem>,
+    mut row: impl FnMut(usize, Vec<&str>, &mut Vec<Problem>),
+) {
+    let mut reader = match csv::ReaderBuilder::new().flexible(false).from_path(path) {
+        Ok(r) => r,
+        Err(e) => return problems.push(Problem::at(path, None, format!("cannot read: {e}"))),
+    };
+    let header = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => return problems.push(Problem::at(path, Some(1), csv_reason(&e))),
+    };
+    let mut positions = Vec::with_capacity(columns.len());
+    for col in columns {
+        match header
+            .iter()
+            .position(|h| h.trim().trim_start_matches('\u{feff}') == *col)
+        {
+            Some(p) => positions.push(p),
+            None => {
+                return problems.push(Problem::at(
+                    path,
+                    Some(1),
+                    format!("missing column `{col}` in header row"),
+                ))
+            }
+        }
+    }
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = record.position().map_or(0, |p| p.line() as usize);
+                if record.iter().all(|f| f.trim().is_empty()) {
+                    continue;
+                }
+                let fields = positions
+                    .iter()
+                    .map(|&p| record.get(p).unwrap_or("").trim())
+                    .collect();
+                row(line, fields, problems);
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line() as usize);
+                problems.push(Problem::at(path, line, csv_reason(&e)));
+                if !matches!(
+                    e.kind(),
+                    csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }
+                ) {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn csv_reason(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => "not valid UTF-8".into(),
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            format!("expected {expected_len} fields, found {len}")
+        }
+        _ => e.to_string(),
+    }
+}
+
+/// Splits a `;`-separated list, dropping empty items.
+fn list(field: &str) -> impl Iterator<Item = &str> {
+    field.split(';').map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn load_clients(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem>) {
+    read_csv(
+        path,
+        &["client_id", "name", "aliases", "domains"],
+        problems,
+        |line, f, problems| {
+            let bad = |reason: String| Problem::at(path, Some(line), reason);
+            let (id, name) = (f[0], f[1]);
+            if id.is_empty() {
+                return problems.push(bad("empty client_id".into()));
+            }
+            if name.is_empty() {
+                return problems.push(bad(format!("client {id}: empty name")));
+            }
+            if dict.client_by_id.contains_key(id) {
+                return problems.push(bad(format!("duplicate client_id {id}")));
+            }
+            let aliases = list(f[2])
+                .filter_map(|a| match a.strip_prefix('~') {
+                    Some(weak) => Some(Alias {
+                        text: weak.trim().to_string(),
+                        weak: true,
+                    }),
+                    None => Some(Alias {
+                        text: a.to_string(),
+                        weak: false,
+                    }),
+                })
+                .filter(|a| !a.text.is_empty())
+                .collect();
+            let mut domains = Vec::new();
+            for d in list(f[3]) {
+                match normalise_domain(d) {
+                    Ok(d) => domains.push(d),
+                    Err(reason) => problems.push(bad(format!(
+                        "client {id}: malformed domain {d:?}: {reason}"
+                    ))),
+                }
+            }
+            dict.client_by_id
+                .insert(id.to_string(), dict.clients.len() as ClientIdx);
+            dict.clients.push(Client {
+                id: id.into(),
+                name: name.into(),
+                aliases,
+                domains,
+            });
+        },
+    );
+}
+
+fn load_matters(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem>) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let cols = [
+        "matter_number",
+        "client_id",
+        "description",
+        "cocounsel_domains",
+        "screened",
+    ];
+    read_csv(path, &cols, problems, |line, f, problems| {
+        let bad = |reason: String| Problem::at(path, Some(line), reason);
+        let number = f[0];
+        if number.is_empty() {
+            return problems.push(bad("empty matter_number".into()));
+        }
+        if let Err(reason) = crate::detect::matter::check_number(number) {
+            return problems.push(bad(format!("matter {number}: {reason}")));
+        }
+        if let Some(first) = seen.insert(number.to_string(), line) {
+            return problems.push(bad(format!(
+                "duplicate matter_number {number} (first on line {first})"
+            )));
+        }
+        let Some(&client) = dict.client_by_id.get(f[1]) else {
+            return problems.push(bad(format!(
+                "matter {number}: unknown client_id {:?}",
+                f[1]
+            )));
+        };
+        let mut extra = MatterExtra::default();
+        for d in list(f[3]) {
+            match normalise_domain(d) {
+                Ok(d) => extra.cocounsel_domains.push(d),
+                Err(reason) => problems.push(bad(format!(
+                    "matter {number}: malformed co-counsel domain {d:?}: {reason}"
+                ))),
+            }
+        }
+        for a in list(f[4]) {
+            match normalise_address(a) {
+                Ok(a) => extra.screened.push(a),
+                Err(reason) => problems.push(bad(format!(
+                    "matter {number}: malformed screened address {a:?}: {reason}"
+                ))),
+            }
+        }
+        dict.matters.push(number, f[2], client, extra);
+    });
+}
+
+fn load_waivers(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem>) {
+    if !path.exists() {
+        return; // waivers are optional: a firm may have none
+    }
+    read_csv(
+        path,
+        &["client_id", "recipient", "expires", "reference"],
+        problems,
+        |line, f, problems| {
+            let bad = |reason: String| Problem::at(path, Some(line), reason);
+            let Some(&client) = dict.client_by_id.get(f[0]) else {
+                return problems.push(bad(format!("unknown client_id {:?}", f[0])));
+            };
+            let recipient = if f[1].contains('@') {
+                normalise_address(f[1])
+            } else {
+                normalise_domain(f[1])
+            };
+            let recipient = match recipient {
+                Ok(r) => r,
+                Err(reason) => {
+                    return problems.push(bad(format!("malformed recipient {:?}: {reason}", f[1])))
+                }
+            };
+            let Ok(expires) = NaiveDate::parse_from_str(f[2], "%Y-%m-%d") else {
+                return problems.push(bad(format!(
+                    "expires {:?} is not an ISO date (YYYY-MM-DD)",
+                    f[2]
+                )));
+            };
+            dict.waivers.push(Waiver {
+                client,
+                recipient,
+                expires,
+                reference: f[3].to_string(),
+            });
+        },
+    );
+}

@@ -1,0 +1,253 @@
+//! Configuration: `matterwall.toml` plus the dictionaries it names, loaded
+//! and validated into one immutable [`Config`]. Everything derived from them —
+//! the name automaton, the matter index, the lookalike index, compiled rules —
+//! is built here, once per load, so a reload is "build a new `Config`, swap
+//! the `Arc`"; a load that fails leaves the running one untouched.
+
+pub mod certs;
+pub mod dictionary;
+pub mod error;
+pub mod raw;
+
+use crate::detect::pattern::PatternDetector;
+use crate::detect::Detector;
+use crate::policy::address::{normalise_domain, within};
+use crate::policy::lookalike::LookalikeIndex;
+use crate::policy::rules::{Action, Rule};
+use certs::Certs;
+use dictionary::Dictionaries;
+pub use error::{ConfigError, Problem};
+use raw::RawConfig;
+use std::path::{Path, PathBuf};
+
+/// An example message declared in the rules file, for `rules test`.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub file: PathBuf,
+    pub from: Option<String>,
+    pub to: Vec<String>,
+    pub action: Action,
+    pub rules: Option<Vec<String>>,
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub dir: PathBuf,
+    pub firm_name: String,
+    pub internal_domains: Vec<String>,
+    pub smtp: raw::RawSmtp,
+    pub next_hop: raw::RawNextHop,
+    pub store: raw::RawStore,
+    pub review: raw::RawReview,
+    pub limits: raw::RawLimits,
+    pub dict: Dictionaries,
+    pub detector: Detector,
+    pub lookalike: LookalikeIndex,
+    pub rules: Vec<Rule>,
+    pub certs: Certs,
+    pub examples: Vec<Example>,
+}
+
+impl Config {
+    /// Loads `path` and everything it names; collects every problem.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::one(Problem::at(path, None, format!("cannot read: {e}"))))?;
+        let raw: RawConfig = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start].lines().count().max(1));
+            ConfigError::one(Problem::at(path, line, e.message().to_string()))
+        })?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        compile(path, &dir, raw)
+    }
+
+    pub fn is_internal(&self, domain: &str) -> bool {
+        self.internal_domains.iter().any(|d| within(domain, d))
+    }
+
+    /// Internal, a client's, or a co-counsel's domain (or a subdomain of one).
+    pub fn is_known_domain(&self, domain: &str) -> bool {
+        let mut d = domain;
+        loop {
+            if self.lookalike.is_known(d) {
+                return true;
+            }
+            match d.split_once('.') {
+                Some((_, parent)) if parent.contains('.') => d = parent,
+                _ => return false,
+            }
+        }
+    }
+
+    /// Resolves a path from the TOML against the file's folder.
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        resolve(&self.dir, p)
+    }
+}
+
+fn resolve(dir: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        dir.join(p)
+    }
+}
+
+fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
+    let mut problems = Vec::new();
+    let bad = |reason: String| Problem::at(path, None, reason);
+    let mut internal_domains = Vec::new();
+    for d in &raw.firm.internal_domains {
+        match normalise_domain(d) {
+            Ok(d) => internal_domains.push(d),
+            Err(why) => problems.push(bad(format!("[firm] internal_domains: {d:?}: {why}"))),
+        }
+    }
+    if internal_domains.is_empty() {
+        problems.push(bad(
+            "[firm] internal_domains is empty: every recipient would be external".into(),
+        ));
+    }
+    let d = &raw.dictionaries;
+    let dict = dictionary::load(
+        &resolve(dir, &d.clients),
+        &resolve(dir, &d.matters),
+        &resolve(dir, &d.waivers),
+    )
+    .unwrap_or_else(|mut p| {
+        problems.append(&mut p);
+        Dictionaries::default()
+    });
+    let detectors = compile_detectors(&raw, &mut problems, &bad);
+    let names: Vec<String> = detectors.iter().map(|p| p.name.clone()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let rules = compile_rules(&raw, &names, &mut problems, &bad);
+    let examples = compile_examples(&raw, dir, &mut problems, &bad);
+    let certs = Certs::load(&resolve(dir, &d.certs)).unwrap_or_else(|e| {
+        problems.push(Problem::at(resolve(dir, &d.certs), None, e));
+        Certs::default()
+    });
+    if !problems.is_empty() {
+        return Err(ConfigError { problems });
+    }
+    let detector = Detector::build(&dict, detectors).map_err(|e| ConfigError::one(bad(e)))?;
+    let known = known_domains(&internal_domains, &dict);
+    let lookalike = LookalikeIndex::build(known, raw.detect.lookalike_min_length);
+    Ok(Config {
+        path: path.to_path_buf(),
+        dir: dir.to_path_buf(),
+        firm_name: raw.firm.name.unwrap_or_else(|| internal_domains[0].clone()),
+        internal_domains,
+        smtp: raw.smtp,
+        next_hop: raw.next_hop,
+        store: raw.store,
+        review: raw.review,
+        limits: raw.limits,
+        dict,
+        detector,
+        lookalike,
+        rules,
+        certs,
+        examples,
+    })
+}
+
+fn known_domains(internal: &[String], dict: &Dictionaries) -> Vec<String> {
+    let mut known: Vec<String> = internal.to_vec();
+    known.extend(dict.clients.iter().flat_map(|c| c.domains.iter().cloned()));
+    for m in 0..dict.matters.len() as u32 {
+        known.extend(dict.matters.cocounsel_domains(m).iter().cloned());
+    }
+    known
+}
+
+fn compile_detectors(
+    raw: &RawConfig,
+    problems: &mut Vec<Problem>,
+    bad: &dyn Fn(String) -> Problem,
+) -> Vec<PatternDetector> {
+    let mut out: Vec<PatternDetector> = Vec::new();
+    for d in &raw.detectors {
+        if matches!(d.name.as_str(), "client" | "matter") || out.iter().any(|o| o.name == d.name) {
+            problems.push(bad(format!(
+                "[[detector]] {:?}: duplicate or reserved name",
+                d.name
+            )));
+            continue;
+        }
+        match PatternDetector::new(
+            &d.name,
+            d.builtin.as_deref(),
+            d.regex.as_deref(),
+            d.validate.as_deref(),
+        ) {
+            Ok(p) => out.push(p),
+            Err(e) => problems.push(bad(format!("[[detector]] {:?}: {e}", d.name))),
+        }
+    }
+    out
+}
+
+fn compile_rules(
+    raw: &RawConfig,
+    detectors: &[&str],
+    problems: &mut Vec<Problem>,
+    bad: &dyn Fn(String) -> Problem,
+) -> Vec<Rule> {
+    let global_monitor = match raw.policy.mode.as_deref() {
+        None | Some("enforce") => false,
+        Some("monitor") => true,
+        Some(other) => {
+            problems.push(bad(format!(
+                "[policy] mode {other:?}: expected enforce or monitor"
+            )));
+            false
+        }
+    };
+    let mut rules: Vec<Rule> = Vec::new();
+    for r in &raw.rules {
+        if rules.iter().any(|o| o.name == r.name) {
+            problems.push(bad(format!("[[rule]] {:?}: duplicate name", r.name)));
+            continue;
+        }
+        match Rule::compile(r, global_monitor, detectors) {
+            Ok(rule) => rules.push(rule),
+            Err(e) => problems.push(bad(format!("[[rule]] {:?}: {e}", r.name))),
+        }
+    }
+    if rules.is_empty() {
+        problems.push(bad(
+            "no [[rule]] tables: with no rules every message would pass".into(),
+        ));
+    }
+    rules
+}
+
+fn compile_examples(
+    raw: &RawConfig,
+    dir: &Path,
+    problems: &mut Vec<Problem>,
+    bad: &dyn Fn(String) -> Problem,
+) -> Vec<Example> {
+    let mut out = Vec::new();
+    for e in &raw.examples {
+        match Action::parse(&e.action) {
+            Ok(action) => out.push(Example {
+                file: resolve(dir, &e.file),
+                from: e.from.clone(),
+                to: e.to.clone(),
+                action,
+                rules: e.rules.clone(),
+            }),
+            Err(why) => problems.push(bad(format!("[[example]] {:?}: {why}", e.file))),
+        }
+    }
+    out
+}

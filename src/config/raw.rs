@@ -1,0 +1,247 @@
+//! The TOML file as written, before validation. Serde structs with
+//! `deny_unknown_fields` so a typo is an error, and defaults so the shipped file
+//! stays short. `compile` turns these into the validated [`super::Config`].
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub firm: RawFirm,
+    #[serde(default)]
+    pub dictionaries: RawDictionaries,
+    #[serde(default)]
+    pub smtp: RawSmtp,
+    #[serde(default)]
+    pub next_hop: RawNextHop,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub review: RawReview,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub detect: RawDetect,
+    #[serde(default)]
+    pub policy: RawPolicy,
+    #[serde(default, rename = "detector")]
+    pub detectors: Vec<RawDetector>,
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RawRule>,
+    #[serde(default, rename = "example")]
+    pub examples: Vec<RawExample>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawFirm {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub internal_domains: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDictionaries {
+    pub clients: String,
+    pub matters: String,
+    pub waivers: String,
+    pub certs: String,
+}
+
+impl Default for RawDictionaries {
+    fn default() -> Self {
+        RawDictionaries {
+            clients: "clients.csv".into(),
+            matters: "matters.csv".into(),
+            waivers: "waivers.csv".into(),
+            certs: "certs".into(),
+        }
+    }
+}
+
+/// Extraction limits; exceeding one makes the part uninspectable, never passes it.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLimits {
+    pub max_depth: usize,
+    pub max_decompressed_bytes: u64,
+    pub max_archive_entries: usize,
+    pub max_compression_ratio: u64,
+    pub max_scan_millis: u64,
+    pub max_parts: usize,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_depth: 32,
+            max_decompressed_bytes: 256 * 1024 * 1024,
+            max_archive_entries: 10_000,
+            max_compression_ratio: 200,
+            max_scan_millis: 20_000,
+            max_parts: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDetect {
+    /// Largest edit distance at which an unknown domain counts as a lookalike.
+    pub lookalike_distance: usize,
+    /// Domains shorter than this (without the public suffix) are not compared:
+    /// at three letters every domain is one edit from another.
+    pub lookalike_min_length: usize,
+}
+
+impl Default for RawDetect {
+    fn default() -> Self {
+        RawDetect {
+            lookalike_distance: 1,
+            lookalike_min_length: 5,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDetector {
+    pub name: String,
+    /// A built-in detector: `ssn`, `card`, `iban`.
+    #[serde(default)]
+    pub builtin: Option<String>,
+    /// Or a regular expression over the normalised (lower-case) text.
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// Validation for a custom regex: `luhn`, `iban`, `ssn` or none.
+    #[serde(default)]
+    pub validate: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub name: String,
+    pub action: String,
+    #[serde(default)]
+    pub when: RawWhen,
+    #[serde(default)]
+    pub fallback: Option<String>,
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub add_header: Option<String>,
+    #[serde(default)]
+    pub notice: Option<String>,
+    #[serde(default)]
+    pub notify_sender: bool,
+    #[serde(default)]
+    pub notify_compliance: bool,
+}
+
+/// The facts a rule tests; every condition given must hold.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawWhen {
+    pub mentions: Option<bool>,
+    #[serde(default)]
+    pub client: Vec<String>,
+    #[serde(default)]
+    pub matter: Vec<String>,
+    #[serde(default)]
+    pub detector: Vec<String>,
+    pub min_matches: Option<usize>,
+    pub any_recipient: Option<String>,
+    pub all_recipients: Option<String>,
+    pub screened: Option<bool>,
+    #[serde(default)]
+    pub sender: Vec<String>,
+    pub uninspectable: Option<bool>,
+    #[serde(default)]
+    pub attachment_type: Vec<String>,
+    pub min_size: Option<u64>,
+    pub max_size: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExample {
+    pub file: String,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Vec<String>,
+    pub action: String,
+    #[serde(default)]
+    pub rules: Option<Vec<String>>,
+}
+
+/// `[smtp]`: the inbound listener (DESIGN §6).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSmtp {
+    pub listen: String,
+}
+
+impl Default for RawSmtp {
+    fn default() -> Self {
+        RawSmtp {
+            listen: "127.0.0.1:10025".into(),
+        }
+    }
+}
+
+/// `[next_hop]`: where passed, encrypted and released mail goes.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawNextHop {
+    pub address: String,
+}
+
+impl Default for RawNextHop {
+    fn default() -> Self {
+        RawNextHop {
+            address: "127.0.0.1:10026".into(),
+        }
+    }
+}
+
+/// `[store]`: the quarantine and audit store.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStore {
+    pub url: String,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore {
+            url: "sqlite://data/matterwall.db".into(),
+        }
+    }
+}
+
+/// `[review]`: the compliance web interface, `/metrics` and `/healthz`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawReview {
+    pub listen: String,
+}
+
+impl Default for RawReview {
+    fn default() -> Self {
+        RawReview {
+            listen: "127.0.0.1:8025".into(),
+        }
+    }
+}

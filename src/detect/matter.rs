@@ -1,0 +1,189 @@
+//! Matter numbers, found by shape and looked up in a hash table.
+//!
+//! A matter number is written with any separators, or none, between its groups
+//! (`2024-0117` = `2024 0117` = `20240117`), and with `O` for `0`. Both the
+//! dictionary and the text are reduced to a *key*: the letters and digits
+//! alone, lower-case, `o` read as `0`, packed base-37 into a `u128` (so at most
+//! 24 of them). In the text, every run of letter/digit tokens joined by
+//! separators is a candidate chain; each sub-run that starts and ends on token
+//! boundaries (so on word boundaries) and holds a digit is looked up. This reads
+//! each byte once, where an automaton over a million patterns would be slower
+//! and several times larger.
+
+use super::Hit;
+use crate::config::dictionary::{MatterIdx, Matters};
+use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
+
+const MAX_KEY: usize = 24;
+/// Separator bytes allowed between groups (after normalisation, every Unicode
+/// dash is `-` and every run of whitespace one space).
+const SEPARATORS: &[u8] = b" -/._:";
+/// At most this many separator bytes between two groups (`2024 - 0117`).
+const MAX_SEPARATOR_RUN: usize = 3;
+
+/// Checks a dictionary matter number: it must reduce to a key of 1..=24 letters
+/// and digits with at least one digit (a digit-less number would match words).
+pub fn check_number(number: &str) -> Result<(), String> {
+    let norm = crate::extract::normalise::normalise(number, None);
+    let alnum: Vec<u8> = norm.bytes().filter(u8::is_ascii_alphanumeric).collect();
+    if alnum.is_empty() || !alnum.iter().any(u8::is_ascii_digit) {
+        return Err("a matter number needs at least one digit".into());
+    }
+    if alnum.len() > MAX_KEY {
+        return Err(format!("more than {MAX_KEY} letters and digits"));
+    }
+    if norm
+        .bytes()
+        .any(|b| !b.is_ascii_alphanumeric() && !SEPARATORS.contains(&b))
+    {
+        return Err(
+            "only letters, digits and the separators - / . _ : and space are allowed".into(),
+        );
+    }
+    Ok(())
+}
+
+fn symbol(b: u8) -> u128 {
+    match b {
+        b'o' => 1,
+        b'0'..=b'9' => (b - b'0') as u128 + 1,
+        b'a'..=b'z' => (b - b'a') as u128 + 11,
+        _ => unreachable!("only lower-case ASCII letters and digits reach the key"),
+    }
+}
+
+/// Packs lower-case letters and digits into a key (caller bounds the length).
+fn pack(bytes: impl Iterator<Item = u8>) -> u128 {
+    bytes.fold(0u128, |acc, b| acc * 37 + symbol(b))
+}
+
+/// The key of a dictionary matter number (already checked).
+fn key_of(number: &str) -> u128 {
+    let norm = crate::extract::normalise::normalise(number, None);
+    pack(norm.bytes().filter(u8::is_ascii_alphanumeric))
+}
+
+/// Every matter number, by key.
+#[derive(Debug, Default)]
+pub struct MatterIndex {
+    first: FxHashMap<u128, MatterIdx>,
+    /// Numbers whose keys collide with an earlier one (`2024-0117`, `2024/0117`).
+    more: FxHashMap<u128, Vec<MatterIdx>>,
+    pow37: Vec<u128>,
+}
+
+impl MatterIndex {
+    pub fn build(matters: &Matters) -> Self {
+        let mut first = FxHashMap::default();
+        first.reserve(matters.len());
+        let mut more: FxHashMap<u128, Vec<MatterIdx>> = FxHashMap::default();
+        for m in 0..matters.len() as MatterIdx {
+            let key = key_of(matters.number(m));
+            match first.entry(key) {
+                Entry::Vacant(v) => {
+                    v.insert(m);
+                }
+                Entry::Occupied(_) => more.entry(key).or_default().push(m),
+            }
+        }
+        let pow37 = (0..=MAX_KEY as u32).map(|e| 37u128.pow(e)).collect();
+        MatterIndex { first, more, pow37 }
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.first.capacity() * (16 + 4 + 1)
+    }
+
+    /// Finds every matter number in normalised `text`.
+    pub fn find(&self, text: &str, out: &mut Vec<Hit>) {
+        if self.first.is_empty() {
+            return;
+        }
+        let bytes = text.as_bytes();
+        let mut chain: Vec<Token> = Vec::with_capacity(16);
+        let mut i = 0;
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            // A token glued to a non-ASCII letter is part of a longer word.
+            if touches_letter(text, start, i) || i - start > MAX_KEY {
+                chain.clear();
+                continue;
+            }
+            if let Some(prev) = chain.last() {
+                if !joins(&bytes[prev.end..start]) {
+                    chain.clear();
+                }
+            }
+            let token = &bytes[start..i];
+            chain.push(Token {
+                start,
+                end: i,
+                key: pack(token.iter().copied()),
+                len: token.len(),
+                digit: token.iter().any(u8::is_ascii_digit),
+            });
+            self.lookup_ending_at(&chain, out);
+            if chain.len() > MAX_KEY {
+                chain.remove(0);
+            }
+        }
+    }
+
+    /// Looks up every sub-run of `chain` that ends at its last token.
+    fn lookup_ending_at(&self, chain: &[Token], out: &mut Vec<Hit>) {
+        let last = chain.len() - 1;
+        let (mut key, mut len, mut digit) = (0u128, 0usize, false);
+        for t in chain.iter().rev() {
+            if len + t.len > MAX_KEY {
+                break;
+            }
+            key += t.key * self.pow37[len];
+            len += t.len;
+            digit |= t.digit;
+            if !digit {
+                continue;
+            }
+            if let Some(&m) = self.first.get(&key) {
+                let range = t.start..chain[last].end;
+                out.push(Hit::Matter(m, range.clone()));
+                for &m in self.more.get(&key).into_iter().flatten() {
+                    out.push(Hit::Matter(m, range.clone()));
+                }
+            }
+        }
+    }
+}
+
+struct Token {
+    start: usize,
+    end: usize,
+    key: u128,
+    len: usize,
+    digit: bool,
+}
+
+fn joins(between: &[u8]) -> bool {
+    !between.is_empty()
+        && between.len() <= MAX_SEPARATOR_RUN
+        && between.iter().all(|b| SEPARATORS.contains(b))
+}
+
+fn touches_letter(text: &str, start: usize, end: usize) -> bool {
+    let before = text[..start]
+        .chars()
+        .next_back()
+        .is_some_and(char::is_alphanumeric);
+    let after = text[end..]
+        .chars()
+        .next()
+        .is_some_and(char::is_alphanumeric);
+    before || after
+}

@@ -1,0 +1,216 @@
+//! Detection: text segments in, matches out. Every matcher is built once per
+//! config load ([`Detector::build`]) and shared read-only; [`Detector::scan`]
+//! does no I/O.
+//!
+//! Each segment is normalised once; the automaton for names, the matter-number
+//! index and the pattern detectors each read the normalised text once. Only
+//! when something matched is the segment normalised again with an offset map,
+//! to show the reviewer the original words.
+
+pub mod matter;
+pub mod names;
+pub mod pattern;
+
+use crate::config::dictionary::{ClientIdx, Dictionaries, MatterIdx};
+use crate::extract::normalise::normalise;
+use crate::extract::Segment;
+use names::{NameMatcher, NameTarget};
+use pattern::PatternDetector;
+use serde::Serialize;
+use std::collections::{BTreeSet, HashSet};
+use std::ops::Range;
+
+/// A raw hit in normalised text.
+#[derive(Debug, Clone)]
+pub enum Hit {
+    Client(NameTarget, Range<usize>),
+    Matter(MatterIdx, Range<usize>),
+    Pattern(usize, Range<usize>),
+}
+
+impl Hit {
+    fn range(&self) -> &Range<usize> {
+        match self {
+            Hit::Client(_, r) | Hit::Matter(_, r) | Hit::Pattern(_, r) => r,
+        }
+    }
+}
+
+/// One reported match: what, where, and the words as written.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Match {
+    /// `client`, `matter`, or the pattern detector's name.
+    pub kind: String,
+    /// The client id, the matter number, or the detector's name.
+    pub id: String,
+    /// The matched words as they appear in the message.
+    pub text: String,
+    pub location: String,
+    /// A short stretch of text around the match, for the reviewer.
+    pub snippet: String,
+    /// True for a weak alias (counted only because it was corroborated).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub weak: bool,
+}
+
+/// What a message mentions.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub matches: Vec<Match>,
+    /// Clients mentioned, directly or through one of their matters.
+    pub clients: BTreeSet<ClientIdx>,
+    pub matters: BTreeSet<MatterIdx>,
+    /// Names of the pattern detectors that fired.
+    pub detectors: BTreeSet<String>,
+}
+
+impl Findings {
+    pub fn mentions(&self) -> bool {
+        !self.clients.is_empty() || !self.matters.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub struct Detector {
+    names: NameMatcher,
+    matters: matter::MatterIndex,
+    patterns: Vec<PatternDetector>,
+}
+
+impl Detector {
+    pub fn build(dict: &Dictionaries, patterns: Vec<PatternDetector>) -> Result<Self, String> {
+        Ok(Detector {
+            names: NameMatcher::build(dict)?,
+            matters: matter::MatterIndex::build(&dict.matters),
+            patterns,
+        })
+    }
+
+    pub fn detector_names(&self) -> impl Iterator<Item = &str> {
+        self.patterns.iter().map(|p| p.name.as_str())
+    }
+
+    /// Heap bytes of the matchers (for the benchmark).
+    pub fn heap_bytes(&self) -> usize {
+        self.names.heap_bytes() + self.matters.heap_bytes()
+    }
+
+    /// Raw hits in one normalised text (public for the benchmark).
+    pub fn hits(&self, norm: &str, out: &mut Vec<Hit>) {
+        self.names.find(norm, out);
+        self.matters.find(norm, out);
+        for (i, p) in self.patterns.iter().enumerate() {
+            p.find(norm, |r| out.push(Hit::Pattern(i, r)));
+        }
+    }
+
+    /// Scans every segment and returns what the message mentions.
+    pub fn scan(&self, dict: &Dictionaries, segments: &[Segment]) -> Findings {
+        let mut candidates: Vec<(Match, Hit)> = Vec::new();
+        let mut seen: HashSet<(String, String, String)> = HashSet::new();
+        let mut hits = Vec::new();
+        for seg in segments {
+            hits.clear();
+            let norm = normalise(&seg.text, None);
+            self.hits(&norm, &mut hits);
+            if hits.is_empty() {
+                continue;
+            }
+            let mut map = Vec::with_capacity(norm.len());
+            normalise(&seg.text, Some(&mut map));
+            for hit in hits.drain(..) {
+                let m = self.describe(dict, &hit, seg, &map);
+                if seen.insert((m.kind.clone(), m.id.clone(), m.location.clone())) {
+                    candidates.push((m, hit));
+                }
+            }
+        }
+        self.findings(dict, candidates)
+    }
+
+    fn describe(&self, dict: &Dictionaries, hit: &Hit, seg: &Segment, map: &[u32]) -> Match {
+        let (kind, id, weak) = match hit {
+            Hit::Client(t, _) => (
+                "client".to_string(),
+                dict.clients[t.client as usize].id.clone(),
+                t.weak,
+            ),
+            Hit::Matter(m, _) => (
+                "matter".to_string(),
+                dict.matters.number(*m).to_string(),
+                false,
+            ),
+            Hit::Pattern(i, _) => (
+                self.patterns[*i].name.clone(),
+                self.patterns[*i].name.clone(),
+                false,
+            ),
+        };
+        let (text, snippet) = original_words(&seg.text, map, hit.range());
+        Match {
+            kind,
+            id,
+            text,
+            location: seg.location.clone(),
+            snippet,
+            weak,
+        }
+    }
+
+    /// Drops weak aliases that nothing strong corroborates, and collects the
+    /// clients and matters mentioned.
+    fn findings(&self, dict: &Dictionaries, candidates: Vec<(Match, Hit)>) -> Findings {
+        let mut f = Findings::default();
+        let mut strong: HashSet<ClientIdx> = HashSet::new();
+        for (_, hit) in &candidates {
+            match hit {
+                Hit::Client(t, _) if !t.weak => {
+                    strong.insert(t.client);
+                }
+                Hit::Matter(m, _) => {
+                    strong.insert(dict.matters.client(*m));
+                }
+                _ => {}
+            }
+        }
+        for (m, hit) in candidates {
+            match hit {
+                Hit::Client(t, _) if t.weak && !strong.contains(&t.client) => continue,
+                Hit::Client(t, _) => {
+                    f.clients.insert(t.client);
+                }
+                Hit::Matter(mi, _) => {
+                    f.matters.insert(mi);
+                    f.clients.insert(dict.matters.client(mi));
+                }
+                Hit::Pattern(i, _) => {
+                    f.detectors.insert(self.patterns[i].name.clone());
+                }
+            }
+            f.matches.push(m);
+        }
+        f
+    }
+}
+
+/// The original words behind a normalised range, and a snippet around them.
+fn original_words(original: &str, map: &[u32], range: &Range<usize>) -> (String, String) {
+    let start = map[range.start] as usize;
+    let last = map[range.end - 1] as usize;
+    let end = last + original[last..].chars().next().map_or(0, char::len_utf8);
+    let text = original[start..end].to_string();
+    let from = floor_char(original, start.saturating_sub(60));
+    let to = floor_char(original, (end + 60).min(original.len()));
+    let snippet: String = original[from..to]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    (text, snippet)
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}

@@ -1,0 +1,200 @@
+//! The MIME walk: headers that carry text, every body part, every attachment,
+//! nested messages recursively. `mail-parser` gives the structure and decoded
+//! text; [`super::views`] adds the other plausible readings of each part.
+
+use super::{at, attachment, html, views, Ctx};
+use mail_parser::{
+    Address, HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType,
+};
+
+/// Headers whose display text is scanned (never the addresses themselves: a
+/// message *to* a client's domain does not mention the client).
+const ADDRESS_HEADERS: &[(&str, HeaderName<'static>)] = &[
+    ("header:from", HeaderName::From),
+    ("header:to", HeaderName::To),
+    ("header:cc", HeaderName::Cc),
+    ("header:bcc", HeaderName::Bcc),
+    ("header:reply-to", HeaderName::ReplyTo),
+    ("header:sender", HeaderName::Sender),
+];
+
+/// Parses `raw` and walks it; `prefix` locates it (`""` at the top).
+pub fn walk_raw(ctx: &mut Ctx, prefix: &str, raw: &[u8], depth: usize) {
+    match MessageParser::default().parse(raw) {
+        Some(msg) => walk_message(ctx, prefix, &msg, depth),
+        None => {
+            let loc = at(prefix, "body");
+            ctx.uninspectable(&loc, "not a parseable message");
+            ctx.text(&loc, String::from_utf8_lossy(raw));
+        }
+    }
+}
+
+/// Walks an already-parsed message.
+pub fn walk_message(ctx: &mut Ctx, prefix: &str, msg: &Message, depth: usize) {
+    if depth > ctx.limits.max_depth {
+        let max = ctx.limits.max_depth;
+        return ctx.uninspectable(
+            &at(prefix, "body"),
+            format!("nested deeper than the limit of {max}"),
+        );
+    }
+    header_segments(ctx, prefix, msg);
+    views::check_message(ctx, prefix, msg);
+    walk_part(ctx, prefix, msg, 0, depth);
+}
+
+fn header_segments(ctx: &mut Ctx, prefix: &str, msg: &Message) {
+    for header in msg.headers() {
+        match &header.name {
+            HeaderName::Subject => {
+                if let Some(s) = header.value.as_text() {
+                    ctx.text(&at(prefix, "subject"), s);
+                }
+            }
+            HeaderName::Comments | HeaderName::Keywords => {
+                if let Some(list) = header.value.as_text_list() {
+                    ctx.text(&at(prefix, "header:keywords"), list.join(" "));
+                } else if let Some(s) = header.value.as_text() {
+                    ctx.text(&at(prefix, "header:comments"), s);
+                }
+            }
+            HeaderName::Other(name) if name.eq_ignore_ascii_case("thread-topic") => {
+                if let Some(s) = header.value.as_text() {
+                    ctx.text(&at(prefix, "header:thread-topic"), s);
+                }
+            }
+            name => {
+                if let Some((loc, _)) = ADDRESS_HEADERS.iter().find(|(_, h)| h == name) {
+                    if let Some(addr) = header.value.as_address() {
+                        ctx.text(&at(prefix, loc), display_names(addr));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn display_names(addr: &Address) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    match addr {
+        Address::List(list) => names.extend(list.iter().filter_map(|a| a.name.as_deref())),
+        Address::Group(groups) => {
+            for g in groups {
+                names.extend(g.name.as_deref());
+                names.extend(g.addresses.iter().filter_map(|a| a.name.as_deref()));
+            }
+        }
+    }
+    names.join("\n")
+}
+
+fn walk_part(ctx: &mut Ctx, prefix: &str, msg: &Message, id: u32, depth: usize) {
+    let Some(part) = msg.part(id) else { return };
+    let loc = part_location(prefix, msg, id, part);
+    ctx.parts += 1;
+    if ctx.parts > ctx.limits.max_parts {
+        let max = ctx.limits.max_parts;
+        return ctx.uninspectable(&loc, format!("more than {max} MIME parts"));
+    }
+    if depth > ctx.limits.max_depth {
+        let max = ctx.limits.max_depth;
+        return ctx.uninspectable(&loc, format!("nested deeper than the limit of {max}"));
+    }
+    if ctx.out_of_time(&loc) {
+        return;
+    }
+    if let Some(name) = part.attachment_name() {
+        ctx.text(&loc, name);
+    }
+    let ctype = content_type(part);
+    match &part.body {
+        PartType::Multipart(children) => {
+            if ctype == "multipart/encrypted" {
+                ctx.uninspectable(&loc, "encrypted by the sender (multipart/encrypted)");
+            }
+            for &child in children {
+                walk_part(ctx, prefix, msg, child, depth + 1);
+            }
+        }
+        PartType::Text(text) => {
+            text_part(ctx, &loc, part, text);
+            views::alternatives(ctx, &loc, msg, part, text);
+        }
+        PartType::Html(markup) => {
+            text_part(ctx, &loc, part, &html::to_text(markup));
+            views::alternatives(ctx, &loc, msg, part, markup);
+        }
+        PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
+            attachment::read(ctx, &loc, &ctype, bytes, depth + 1);
+            views::binary_alternatives(ctx, &loc, msg, part, bytes, &ctype, depth + 1);
+        }
+        PartType::Message(nested) => {
+            let inner = format!("{loc}/");
+            let inner = if loc.starts_with("attachment:") {
+                inner
+            } else {
+                format!("attachment:{inner}")
+            };
+            walk_message(ctx, &inner, nested, depth + 1);
+        }
+    }
+}
+
+/// A text part: flags ciphertext and binary dressed as text, then scans it.
+fn text_part(ctx: &mut Ctx, loc: &str, part: &MessagePart, text: &str) {
+    if text.contains("-----BEGIN PGP MESSAGE-----") {
+        ctx.uninspectable(loc, "encrypted by the sender (PGP)");
+    }
+    if looks_binary(text) {
+        ctx.uninspectable(loc, "binary content that claims to be text");
+    }
+    if part.is_encoding_problem {
+        ctx.anomaly(
+            loc,
+            "charset or transfer encoding could not be decoded cleanly",
+        );
+    }
+    ctx.text(loc, text);
+}
+
+/// Text with NULs, or where more than a tenth of the characters are controls
+/// or replacement characters, is binary.
+pub fn looks_binary(text: &str) -> bool {
+    let sample: Vec<char> = text.chars().take(4096).collect();
+    if sample.is_empty() {
+        return false;
+    }
+    let odd = sample
+        .iter()
+        .filter(|&&c| c == '\0' || c == '\u{FFFD}' || (c.is_control() && !c.is_whitespace()))
+        .count();
+    sample.contains(&'\0') || odd * 10 > sample.len()
+}
+
+/// `type/subtype`, lower case; `text/plain` when absent (RFC 2045 default).
+pub fn content_type(part: &MessagePart) -> String {
+    match part.content_type() {
+        Some(ct) => match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
+            None => ct.ctype().to_ascii_lowercase(),
+        },
+        None => "text/plain".into(),
+    }
+}
+
+/// `body` for the message's text and HTML bodies, `attachment:NAME` otherwise.
+fn part_location(prefix: &str, msg: &Message, id: u32, part: &MessagePart) -> String {
+    let in_body = msg.text_body.contains(&id) || msg.html_body.contains(&id);
+    if in_body && part.attachment_name().is_none() {
+        return at(prefix, "body");
+    }
+    if matches!(part.body, PartType::Multipart(_)) && part.attachment_name().is_none() {
+        return at(prefix, "body");
+    }
+    let name = part
+        .attachment_name()
+        .map(|n| n.replace('/', "_"))
+        .unwrap_or_else(|| format!("part-{id}"));
+    at(prefix, &format!("attachment:{name}"))
+}

@@ -1,0 +1,191 @@
+//! Text normalisation, applied once per segment before detection and, with the
+//! same function, to every dictionary name at load time.
+//!
+//! Per character: compatibility decomposition (NFKD, so full-width digits and
+//! ligatures become ASCII), combining marks dropped (accents), zero-width and
+//! soft-hyphen characters dropped, common homoglyphs mapped to Latin, Unicode
+//! dashes to `-`, lower-cased, and every run of whitespace collapsed to one
+//! space. Working per character (not per string) keeps an exact map from each
+//! output byte back to the input, which the reviewer's snippet needs.
+//!
+//! The hot path is ASCII: those bytes are handled without any table look-up.
+
+use unicode_normalization::char::{decompose_compatible, is_combining_mark};
+
+/// Normalises `input`. When `map` is given, it receives, for every byte of the
+/// output, the byte offset in `input` of the character it came from.
+pub fn normalise(input: &str, mut map: Option<&mut Vec<u32>>) -> String {
+    let mut out = String::with_capacity(input.len());
+    let mut last_space = true; // leading whitespace is dropped
+    for (offset, ch) in input.char_indices() {
+        let before = out.len();
+        if ch.is_ascii() {
+            push_ascii(&mut out, ch as u8, &mut last_space);
+        } else {
+            push_unicode(&mut out, ch, &mut last_space);
+        }
+        if let Some(map) = map.as_deref_mut() {
+            map.extend(std::iter::repeat_n(offset as u32, out.len() - before));
+        }
+    }
+    out
+}
+
+fn push_ascii(out: &mut String, b: u8, last_space: &mut bool) {
+    if b.is_ascii_whitespace() || b == 0x0b {
+        if !*last_space {
+            out.push(' ');
+            *last_space = true;
+        }
+        return;
+    }
+    if b < 0x20 || b == 0x7f {
+        return; // control characters carry no text
+    }
+    out.push(b.to_ascii_lowercase() as char);
+    *last_space = false;
+}
+
+fn push_unicode(out: &mut String, ch: char, last_space: &mut bool) {
+    if let Some(latin) = homoglyph(ch) {
+        out.push(latin);
+        *last_space = false;
+        return;
+    }
+    decompose_compatible(ch, |c| push_decomposed(out, c, last_space));
+}
+
+fn push_decomposed(out: &mut String, c: char, last_space: &mut bool) {
+    if c.is_ascii() {
+        return push_ascii(out, c as u8, last_space);
+    }
+    if is_combining_mark(c) || is_invisible(c) {
+        return;
+    }
+    if c.is_whitespace() {
+        return push_ascii(out, b' ', last_space);
+    }
+    if is_dash(c) {
+        return push_ascii(out, b'-', last_space);
+    }
+    if let Some(latin) = homoglyph(c) {
+        out.push(latin);
+    } else if c == 'ß' {
+        out.push_str("ss");
+    } else {
+        out.extend(c.to_lowercase());
+    }
+    *last_space = false;
+}
+
+/// Characters that render as nothing and are used to split a word invisibly.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{E0000}'..='\u{E007F}')
+}
+
+fn is_dash(c: char) -> bool {
+    matches!(
+        c,
+        '\u{2010}'
+            ..='\u{2015}'
+                | '\u{2043}'
+                | '\u{2212}'
+                | '\u{2E3A}'
+                | '\u{2E3B}'
+                | '\u{FE58}'
+                | '\u{FE63}'
+                | '\u{FF0D}'
+    )
+}
+
+/// Letters from other scripts that look like a Latin letter, mapped to it
+/// (lower case). Drawn from Unicode's confusables for Cyrillic and Greek, the
+/// scripts that appear in real evasion.
+pub fn homoglyph(c: char) -> Option<char> {
+    Some(match c {
+        // Cyrillic
+        'а' | 'А' => 'a',
+        'В' | 'в' => 'b',
+        'с' | 'С' | 'ϲ' | 'Ϲ' => 'c',
+        'ԁ' => 'd',
+        'е' | 'Е' | 'ё' | 'Ё' => 'e',
+        'Н' | 'н' | 'һ' | 'Һ' => 'h',
+        'і' | 'І' | 'ӏ' | 'Ӏ' => 'i',
+        'ј' | 'Ј' => 'j',
+        'К' | 'к' => 'k',
+        'М' | 'м' => 'm',
+        'о' | 'О' => 'o',
+        'р' | 'Р' => 'p',
+        'ԛ' | 'Ԛ' => 'q',
+        'ѕ' | 'Ѕ' => 's',
+        'Т' | 'т' => 't',
+        'у' | 'У' | 'ү' | 'Ү' => 'y',
+        'х' | 'Х' => 'x',
+        'ԝ' | 'Ԝ' => 'w',
+        // Greek
+        'Α' | 'α' => 'a',
+        'Β' | 'β' => 'b',
+        'Ε' | 'ε' => 'e',
+        'Ζ' => 'z',
+        'Η' => 'h',
+        'Ι' | 'ι' => 'i',
+        'Κ' | 'κ' => 'k',
+        'Μ' => 'm',
+        'Ν' | 'ν' => 'v',
+        'Ο' | 'ο' | 'σ' => 'o',
+        'Ρ' | 'ρ' => 'p',
+        'Τ' | 'τ' => 't',
+        'Υ' | 'υ' => 'u',
+        'Χ' | 'χ' => 'x',
+        // Latin lookalikes outside ASCII that NFKD leaves alone
+        'ı' => 'i',
+        'ł' | 'Ł' => 'l',
+        'ø' | 'Ø' => 'o',
+        'đ' | 'Đ' => 'd',
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        let cases = [
+            ("Harrowgate Shipping", "harrowgate shipping"),
+            ("Harrowgate\r\n   Shipping", "harrowgate shipping"),
+            ("  lead and trail  ", "lead and trail "),
+            ("Ac\u{200B}me", "acme"),
+            ("Ac\u{00AD}me", "acme"),
+            ("C\u{043E}rzen", "corzen"), // Cyrillic o
+            ("Café Crème", "cafe creme"),
+            ("２０２４‐０１１７", "2024-0117"),
+            ("2024\u{2013}0117", "2024-0117"),
+            ("non\u{00A0}breaking", "non breaking"),
+            ("Straße", "strasse"),
+            ("ﬁrm", "firm"),
+            ("e\u{0301}", "e"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalise(input, None), want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn map_points_back_to_the_original() {
+        let input = "Ré: Ac\u{200B}ME";
+        let mut map = Vec::new();
+        let out = normalise(input, Some(&mut map));
+        assert_eq!(out.len(), map.len());
+        let start = out.find("acme").unwrap();
+        let end = start + 4;
+        let from = map[start] as usize;
+        let to = map[end - 1] as usize;
+        assert_eq!(&input[from..=to], "Ac\u{200B}ME");
+    }
+}

@@ -1,0 +1,339 @@
+//! The second opinion on every part. `mail-parser` is liberal and picks one
+//! reading where a message is ambiguous (for example, with two
+//! `Content-Transfer-Encoding` headers it honours the last, most clients the
+//! first). Here each part's raw header block and body are re-read:
+//!
+//! * every distinct transfer encoding the headers name, decoded leniently
+//!   (base64 ignoring characters outside its alphabet, as RFC 2045 says), and
+//!   the raw bytes themselves, become extra views of the same location;
+//! * conflicting `Content-Type`, `Content-Transfer-Encoding` or `boundary`
+//!   values, and a multipart whose delimiter count differs from the parts the
+//!   parser found, make the part uninspectable: a recipient's client may see a
+//!   different message from the one we scanned.
+
+use super::{attachment, mime::content_type, Ctx};
+use base64::Engine;
+use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
+
+/// Structure checks over every part of `msg`.
+pub fn check_message(ctx: &mut Ctx, prefix: &str, msg: &Message) {
+    let raw = msg.raw_message();
+    for part in &msg.parts {
+        let loc = if prefix.is_empty() {
+            "body".to_string()
+        } else {
+            format!("{prefix}body")
+        };
+        let headers = header_block(raw, part);
+        let types = header_values(headers, "content-type");
+        if distinct(types.iter().map(|t| media_type(t))) > 1 {
+            ctx.uninspectable(&loc, "conflicting Content-Type headers");
+        }
+        let boundaries: Vec<String> = types.iter().flat_map(|t| params(t, "boundary")).collect();
+        if distinct(boundaries.iter().cloned()) > 1 {
+            ctx.uninspectable(&loc, "conflicting boundary parameters");
+        }
+        if let (PartType::Multipart(children), Some(boundary)) = (&part.body, boundaries.first()) {
+            check_delimiters(ctx, &loc, body_bytes(raw, part), boundary, children.len());
+        }
+    }
+}
+
+/// Counts `--boundary` lines independently of the parser.
+fn check_delimiters(ctx: &mut Ctx, loc: &str, body: &[u8], boundary: &str, parsed: usize) {
+    let open = format!("--{boundary}");
+    let close = format!("--{boundary}--");
+    let (mut opens, mut closed) = (0usize, false);
+    for line in body.split(|&b| b == b'\n') {
+        let line = trim_line_end(line);
+        if line == close.as_bytes() {
+            closed = true;
+            break;
+        }
+        if line == open.as_bytes() {
+            opens += 1;
+        }
+    }
+    if !closed {
+        ctx.anomaly(loc, "multipart without its closing boundary");
+    }
+    if opens != parsed {
+        ctx.uninspectable(
+            loc,
+            format!("MIME structure is ambiguous: {opens} delimiters but {parsed} parts parsed"),
+        );
+    }
+}
+
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b'\r' | b' ' | b'\t') {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+/// Extra text views of a text part: other decodings and the raw bytes.
+pub fn alternatives(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart, primary: &str) {
+    let charset = part
+        .content_type()
+        .and_then(|c| c.attribute("charset"))
+        .map(str::to_string);
+    let is_html = content_type(part) == "text/html";
+    for bytes in decoded_views(ctx, loc, msg, part) {
+        let text = to_text(&bytes, charset.as_deref());
+        if text == primary {
+            continue;
+        }
+        let text = if is_html {
+            super::html::to_text(&text)
+        } else {
+            text
+        };
+        ctx.text(loc, text);
+    }
+}
+
+/// Other decodings of a binary part, read as attachments too when they differ.
+pub fn binary_alternatives(
+    ctx: &mut Ctx,
+    loc: &str,
+    msg: &Message,
+    part: &MessagePart,
+    primary: &[u8],
+    ctype: &str,
+    depth: usize,
+) {
+    for bytes in decoded_views(ctx, loc, msg, part) {
+        if bytes != primary && !looks_like_transfer_encoding(&bytes) {
+            attachment::read(ctx, loc, ctype, &bytes, depth);
+        }
+    }
+}
+
+/// Raw base64 or QP text of a binary part is not a second document.
+fn looks_like_transfer_encoding(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+}
+
+/// Every distinct decoding the part's transfer-encoding headers allow, plus the
+/// raw body. Records conflicts and anomalies as it goes.
+fn decoded_views(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) -> Vec<Vec<u8>> {
+    let raw = msg.raw_message();
+    let body = body_bytes(raw, part);
+    let ctes: Vec<String> = header_values(header_block(raw, part), "content-transfer-encoding")
+        .iter()
+        .map(|v| strip_comments(v).trim().to_ascii_lowercase())
+        .collect();
+    if distinct(ctes.iter().cloned()) > 1 {
+        ctx.uninspectable(
+            loc,
+            format!(
+                "conflicting Content-Transfer-Encoding headers ({})",
+                ctes.join(", ")
+            ),
+        );
+    }
+    let mut views: Vec<Vec<u8>> = vec![body.to_vec()];
+    for cte in &ctes {
+        let decoded = match cte.as_str() {
+            "base64" => Some(lenient_base64(ctx, loc, body)),
+            "quoted-printable" => Some(quoted_printable(body)),
+            "7bit" | "8bit" | "binary" | "" => None,
+            other => {
+                ctx.uninspectable(
+                    loc,
+                    format!("unsupported Content-Transfer-Encoding {other:?}"),
+                );
+                None
+            }
+        };
+        if let Some(d) = decoded.filter(|d| !views.contains(d)) {
+            views.push(d);
+        }
+    }
+    views
+}
+
+/// RFC 2045 §6.8: characters outside the alphabet are ignored; data after the
+/// padding and missing padding are tolerated. Either is an anomaly.
+pub fn lenient_base64(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Vec<u8> {
+    let mut clean: Vec<u8> = Vec::with_capacity(body.len());
+    let mut stray = false;
+    for &b in body {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => clean.push(b),
+            b'=' | b'\r' | b'\n' | b' ' | b'\t' => {}
+            _ => stray = true,
+        }
+    }
+    if stray {
+        ctx.anomaly(loc, "base64 with characters outside its alphabet (ignored)");
+    }
+    if clean.len() % 4 == 1 {
+        clean.pop(); // one leftover character carries no whole byte
+    }
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    engine.decode(&clean).unwrap_or_default()
+}
+
+/// Lenient quoted-printable: soft breaks joined, valid escapes (either case)
+/// decoded, invalid ones kept as written.
+pub fn quoted_printable(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] != b'=' {
+            out.push(body[i]);
+            i += 1;
+            continue;
+        }
+        let rest = &body[i + 1..];
+        let ws = rest
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        if rest[ws..].starts_with(b"\r\n") {
+            i += 1 + ws + 2;
+        } else if rest[ws..].starts_with(b"\n") {
+            i += 1 + ws + 1;
+        } else if let Some(v) = rest
+            .get(..2)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b'=');
+            i += 1;
+        }
+    }
+    out
+}
+
+fn to_text(bytes: &[u8], charset: Option<&str>) -> String {
+    if let Some(enc) = charset.and_then(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes())) {
+        return enc.decode_without_bom_handling(bytes).0.into_owned();
+    }
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn header_block<'a>(raw: &'a [u8], part: &MessagePart) -> &'a [u8] {
+    raw.get(part.offset_header as usize..part.offset_body as usize)
+        .unwrap_or_default()
+}
+
+fn body_bytes<'a>(raw: &'a [u8], part: &MessagePart) -> &'a [u8] {
+    raw.get(part.offset_body as usize..part.offset_end as usize)
+        .unwrap_or_default()
+}
+
+/// Values of every header called `name` in a raw header block, unfolded.
+pub fn header_values(block: &[u8], name: &str) -> Vec<String> {
+    let text = String::from_utf8_lossy(block);
+    let mut values: Vec<String> = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.split('\n') {
+        let line = line.trim_end_matches('\r');
+        if line.starts_with([' ', '\t']) {
+            if let Some(v) = current.as_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        values.extend(current.take());
+        if let Some((n, v)) = line.split_once(':') {
+            if n.trim().eq_ignore_ascii_case(name) {
+                current = Some(v.trim().to_string());
+            }
+        }
+    }
+    values.extend(current);
+    values
+}
+
+fn media_type(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Every value of parameter `name` in a header value (quoted or not).
+fn params(value: &str, name: &str) -> Vec<String> {
+    value
+        .split(';')
+        .skip(1)
+        .filter_map(|p| p.split_once('='))
+        .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim().trim_matches('"').to_string())
+        .collect()
+}
+
+fn strip_comments(v: &str) -> String {
+    let mut depth = 0usize;
+    v.chars()
+        .filter(|&c| match c {
+            '(' => {
+                depth += 1;
+                false
+            }
+            ')' => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            _ => depth == 0,
+        })
+        .collect()
+}
+
+fn distinct(items: impl Iterator<Item = String>) -> usize {
+    let mut seen: Vec<String> = items.collect();
+    seen.sort();
+    seen.dedup();
+    seen.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qp_soft_breaks_and_bad_escapes() {
+        assert_eq!(
+            quoted_printable(b"Harrow=\r\ngate =3d =ZZ =c3=a9"),
+            "Harrowgate = =ZZ é".as_bytes()
+        );
+    }
+
+    #[test]
+    fn base64_with_garbage() {
+        let limits = Default::default();
+        let mut ctx = Ctx::new(&limits);
+        assert_eq!(
+            lenient_base64(&mut ctx, "body", b"SGVs!bG8*gd29y\r\nbGQ"),
+            b"Hello world"
+        );
+        assert_eq!(ctx.out.anomalies.len(), 1);
+    }
+
+    #[test]
+    fn folded_duplicate_headers() {
+        let block = b"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\nContent-Transfer-Encoding:\r\n quoted-printable\r\n\r\n";
+        assert_eq!(
+            header_values(block, "content-transfer-encoding"),
+            vec!["base64", "quoted-printable"]
+        );
+    }
+}

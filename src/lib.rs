@@ -1,0 +1,22 @@
+//! matterwall: an outgoing-email data-loss-prevention filter for law firms.
+//!
+//! Data flows one way, one module per stage:
+//!
+//! ```text
+//! smtp (bytes in) → extract (MIME → text segments with locations)
+//!                 → detect (dictionaries, patterns → matches)
+//!                 → policy (envelope + matches → verdict)
+//!                 → act (relay / encrypt / hold / reject) → store
+//! ```
+//!
+//! `config` loads the TOML and the dictionaries once into an immutable
+//! [`config::Config`] that every stage shares read-only (behind an `Arc` that a
+//! reload swaps). [`check::check`] is extract → detect → policy with no network,
+//! which is what `matterwall check` prints.
+#![forbid(unsafe_code)]
+
+pub mod check;
+pub mod config;
+pub mod detect;
+pub mod extract;
+pub mod policy;

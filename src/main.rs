@@ -1,0 +1,173 @@
+//! The `matterwall` command: parse arguments, load the config, run, and map
+//! errors to exit codes (2 with a one-line message for bad input).
+
+use clap::{Parser, Subcommand};
+use matterwall::check::{self, Envelope};
+use matterwall::config::Config;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "matterwall",
+    version,
+    about = "Outgoing-email data-loss-prevention filter for law firms"
+)]
+struct Cli {
+    /// The main configuration file.
+    #[arg(long, global = true, default_value = "rules/matterwall.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the full decision for one message as JSON, sending nothing.
+    Check {
+        /// Envelope sender (default: the From header).
+        #[arg(long)]
+        from: Option<String>,
+        /// Envelope recipient, repeatable (default: To, Cc and Bcc headers).
+        #[arg(long)]
+        to: Vec<String>,
+        /// The message, or `-` for standard input.
+        file: PathBuf,
+    },
+    /// Check or exercise the rules file.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Load the configuration and dictionaries; report every problem.
+    Validate,
+    /// Run the example messages the rules file declares against their expected actions.
+    Test,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { from, to, file } => run_check(&cli.config, from, to, &file),
+        Command::Rules {
+            command: RulesCommand::Validate,
+        } => validate(&cli.config),
+        Command::Rules {
+            command: RulesCommand::Test,
+        } => rules_test(&cli.config),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("matterwall: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Config, String> {
+    Config::load(path).map_err(|e| e.to_string())
+}
+
+fn read_message(file: &Path) -> Result<Vec<u8>, String> {
+    if file == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        return Ok(buf);
+    }
+    std::fs::read(file).map_err(|e| format!("{}: cannot read: {e}", file.display()))
+}
+
+fn run_check(
+    config: &Path,
+    from: Option<String>,
+    to: Vec<String>,
+    file: &Path,
+) -> Result<ExitCode, String> {
+    let cfg = load(config)?;
+    let raw = read_message(file)?;
+    let headers = Envelope::from_headers(&raw);
+    let envelope = Envelope {
+        from: from.unwrap_or(headers.from),
+        to: if to.is_empty() { headers.to } else { to },
+    };
+    let verdict = check::check(&cfg, &envelope, &raw, check::today());
+    let json =
+        serde_json::to_string(&verdict).map_err(|e| format!("cannot encode the verdict: {e}"))?;
+    println!("{json}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(config: &Path) -> Result<ExitCode, String> {
+    match Config::load(config) {
+        Ok(cfg) => {
+            println!(
+                "{}: ok ({} clients, {} matters, {} waivers, {} keys, {} rules)",
+                config.display(),
+                cfg.dict.clients.len(),
+                cfg.dict.matters.len(),
+                cfg.dict.waivers.len(),
+                cfg.certs.len(),
+                cfg.rules.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{p}");
+            }
+            Err(format!(
+                "{} problem(s); configuration refused",
+                e.problems.len()
+            ))
+        }
+    }
+}
+
+fn rules_test(config: &Path) -> Result<ExitCode, String> {
+    let cfg = load(config)?;
+    if cfg.examples.is_empty() {
+        return Err(format!(
+            "{}: declares no [[example]] messages",
+            config.display()
+        ));
+    }
+    let mut failed = 0;
+    for ex in &cfg.examples {
+        let raw = read_message(&ex.file)?;
+        let headers = Envelope::from_headers(&raw);
+        let envelope = Envelope {
+            from: ex.from.clone().unwrap_or(headers.from),
+            to: if ex.to.is_empty() {
+                headers.to
+            } else {
+                ex.to.clone()
+            },
+        };
+        let v = check::check(&cfg, &envelope, &raw, check::today());
+        let rules_ok = ex.rules.as_ref().is_none_or(|want| *want == v.rules);
+        let ok = v.action == ex.action && rules_ok;
+        failed += usize::from(!ok);
+        println!(
+            "{} {}: expected {}, got {} ({})",
+            if ok { "ok  " } else { "FAIL" },
+            ex.file.display(),
+            ex.action.as_str(),
+            v.action.as_str(),
+            v.rules.join(", ")
+        );
+    }
+    println!("{} passed, {} failed", cfg.examples.len() - failed, failed);
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,110 @@
+//! Policy: the facts of one message (what it mentions, who receives it, what
+//! could not be inspected) in, a verdict out. Rules come from the TOML; when
+//! several fire, the most severe action wins and every fired rule is reported.
+//! `mode = "monitor"` rules are reported separately and change nothing.
+
+pub mod address;
+pub mod lookalike;
+pub mod recipients;
+pub mod rules;
+
+use crate::config::Config;
+use recipients::{Flags, Recipient};
+use rules::{Action, Rule};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// Everything a rule can test.
+#[derive(Debug, Default)]
+pub struct Facts {
+    pub mentions: bool,
+    pub client_ids: BTreeSet<String>,
+    pub matter_numbers: BTreeSet<String>,
+    pub detectors: BTreeSet<String>,
+    pub match_count: usize,
+    pub recipients: Vec<Flags>,
+    /// The sender or a recipient is walled off from a mentioned matter.
+    pub screened: bool,
+    pub sender: String,
+    pub uninspectable: bool,
+    /// Declared content types, detected kinds and file extensions.
+    pub attachment_types: BTreeSet<String>,
+    pub size: u64,
+}
+
+/// What the rules add besides the action.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Modifiers {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub add_headers: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub notify_sender: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub notify_compliance: bool,
+}
+
+impl Modifiers {
+    pub fn is_empty(&self) -> bool {
+        *self == Modifiers::default()
+    }
+
+    fn add(&mut self, rule: &Rule) {
+        self.add_headers.extend(rule.add_header.clone());
+        self.notices.extend(rule.notice.clone());
+        self.notify_sender |= rule.notify_sender;
+        self.notify_compliance |= rule.notify_compliance;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub action: Action,
+    pub rules: Vec<String>,
+    pub monitor: Vec<String>,
+    pub modifiers: Modifiers,
+}
+
+/// Applies every rule to `facts`; an `encrypt` rule that fires looks up each
+/// external recipient's key and falls back when one has none.
+pub fn decide(cfg: &Config, facts: &Facts, recipients: &mut [Recipient]) -> Decision {
+    let mut d = Decision {
+        action: Action::Pass,
+        rules: Vec::new(),
+        monitor: Vec::new(),
+        modifiers: Modifiers::default(),
+    };
+    for rule in &cfg.rules {
+        if !rule.fires(facts) {
+            continue;
+        }
+        if rule.monitor {
+            d.monitor.push(rule.name.clone());
+            continue;
+        }
+        let action = match rule.action {
+            Action::Encrypt => encrypt_or_fallback(cfg, rule, recipients),
+            other => other,
+        };
+        d.action = d.action.max(action);
+        d.rules.push(rule.name.clone());
+        d.modifiers.add(rule);
+    }
+    d
+}
+
+/// Finds a key for every external recipient; `rule.fallback` if one has none.
+fn encrypt_or_fallback(cfg: &Config, rule: &Rule, recipients: &mut [Recipient]) -> Action {
+    let mut action = Action::Encrypt;
+    for r in recipients.iter_mut().filter(|r| r.flags.external) {
+        let key = r.parsed.as_ref().and_then(|a| cfg.certs.lookup(a));
+        r.encryption = key.as_ref().map(|k| k.kind.as_str());
+        if key.is_none() {
+            r.reason
+                .get_or_insert_with(|| "no certificate or key for encryption".into());
+            action = rule.fallback;
+        }
+    }
+    action
+}
