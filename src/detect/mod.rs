@@ -17,7 +17,8 @@ use crate::extract::Segment;
 use names::{NameMatcher, NameTarget};
 use pattern::PatternDetector;
 use serde::Serialize;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 
 /// A raw hit in normalised text.
@@ -107,7 +108,8 @@ impl Detector {
     /// Scans every segment and returns what the message mentions.
     pub fn scan(&self, dict: &Dictionaries, segments: &[Segment]) -> Findings {
         let mut candidates: Vec<(Match, Hit)> = Vec::new();
-        let mut seen: HashSet<(String, String, String)> = HashSet::new();
+        // One match per (kind, id, location); a strong hit replaces a weak one.
+        let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
         let mut hits = Vec::new();
         for seg in segments {
             hits.clear();
@@ -120,8 +122,15 @@ impl Detector {
             normalise(&seg.text, Some(&mut map));
             for hit in hits.drain(..) {
                 let m = self.describe(dict, &hit, seg, &map);
-                if seen.insert((m.kind.clone(), m.id.clone(), m.location.clone())) {
-                    candidates.push((m, hit));
+                match seen.entry((m.kind.clone(), m.id.clone(), m.location.clone())) {
+                    Entry::Vacant(v) => {
+                        v.insert(candidates.len());
+                        candidates.push((m, hit));
+                    }
+                    Entry::Occupied(o) if candidates[*o.get()].0.weak && !m.weak => {
+                        candidates[*o.get()] = (m, hit);
+                    }
+                    Entry::Occupied(_) => {}
                 }
             }
         }

@@ -14,16 +14,20 @@
 use super::{attachment, mime::content_type, Ctx};
 use base64::Engine;
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
+use std::collections::HashMap;
 
-/// Structure checks over every part of `msg`.
+/// Structure checks over every part of `msg`, in one pass over its bytes
+/// however deep the nesting (a per-part rescan would be quadratic).
 pub fn check_message(ctx: &mut Ctx, prefix: &str, msg: &Message) {
     let raw = msg.raw_message();
+    let loc = if prefix.is_empty() {
+        "body".to_string()
+    } else {
+        format!("{prefix}body")
+    };
+    // Parts the parser found under each boundary string.
+    let mut expected: HashMap<String, usize> = HashMap::new();
     for part in &msg.parts {
-        let loc = if prefix.is_empty() {
-            "body".to_string()
-        } else {
-            format!("{prefix}body")
-        };
         let headers = header_block(raw, part);
         let types = header_values(headers, "content-type");
         if distinct(types.iter().map(|t| media_type(t))) > 1 {
@@ -33,35 +37,48 @@ pub fn check_message(ctx: &mut Ctx, prefix: &str, msg: &Message) {
         if distinct(boundaries.iter().cloned()) > 1 {
             ctx.uninspectable(&loc, "conflicting boundary parameters");
         }
-        if let (PartType::Multipart(children), Some(boundary)) = (&part.body, boundaries.first()) {
-            check_delimiters(ctx, &loc, body_bytes(raw, part), boundary, children.len());
+        if let (PartType::Multipart(children), Some(b)) = (&part.body, boundaries.first()) {
+            *expected.entry(b.clone()).or_default() += children.len();
         }
+    }
+    if !expected.is_empty() {
+        check_delimiters(ctx, &loc, raw, &expected);
     }
 }
 
-/// Counts `--boundary` lines independently of the parser.
-fn check_delimiters(ctx: &mut Ctx, loc: &str, body: &[u8], boundary: &str, parsed: usize) {
-    let open = format!("--{boundary}");
-    let close = format!("--{boundary}--");
-    let (mut opens, mut closed) = (0usize, false);
-    for line in body.split(|&b| b == b'\n') {
-        let line = trim_line_end(line);
-        if line == close.as_bytes() {
-            closed = true;
-            break;
-        }
-        if line == open.as_bytes() {
-            opens += 1;
+/// Counts `--boundary` lines independently of the parser and compares.
+fn check_delimiters(ctx: &mut Ctx, loc: &str, raw: &[u8], expected: &HashMap<String, usize>) {
+    let mut opens: HashMap<&str, usize> = HashMap::new();
+    let mut closed: HashMap<&str, bool> = HashMap::new();
+    for line in raw.split(|&b| b == b'\n') {
+        let Some(rest) = trim_line_end(line).strip_prefix(b"--") else {
+            continue;
+        };
+        let Ok(rest) = std::str::from_utf8(rest) else {
+            continue;
+        };
+        if let Some((b, _)) = expected.get_key_value(rest) {
+            *opens.entry(b.as_str()).or_default() += 1;
+        } else if let Some((b, _)) = rest
+            .strip_suffix("--")
+            .and_then(|r| expected.get_key_value(r))
+        {
+            closed.insert(b.as_str(), true);
         }
     }
-    if !closed {
-        ctx.anomaly(loc, "multipart without its closing boundary");
-    }
-    if opens != parsed {
-        ctx.uninspectable(
-            loc,
-            format!("MIME structure is ambiguous: {opens} delimiters but {parsed} parts parsed"),
-        );
+    for (boundary, &parsed) in expected {
+        let found = opens.get(boundary.as_str()).copied().unwrap_or(0);
+        if !closed.contains_key(boundary.as_str()) {
+            ctx.anomaly(loc, "multipart without its closing boundary");
+        }
+        if found != parsed {
+            ctx.uninspectable(
+                loc,
+                format!(
+                    "MIME structure is ambiguous: {found} delimiters but {parsed} parts parsed"
+                ),
+            );
+        }
     }
 }
 

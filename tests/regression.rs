@@ -1,0 +1,341 @@
+//! Hostile and malformed input from RELIABILITY.md §1 (items 15–29, 38), run
+//! through the library's `check` against the shipped example in `rules/`.
+//! Each case states the verdict it must reach; where a case is ambiguous the
+//! expected verdict is HOLD.
+
+use matterwall::check::{check, Envelope, Verdict};
+use matterwall::config::Config;
+use std::sync::OnceLock;
+
+fn config() -> &'static Config {
+    static CFG: OnceLock<Config> = OnceLock::new();
+    CFG.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/matterwall.toml");
+        Config::load(std::path::Path::new(path)).expect("the shipped rules load")
+    })
+}
+
+fn today() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+}
+
+fn run(raw: &str, to: &[&str]) -> Verdict {
+    let env = Envelope {
+        from: "a.partner@firm.example".into(),
+        to: to.iter().map(|s| s.to_string()).collect(),
+    };
+    check(config(), &env, raw.as_bytes(), today())
+}
+
+fn ids(v: &Verdict) -> Vec<&str> {
+    v.matches.iter().map(|m| m.id.as_str()).collect()
+}
+
+/// A single-part message with the given extra headers and body.
+fn msg(headers: &str, body: &str) -> String {
+    format!("From: a.partner@firm.example\r\nTo: x@outside.example\r\nSubject: s\r\nMIME-Version: 1.0\r\n{headers}\r\n{body}\r\n")
+}
+
+const OUT: &[&str] = &["someone@outside.example"];
+
+#[test]
+fn detection_survives_encodings_and_evasions() {
+    let cases: &[(&str, String, &str)] = &[
+        ("plain", msg("Content-Type: text/plain\r\n", "About Harrowgate Shipping."), "C-10442"),
+        ("line break", msg("", "About Harrowgate\r\n    Shipping."), "C-10442"),
+        ("capitals", msg("", "HARROWGATE SHIPPING"), "C-10442"),
+        ("matter spaced", msg("", "ref 2024 0117"), "2024-0117"),
+        ("matter glued", msg("", "ref 20240117."), "2024-0117"),
+        ("matter O for 0", msg("", "ref 2O24-O117"), "2024-0117"),
+        ("matter full-width", msg("Content-Type: text/plain; charset=utf-8\r\n", "ref ２０２４‐０１１７"), "2024-0117"),
+        ("matter en dash", msg("Content-Type: text/plain; charset=utf-8\r\n", "ref 2024–0117"), "2024-0117"),
+        ("docket", msg("", "Case 1:23-cv-04512 filed"), "1:23-cv-04512"),
+        ("docket no separators", msg("", "Case 123cv04512 filed"), "1:23-cv-04512"),
+        ("slash matter dotted", msg("", "LIT.22.0931"), "LIT/22/0931"),
+        ("zero width", msg("Content-Type: text/plain; charset=utf-8\r\n", "Harrow\u{200B}gate Ship\u{00AD}ping"), "C-10442"),
+        ("cyrillic", msg("Content-Type: text/plain; charset=utf-8\r\n", "H\u{0430}rrowgate Shipping"), "C-10442"),
+        ("combining accent", msg("Content-Type: text/plain; charset=utf-8\r\n", "Socie\u{0301}te\u{0301} Ge\u{0301}ne\u{0301}rale des Eaux de Lumie\u{0300}re"), "C-10445"),
+        ("accents dropped", msg("", "Societe Generale des Eaux de Lumiere"), "C-10445"),
+        ("qp soft break in name", msg("Content-Transfer-Encoding: quoted-printable\r\n", "Harrow=\r\ngate Shipping"), "C-10442"),
+        ("qp soft break in matter", msg("Content-Transfer-Encoding: quoted-printable\r\n", "2024-=\r\n0117 and =ZZ =3d"), "2024-0117"),
+        ("base64 with garbage", msg("Content-Transfer-Encoding: base64\r\n", "SGFy!cm93Z2F0*ZSBTaGlw\r\ncGluZw"), "C-10442"),
+        ("encoded word split", msg("", "").replace("Subject: s", "Subject: =?utf-8?b?SGFycm93?= =?utf-8?q?gate_Shipping?="), "C-10442"),
+        ("display name", msg("", "hi").replace("To: x@outside.example", "To: \"Harrowgate Shipping legal\" <x@outside.example>"), "C-10442"),
+        ("html tags and entities", msg("Content-Type: text/html\r\n", "<p>Harrow<b>gate</b>&nbsp;Ship&#112;ing</p>"), "C-10442"),
+        ("html numeric entities", msg("Content-Type: text/html\r\n", "&#72;&#97;rrowgate Shipping"), "C-10442"),
+        ("html alt text only", msg("Content-Type: text/html\r\n", "<img alt='Harrowgate Shipping' src=cid:x>"), "C-10442"),
+        ("html hidden", msg("Content-Type: text/html\r\n", "<span style='display:none'>Harrowgate Shipping</span>"), "C-10442"),
+        ("rfc2231 filename", multipart_with_attachment("Content-Disposition: attachment;\r\n filename*0*=utf-8''Harrow;\r\n filename*1*=gate%20Shipping.txt", "c2VlIHRpdGxl"), "C-10442"),
+        ("strong alias", msg("", "HSL Group board pack"), "C-10442"),
+        ("weak alias corroborated", msg("", "HSL re 2023-0988"), "C-10442"),
+    ];
+    let mut failures = Vec::new();
+    for (name, raw, want) in cases {
+        let v = run(raw, OUT);
+        if !ids(&v).contains(want) || v.action.as_str() != "hold" {
+            failures.push(format!(
+                "{name}: action {} ids {:?}, wanted {want}",
+                v.action.as_str(),
+                ids(&v)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn declared_charset_is_honoured() {
+    let mut raw = b"From: a@firm.example\r\nSubject: s\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nEaux de Lumi".to_vec();
+    raw.extend_from_slice(b"\xe8re\r\n");
+    let env = Envelope {
+        from: "a@firm.example".into(),
+        to: vec!["x@outside.example".into()],
+    };
+    let v = check(config(), &env, &raw, today());
+    assert!(ids(&v).contains(&"C-10445"), "{:?}", ids(&v));
+}
+
+#[test]
+fn near_misses_do_not_match() {
+    let cases: &[(&str, String)] = &[
+        (
+            "inside a word",
+            msg("", "Harrowgate Shippingly and Harrowgate Shipping2"),
+        ),
+        (
+            "other number same shape",
+            msg("", "ref 2024-0118 and 2024-01171"),
+        ),
+        ("weak alias alone", msg("", "HSL is a common acronym")),
+        ("clean", msg("", "Lunch on Friday?")),
+    ];
+    for (name, raw) in cases {
+        let v = run(raw, OUT);
+        assert!(
+            v.matches.is_empty() && v.action.as_str() == "pass",
+            "{name}: {:?}",
+            ids(&v)
+        );
+    }
+}
+
+fn multipart_with_attachment(disposition: &str, b64: &str) -> String {
+    format!(
+        "From: a@firm.example\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+--b1\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n\
+--b1\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n{disposition}\r\n\r\n{b64}\r\n--b1--\r\n"
+    )
+}
+
+#[test]
+fn ambiguous_mime_is_uninspectable_and_held() {
+    let two_boundaries = "From: a@firm.example\r\nSubject: s\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"one\"; boundary=\"two\"\r\n\r\n\
+--one\r\nContent-Type: text/plain\r\n\r\nfirst view\r\n--two\r\nContent-Type: text/plain\r\n\r\nsecond view\r\n--two--\r\n--one--\r\n";
+    let two_ctes = msg(
+        "Content-Transfer-Encoding: base64\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+        "SGFycm93Z2F0ZSBTaGlwcGluZw==",
+    );
+    let two_types = msg(
+        "Content-Type: text/plain\r\nContent-Type: application/octet-stream\r\n",
+        "hello",
+    );
+    let unknown_cte = msg(
+        "Content-Transfer-Encoding: x-uuencode\r\n",
+        "begin 644 secret\r\n`\r\nend",
+    );
+    for (name, raw) in [
+        ("two boundaries", two_boundaries.to_string()),
+        ("two CTEs", two_ctes),
+        ("two types", two_types),
+        ("unknown CTE", unknown_cte),
+    ] {
+        let v = run(&raw, OUT);
+        assert!(!v.uninspectable.is_empty(), "{name}: nothing flagged");
+        assert_eq!(v.action.as_str(), "hold", "{name}: {:?}", v.rules);
+        let internal = run(&raw, &["colleague@firm.example"]);
+        assert_eq!(
+            internal.action.as_str(),
+            "pass",
+            "{name}: internal mail is not held for this"
+        );
+    }
+}
+
+#[test]
+fn union_of_views_finds_what_either_reading_shows() {
+    // Base64 first, QP last: mail-parser honours the last; clients the first.
+    let raw = msg(
+        "Content-Transfer-Encoding: base64\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+        "SGFycm93Z2F0ZSBTaGlwcGluZw==",
+    );
+    assert!(ids(&run(&raw, OUT)).contains(&"C-10442"));
+}
+
+#[test]
+fn unterminated_multipart_is_still_inspected() {
+    let raw = "From: a@firm.example\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XYZ\"\r\n\r\n--XYZ\r\nContent-Type: text/plain\r\n\r\nNotes about Harrowgate Shipping follow.\r\n";
+    let v = run(raw, OUT);
+    assert!(ids(&v).contains(&"C-10442"));
+    assert_eq!(v.action.as_str(), "hold");
+}
+
+#[test]
+fn deep_nesting_is_bounded() {
+    for depth in [100usize, 10_000] {
+        let mut raw = String::from("From: a@firm.example\r\nSubject: s\r\nMIME-Version: 1.0\r\n");
+        for i in 0..depth {
+            raw.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n"
+            ));
+        }
+        raw.push_str("Content-Type: text/plain\r\n\r\nHarrowgate Shipping\r\n");
+        for i in (0..depth).rev() {
+            raw.push_str(&format!("--b{i}--\r\n"));
+        }
+        let v = run(&raw, OUT);
+        assert_eq!(v.action.as_str(), "hold", "depth {depth}: {:?}", v.rules);
+    }
+}
+
+#[test]
+fn garbage_never_panics_and_is_deterministic() {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for len in [0usize, 1, 17, 1000, 65_536] {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        let env = Envelope {
+            from: "a@firm.example".into(),
+            to: vec!["x@outside.example".into()],
+        };
+        let a = check(config(), &env, &bytes, today());
+        let b = check(config(), &env, &bytes, today());
+        assert_eq!(a.action, b.action);
+        assert_eq!(a.uninspectable, b.uninspectable);
+    }
+}
+
+#[test]
+fn envelope_decides_not_headers() {
+    // The To header says internal; the envelope adds an outsider (Bcc).
+    let raw = msg("", "Harrowgate Shipping strategy")
+        .replace("To: x@outside.example", "To: colleague@firm.example");
+    let v = run(&raw, &["colleague@firm.example", "leak@outside.example"]);
+    assert_eq!(v.action.as_str(), "hold");
+    assert_eq!(v.recipients[1].status, "unauthorised");
+}
+
+#[test]
+fn hostile_envelope_addresses_are_held() {
+    let raw = msg("", "Lunch on Friday?");
+    for addr in [
+        "a@evil.test@firm.example",
+        "\"a@firm.example\"@evil.test",
+        "@firm.example:a@evil.test",
+        "a%evil.test@firm.example",
+        "a@[192.0.2.1]",
+    ] {
+        let v = run(&raw, &[addr]);
+        assert_eq!(v.recipients[0].status, "unparseable", "{addr}");
+        assert_eq!(v.action.as_str(), "hold", "{addr}");
+    }
+    let v = run(&raw, &["Someone@FIRM.EXAMPLE."]);
+    assert_eq!(v.recipients[0].address, "someone@firm.example");
+    assert_eq!(v.action.as_str(), "pass");
+}
+
+#[test]
+fn lookalikes_are_held_even_without_mentions() {
+    let raw = msg("", "Please confirm the bank details.");
+    let cyrillic = idna::domain_to_ascii("h\u{0430}rrowgate-shipping.com").unwrap();
+    for domain in [
+        "harrowgate-shiping.com",
+        "harrowgate-shipping.co",
+        "harrowgate-shipplng.com",
+        cyrillic.as_str(),
+    ] {
+        let v = run(&raw, &[&format!("ceo@{domain}")]);
+        assert_eq!(v.recipients[0].status, "lookalike", "{domain}");
+        assert_eq!(v.action.as_str(), "hold", "{domain}");
+    }
+    let v = run(
+        &raw,
+        &[
+            "ceo@harrowgate-shipping.com",
+            "x@sub.harrowgate-shipping.com",
+        ],
+    );
+    assert_eq!(v.action.as_str(), "pass");
+}
+
+#[test]
+fn authorisation_per_client_and_matter() {
+    let harrowgate = msg("", "Harrowgate Shipping: 2024-0117 hearing");
+    // Client's own domain and subdomain: authorised; the key decides encrypt vs hold.
+    assert_eq!(
+        run(&harrowgate, &["legal@harrowgate-shipping.com"])
+            .action
+            .as_str(),
+        "encrypt"
+    );
+    assert_eq!(
+        run(&harrowgate, &["legal@sub.harrowgate-shipping.com"]).recipients[0].status,
+        "authorised"
+    );
+    // Co-counsel on 2024-0117 is authorised for that matter…
+    assert_eq!(
+        run(&harrowgate, &["clerk@chambers-ten.co.uk"]).recipients[0].status,
+        "authorised"
+    );
+    // …but not for the client's other matter.
+    let other = msg("", "Harrowgate Shipping: 2023-0988 refinancing");
+    assert_eq!(
+        run(&other, &["clerk@chambers-ten.co.uk"]).recipients[0].status,
+        "unauthorised"
+    );
+    // Another client's matter to this client: unauthorised.
+    let cross = msg("", "Brightwater LIT/22/0931");
+    assert_eq!(
+        run(&cross, &["legal@harrowgate-shipping.com"]).recipients[0].status,
+        "unauthorised"
+    );
+    // An active domain waiver authorises; an expired one does not.
+    assert_eq!(
+        run(&harrowgate, &["partner@auditors.example"]).recipients[0].status,
+        "authorised"
+    );
+    let bright = msg("", "Brightwater Pharma update");
+    assert_eq!(
+        run(&bright, &["j.doe@consultant.example"]).recipients[0].status,
+        "unauthorised"
+    );
+}
+
+#[test]
+fn ethical_walls() {
+    let raw = msg("", "Okonkwo status: 1:23-cv-04512");
+    let v = run(&raw, &["p.lee@firm.example"]);
+    assert_eq!(v.recipients[0].status, "screened");
+    assert_eq!(v.rules, vec!["ethical-wall"]);
+    let env = Envelope {
+        from: "p.lee@firm.example".into(),
+        to: vec!["b@firm.example".into()],
+    };
+    let v = check(config(), &env, raw.as_bytes(), today());
+    assert!(v.sender.screened);
+    assert_eq!(v.action.as_str(), "hold");
+}
+
+#[test]
+fn monitor_rules_report_without_acting() {
+    let raw = msg("", "card 4111 1111 1111 1111");
+    let v = run(&raw, OUT);
+    assert_eq!(v.action.as_str(), "pass");
+    assert_eq!(v.monitor, vec!["personal-data-external"]);
+}
