@@ -14,6 +14,7 @@ use super::Hit;
 use crate::config::dictionary::{MatterIdx, Matters};
 use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry;
+use std::collections::VecDeque;
 
 const MAX_KEY: usize = 24;
 /// Separator bytes allowed between groups (after normalisation, every Unicode
@@ -58,10 +59,11 @@ fn pack(bytes: impl Iterator<Item = u8>) -> u128 {
     bytes.fold(0u128, |acc, b| acc * 37 + symbol(b))
 }
 
-/// The key of a dictionary matter number (already checked).
-fn key_of(number: &str) -> u128 {
+/// The key of a dictionary matter number (already checked), and its shape.
+fn key_of(number: &str) -> (u128, Shape) {
     let norm = crate::extract::normalise::normalise(number, None);
-    pack(norm.bytes().filter(u8::is_ascii_alphanumeric))
+    let alnum: Vec<u8> = norm.bytes().filter(u8::is_ascii_alphanumeric).collect();
+    (pack(alnum.iter().copied()), Shape::of(&alnum))
 }
 
 /// Every matter number, by key.
@@ -71,15 +73,52 @@ pub struct MatterIndex {
     /// Numbers whose keys collide with an earlier one (`2024-0117`, `2024/0117`).
     more: FxHashMap<u128, Vec<MatterIdx>>,
     pow37: Vec<u128>,
+    /// Which key shapes exist (see [`Shape`]): prose candidates like
+    /// `2024section` are dismissed here, without touching the hash table.
+    shapes: Vec<bool>,
 }
+
+/// A key's shape: length, number of digits, and whether it starts and ends
+/// with a digit. Real dictionaries use few shapes.
+struct Shape {
+    len: usize,
+    digits: usize,
+    first_digit: bool,
+    last_digit: bool,
+}
+
+impl Shape {
+    fn index(&self) -> usize {
+        ((self.len * (MAX_KEY + 1) + self.digits) * 2 + self.first_digit as usize) * 2
+            + self.last_digit as usize
+    }
+
+    /// Shapes are taken after folding, where `o` is the digit `0`.
+    fn of(bytes: &[u8]) -> Shape {
+        Shape {
+            len: bytes.len(),
+            digits: bytes.iter().filter(|&&b| digitish(b)).count(),
+            first_digit: bytes.first().is_some_and(|&b| digitish(b)),
+            last_digit: bytes.last().is_some_and(|&b| digitish(b)),
+        }
+    }
+}
+
+fn digitish(b: u8) -> bool {
+    b.is_ascii_digit() || b == b'o'
+}
+
+const SHAPES: usize = (MAX_KEY + 1) * (MAX_KEY + 1) * 4;
 
 impl MatterIndex {
     pub fn build(matters: &Matters) -> Self {
         let mut first = FxHashMap::default();
         first.reserve(matters.len());
         let mut more: FxHashMap<u128, Vec<MatterIdx>> = FxHashMap::default();
+        let mut shapes = vec![false; SHAPES];
         for m in 0..matters.len() as MatterIdx {
-            let key = key_of(matters.number(m));
+            let (key, shape) = key_of(matters.number(m));
+            shapes[shape.index()] = true;
             match first.entry(key) {
                 Entry::Vacant(v) => {
                     v.insert(m);
@@ -88,7 +127,12 @@ impl MatterIndex {
             }
         }
         let pow37 = (0..=MAX_KEY as u32).map(|e| 37u128.pow(e)).collect();
-        MatterIndex { first, more, pow37 }
+        MatterIndex {
+            first,
+            more,
+            pow37,
+            shapes,
+        }
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -101,7 +145,9 @@ impl MatterIndex {
             return;
         }
         let bytes = text.as_bytes();
-        let mut chain: Vec<Token> = Vec::with_capacity(16);
+        // Tokens that can still start a candidate: together at most MAX_KEY long.
+        let mut chain: VecDeque<Token> = VecDeque::with_capacity(32);
+        let mut chain_len = 0usize;
         let mut i = 0;
         while i < bytes.len() {
             if !bytes[i].is_ascii_alphanumeric() {
@@ -115,44 +161,56 @@ impl MatterIndex {
             // A token glued to a non-ASCII letter is part of a longer word.
             if touches_letter(text, start, i) || i - start > MAX_KEY {
                 chain.clear();
+                chain_len = 0;
                 continue;
             }
-            if let Some(prev) = chain.last() {
-                if !joins(&bytes[prev.end..start]) {
-                    chain.clear();
-                }
+            if chain
+                .back()
+                .is_some_and(|prev| !joins(&bytes[prev.end..start]))
+            {
+                chain.clear();
+                chain_len = 0;
             }
             let token = &bytes[start..i];
-            chain.push(Token {
+            chain.push_back(Token {
                 start,
                 end: i,
                 key: pack(token.iter().copied()),
                 len: token.len(),
-                digit: token.iter().any(u8::is_ascii_digit),
+                digits: token.iter().filter(|&&b| digitish(b)).count(),
+                first_digit: digitish(token[0]),
+                last_digit: digitish(token[token.len() - 1]),
             });
-            self.lookup_ending_at(&chain, out);
-            if chain.len() > MAX_KEY {
-                chain.remove(0);
+            chain_len += token.len();
+            while chain_len > MAX_KEY {
+                chain_len -= chain.pop_front().map_or(0, |t| t.len);
             }
+            self.lookup_ending_at(&chain, out);
         }
     }
 
     /// Looks up every sub-run of `chain` that ends at its last token.
-    fn lookup_ending_at(&self, chain: &[Token], out: &mut Vec<Hit>) {
-        let last = chain.len() - 1;
-        let (mut key, mut len, mut digit) = (0u128, 0usize, false);
+    fn lookup_ending_at(&self, chain: &VecDeque<Token>, out: &mut Vec<Hit>) {
+        let Some(last) = chain.back() else { return };
+        let (mut key, mut len, mut digits) = (0u128, 0usize, 0usize);
         for t in chain.iter().rev() {
             if len + t.len > MAX_KEY {
                 break;
             }
             key += t.key * self.pow37[len];
             len += t.len;
-            digit |= t.digit;
-            if !digit {
+            digits += t.digits;
+            let shape = Shape {
+                len,
+                digits,
+                first_digit: t.first_digit,
+                last_digit: last.last_digit,
+            };
+            if digits == 0 || !self.shapes[shape.index()] {
                 continue;
             }
             if let Some(&m) = self.first.get(&key) {
-                let range = t.start..chain[last].end;
+                let range = t.start..last.end;
                 out.push(Hit::Matter(m, range.clone()));
                 for &m in self.more.get(&key).into_iter().flatten() {
                     out.push(Hit::Matter(m, range.clone()));
@@ -167,7 +225,9 @@ struct Token {
     end: usize,
     key: u128,
     len: usize,
-    digit: bool,
+    digits: usize,
+    first_digit: bool,
+    last_digit: bool,
 }
 
 fn joins(between: &[u8]) -> bool {

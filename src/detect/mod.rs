@@ -76,14 +76,22 @@ pub struct Detector {
     names: NameMatcher,
     matters: matter::MatterIndex,
     patterns: Vec<PatternDetector>,
+    /// All pattern regexes in one pass: only those that can match run alone.
+    any_pattern: regex::RegexSet,
 }
 
 impl Detector {
     pub fn build(dict: &Dictionaries, patterns: Vec<PatternDetector>) -> Result<Self, String> {
+        let any_pattern =
+            regex::RegexSetBuilder::new(patterns.iter().map(PatternDetector::pattern))
+                .size_limit(8 << 20)
+                .build()
+                .map_err(|e| format!("cannot combine the pattern detectors: {e}"))?;
         Ok(Detector {
             names: NameMatcher::build(dict)?,
             matters: matter::MatterIndex::build(&dict.matters),
             patterns,
+            any_pattern,
         })
     }
 
@@ -100,8 +108,11 @@ impl Detector {
     pub fn hits(&self, norm: &str, out: &mut Vec<Hit>) {
         self.names.find(norm, out);
         self.matters.find(norm, out);
-        for (i, p) in self.patterns.iter().enumerate() {
-            p.find(norm, |r| out.push(Hit::Pattern(i, r)));
+        if self.patterns.is_empty() {
+            return;
+        }
+        for i in self.any_pattern.matches(norm).iter() {
+            self.patterns[i].find(norm, |r| out.push(Hit::Pattern(i, r)));
         }
     }
 

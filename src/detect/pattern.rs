@@ -56,6 +56,10 @@ impl PatternDetector {
         })
     }
 
+    pub fn pattern(&self) -> &str {
+        self.regex.as_str()
+    }
+
     pub fn find(&self, text: &str, mut found: impl FnMut(std::ops::Range<usize>)) {
         for m in self.regex.find_iter(text) {
             if validate(self.validator, m.as_str()) {

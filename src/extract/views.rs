@@ -275,7 +275,7 @@ pub fn header_values(block: &[u8], name: &str) -> Vec<String> {
         }
     }
     values.extend(current);
-    values
+    values.iter().map(|v| v.trim().to_string()).collect()
 }
 
 fn media_type(value: &str) -> String {

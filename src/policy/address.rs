@@ -33,8 +33,11 @@ pub fn parse(input: &str) -> Result<Address, String> {
     if s.starts_with('@') {
         return Err("source route".into());
     }
-    if s.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-        return Err("control character or space".into());
+    if s.bytes().any(|b| b.is_ascii_control()) {
+        return Err("control character".into());
+    }
+    if !s.starts_with('"') && s.contains(' ') {
+        return Err("space outside a quoted local part".into());
     }
     let (local, domain) = split_local(s)?;
     if local.contains('%') || local.contains('!') {

@@ -1,0 +1,155 @@
+//! Bad configuration and dictionaries: every problem names file, line and
+//! reason; the load is refused whole; `check` exits 2 with one line.
+
+mod common;
+
+use matterwall::config::Config;
+use std::path::Path;
+
+const CLIENTS: &str = "client_id,name,aliases,domains\nC-1,Acme Ltd,Acme,acme.example\n";
+const MATTERS: &str =
+    "matter_number,client_id,description,cocounsel_domains,screened\n2024-0001,C-1,Acme v Road,,\n";
+
+fn write_config(
+    dir: &Path,
+    toml_extra: &str,
+    clients: &str,
+    matters: &str,
+    waivers: &str,
+) -> std::path::PathBuf {
+    let toml = format!(
+        "[firm]\ninternal_domains = [\"firm.example\"]\n{toml_extra}\n[[rule]]\nname = \"r\"\naction = \"hold\"\nwhen = {{ mentions = true }}\n"
+    );
+    std::fs::write(dir.join("matterwall.toml"), toml).unwrap();
+    std::fs::write(dir.join("clients.csv"), clients).unwrap();
+    std::fs::write(dir.join("matters.csv"), matters).unwrap();
+    std::fs::write(dir.join("waivers.csv"), waivers).unwrap();
+    dir.join("matterwall.toml")
+}
+
+fn problems(toml_extra: &str, clients: &str, matters: &str, waivers: &str) -> Vec<String> {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_config(tmp.path(), toml_extra, clients, matters, waivers);
+    match Config::load(&path) {
+        Ok(_) => vec![],
+        Err(e) => e
+            .problems
+            .iter()
+            .map(|p| p.to_string().replace(&tmp.path().display().to_string(), ""))
+            .collect(),
+    }
+}
+
+const NO_WAIVERS: &str = "client_id,recipient,expires,reference\n";
+
+#[test]
+fn good_config_loads() {
+    assert_eq!(
+        problems("", CLIENTS, MATTERS, NO_WAIVERS),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn each_bad_row_names_file_line_and_reason() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        ("clients", "client_id,name,aliases,domains\nC-1,Acme,,acme.example\nC-1,Other,,other.example\n", MATTERS, "/clients.csv:3: duplicate client_id C-1"),
+        ("clients", "client_id,name,aliases,domains\nC-1,,,acme.example\n", "", "/clients.csv:2: client C-1: empty name"),
+        ("clients", "client_id,name,aliases,domains\nC-1,Acme,,acme..example\n", MATTERS, "/clients.csv:2: client C-1: malformed domain"),
+        ("clients", "client_id,name,domains\nC-1,Acme,acme.example\n", "", "/clients.csv:1: missing column `aliases`"),
+        ("matters", CLIENTS, "matter_number,client_id,description,cocounsel_domains,screened\n2024-0001,C-9,x,,\n", "/matters.csv:2: matter 2024-0001: unknown client_id \"C-9\""),
+        ("matters", CLIENTS, "matter_number,client_id,description,cocounsel_domains,screened\nABC,C-1,x,,\n", "/matters.csv:2: matter ABC: a matter number needs at least one digit"),
+        ("matters", CLIENTS, "matter_number,client_id,description,cocounsel_domains,screened\n1,C-1,x,,\n1,C-1,y,,\n", "/matters.csv:3: duplicate matter_number 1 (first on line 2)"),
+        ("matters", CLIENTS, "matter_number,client_id,description,cocounsel_domains,screened\n1,C-1,\"x,,\n", "/matters.csv:2:"),
+        ("waivers", CLIENTS, MATTERS, "/waivers.csv:2: expires \"31/12/2099\" is not an ISO date"),
+    ];
+    for (what, clients, matters, want) in cases {
+        let waivers = if *what == "waivers" {
+            "client_id,recipient,expires,reference\nC-1,x@y.example,31/12/2099,ref\n"
+        } else {
+            NO_WAIVERS
+        };
+        let got = problems(
+            "",
+            clients,
+            if matters.is_empty() { MATTERS } else { matters },
+            waivers,
+        );
+        assert!(
+            got.iter().any(|p| p.contains(want)),
+            "{what}: wanted {want:?} in {got:?}"
+        );
+    }
+}
+
+#[test]
+fn every_problem_is_collected() {
+    let clients = "client_id,name,aliases,domains\nC-1,,,x.example\nC-2,B,,bad_domain\n";
+    let got = problems("", clients, MATTERS, NO_WAIVERS);
+    assert!(got.len() >= 2, "{got:?}");
+}
+
+#[test]
+fn toml_errors_name_the_line() {
+    let got = problems(
+        "[limits]\nmax_depth = \"deep\"\n",
+        CLIENTS,
+        MATTERS,
+        NO_WAIVERS,
+    );
+    assert!(
+        got.iter().any(|p| p.starts_with("/matterwall.toml:4:")),
+        "{got:?}"
+    );
+    let got = problems("[limits]\nmax_dept = 3\n", CLIENTS, MATTERS, NO_WAIVERS);
+    assert!(got.iter().any(|p| p.contains("unknown field")), "{got:?}");
+    let got = problems(
+        "[[detector]]\nname = \"x\"\nregex = \"(\"\n",
+        CLIENTS,
+        MATTERS,
+        NO_WAIVERS,
+    );
+    assert!(got.iter().any(|p| p.contains("bad regex")), "{got:?}");
+}
+
+#[test]
+fn check_exits_2_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = write_config(
+        tmp.path(),
+        "",
+        "client_id,name,aliases,domains\nC-1,,,x.example\n",
+        MATTERS,
+        NO_WAIVERS,
+    );
+    let msg = tmp.path().join("m.eml");
+    std::fs::write(&msg, "Subject: x\r\n\r\nhello\r\n").unwrap();
+    let out = common::matterwall(&[
+        "--config",
+        bad.to_str().unwrap(),
+        "check",
+        msg.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("clients.csv:2"), "{err}");
+
+    let good = write_config(tmp.path(), "", CLIENTS, MATTERS, NO_WAIVERS);
+    let out = common::matterwall(&[
+        "--config",
+        good.to_str().unwrap(),
+        "check",
+        "/nonexistent.eml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = common::matterwall(&[
+        "--config",
+        good.to_str().unwrap(),
+        "check",
+        msg.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["action"], "pass");
+}
