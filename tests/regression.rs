@@ -96,6 +96,47 @@ fn declared_charset_is_honoured() {
 }
 
 #[test]
+fn charset_tricks_are_decoded() {
+    let utf16: Vec<u8> = "Harrowgate Shipping"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let cases: Vec<(&str, &str, Vec<u8>)> = vec![
+        (
+            "utf-7",
+            "utf-7",
+            b"+AEgAYQByAHIAbwB3AGcAYQB0AGU- Shipping".to_vec(),
+        ),
+        ("utf-16le without BOM", "utf-16le", utf16),
+        (
+            "declared ascii, really utf-8",
+            "us-ascii",
+            "Harrowgate Shipping \u{2014} caf\u{e9}".as_bytes().to_vec(),
+        ),
+        (
+            "unknown charset",
+            "x-made-up",
+            b"Harrowgate Shipping".to_vec(),
+        ),
+        (
+            "iso-2022-jp",
+            "iso-2022-jp",
+            b"\x1b$B$3$s\x1b(B Harrowgate Shipping".to_vec(),
+        ),
+    ];
+    for (name, charset, body) in cases {
+        let mut raw = format!("From: a@firm.example\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: binary\r\n\r\n").into_bytes();
+        raw.extend_from_slice(&body);
+        let env = Envelope {
+            from: "a@firm.example".into(),
+            to: vec!["x@outside.example".into()],
+        };
+        let v = check(config(), &env, &raw, today());
+        assert!(ids(&v).contains(&"C-10442"), "{name}: {:?}", ids(&v));
+    }
+}
+
+#[test]
 fn near_misses_do_not_match() {
     let cases: &[(&str, String)] = &[
         (

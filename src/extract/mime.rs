@@ -108,11 +108,11 @@ fn walk_part(ctx: &mut Ctx, prefix: &str, msg: &Message, id: u32, depth: usize) 
         ctx.text(&loc, name);
     }
     let ctype = content_type(part);
+    if let Some(why) = unreadable_type(part, &ctype) {
+        ctx.uninspectable(&loc, why);
+    }
     match &part.body {
         PartType::Multipart(children) => {
-            if ctype == "multipart/encrypted" {
-                ctx.uninspectable(&loc, "encrypted by the sender (multipart/encrypted)");
-            }
             for &child in children {
                 walk_part(ctx, prefix, msg, child, depth + 1);
             }
@@ -141,10 +141,46 @@ fn walk_part(ctx: &mut Ctx, prefix: &str, msg: &Message, id: u32, depth: usize) 
     }
 }
 
-/// A text part: flags ciphertext and binary dressed as text, then scans it.
+/// Types whose content cannot be fully seen in this one message, whatever
+/// the parser made of the body.
+fn unreadable_type(part: &MessagePart, ctype: &str) -> Option<&'static str> {
+    let multipart = ctype.starts_with("multipart/");
+    let boundary = part
+        .content_type()
+        .and_then(|c| c.attribute("boundary"))
+        .is_some();
+    let encoded = part.content_transfer_encoding().is_some_and(|e| {
+        !matches!(
+            e.trim().to_ascii_lowercase().as_str(),
+            "7bit" | "8bit" | "binary"
+        )
+    });
+    match ctype {
+        "multipart/encrypted" => Some("encrypted by the sender (multipart/encrypted)"),
+        "message/partial" => Some("a fragment of a message split over several (message/partial)"),
+        "message/external-body" => {
+            Some("content stored outside the message (message/external-body)")
+        }
+        _ if multipart && !boundary => Some("multipart without a boundary parameter"),
+        _ if multipart && encoded => {
+            Some("multipart with a transfer encoding (not allowed by RFC 2045)")
+        }
+        _ => None,
+    }
+}
+
+/// A text part: flags ciphertext, binary dressed as text, and embedded
+/// uuencode or yEnc blocks (a file the recipient's client may decode), then
+/// scans it.
 fn text_part(ctx: &mut Ctx, loc: &str, part: &MessagePart, text: &str) {
     if text.contains("-----BEGIN PGP MESSAGE-----") {
         ctx.uninspectable(loc, "encrypted by the sender (PGP)");
+    }
+    if text
+        .lines()
+        .any(|l| is_uuencode_begin(l) || l.starts_with("=ybegin "))
+    {
+        ctx.uninspectable(loc, "uuencoded or yEnc file inside text");
     }
     if looks_binary(text) {
         ctx.uninspectable(loc, "binary content that claims to be text");
@@ -156,6 +192,16 @@ fn text_part(ctx: &mut Ctx, loc: &str, part: &MessagePart, text: &str) {
         );
     }
     ctx.text(loc, text);
+}
+
+/// `begin 644 name`: a uuencode header (mode is three or four octal digits).
+fn is_uuencode_begin(line: &str) -> bool {
+    let mut words = line.split_whitespace();
+    words.next() == Some("begin")
+        && words.next().is_some_and(|m| {
+            (3..=4).contains(&m.len()) && m.bytes().all(|b| (b'0'..=b'7').contains(&b))
+        })
+        && words.next().is_some()
 }
 
 /// Text with NULs, or where more than a tenth of the characters are controls
