@@ -76,6 +76,9 @@ pub struct MatterIndex {
     /// Which key shapes exist (see [`Shape`]): prose candidates like
     /// `2024section` are dismissed here, without touching the hash table.
     shapes: Vec<bool>,
+    /// Whether any key ends with a letter; if none does (the usual case), a
+    /// candidate can only end at a token that ends with a digit.
+    letter_endings: bool,
 }
 
 /// A key's shape: length, number of digits, and whether it starts and ends
@@ -127,11 +130,14 @@ impl MatterIndex {
             }
         }
         let pow37 = (0..=MAX_KEY as u32).map(|e| 37u128.pow(e)).collect();
+        // Shape index parity is `last_digit`: an even index ends with a letter.
+        let letter_endings = (0..SHAPES).any(|i| shapes[i] && i % 2 == 0);
         MatterIndex {
             first,
             more,
             pow37,
             shapes,
+            letter_endings,
         }
     }
 
@@ -192,6 +198,9 @@ impl MatterIndex {
     /// Looks up every sub-run of `chain` that ends at its last token.
     fn lookup_ending_at(&self, chain: &VecDeque<Token>, out: &mut Vec<Hit>) {
         let Some(last) = chain.back() else { return };
+        if !last.last_digit && !self.letter_endings {
+            return;
+        }
         let (mut key, mut len, mut digits) = (0u128, 0usize, 0usize);
         for t in chain.iter().rev() {
             if len + t.len > MAX_KEY {
