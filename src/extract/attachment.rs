@@ -72,9 +72,10 @@ pub fn sniff(declared: &str, bytes: &[u8]) -> Kind {
         Kind::Tnef
     } else if is_media(bytes) {
         Kind::Media
-    } else if std::str::from_utf8(bytes).is_ok_and(|t| !looks_binary(t)) || bytes.is_empty() {
-        Kind::Text
-    } else if declared.starts_with("text/") && !looks_binary(&String::from_utf8_lossy(bytes)) {
+    } else if std::str::from_utf8(bytes).is_ok_and(|t| !looks_binary(t))
+        || bytes.is_empty()
+        || declared.starts_with("text/") && !looks_binary(&String::from_utf8_lossy(bytes))
+    {
         Kind::Text
     } else {
         Kind::Unknown
