@@ -228,7 +228,18 @@ where
         };
         let reply = match end {
             Ok(raw) => self.settle.settle(&self.peer, tx, raw).await,
-            Err(e) => e.reply(),
+            Err(e) => {
+                // Refused in transport: never scanned, so no id; no content.
+                tracing::info!(
+                    client = ?self.peer.addr,
+                    from = %tx.from,
+                    to = ?tx.rcpts,
+                    action = "refused",
+                    reason = ?e,
+                    "message"
+                );
+                e.reply()
+            }
         };
         self.reply(reply);
     }
@@ -251,6 +262,12 @@ where
                 return Flow::Close;
             }
             Ok(Request::Data) => return self.data(),
+            Ok(Request::Bdat) => {
+                // The chunk that follows BDAT is binary data of a length we
+                // will not honour: reading it as commands would be smuggling.
+                self.reply(Reply::new(502, "5.5.1 BDAT not supported, closing"));
+                return Flow::Close;
+            }
             Ok(r) => self.request(r),
         };
         self.reply(reply);
@@ -274,8 +291,9 @@ where
             Request::Vrfy => Reply::new(252, "2.5.0 VRFY disabled; send the mail to try"),
             Request::Expn => Reply::new(502, "5.5.1 EXPN not implemented"),
             Request::StartTls => Reply::new(502, "5.5.1 STARTTLS not available"),
-            Request::Bdat => Reply::new(502, "5.5.1 BDAT not supported"),
-            Request::Quit | Request::Data => unreachable!("handled by the dispatcher"),
+            Request::Quit | Request::Data | Request::Bdat => {
+                unreachable!("handled by the dispatcher")
+            }
         }
     }
 

@@ -137,7 +137,6 @@ async fn command_order() {
         (b"RCPT TO:<b@c.d>\r\n", 503),
         (b"VRFY root\r\n", 252),
         (b"EXPN all\r\n", 502),
-        (b"BDAT 5 LAST\r\n", 502),
         (b"STARTTLS\r\n", 502),
         (b"XYZZY\r\n", 500),
         (b"MAIL FROM:<\xc3\xa9@b.c>\r\n", 553),
@@ -178,6 +177,17 @@ async fn data_before_354_is_refused() {
     let mut blind = ENVELOPE.to_vec();
     blind.extend_from_slice(b"body\r\n.\r\n");
     assert_eq!(c.send(&blind, 4).await, [250, 250, 250, 554]);
+    assert!(c.closed().await);
+    assert!(rec.got.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bdat_closes_rather_than_reading_its_chunk_as_commands() {
+    let (mut c, rec) = start(limits()).await;
+    let codes = c
+        .send(b"EHLO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<b@c.d>\r\nBDAT 27 LAST\r\nRCPT TO:<evil@e.f>\r\nDATA\r\n", 4)
+        .await;
+    assert_eq!(codes, [250, 250, 250, 502]);
     assert!(c.closed().await);
     assert!(rec.got.lock().unwrap().is_empty());
 }
