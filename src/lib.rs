@@ -15,8 +15,13 @@
 //! which is what `matterwall check` prints.
 #![forbid(unsafe_code)]
 
+pub mod act;
 pub mod check;
 pub mod config;
 pub mod detect;
 pub mod extract;
+pub mod metrics;
 pub mod policy;
+pub mod review;
+pub mod smtp;
+pub mod store;

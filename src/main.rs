@@ -1,6 +1,8 @@
 //! The `matterwall` command: parse arguments, load the config, run, and map
 //! errors to exit codes (2 with a one-line message for bad input).
 
+mod cmd;
+
 use clap::{Parser, Subcommand};
 use matterwall::check::{self, Envelope};
 use matterwall::config::Config;
@@ -40,6 +42,36 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Run the SMTP proxy and the review listener until SIGTERM.
+    Serve,
+    /// List and act on held messages.
+    Quarantine {
+        #[command(subcommand)]
+        command: QuarantineCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuarantineCommand {
+    /// Every message in the store, newest first (no content).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One message's envelope and verdict; `--raw` prints the message itself.
+    Show {
+        id: String,
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Relay a held message to the next hop, exactly once.
+    Release { id: String },
+    /// Mark a held message rejected; it is never sent.
+    Reject {
+        id: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -60,6 +92,13 @@ fn main() -> ExitCode {
         Command::Rules {
             command: RulesCommand::Test,
         } => rules_test(&cli.config),
+        Command::Serve => {
+            init_logging();
+            cmd::serve::run(&cli.config)
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(|e| format!("{e:#}"))
+        }
+        Command::Quarantine { command } => quarantine(&cli.config, command),
     };
     match result {
         Ok(code) => code,
@@ -68,6 +107,30 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Structured logs on stderr; `RUST_LOG`-style filtering is not wired
+/// (the `env-filter` feature is left out to keep the build lean).
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+fn quarantine(config: &Path, command: QuarantineCommand) -> Result<ExitCode, String> {
+    let cfg = load(config)?;
+    let result = match command {
+        QuarantineCommand::List { json } => cmd::quarantine::list(&cfg, json),
+        QuarantineCommand::Show { id, raw } => cmd::quarantine::show(&cfg, &id, raw),
+        QuarantineCommand::Release { id } => cmd::quarantine::release(&cfg, &id),
+        QuarantineCommand::Reject { id, comment } => {
+            cmd::quarantine::reject(&cfg, &id, comment.as_deref())
+        }
+    };
+    result
+        .map(|()| ExitCode::SUCCESS)
+        .map_err(|e| format!("{e:#}"))
 }
 
 fn load(path: &Path) -> Result<Config, String> {

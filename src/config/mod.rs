@@ -7,6 +7,7 @@
 pub mod certs;
 pub mod dictionary;
 pub mod error;
+pub mod network;
 pub mod raw;
 
 use crate::detect::pattern::PatternDetector;
@@ -37,6 +38,7 @@ pub struct Config {
     pub firm_name: String,
     pub internal_domains: Vec<String>,
     pub smtp: raw::RawSmtp,
+    pub allowed_networks: Vec<network::Network>,
     pub next_hop: raw::RawNextHop,
     pub store: raw::RawStore,
     pub review: raw::RawReview,
@@ -125,6 +127,13 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         problems.append(&mut p);
         Dictionaries::default()
     });
+    let mut allowed_networks = Vec::new();
+    for n in &raw.smtp.allowed_networks {
+        match network::Network::parse(n) {
+            Ok(n) => allowed_networks.push(n),
+            Err(why) => problems.push(bad(format!("[smtp] allowed_networks: {why}"))),
+        }
+    }
     let detectors = compile_detectors(&raw, &mut problems, &bad);
     let names: Vec<String> = detectors.iter().map(|p| p.name.clone()).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -146,6 +155,7 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         firm_name: raw.firm.name.unwrap_or_else(|| internal_domains[0].clone()),
         internal_domains,
         smtp: raw.smtp,
+        allowed_networks,
         next_hop: raw.next_hop,
         store: raw.store,
         review: raw.review,

@@ -186,32 +186,70 @@ pub struct RawExample {
     pub rules: Option<Vec<String>>,
 }
 
-/// `[smtp]`: the inbound listener (DESIGN §6).
+/// `[smtp]`: the inbound listener (DESIGN §6). Every limit has an
+/// RFC-conformant reply when exceeded.
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawSmtp {
     pub listen: String,
+    /// The name in the banner and the EHLO reply.
+    pub hostname: String,
+    /// Networks (CIDR) allowed to connect; everyone else gets `554 5.7.1`.
+    pub allowed_networks: Vec<String>,
+    pub max_connections: usize,
+    pub max_message_size: usize,
+    pub max_recipients: usize,
+    /// Commands in one session before `421`: bounds a client that loops.
+    pub max_commands: usize,
+    /// Idle time allowed between commands, and between DATA reads.
+    pub command_timeout_secs: u64,
+    /// Wall-clock bound on receiving one message body (slow trickle).
+    pub data_timeout_secs: u64,
+    /// On SIGTERM, how long sessions in flight may take to finish.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for RawSmtp {
     fn default() -> Self {
         RawSmtp {
             listen: "127.0.0.1:10025".into(),
+            hostname: "matterwall".into(),
+            allowed_networks: vec!["127.0.0.0/8".into(), "::1/128".into()],
+            max_connections: 100,
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 1000,
+            max_commands: 10_000,
+            command_timeout_secs: 300,
+            data_timeout_secs: 600,
+            shutdown_grace_secs: 30,
         }
     }
 }
 
-/// `[next_hop]`: where passed, encrypted and released mail goes.
+/// `[next_hop]`: where passed, encrypted and released mail goes, with a
+/// timeout per phase so a stalled next hop becomes `451 4.4.1` well inside
+/// the upstream MTA's own budget.
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawNextHop {
     pub address: String,
+    /// The name we give in EHLO.
+    pub helo_name: String,
+    pub connect_timeout_secs: u64,
+    /// Banner, EHLO, MAIL, RCPT and DATA replies.
+    pub command_timeout_secs: u64,
+    /// The reply to the final dot, after the body was sent.
+    pub data_done_timeout_secs: u64,
 }
 
 impl Default for RawNextHop {
     fn default() -> Self {
         RawNextHop {
             address: "127.0.0.1:10026".into(),
+            helo_name: "matterwall".into(),
+            connect_timeout_secs: 10,
+            command_timeout_secs: 60,
+            data_done_timeout_secs: 90,
         }
     }
 }
@@ -221,12 +259,16 @@ impl Default for RawNextHop {
 #[serde(deny_unknown_fields, default)]
 pub struct RawStore {
     pub url: String,
+    /// The AES-256 key file for held messages; default: `matterwall.key`
+    /// beside the database. Created with mode 0600 when missing.
+    pub key_file: Option<String>,
 }
 
 impl Default for RawStore {
     fn default() -> Self {
         RawStore {
             url: "sqlite://data/matterwall.db".into(),
+            key_file: None,
         }
     }
 }

@@ -1,0 +1,58 @@
+//! Pass: relay to the next hop and answer with its reply to the final dot.
+//!
+//! Recipients the next hop refuses: a temporary refusal of any of them
+//! stops the relay before DATA and the upstream gets that 4xx (it retries
+//! the whole message; nobody is lost or duplicated). Permanent refusals
+//! with at least one acceptance: the message goes to the accepted ones, the
+//! upstream gets the next hop's 250, and the refused ones are logged.
+//! Sending a DSN for them is a follow-up.
+
+use super::{tempfail, Tempfail};
+use crate::config::Config;
+use crate::smtp::codec::Reply;
+use crate::smtp::relay::{self, RelayConfig, RelayError};
+use crate::smtp::session::Transaction;
+
+pub async fn relay(cfg: &Config, id: &str, tx: &Transaction, raw: &[u8]) -> Reply {
+    let rc = RelayConfig::from_raw(&cfg.next_hop);
+    match relay::relay(&rc, &tx.from, &tx.params, &tx.rcpts, raw).await {
+        Ok(outcome) => {
+            for (rcpt, reply) in &outcome.refused {
+                tracing::warn!(id, rcpt = %rcpt, reply = reply.code, "next hop refused a recipient");
+            }
+            match outcome.data {
+                Some(reply) => upstream(reply),
+                None => {
+                    let first = outcome
+                        .refused
+                        .iter()
+                        .map(|(_, r)| r)
+                        .min_by_key(|r| r.code >= 500)
+                        .cloned();
+                    first.map(upstream).unwrap_or(tempfail(Tempfail::Internal))
+                }
+            }
+        }
+        Err(RelayError::Refused { phase, reply }) => {
+            tracing::warn!(id, phase, reply = reply.code, "next hop refused");
+            upstream(reply)
+        }
+        Err(e) => {
+            if e.maybe_delivered() {
+                tracing::warn!(id, error = %e, "next hop failed after the body; a retry may duplicate");
+            } else {
+                tracing::warn!(id, error = %e, "relay failed");
+            }
+            tempfail(Tempfail::NextHop)
+        }
+    }
+}
+
+/// The next hop's reply as we pass it on: 2xx and 5xx stand; a 4xx becomes
+/// our 451 4.4.1 (a 421 from the next hop must not close our session).
+fn upstream(reply: Reply) -> Reply {
+    match reply.code {
+        200..=299 | 500..=599 => reply,
+        _ => tempfail(Tempfail::NextHop),
+    }
+}

@@ -1,0 +1,86 @@
+//! Release from quarantine, exactly once even across a crash:
+//! `held → releasing` is committed before anything is sent; after the next
+//! hop accepted, `releasing → released`. A failure that certainly left the
+//! next hop without the message goes back to `held`. A failure after the
+//! body was sent (or a crash mid-relay) leaves the record in `releasing`:
+//! it is reported at start and by `quarantine list`, never re-sent blindly,
+//! because the next hop may already have it. A person decides.
+
+use crate::config::Config;
+use crate::smtp::codec::MailParams;
+use crate::smtp::relay::{self, RelayConfig};
+use crate::store::{Store, StoreError};
+use std::sync::Arc;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ReleaseError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the next hop did not take message {id}: {why}; it is held again")]
+    NotDelivered { id: String, why: String },
+    #[error("message {id} may or may not have reached the next hop ({why}); it stays 'releasing' for a person to check")]
+    Uncertain { id: String, why: String },
+    #[error("the store task failed")]
+    Join,
+}
+
+/// What a successful release reports: recipients the next hop refused.
+#[derive(Debug, Default)]
+pub struct Released {
+    pub refused: Vec<String>,
+}
+
+pub async fn release(
+    cfg: &Config,
+    store: Arc<dyn Store>,
+    id: &str,
+) -> Result<Released, ReleaseError> {
+    let s = store.clone();
+    let key = id.to_string();
+    let msg = tokio::task::spawn_blocking(move || s.begin_release(&key))
+        .await
+        .map_err(|_| ReleaseError::Join)??;
+    let sum = &msg.summary;
+    let params = MailParams {
+        size: None,
+        eight_bit: msg.raw.iter().any(|b| *b >= 0x80),
+        smtputf8: !sum.from.is_ascii() || sum.to.iter().any(|t| !t.is_ascii()),
+    };
+    let rc = RelayConfig::from_raw(&cfg.next_hop);
+    let result = relay::relay(&rc, &sum.from, &params, &sum.to, &msg.raw).await;
+    let failed = match result {
+        Ok(o)
+            if o.data
+                .as_ref()
+                .is_some_and(|r| (200..300).contains(&r.code)) =>
+        {
+            let key = id.to_string();
+            tokio::task::spawn_blocking(move || store.finish_release(&key))
+                .await
+                .map_err(|_| ReleaseError::Join)??;
+            return Ok(Released {
+                refused: o.refused.into_iter().map(|(r, _)| r).collect(),
+            });
+        }
+        Ok(o) => match (o.data.as_ref(), o.refused.first()) {
+            (Some(r), _) | (None, Some((_, r))) => format!("{r}"),
+            (None, None) => "no recipient".into(),
+        },
+        Err(e) if e.maybe_delivered() => {
+            return Err(ReleaseError::Uncertain {
+                id: id.to_string(),
+                why: e.to_string(),
+            })
+        }
+        Err(e) => e.to_string(),
+    };
+    let (key, why) = (id.to_string(), failed.clone());
+    tokio::task::spawn_blocking(move || store.abort_release(&key, &why))
+        .await
+        .map_err(|_| ReleaseError::Join)??;
+    Err(ReleaseError::NotDelivered {
+        id: id.to_string(),
+        why: failed,
+    })
+}

@@ -1,0 +1,5 @@
+//! The binary's glue for the long-running and store commands: wiring,
+//! signals, and printing. Library code stays in `matterwall::*`.
+
+pub mod quarantine;
+pub mod serve;

@@ -1,0 +1,76 @@
+//! `matterwall quarantine list|show|release|reject`: the store from the
+//! command line, for administrators and until the review UI exists.
+
+use anyhow::{bail, Context, Result};
+use matterwall::act::release;
+use matterwall::config::Config;
+use matterwall::store::{self, HeldSummary, Store};
+use std::sync::Arc;
+
+fn open(cfg: &Config) -> Result<Arc<dyn Store>> {
+    let s = store::open(&cfg.store.url, &cfg.dir, cfg.store.key_file.as_deref())
+        .context("cannot open the store")?;
+    Ok(Arc::new(s))
+}
+
+pub fn list(cfg: &Config, json: bool) -> Result<()> {
+    let held = open(cfg)?.list()?;
+    if json {
+        println!("{}", serde_json::to_string(&held)?);
+        return Ok(());
+    }
+    for h in &held {
+        println!("{}", line(h));
+    }
+    println!("{} message(s)", held.len());
+    Ok(())
+}
+
+fn line(h: &HeldSummary) -> String {
+    format!(
+        "{}  {}  {:<9}  {:<7}  {} -> {}  [{}]",
+        h.id,
+        h.received_at,
+        h.status,
+        h.action,
+        h.from,
+        h.to.join(", "),
+        h.rules.join(", ")
+    )
+}
+
+/// Prints the summary and verdict, and the raw message only with `raw`:
+/// content goes to a terminal only when asked for.
+pub fn show(cfg: &Config, id: &str, raw: bool) -> Result<()> {
+    let msg = open(cfg)?.get(id)?;
+    if raw {
+        use std::io::Write;
+        std::io::stdout().write_all(&msg.raw)?;
+        return Ok(());
+    }
+    println!("{}", line(&msg.summary));
+    if let Some(c) = &msg.summary.comment {
+        println!("comment: {c}");
+    }
+    println!("{}", msg.verdict_json);
+    Ok(())
+}
+
+pub fn release(cfg: &Config, id: &str) -> Result<()> {
+    let store = open(cfg)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let done = rt.block_on(release::release(cfg, store, id))?;
+    println!("{id}: released");
+    if !done.refused.is_empty() {
+        bail!("{id}: the next hop refused {}", done.refused.join(", "));
+    }
+    Ok(())
+}
+
+pub fn reject(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()> {
+    open(cfg)?.reject(id, comment)?;
+    println!("{id}: rejected");
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! `matterwall serve`: the SMTP listener and the review listener, sharing
+//! one live config (swapped atomically on SIGHUP; a bad one is refused and
+//! the old stays) and one store. SIGTERM or SIGINT stops it gracefully.
+
+use anyhow::{Context, Result};
+use arc_swap::ArcSwap;
+use matterwall::act::Actor;
+use matterwall::config::Config;
+use matterwall::metrics::Metrics;
+use matterwall::review::{self, ReviewState};
+use matterwall::smtp::listener::Listener;
+use matterwall::store::{self, Store};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+
+pub fn run(config_path: &Path) -> Result<()> {
+    let cfg = Config::load(config_path).map_err(|e| {
+        for p in &e.problems {
+            tracing::error!(problem = %p, "configuration refused");
+        }
+        anyhow::anyhow!("{e}")
+    })?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?
+        .block_on(serve(config_path.to_path_buf(), cfg))
+}
+
+async fn serve(path: PathBuf, cfg: Config) -> Result<()> {
+    let store: Arc<dyn Store> = Arc::new(
+        store::open(&cfg.store.url, &cfg.dir, cfg.store.key_file.as_deref())
+            .context("cannot open the store")?,
+    );
+    for id in store.stuck_releasing().context("cannot read the store")? {
+        tracing::warn!(id = %id, "left in 'releasing' by an interrupted release: check the next hop, not re-sent");
+    }
+    let smtp = tokio::net::TcpListener::bind(&cfg.smtp.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.smtp.listen))?;
+    let http = tokio::net::TcpListener::bind(&cfg.review.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.review.listen))?;
+    tracing::info!(smtp = %cfg.smtp.listen, review = %cfg.review.listen, next_hop = %cfg.next_hop.address, "listening");
+    let config = Arc::new(ArcSwap::from_pointee(cfg));
+    let metrics = Arc::new(Metrics::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(signals(path, config.clone(), metrics.clone(), stop_tx));
+    let router = review::router(ReviewState {
+        config: config.clone(),
+        store: store.clone(),
+        metrics: metrics.clone(),
+    });
+    let mut http_stop = stop_rx.clone();
+    let http_task = tokio::spawn(async move {
+        let stop = async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        };
+        axum::serve(http, router).with_graceful_shutdown(stop).await
+    });
+    let actor = Arc::new(Actor {
+        config: config.clone(),
+        store,
+        metrics,
+    });
+    let listener = Listener {
+        listener: smtp,
+        config,
+        settle: actor,
+    };
+    let mut smtp_stop = stop_rx;
+    listener
+        .run(async move {
+            let _ = smtp_stop.wait_for(|s| *s).await;
+        })
+        .await;
+    let _ = http_task.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGHUP reloads; SIGTERM and SIGINT stop.
+async fn signals(
+    path: PathBuf,
+    config: Arc<ArcSwap<Config>>,
+    metrics: Arc<Metrics>,
+    stop: watch::Sender<bool>,
+) {
+    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => reload(&path, &config, &metrics).await,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+}
+
+async fn reload(path: &Path, config: &ArcSwap<Config>, metrics: &Metrics) {
+    let p = path.to_path_buf();
+    match tokio::task::spawn_blocking(move || Config::load(&p)).await {
+        Ok(Ok(new)) => {
+            tracing::info!(
+                clients = new.dict.clients.len(),
+                matters = new.dict.matters.len(),
+                rules = new.rules.len(),
+                "configuration reloaded"
+            );
+            config.store(Arc::new(new));
+            metrics.reload(true);
+        }
+        Ok(Err(e)) => {
+            for p in &e.problems {
+                tracing::error!(problem = %p, "reload refused; the running configuration stays");
+            }
+            metrics.reload(false);
+        }
+        Err(_) => {
+            tracing::error!("reload panicked; the running configuration stays");
+            metrics.reload(false);
+        }
+    }
+}

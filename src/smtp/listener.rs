@@ -1,0 +1,108 @@
+//! The accept loop: one task per connection, bounded by a semaphore
+//! (`421` beyond it), `554 5.7.1` to anyone outside `allowed_networks`,
+//! TCP_NODELAY on every socket, and graceful shutdown: stop accepting, let
+//! sessions finish their transaction within the grace period, then `421`.
+//!
+//! Shape after mini-redis's `server.rs`; draining is "acquire every permit".
+
+use super::session::{Limits, Session, Settle, Shutdown};
+use crate::config::Config;
+use arc_swap::ArcSwap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+
+pub struct Listener<A> {
+    pub listener: TcpListener,
+    pub config: Arc<ArcSwap<Config>>,
+    pub settle: Arc<A>,
+}
+
+/// How long sessions get after the grace period to finish a settle already
+/// under way (a relay or a store commit) before the process gives up on them.
+const HARD_STOP: Duration = Duration::from_secs(5);
+
+impl<A: Settle> Listener<A> {
+    /// Accepts until `stop` resolves, then drains.
+    pub async fn run(self, stop: impl Future<Output = ()>) {
+        let cfg = self.config.load_full();
+        let max = cfg.smtp.max_connections.max(1);
+        let grace = Duration::from_secs(cfg.smtp.shutdown_grace_secs);
+        let permits = Arc::new(Semaphore::new(max));
+        let (shutdown, watcher) = watch::channel(Shutdown::Running);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, _)) => self.admit(stream, &permits, &watcher),
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                () = &mut stop => break,
+            }
+        }
+        drop(self.listener);
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "stopped accepting; draining sessions"
+        );
+        let _ = shutdown.send(Shutdown::Draining);
+        let all = u32::try_from(max).unwrap_or(u32::MAX);
+        if tokio::time::timeout(grace, permits.acquire_many(all))
+            .await
+            .is_err()
+        {
+            tracing::warn!("grace period over; closing remaining sessions with 421");
+            let _ = shutdown.send(Shutdown::Now);
+            let _ = tokio::time::timeout(HARD_STOP, permits.acquire_many(all)).await;
+        }
+    }
+
+    fn admit(
+        &self,
+        stream: TcpStream,
+        permits: &Arc<Semaphore>,
+        watcher: &watch::Receiver<Shutdown>,
+    ) {
+        let _ = stream.set_nodelay(true);
+        let peer = stream.peer_addr().ok();
+        let cfg = self.config.load();
+        let allowed = peer.is_some_and(|p| cfg.allowed_networks.iter().any(|n| n.contains(p.ip())));
+        if !allowed {
+            tracing::warn!(client = ?peer, "connection from outside allowed_networks refused");
+            tokio::spawn(refuse(stream, "554 5.7.1 access denied\r\n"));
+            return;
+        }
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::warn!(client = ?peer, "too many connections");
+            tokio::spawn(refuse(
+                stream,
+                "421 4.7.0 too many connections, try again later\r\n",
+            ));
+            return;
+        };
+        let limits = Limits::from_config(&cfg);
+        let session = Session::new(stream, self.settle.clone(), limits, peer, watcher.clone());
+        tokio::spawn(async move {
+            if let Err(e) = session.run().await {
+                tracing::debug!(client = ?peer, error = %e, "session ended with an I/O error");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Says one line and closes, bounded so a refused peer cannot hold a task.
+async fn refuse(mut stream: TcpStream, line: &'static str) {
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        let _ = stream.write_all(line.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}

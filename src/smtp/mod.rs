@@ -1,0 +1,8 @@
+//! The SMTP side of the proxy: the wire codec (no I/O), one session per
+//! connection, the listener that accepts and bounds connections, and the
+//! client that relays to the next hop.
+
+pub mod codec;
+pub mod listener;
+pub mod relay;
+pub mod session;

@@ -1,0 +1,254 @@
+//! The SMTP client toward the next hop: one connection per message, a
+//! timeout on every phase, TCP_NODELAY, the envelope passed as received and
+//! the message bytes dot-stuffed exactly (no rewriting). It reports what the
+//! next hop said per recipient and to the final dot; deciding what the
+//! upstream client hears is the act stage's job.
+
+use super::codec::{dot_stuff, MailParams, Reply};
+use crate::config::raw::RawNextHop;
+use std::time::Duration;
+use thiserror::Error;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+/// Where and how to relay, from `[next_hop]`.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    pub address: String,
+    pub helo_name: String,
+    pub connect_timeout: Duration,
+    pub command_timeout: Duration,
+    pub data_done_timeout: Duration,
+}
+
+impl RelayConfig {
+    pub fn from_raw(raw: &RawNextHop) -> RelayConfig {
+        RelayConfig {
+            address: raw.address.clone(),
+            helo_name: raw.helo_name.clone(),
+            connect_timeout: Duration::from_secs(raw.connect_timeout_secs),
+            command_timeout: Duration::from_secs(raw.command_timeout_secs),
+            data_done_timeout: Duration::from_secs(raw.data_done_timeout_secs),
+        }
+    }
+}
+
+/// A transport failure: the message's fate at the next hop is unknown or
+/// negative, so the upstream must retry (`451 4.4.1`).
+#[derive(Debug, Error)]
+pub enum RelayError {
+    #[error("cannot connect to the next hop {address}: {source}")]
+    Connect {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("the next hop timed out during {0}")]
+    Timeout(&'static str),
+    #[error("I/O error with the next hop during {phase}: {source}")]
+    Io {
+        phase: &'static str,
+        source: std::io::Error,
+    },
+    #[error("the next hop sent a malformed reply during {0}")]
+    Protocol(&'static str),
+    /// The next hop refused the session or the sender: its reply stands.
+    #[error("the next hop refused {phase}: {reply}")]
+    Refused { phase: &'static str, reply: Reply },
+}
+
+/// What the next hop said about one message.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub accepted: Vec<String>,
+    pub refused: Vec<(String, Reply)>,
+    /// The reply to the final dot; `None` when DATA was not sent: no
+    /// recipient accepted, or one refused temporarily.
+    pub data: Option<Reply>,
+}
+
+const MAX_REPLY_LINE: u64 = 4096;
+
+struct Conn {
+    io: BufReader<TcpStream>,
+    cfg: RelayConfig,
+}
+
+impl Conn {
+    async fn read_reply(
+        &mut self,
+        phase: &'static str,
+        limit: Duration,
+    ) -> Result<Reply, RelayError> {
+        match timeout(limit, self.read_reply_now(phase)).await {
+            Ok(r) => r,
+            Err(_) => Err(RelayError::Timeout(phase)),
+        }
+    }
+
+    async fn read_reply_now(&mut self, phase: &'static str) -> Result<Reply, RelayError> {
+        let mut lines: Vec<String> = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            let n = (&mut self.io)
+                .take(MAX_REPLY_LINE)
+                .read_until(b'\n', &mut line)
+                .await
+                .map_err(|source| RelayError::Io { phase, source })?;
+            if n == 0 || !line.ends_with(b"\n") || line.len() < 4 {
+                return Err(RelayError::Protocol(phase));
+            }
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim_end_matches(['\r', '\n']);
+            let code: u16 = text[..3].parse().map_err(|_| RelayError::Protocol(phase))?;
+            lines.push(text.get(4..).unwrap_or("").to_string());
+            match text.as_bytes().get(3) {
+                Some(b'-') => continue,
+                Some(b' ') | None => return Ok(Reply::new(code, lines.join("\n"))),
+                Some(_) => return Err(RelayError::Protocol(phase)),
+            }
+        }
+    }
+
+    async fn send(&mut self, phase: &'static str, bytes: &[u8]) -> Result<(), RelayError> {
+        let write = async {
+            self.io.get_mut().write_all(bytes).await?;
+            self.io.get_mut().flush().await
+        };
+        match timeout(self.cfg.command_timeout, write).await {
+            Ok(r) => r.map_err(|source| RelayError::Io { phase, source }),
+            Err(_) => Err(RelayError::Timeout(phase)),
+        }
+    }
+
+    /// Sends a command and reads its reply within the command timeout.
+    async fn command(&mut self, phase: &'static str, line: String) -> Result<Reply, RelayError> {
+        self.send(phase, format!("{line}\r\n").as_bytes()).await?;
+        self.read_reply(phase, self.cfg.command_timeout).await
+    }
+
+    /// Like [`Conn::command`], but anything but 2xx/3xx ends the relay.
+    async fn expect(&mut self, phase: &'static str, line: String) -> Result<Reply, RelayError> {
+        let reply = self.command(phase, line).await?;
+        if reply.is_positive() {
+            Ok(reply)
+        } else {
+            Err(RelayError::Refused { phase, reply })
+        }
+    }
+}
+
+async fn connect(cfg: &RelayConfig) -> Result<Conn, RelayError> {
+    let stream = match timeout(cfg.connect_timeout, TcpStream::connect(&cfg.address)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(source)) => {
+            return Err(RelayError::Connect {
+                address: cfg.address.clone(),
+                source,
+            })
+        }
+        Err(_) => return Err(RelayError::Timeout("connect")),
+    };
+    stream.set_nodelay(true).map_err(|source| RelayError::Io {
+        phase: "connect",
+        source,
+    })?;
+    let mut conn = Conn {
+        io: BufReader::new(stream),
+        cfg: cfg.clone(),
+    };
+    let banner = conn.read_reply("banner", cfg.command_timeout).await?;
+    if banner.code != 220 {
+        return Err(RelayError::Refused {
+            phase: "banner",
+            reply: banner,
+        });
+    }
+    Ok(conn)
+}
+
+/// Relays one message. Recipients are tried one by one so each gets its own
+/// answer; DATA is sent only if at least one was accepted.
+pub async fn relay(
+    cfg: &RelayConfig,
+    from: &str,
+    params: &MailParams,
+    rcpts: &[String],
+    raw: &[u8],
+) -> Result<Outcome, RelayError> {
+    let mut conn = connect(cfg).await?;
+    let ehlo = conn
+        .expect("EHLO", format!("EHLO {}", cfg.helo_name))
+        .await?;
+    let caps: Vec<String> = ehlo
+        .text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(' ').next().unwrap_or("").to_ascii_uppercase())
+        .collect();
+    let has = |c: &str| caps.iter().any(|x| x == c);
+    let mut mail = format!("MAIL FROM:<{from}>");
+    if has("SIZE") {
+        mail.push_str(&format!(" SIZE={}", raw.len()));
+    }
+    if params.eight_bit && has("8BITMIME") {
+        mail.push_str(" BODY=8BITMIME");
+    }
+    if params.smtputf8 {
+        mail.push_str(" SMTPUTF8");
+    }
+    conn.expect("MAIL", mail).await?;
+    let mut outcome = Outcome {
+        accepted: Vec::new(),
+        refused: Vec::new(),
+        data: None,
+    };
+    for rcpt in rcpts {
+        let reply = conn.command("RCPT", format!("RCPT TO:<{rcpt}>")).await?;
+        if reply.is_positive() {
+            outcome.accepted.push(rcpt.clone());
+        } else {
+            outcome.refused.push((rcpt.clone(), reply));
+        }
+    }
+    // A temporary refusal of any recipient stops here, before DATA: the
+    // upstream retries the whole message later, so no recipient is lost and
+    // none gets a duplicate. Permanent refusals alongside acceptances go on.
+    let deferred = outcome.refused.iter().any(|(_, r)| r.code < 500);
+    if outcome.accepted.is_empty() || deferred {
+        quit(&mut conn).await;
+        return Ok(outcome);
+    }
+    let go = conn.command("DATA", "DATA".into()).await?;
+    if go.code != 354 {
+        return Err(RelayError::Refused {
+            phase: "DATA",
+            reply: go,
+        });
+    }
+    conn.send("message", &dot_stuff(raw)).await?;
+    let done = conn
+        .read_reply("end of data", cfg.data_done_timeout)
+        .await?;
+    outcome.data = Some(done);
+    quit(&mut conn).await;
+    Ok(outcome)
+}
+
+/// Best effort: the message's fate is already settled.
+async fn quit(conn: &mut Conn) {
+    let _ = timeout(Duration::from_secs(5), conn.command("QUIT", "QUIT".into())).await;
+}
+
+impl RelayError {
+    /// True when the body may have reached the next hop: the failure came
+    /// after the message was sent, so a retry could duplicate it.
+    pub fn maybe_delivered(&self) -> bool {
+        let phase = match self {
+            RelayError::Timeout(p) | RelayError::Protocol(p) => *p,
+            RelayError::Io { phase, .. } => *phase,
+            RelayError::Connect { .. } | RelayError::Refused { .. } => return false,
+        };
+        matches!(phase, "message" | "end of data")
+    }
+}

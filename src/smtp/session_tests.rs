@@ -1,0 +1,226 @@
+//! Scripted SMTP conversations over an in-memory stream, with a recording
+//! act stage: command order, pipelining, limits and smuggling at the session
+//! level (RELIABILITY §1 items 1, 4, 7, 8, 11, 12, 13).
+
+use super::*;
+use std::sync::Mutex;
+use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+#[derive(Default)]
+struct Recorder {
+    got: Mutex<Vec<(Transaction, Vec<u8>)>>,
+}
+
+impl Settle for Recorder {
+    async fn settle(&self, _peer: &Peer, tx: Transaction, raw: Vec<u8>) -> Reply {
+        self.got.lock().unwrap().push((tx, raw));
+        Reply::new(250, "2.0.0 recorded")
+    }
+}
+
+fn limits() -> Limits {
+    Limits {
+        hostname: "test".into(),
+        max_message_size: 1000,
+        max_recipients: 3,
+        max_commands: 50,
+        command_timeout: Duration::from_secs(60),
+        data_timeout: Duration::from_secs(60),
+    }
+}
+
+struct Client {
+    io: DuplexStream,
+    seen: Vec<u8>,
+}
+
+impl Client {
+    /// Reads until `n` more complete replies arrived; returns their codes.
+    async fn replies(&mut self, n: usize) -> Vec<u16> {
+        let mut codes = Vec::new();
+        while codes.len() < n {
+            if let Some(end) = self.seen.windows(2).position(|w| w == b"\r\n") {
+                let line: Vec<u8> = self.seen.drain(..end + 2).collect();
+                if line.get(3) == Some(&b' ') {
+                    let code = std::str::from_utf8(&line[..3]).unwrap().parse().unwrap();
+                    codes.push(code);
+                }
+                continue;
+            }
+            let mut buf = [0u8; 4096];
+            let got = self.io.read(&mut buf).await.unwrap();
+            assert!(got > 0, "server closed; codes so far {codes:?}");
+            self.seen.extend_from_slice(&buf[..got]);
+        }
+        codes
+    }
+
+    async fn send(&mut self, bytes: &[u8], n: usize) -> Vec<u16> {
+        self.io.write_all(bytes).await.unwrap();
+        self.replies(n).await
+    }
+
+    /// True once the server has closed the connection.
+    async fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 64];
+        matches!(self.io.read(&mut buf).await, Ok(0) | Err(_))
+    }
+}
+
+async fn start(limits: Limits) -> (Client, Arc<Recorder>) {
+    let (client, server) = duplex(64 * 1024);
+    let rec = Arc::new(Recorder::default());
+    let (_tx, rx) = watch::channel(Shutdown::Running);
+    let session = Session::new(server, rec.clone(), limits, None, rx);
+    tokio::spawn(async move {
+        let _keep = _tx;
+        let _ = session.run().await;
+    });
+    let mut c = Client {
+        io: client,
+        seen: Vec::new(),
+    };
+    assert_eq!(c.replies(1).await, [220]);
+    (c, rec)
+}
+
+const ENVELOPE: &[u8] =
+    b"EHLO c\r\nMAIL FROM:<a@firm.example>\r\nRCPT TO:<b@x.example>\r\nDATA\r\n";
+
+#[tokio::test]
+async fn pipelined_transaction_and_exact_bytes() {
+    let (mut c, rec) = start(limits()).await;
+    assert_eq!(c.send(ENVELOPE, 4).await, [250, 250, 250, 354]);
+    assert_eq!(c.send(b"..a\r\nb\r\n.\r\nQUIT\r\n", 2).await, [250, 221]);
+    let got = rec.got.lock().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].0.from, "a@firm.example");
+    assert_eq!(got[0].0.rcpts, ["b@x.example"]);
+    assert_eq!(got[0].1, b".a\r\nb\r\n");
+}
+
+#[tokio::test]
+async fn smuggling_yields_one_refusal_and_no_message() {
+    let vectors: [&[u8]; 6] = [
+        b"a\n.\nMAIL FROM:<x@e>\nRCPT TO:<y@e>\nDATA\nevil\n.\n\r\n.\r\n",
+        b"a\r\n.\nMAIL FROM:<x@e>\r\nRCPT TO:<y@e>\r\nDATA\r\nevil\r\n.\r\n",
+        b"a\n.\r\nMAIL FROM:<x@e>\r\nRCPT TO:<y@e>\r\nDATA\r\nevil\r\n.\r\n",
+        b"a\r.\rMAIL FROM:<x@e>\r\nRCPT TO:<y@e>\r\nDATA\r\nevil\r\n.\r\n",
+        b"a\r\n.\r\r\nMAIL FROM:<x@e>\r\nRCPT TO:<y@e>\r\nDATA\r\nevil\r\n.\r\n",
+        b"a\r\n.\r\r\r\nMAIL FROM:<x@e>\r\nRCPT TO:<y@e>\r\nDATA\r\nevil\r\n.\r\n",
+    ];
+    for v in vectors {
+        let (mut c, rec) = start(limits()).await;
+        assert_eq!(c.send(ENVELOPE, 4).await, [250, 250, 250, 354]);
+        // The smuggled "end" is data; only the real terminator ends it, once.
+        assert_eq!(c.send(v, 1).await, [550], "{v:?}");
+        assert_eq!(c.send(b"QUIT\r\n", 1).await, [221]);
+        assert!(rec.got.lock().unwrap().is_empty(), "{v:?}");
+    }
+}
+
+#[tokio::test]
+async fn command_order() {
+    let (mut c, rec) = start(limits()).await;
+    let script: &[(&[u8], u16)] = &[
+        (b"MAIL FROM:<a@b.c>\r\n", 503),
+        (b"DATA\r\n", 503),
+        (b"EHLO c\r\n", 250),
+        (b"RCPT TO:<b@c.d>\r\n", 503),
+        (b"DATA\r\n", 503),
+        (b"MAIL FROM:<a@b.c>\r\n", 250),
+        (b"MAIL FROM:<a@b.c>\r\n", 503),
+        (b"DATA\r\n", 503),
+        (b"RCPT TO:<b@c.d>\r\n", 250),
+        (b"RSET\r\n", 250),
+        (b"DATA\r\n", 503),
+        (b"RCPT TO:<b@c.d>\r\n", 503),
+        (b"VRFY root\r\n", 252),
+        (b"EXPN all\r\n", 502),
+        (b"STARTTLS\r\n", 502),
+        (b"XYZZY\r\n", 500),
+        (b"MAIL FROM:<\xc3\xa9@b.c>\r\n", 553),
+        (b"MAIL FROM:<a@b.c> SIZE=1001\r\n", 552),
+        (b"MAIL FROM:<a@b.c>\r\n", 250),
+        (b"RCPT TO:<\xc3\xa9@b.c>\r\n", 553),
+        (b"RCPT TO:<a b@c>\r\n", 501),
+        (b"RCPT TO:<@firm.test:a@evil.test>\r\n", 250),
+        (b"NOOP\0\r\n", 500),
+    ];
+    for (line, want) in script {
+        let got = c.send(line, 1).await;
+        assert_eq!(got, [*want], "{:?}", String::from_utf8_lossy(line));
+    }
+    assert!(rec.got.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn limits_are_enforced() {
+    let (mut c, rec) = start(limits()).await;
+    let rcpts = b"EHLO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<1@x.y>\r\nRCPT TO:<2@x.y>\r\nRCPT TO:<3@x.y>\r\nRCPT TO:<4@x.y>\r\n";
+    assert_eq!(c.send(rcpts, 6).await, [250, 250, 250, 250, 250, 452]);
+    let long = vec![b'N'; 100_000];
+    c.io.write_all(&long).await.unwrap();
+    assert_eq!(c.send(b"\r\nNOOP\r\n", 2).await, [500, 250]);
+    assert_eq!(c.send(b"DATA\r\n", 1).await, [354]);
+    let mut big = vec![b'x'; 5000];
+    big.extend_from_slice(b"\r\n.\r\n");
+    assert_eq!(c.send(&big, 1).await, [552]);
+    // The transaction is gone after the refusal.
+    assert_eq!(c.send(b"RCPT TO:<b@c.d>\r\n", 1).await, [503]);
+    assert!(rec.got.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn data_before_354_is_refused() {
+    let (mut c, rec) = start(limits()).await;
+    let mut blind = ENVELOPE.to_vec();
+    blind.extend_from_slice(b"body\r\n.\r\n");
+    assert_eq!(c.send(&blind, 4).await, [250, 250, 250, 554]);
+    assert!(c.closed().await);
+    assert!(rec.got.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bdat_closes_rather_than_reading_its_chunk_as_commands() {
+    let (mut c, rec) = start(limits()).await;
+    let codes = c
+        .send(b"EHLO c\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<b@c.d>\r\nBDAT 27 LAST\r\nRCPT TO:<evil@e.f>\r\nDATA\r\n", 4)
+        .await;
+    assert_eq!(codes, [250, 250, 250, 502]);
+    assert!(c.closed().await);
+    assert!(rec.got.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn too_many_commands_closes() {
+    let (mut c, _) = start(limits()).await;
+    let many = b"NOOP\r\n".repeat(51);
+    let codes = c.send(&many, 51).await;
+    assert_eq!(codes[49], 250);
+    assert_eq!(codes[50], 421);
+    assert!(c.closed().await);
+}
+
+#[tokio::test]
+async fn draining_closes_idle_sessions() {
+    let (client, server) = duplex(4096);
+    let (tx, rx) = watch::channel(Shutdown::Running);
+    let rec = Arc::new(Recorder::default());
+    let task = tokio::spawn(Session::new(server, rec, limits(), None, rx).run());
+    let mut c = Client {
+        io: client,
+        seen: Vec::new(),
+    };
+    assert_eq!(c.replies(1).await, [220]);
+    assert_eq!(
+        c.send(b"EHLO c\r\nMAIL FROM:<a@b.c>\r\n", 2).await,
+        [250, 250]
+    );
+    tx.send(Shutdown::Draining).unwrap();
+    // Mid-transaction: still served until the transaction ends.
+    assert_eq!(c.send(b"RCPT TO:<b@c.d>\r\n", 1).await, [250]);
+    assert_eq!(c.send(b"RSET\r\n", 1).await, [250]);
+    assert_eq!(c.replies(1).await, [421]);
+    task.await.unwrap().unwrap();
+}

@@ -1,0 +1,95 @@
+//! Encryption at rest: the key file (created 0600 on first start, fsync'd)
+//! and AES-256-GCM sealing with a random 96-bit nonce per record.
+
+use super::StoreError;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use std::io::Write;
+use std::path::Path;
+
+pub struct Sealer {
+    cipher: Aes256Gcm,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(..)")
+    }
+}
+
+impl Sealer {
+    /// Loads the key at `path`, creating it (mode 0600) when absent.
+    pub fn load_or_create(path: &Path) -> Result<Sealer, StoreError> {
+        let bad = |reason: String| StoreError::Key {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let key = match std::fs::read(path) {
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create(path)?,
+            Err(e) => return Err(bad(format!("cannot read: {e}"))),
+        };
+        let cipher = Aes256Gcm::new_from_slice(&key)
+            .map_err(|_| bad(format!("holds {} bytes, expected 32", key.len())))?;
+        Ok(Sealer { cipher })
+    }
+
+    /// Returns `(nonce, ciphertext)`.
+    pub fn seal(&self, aad: &[u8], plain: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let mut nonce = [0u8; 12];
+        getrandom::getrandom(&mut nonce).expect("the OS random source failed");
+        let ct = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
+            .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+        (nonce.to_vec(), ct)
+    }
+
+    /// `None` when authentication fails (tampering, corruption, wrong key).
+    pub fn open(&self, aad: &[u8], nonce: &[u8], ct: &[u8]) -> Option<Vec<u8>> {
+        if nonce.len() != 12 {
+            return None;
+        }
+        self.cipher
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+            .ok()
+    }
+}
+
+#[cfg(unix)]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+fn create(path: &Path) -> Result<Vec<u8>, StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut key = vec![0u8; 32];
+    getrandom::getrandom(&mut key).expect("the OS random source failed");
+    let mut f = open_private(path).map_err(io)?;
+    f.write_all(&key).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    if let Some(dir) = path.parent() {
+        // The key must survive a crash as surely as the data it protects.
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+    }
+    tracing::warn!(key_file = %path.display(), "created a new quarantine key; back it up");
+    Ok(key)
+}

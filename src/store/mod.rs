@@ -1,0 +1,126 @@
+//! Durable storage of held messages (the quarantine), behind the [`Store`]
+//! trait so PostgreSQL can follow SQLite. A held message is a state machine
+//! `held → releasing → released`, `held → rejected | expired`; raw bytes and
+//! the full verdict (which names the matched text) are encrypted at rest with
+//! AES-256-GCM, one random nonce per record, the record id as associated data.
+//!
+//! The trait is synchronous: callers on the async side run it on
+//! `spawn_blocking`, so a slow fsync never stalls a session.
+
+pub mod crypto;
+pub mod sqlite;
+
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("store URL {0:?}: expected sqlite://PATH")]
+    BadUrl(String),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("key file {path}: {reason}")]
+    Key { path: PathBuf, reason: String },
+    #[error("no held message {0}")]
+    NotFound(String),
+    #[error("message {id} is {status}, not {wanted}")]
+    WrongStatus {
+        id: String,
+        status: String,
+        wanted: &'static str,
+    },
+    /// Authentication failed on decrypt: tampering, corruption or a wrong
+    /// key. The record is never released and never deleted.
+    #[error("message {0} is damaged or the key is wrong; it stays in the store")]
+    Damaged(String),
+    #[error("cannot encode: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// A message to hold, as the act stage hands it over.
+#[derive(Debug, Clone)]
+pub struct NewHeld {
+    /// From [`new_id`]: the same id names the message in the log line.
+    pub id: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub action: String,
+    pub rules: Vec<String>,
+    /// The full verdict as JSON (encrypted at rest: it names matched text).
+    pub verdict_json: String,
+    pub raw: Vec<u8>,
+}
+
+/// What a listing shows: no content, no matched text.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldSummary {
+    pub id: String,
+    pub received_at: String,
+    pub status: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub action: String,
+    pub rules: Vec<String>,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// One held message, decrypted.
+#[derive(Debug, Clone)]
+pub struct HeldMessage {
+    pub summary: HeldSummary,
+    pub verdict_json: String,
+    pub raw: Vec<u8>,
+}
+
+/// The quarantine. Every method commits durably before it returns.
+pub trait Store: Send + Sync {
+    /// Stores a held message; returns its id once committed and fsync'd.
+    fn hold(&self, msg: NewHeld) -> Result<String, StoreError>;
+    fn list(&self) -> Result<Vec<HeldSummary>, StoreError>;
+    fn get(&self, id: &str) -> Result<HeldMessage, StoreError>;
+    /// `held → releasing`, committed before anything is sent, so a crash
+    /// mid-release can never lead to a silent second delivery.
+    fn begin_release(&self, id: &str) -> Result<HeldMessage, StoreError>;
+    /// `releasing → released` once the next hop accepted.
+    fn finish_release(&self, id: &str) -> Result<(), StoreError>;
+    /// `releasing → held`, when the next hop certainly did not take it.
+    fn abort_release(&self, id: &str, why: &str) -> Result<(), StoreError>;
+    fn reject(&self, id: &str, comment: Option<&str>) -> Result<(), StoreError>;
+    /// Ids left in `releasing` by a crash: reported, never re-sent blindly.
+    fn stuck_releasing(&self) -> Result<Vec<String>, StoreError>;
+    /// Messages currently `held`, for the queue-size gauge.
+    fn held_count(&self) -> Result<u64, StoreError>;
+}
+
+/// Opens the store named by `[store] url`, relative to the config folder.
+pub fn open(
+    url: &str,
+    config_dir: &Path,
+    key_file: Option<&str>,
+) -> Result<sqlite::SqliteStore, StoreError> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| StoreError::BadUrl(url.to_string()))?;
+    let db = config_dir.join(path);
+    let key = match key_file {
+        Some(k) => config_dir.join(k),
+        None => db.with_file_name("matterwall.key"),
+    };
+    sqlite::SqliteStore::open(&db, &key)
+}
+
+/// A fresh random id: 16 hex characters.
+pub fn new_id() -> String {
+    let mut b = [0u8; 8];
+    getrandom::getrandom(&mut b).expect("the OS random source failed");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

@@ -1,0 +1,309 @@
+//! End to end over real sockets: the built `matterwall serve` between a
+//! test client and a next-hop sink written in `support`. No timed
+//! assertions: every wait is for an event (a reply, a closed socket).
+
+mod support;
+
+use support::{example, Client, Setup, Sink, SinkMode};
+
+const CLEAN: &[u8] = b"From: a@firm.example\r\nTo: b@partner.example\r\nSubject: lunch\r\n\r\n.leading dot\r\n..two dots\r\n.\r\n\xc3\xa9t\xc3\xa9 8-bit\r\nend.\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_mail_arrives_byte_identical_with_pipelining() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    let server = setup.serve().await;
+    let mut c = Client::connect(server.port).await.unwrap();
+    // The whole envelope in one write: RFC 2920 pipelining.
+    c.send(b"EHLO test\r\nMAIL FROM:<a@firm.example> BODY=8BITMIME\r\nRCPT TO:<b@partner.example>\r\nRCPT TO:<c@firm.example>\r\nDATA\r\n")
+        .await;
+    for want in [250, 250, 250, 250, 354] {
+        assert_eq!(c.reply().await.0, want);
+    }
+    c.send(&support::stuff(CLEAN)).await;
+    let (code, text) = c.reply().await;
+    assert_eq!(code, 250, "{text}");
+    assert!(
+        text.contains("queued as sink1"),
+        "the next hop's own reply: {text}"
+    );
+    let got = sink.messages();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].from, "a@firm.example");
+    assert_eq!(got[0].rcpts, ["b@partner.example", "c@firm.example"]);
+    assert_eq!(got[0].body, CLEAN);
+    assert!(setup.held().is_empty());
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_survives_restart_and_releases_once() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    let server = setup.serve().await;
+    let mut c = Client::connect(server.port).await.unwrap();
+    let raw = example("misdirected.eml");
+    let (code, text) = c
+        .mail(
+            "a.partner@firm.example",
+            &["j.smith@meridian-tankers.com"],
+            &raw,
+        )
+        .await;
+    assert_eq!(code, 250, "{text}");
+    let id = text.rsplit(' ').next().unwrap().to_string();
+    assert!(text.contains("held as"), "{text}");
+    assert!(sink.messages().is_empty());
+    server.stop();
+    let held = setup.held();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["id"], id.as_str());
+    assert_eq!(held[0]["status"], "held");
+    assert_eq!(held[0]["rules"][0], "unauthorised-recipient");
+    // After a restart the record is still there.
+    let server = setup.serve().await;
+    server.stop();
+    assert_eq!(setup.held()[0]["id"], id.as_str());
+    let out = setup.cli(&["quarantine", "release", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = setup.cli(&["quarantine", "release", &id]);
+    assert!(!again.status.success(), "released twice");
+    let got = sink.messages();
+    assert_eq!(got.len(), 1, "arrived exactly once");
+    assert_eq!(got[0].body, raw);
+    assert_eq!(got[0].rcpts, ["j.smith@meridian-tankers.com"]);
+    assert_eq!(setup.held()[0]["status"], "released");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reject_rule_and_quarantine_reject() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    let server = setup.serve().await;
+    let mut c = Client::connect(server.port).await.unwrap();
+    let (code, text) = c
+        .mail("blocked@firm.example", &["b@partner.example"], CLEAN)
+        .await;
+    assert_eq!(
+        (code, text.as_str()),
+        (550, "5.7.1 rejected by rule blocked-sender")
+    );
+    // An unparseable recipient is accepted at RCPT, then held by policy.
+    let (code, text) = c
+        .mail("a@firm.example", &["a%evil.test@firm.example"], CLEAN)
+        .await;
+    assert_eq!(code, 250, "{text}");
+    let id = text.rsplit(' ').next().unwrap().to_string();
+    server.stop();
+    assert!(sink.messages().is_empty());
+    let out = setup.cli(&["quarantine", "reject", &id, "--comment", "no"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let held = setup.held();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0]["status"], "rejected");
+    assert!(!setup.cli(&["quarantine", "release", &id]).status.success());
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_hop_down_or_stalled_is_451() {
+    let down = support::free_port();
+    let setup = Setup::new(down, "");
+    let server = setup.serve().await;
+    let mut c = Client::connect(server.port).await.unwrap();
+    let (code, text) = c
+        .mail("a@firm.example", &["b@partner.example"], CLEAN)
+        .await;
+    assert_eq!(
+        (code, text.as_str()),
+        (451, "4.4.1 next hop unavailable, try again later")
+    );
+    server.stop();
+    assert!(setup.held().is_empty());
+
+    let stall = Sink::start(SinkMode::Stall, &[]).await;
+    setup.write_config(stall.port, "");
+    let server = setup.serve().await;
+    let mut c = Client::connect(server.port).await.unwrap();
+    let (code, _) = c
+        .mail("a@firm.example", &["b@partner.example"], CLEAN)
+        .await;
+    assert_eq!(code, 451);
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_hop_refuses_recipients() {
+    let sink = Sink::start(SinkMode::Normal, &["gone@partner.example"]).await;
+    let setup = Setup::new(sink.port, "");
+    let server = setup.serve().await;
+    let mut c = Client::connect(server.port).await.unwrap();
+    let (code, _) = c
+        .mail(
+            "a@firm.example",
+            &["b@partner.example", "gone@partner.example"],
+            CLEAN,
+        )
+        .await;
+    assert_eq!(code, 250);
+    let (code, text) = c
+        .mail("a@firm.example", &["gone@partner.example"], CLEAN)
+        .await;
+    assert_eq!((code, text.as_str()), (550, "5.1.1 no such user"));
+    let got = sink.messages();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].rcpts, ["b@partner.example"]);
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smuggling_and_oversize_are_refused() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    let server = setup.serve().await;
+    let vectors: [&[u8]; 4] = [b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r"];
+    for v in vectors {
+        let mut c = Client::connect(server.port).await.unwrap();
+        assert_eq!(c.cmd("EHLO t").await.0, 250);
+        assert_eq!(c.cmd("MAIL FROM:<a@firm.example>").await.0, 250);
+        assert_eq!(c.cmd("RCPT TO:<b@partner.example>").await.0, 250);
+        assert_eq!(c.cmd("DATA").await.0, 354);
+        let mut body = b"Subject: one\r\n\r\nfirst".to_vec();
+        body.extend_from_slice(v);
+        body.extend_from_slice(b"MAIL FROM:<x@evil.test>\r\nRCPT TO:<y@evil.test>\r\nDATA\r\nSubject: two\r\n\r\n.\r\n");
+        c.send(&body).await;
+        assert_eq!(c.reply().await.0, 550, "{v:?}");
+        // The smuggled commands were data: the session is back to greeted.
+        assert_eq!(c.cmd("QUIT").await.0, 221);
+    }
+    assert!(sink.messages().is_empty(), "a smuggled message got through");
+    let mut c = Client::connect(server.port).await.unwrap();
+    let mut big = Vec::new();
+    while big.len() <= 200_000 {
+        big.extend_from_slice(&[b'x'; 998]);
+        big.extend_from_slice(b"\r\n");
+    }
+    let (code, _) = c.mail("a@firm.example", &["b@partner.example"], &big).await;
+    assert_eq!(code, 552);
+    assert_eq!(c.cmd("MAIL FROM:<a@firm.example> SIZE=100001").await.0, 552);
+    assert!(sink.messages().is_empty());
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_sessions() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    let server = setup.serve().await;
+    let mut tasks = Vec::new();
+    for i in 0..32 {
+        let port = server.port;
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::connect(port).await.unwrap();
+            let body = format!("Subject: n{i}\r\n\r\nhello {i}\r\n");
+            c.mail("a@firm.example", &["b@partner.example"], body.as_bytes())
+                .await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().0, 250);
+    }
+    assert_eq!(sink.messages().len(), 32);
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_during_data_leaves_nothing() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    let server = setup.serve().await;
+    let mut c = Client::connect(server.port).await.unwrap();
+    assert_eq!(c.cmd("EHLO t").await.0, 250);
+    assert_eq!(c.cmd("MAIL FROM:<a@firm.example>").await.0, 250);
+    assert_eq!(c.cmd("RCPT TO:<j.smith@meridian-tankers.com>").await.0, 250);
+    assert_eq!(c.cmd("DATA").await.0, 354);
+    c.send(b"Subject: Harrowgate Shipping\r\n\r\nhalf a mess")
+        .await;
+    server.kill9();
+    let (code, _) = c.reply().await;
+    assert_eq!(code, 0, "the client must see no reply at all");
+    assert!(setup.held().is_empty());
+    assert!(sink.messages().is_empty());
+    let server = setup.serve().await;
+    server.stop();
+    assert!(setup.held().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_reload_and_metrics() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    let server = setup.serve().await;
+    // A broken config on SIGHUP is refused; the running one stays.
+    std::fs::write(setup.config(), "[smtp]\nnot_a_key = 1\n").unwrap();
+    server.signal("HUP");
+    let mut c = Client::connect(server.port).await.unwrap();
+    assert_eq!(
+        c.mail("a@firm.example", &["b@partner.example"], CLEAN)
+            .await
+            .0,
+        250
+    );
+    // A good one with loopback no longer allowed takes effect: 554.
+    setup.write_config(sink.port, "allowed_networks = [\"10.0.0.0/8\"]");
+    server.signal("HUP");
+    let mut refused = false;
+    for _ in 0..200 {
+        let s = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .unwrap();
+        let mut line = String::new();
+        let mut r = tokio::io::BufReader::new(s);
+        tokio::io::AsyncBufReadExt::read_line(&mut r, &mut line)
+            .await
+            .unwrap();
+        if line.starts_with("554 5.7.1") {
+            refused = true;
+            break;
+        }
+        // Polling for the reload to land, not asserting on its timing.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(refused, "reload did not apply: {}", server.log());
+    let metrics = http_get(setup.http_port, "/metrics").await;
+    assert!(
+        metrics.contains("matterwall_messages_total{outcome=\"pass\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("matterwall_reloads_total{result=\"refused\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("matterwall_held_messages 0"), "{metrics}");
+    assert!(http_get(setup.http_port, "/healthz")
+        .await
+        .ends_with("ok\n"));
+    let log = server.log();
+    server.stop();
+    assert!(!log.contains("lunch"), "message content in the log");
+}
+
+async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
