@@ -2,8 +2,22 @@
 //! declared Content-Type or file name, and each type goes to its reader.
 //! What cannot be read is reported uninspectable with the reason; it is never
 //! silently skipped.
+//!
+//! This module owns the sniff and the dispatch; each format has its own file:
+//! [`archive`] (ZIP, gzip, tar), [`office`] (OOXML and ODF, which are ZIPs),
+//! [`pdf`], [`rtf`], [`ole`] (Outlook `.msg`, encrypted and legacy Office) and
+//! [`tnef`] (`winmail.dat`). Every byte any of them inflates goes through
+//! [`bounded`], which charges the message's limits while it reads.
 
-use super::{mime::looks_binary, AttachmentFact, Ctx};
+pub mod archive;
+pub mod bounded;
+pub mod office;
+pub mod ole;
+pub mod pdf;
+pub mod rtf;
+pub mod tnef;
+
+use super::{mime, mime::looks_binary, AttachmentFact, Ctx};
 
 /// What the bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +30,8 @@ pub enum Kind {
     /// OLE2 compound file: `.msg`, legacy `.doc`/`.xls`.
     Ole,
     Tnef,
+    /// An RFC 5322 message (`.eml`) carried as a file.
+    Message,
     /// Already encrypted by the sender (S/MIME, PGP).
     Encrypted,
     /// Images, audio, video: carry no text we read.
@@ -34,6 +50,7 @@ impl Kind {
             Kind::Rtf => "rtf",
             Kind::Ole => "ole",
             Kind::Tnef => "tnef",
+            Kind::Message => "message",
             Kind::Encrypted => "encrypted",
             Kind::Media => "media",
             Kind::Text => "text",
@@ -72,12 +89,41 @@ pub fn sniff(declared: &str, bytes: &[u8]) -> Kind {
         Kind::Tnef
     } else if is_media(bytes) {
         Kind::Media
+    } else if looks_like_message(bytes) {
+        Kind::Message
     } else if std::str::from_utf8(bytes).is_ok_and(|t| !looks_binary(t)) || bytes.is_empty() {
         Kind::Text
     } else if declared.starts_with("text/") && !looks_binary(&String::from_utf8_lossy(bytes)) {
         Kind::Text
     } else {
         Kind::Unknown
+    }
+}
+
+/// A header block (`Name: value` lines up to a blank line) that names a
+/// sender or a MIME version: an `.eml` saved as a file. Reading it as a
+/// message still yields its text if the guess is wrong.
+fn looks_like_message(bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(bytes.get(..bytes.len().min(8192)).unwrap_or_default());
+    let mut lines = head.lines().take_while(|l| !l.trim().is_empty()).peekable();
+    let Some(first) = lines.peek() else {
+        return false;
+    };
+    if !is_header_line(first) {
+        return false;
+    }
+    lines.any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("from:") || l.starts_with("mime-version:") || l.starts_with("received:")
+    })
+}
+
+fn is_header_line(line: &str) -> bool {
+    match line.split_once(':') {
+        Some((name, _)) => {
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        }
+        None => false,
     }
 }
 
@@ -97,7 +143,7 @@ fn is_media(b: &[u8]) -> bool {
         || b.get(4..8) == Some(b"ftyp")
 }
 
-/// Reads one attachment's bytes at `loc`.
+/// Reads one attachment's bytes at `loc`: records the fact, then dispatches.
 pub fn read(ctx: &mut Ctx, loc: &str, declared: &str, bytes: &[u8], depth: usize) {
     let kind = sniff(declared, bytes);
     ctx.out.attachments.push(AttachmentFact {
@@ -106,18 +152,35 @@ pub fn read(ctx: &mut Ctx, loc: &str, declared: &str, bytes: &[u8], depth: usize
         detected: kind.name().to_string(),
         size: bytes.len(),
     });
+    dispatch(ctx, loc, kind, bytes, depth);
+}
+
+/// Reads a member of a container at `loc` (`attachment:bundle.zip/memo.docx`).
+pub fn read_member(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
+    read(ctx, loc, "", bytes, depth);
+}
+
+/// Sends `bytes` to the reader for `kind`, within the depth and time limits.
+pub fn dispatch(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8], depth: usize) {
     if depth > ctx.limits.max_depth {
         let max = ctx.limits.max_depth;
         return ctx.uninspectable(loc, format!("nested deeper than the limit of {max}"));
     }
+    if ctx.out_of_time(loc) {
+        return;
+    }
     match kind {
         Kind::Text => ctx.text(loc, String::from_utf8_lossy(bytes)),
+        Kind::Pdf => pdf::read(ctx, loc, bytes),
+        Kind::Zip => archive::zip(ctx, loc, bytes, depth),
+        Kind::Gzip => archive::gzip(ctx, loc, bytes, depth),
+        Kind::Tar => archive::tar(ctx, loc, bytes, depth),
+        Kind::Rtf => rtf::read(ctx, loc, bytes),
+        Kind::Ole => ole::read(ctx, loc, bytes, depth),
+        Kind::Tnef => tnef::read(ctx, loc, bytes, depth),
+        Kind::Message => mime::walk_raw(ctx, &format!("{loc}/"), bytes, depth + 1),
         Kind::Encrypted => ctx.uninspectable(loc, "encrypted by the sender"),
         Kind::Media => {}
         Kind::Unknown => ctx.uninspectable(loc, "unknown binary format"),
-        other => ctx.uninspectable(
-            loc,
-            format!("{} attachments are not read yet", other.name()),
-        ),
     }
 }

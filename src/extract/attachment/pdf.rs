@@ -1,0 +1,243 @@
+//! PDF: the text shown on each page, the document information dictionary
+//! (Title, Subject, Author, Keywords, Creator) and the XMP metadata.
+//!
+//! Crate: `lopdf` without default features (no rayon, no date crates): it
+//! parses the object structure, xref streams and object streams, and knows the
+//! simple encodings (WinAnsi, Standard, MacRoman, Differences) and ToUnicode
+//! CMaps. `pdf-extract` does layout on top of it with several times the
+//! dependencies; DLP needs the characters, not the layout. We walk the content
+//! streams ourselves (`Tj`, `TJ`, `'`, `"`) so that a font's ToUnicode CMap is
+//! preferred to its `/Encoding` (subset fonts name glyphs `/g17`, which only
+//! the CMap maps back) and so that a wide `TJ` gap becomes a space.
+//!
+//! Bombs: lopdf inflates streams without a bound, so before it sees the file
+//! every Flate stream is inflated once through [`super::bounded`], charging the
+//! message budget and the ratio limit; only a file whose streams all fit is
+//! handed to lopdf. A panic inside the parser is caught and reported as a
+//! corrupt PDF (defence in depth: hostile input must not take the filter down).
+
+use super::bounded::{self, Stop};
+use super::office::xml_text;
+use super::Ctx;
+use lopdf::content::Content;
+use lopdf::{Dictionary, Document, Encoding, Object};
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Reads the PDF at `loc`.
+pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8]) {
+    if !streams_within_limits(ctx, loc, bytes) {
+        return;
+    }
+    let doc = match catch_unwind(|| Document::load_mem(bytes)) {
+        Ok(Ok(doc)) => doc,
+        Ok(Err(_)) if has_encrypt(bytes) => return ctx.uninspectable(loc, "encrypted PDF"),
+        Ok(Err(e)) => return ctx.uninspectable(loc, format!("corrupt PDF: {e}")),
+        Err(_) => return ctx.uninspectable(loc, "corrupt PDF: parser failed"),
+    };
+    if doc.was_encrypted() || doc.trailer.get(b"Encrypt").is_ok() {
+        return ctx.uninspectable(loc, "encrypted PDF");
+    }
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let mut text = metadata(&doc);
+        pages(ctx, loc, &doc, &mut text);
+        text
+    }));
+    match result {
+        Ok(text) => ctx.text(loc, text),
+        Err(_) => ctx.uninspectable(loc, "corrupt PDF: parser failed"),
+    }
+}
+
+/// A `/Encrypt` key in the trailer, seen in the raw bytes when lopdf cannot
+/// load the file (it fails on encryption it cannot undo).
+fn has_encrypt(bytes: &[u8]) -> bool {
+    bytes.windows(8).any(|w| w == b"/Encrypt")
+}
+
+/// Inflates every `stream … endstream` that is zlib data, bounded; false (and
+/// the part flagged) when the streams together break a limit.
+fn streams_within_limits(ctx: &mut Ctx, loc: &str, bytes: &[u8]) -> bool {
+    let mut pos = 0;
+    while let Some((start, end)) = next_stream(bytes, pos) {
+        pos = end;
+        let Some(data) = bytes.get(start..end) else {
+            break;
+        };
+        if !data.starts_with(b"\x78") {
+            continue; // not zlib: images (DCT, JPX) and unfiltered streams
+        }
+        let decoder = flate2::read::ZlibDecoder::new(data);
+        match bounded::read_all(ctx, loc, decoder, data.len() as u64) {
+            Ok(_) | Err(Stop::Corrupt(_)) => {}
+            Err(Stop::Limit) => return false,
+        }
+    }
+    true
+}
+
+/// The data span of the next stream at or after `from`.
+fn next_stream(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
+    let rest = bytes.get(from..)?;
+    let at = find(rest, b"stream")?;
+    let after = from + at + b"stream".len();
+    let is_end = at >= 3 && rest.get(at - 3..at) == Some(b"end");
+    if is_end {
+        return next_stream(bytes, after);
+    }
+    let start = match bytes.get(after..after + 2) {
+        Some(b"\r\n") => after + 2,
+        Some([b'\n', _]) | Some([b'\r', _]) => after + 1,
+        _ => return next_stream(bytes, after),
+    };
+    let end = start + find(bytes.get(start..)?, b"endstream").unwrap_or(bytes.len() - start);
+    Some((start, end))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The Info dictionary's text fields and the XMP metadata stream.
+fn metadata(doc: &Document) -> String {
+    let mut out = String::new();
+    let info = doc
+        .trailer
+        .get(b"Info")
+        .and_then(|o| match o {
+            Object::Reference(id) => doc.get_dictionary(*id),
+            Object::Dictionary(d) => Ok(d),
+            _ => Err(lopdf::Error::DictKey("Info".into())),
+        })
+        .ok();
+    for key in [&b"Title"[..], b"Subject", b"Author", b"Keywords", b"Creator"] {
+        if let Some(s) = info.and_then(|d| d.get(key).ok()).and_then(text_string) {
+            out.push_str(&s);
+            out.push('\n');
+        }
+    }
+    let xmp = doc
+        .catalog()
+        .and_then(|c| c.get_deref(b"Metadata", doc))
+        .and_then(Object::as_stream)
+        .and_then(|s| s.get_plain_content());
+    if let Ok(xml) = xmp {
+        out.push_str(&xml_text(&xml));
+    }
+    out
+}
+
+fn text_string(obj: &Object) -> Option<String> {
+    lopdf::decode_text_string(obj)
+        .ok()
+        .or_else(|| obj.as_str().ok().map(|b| b.iter().map(|&c| c as char).collect()))
+}
+
+/// The text shown on every page, in page order.
+fn pages(ctx: &mut Ctx, loc: &str, doc: &Document, out: &mut String) {
+    for (_, page) in doc.get_pages() {
+        if ctx.out_of_time(loc) {
+            return;
+        }
+        let fonts: Vec<(Vec<u8>, Dictionary)> = doc
+            .get_page_fonts(page)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, font)| (name, prefer_to_unicode(font)))
+            .collect();
+        let encodings: BTreeMap<&[u8], Encoding> = fonts
+            .iter()
+            .filter_map(|(name, font)| Some((name.as_slice(), font.get_font_encoding(doc).ok()?)))
+            .collect();
+        let Ok(content) = doc.get_page_content(page) else {
+            ctx.anomaly(loc, "a PDF page's content could not be read");
+            continue;
+        };
+        match Content::decode(&content) {
+            Ok(content) => show_text(&content, &encodings, out),
+            Err(_) => ctx.anomaly(loc, "a PDF page's content could not be parsed"),
+        }
+        out.push('\n');
+    }
+}
+
+/// A copy of the font without `/Encoding` when it has a ToUnicode CMap, so
+/// lopdf maps through the CMap (the authority on what a code means).
+fn prefer_to_unicode(font: &Dictionary) -> Dictionary {
+    let mut font = font.clone();
+    if font.has(b"ToUnicode") {
+        font.remove(b"Encoding");
+    }
+    font
+}
+
+/// Appends the text of the text-showing operators.
+fn show_text(content: &Content, encodings: &BTreeMap<&[u8], Encoding>, out: &mut String) {
+    let mut font: Option<&Encoding> = None;
+    for op in &content.operations {
+        match op.operator.as_str() {
+            "Tf" => {
+                font = op
+                    .operands
+                    .first()
+                    .and_then(|o| o.as_name().ok())
+                    .and_then(|n| encodings.get(n));
+            }
+            "Tj" | "'" | "\"" => {
+                if op.operator != "Tj" {
+                    out.push('\n');
+                }
+                if let Some(Object::String(s, _)) = op.operands.last() {
+                    out.push_str(&decode(font, s));
+                }
+            }
+            "TJ" => {
+                for item in op.operands.first().and_then(|o| o.as_array().ok()).into_iter().flatten() {
+                    match item {
+                        Object::String(s, _) => out.push_str(&decode(font, s)),
+                        // A gap wider than a quarter em separates words.
+                        Object::Integer(n) if *n < -250 => out.push(' '),
+                        Object::Real(n) if *n < -250.0 => out.push(' '),
+                        _ => {}
+                    }
+                }
+            }
+            "Td" | "TD" | "T*" | "Tm" | "ET" => out.push('\n'),
+            _ => {}
+        }
+    }
+}
+
+fn decode(font: Option<&Encoding>, bytes: &[u8]) -> String {
+    font.and_then(|e| e.bytes_to_string(bytes).ok())
+        .unwrap_or_else(|| bytes.iter().map(|&c| c as char).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stream_table() {
+        let cases: &[(&[u8], Option<(usize, usize)>)] = &[
+            (b"<<>>stream\nABCendstream", Some((11, 14))),
+            (b"<<>>stream\r\nABendstream", Some((12, 14))),
+            (b"endstream only", None),
+            (b"no streams here", None),
+            (b"stream\nunterminated", Some((7, 19))),
+        ];
+        for (input, want) in cases {
+            assert_eq!(next_stream(input, 0), *want, "{:?}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn garbage_is_corrupt_not_a_panic() {
+        let limits = crate::extract::Limits::default();
+        for input in [&b"%PDF-1.7\n garbage"[..], b"%PDF-", b"%PDF-1.4\n1 0 obj << /Length 99999 >>\nstream\n\x78\x9c"] {
+            let mut ctx = Ctx::new(&limits);
+            read(&mut ctx, "a", input);
+            assert!(ctx.out.uninspectable[0].reason.starts_with("corrupt PDF"));
+        }
+    }
+}
