@@ -54,11 +54,22 @@ pub fn read<R: Read + Seek>(
                 text.push_str(&xml_text(&data));
                 text.push('\n');
             }
-        } else if !matches!(sniff("", &data), Kind::Media) && !name.eq("mimetype") {
-            read_member(ctx, &format!("{loc}/{name}"), &data, depth + 1);
+        } else {
+            binary_part(ctx, &format!("{loc}/{name}"), &data, depth);
         }
     }
     ctx.text(loc, text);
+}
+
+/// A non-XML part: embedded documents are read; images are skipped; other
+/// package binaries (printer settings, obfuscated fonts) are noted as an
+/// anomaly, not held: they are the package's own plumbing, not attachments.
+fn binary_part(ctx: &mut Ctx, loc: &str, data: &[u8], depth: usize) {
+    match sniff("", data) {
+        Kind::Media => {}
+        Kind::Unknown => ctx.anomaly(loc, "office package part in an unknown binary format"),
+        _ => read_member(ctx, loc, data, depth + 1),
+    }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -250,7 +250,7 @@ mod tests {
             (r"{\rtf1 a\bin3 {}}b}", "ab"),
             (r"{\rtf1 \u-3913?}", "\u{f0b7}"),
             (r"\", ""),
-            (r"{\rtf1 \'z", ""),
+            (r"{\rtf1 \'z", "z"),
         ];
         for (rtf, want) in cases {
             assert_eq!(to_text(rtf.as_bytes()), *want, "{rtf}");
