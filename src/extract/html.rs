@@ -100,8 +100,10 @@ pub fn to_text(html: &str) -> String {
         if BLOCK_TAGS.contains(&name.as_str()) || !attributes.is_empty() {
             flush(&mut out, &mut text);
             out.push(' ');
-            out.push_str(&attributes);
-            out.push(' ');
+            if !attributes.is_empty() {
+                out.push_str(&attributes);
+                out.push(' ');
+            }
         }
     }
     text.push_str(rest);

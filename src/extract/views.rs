@@ -245,7 +245,10 @@ pub fn header_values(block: &[u8], name: &str) -> Vec<String> {
         let line = line.trim_end_matches('\r');
         if line.starts_with([' ', '\t']) {
             if let Some(v) = current.as_mut() {
-                v.push(' ');
+                // A value that starts on the continuation line has no leading space.
+                if !v.is_empty() {
+                    v.push(' ');
+                }
                 v.push_str(line.trim());
             }
             continue;

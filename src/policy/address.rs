@@ -33,7 +33,12 @@ pub fn parse(input: &str) -> Result<Address, String> {
     if s.starts_with('@') {
         return Err("source route".into());
     }
-    if s.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+    // A space is allowed only inside a quoted local part (`"john smith"@x`).
+    let unquoted = s
+        .strip_prefix('"')
+        .and_then(|r| r.find('"').and_then(|end| r.get(end + 1..)))
+        .unwrap_or(s);
+    if s.bytes().any(|b| b.is_ascii_control()) || unquoted.contains(' ') {
         return Err("control character or space".into());
     }
     let (local, domain) = split_local(s)?;
