@@ -232,15 +232,15 @@ fn load_clients(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem
                 return problems.push(bad(format!("duplicate client_id {id}")));
             }
             let aliases = list(f[2])
-                .filter_map(|a| match a.strip_prefix('~') {
-                    Some(weak) => Some(Alias {
+                .map(|a| match a.strip_prefix('~') {
+                    Some(weak) => Alias {
                         text: weak.trim().to_string(),
                         weak: true,
-                    }),
-                    None => Some(Alias {
+                    },
+                    None => Alias {
                         text: a.to_string(),
                         weak: false,
-                    }),
+                    },
                 })
                 .filter(|a| !a.text.is_empty())
                 .collect();

@@ -104,7 +104,7 @@ fn on_word_boundaries(text: &str, start: usize, end: usize) -> bool {
     let last_inner = text[start..end].chars().next_back().is_some_and(word);
     let before = text[..start].chars().next_back().is_some_and(word);
     let after = text[end..].chars().next().is_some_and(word);
-    !(first_inner && before) && !(last_inner && after)
+    !((first_inner && before) || (last_inner && after))
 }
 
 #[cfg(test)]
