@@ -66,37 +66,121 @@ fn assert_flag(out: &Extraction, loc: &str, reason: &str) {
 #[test]
 fn fixtures_reach_their_locations() {
     let cases: &[(&str, &str, &str)] = &[
-        ("memo.docx", "attachment:memo.docx", "matter 2031-0457 for Harrowgate Shipping"),
-        ("memo.docx", "attachment:memo.docx", "Check with Kestrel Dynamics first"),
-        ("memo.docx", "attachment:memo.docx", "Previously acting for Quillon Partners"),
+        (
+            "memo.docx",
+            "attachment:memo.docx",
+            "matter 2031-0457 for Harrowgate Shipping",
+        ),
+        (
+            "memo.docx",
+            "attachment:memo.docx",
+            "Check with Kestrel Dynamics first",
+        ),
+        (
+            "memo.docx",
+            "attachment:memo.docx",
+            "Previously acting for Quillon Partners",
+        ),
         ("memo.docx", "attachment:memo.docx", "Engagement memo"),
         ("fees.xlsx", "attachment:fees.xlsx", "Marlowe Textiles fees"),
         ("fees.xlsx", "attachment:fees.xlsx", "Zephyrine Holdings"),
         ("fees.xlsx", "attachment:fees.xlsx", "2031-0457"),
         ("fees.xlsx", "attachment:fees.xlsx", "12.5"),
-        ("deck.pptx", "attachment:deck.pptx", "Strategy for Harrowgate Shipping"),
-        ("deck.pptx", "attachment:deck.pptx", "Do not mention Kestrel Dynamics"),
-        ("memo.odt", "attachment:memo.odt", "Harrowgate Shipping, matter 2031-0457"),
-        ("memo.odt", "attachment:memo.odt", "Quillon Partners file note"),
-        ("memo.rtf", "attachment:memo.rtf", "Matter 2031-0457 for Zéphyrine Holdings"),
-        ("memo.rtf", "attachment:memo.rtf", "Müller – Harrowgate Shipping"),
-        ("memo.rtf", "attachment:memo.rtf", "Note for Marlowe Textiles"),
-        ("brief.pdf", "attachment:brief.pdf", "Brief for Harrowgate Shipping"),
-        ("brief.pdf", "attachment:brief.pdf", "Matter 2031-0457 (Kestrel Dynamics)"),
-        ("metadata-only.pdf", "attachment:metadata-only.pdf", "Quillon Partners settlement"),
-        ("metadata-only.pdf", "attachment:metadata-only.pdf", "Marlowe Textiles"),
-        ("bundle.zip", "attachment:bundle.zip/inner/memo.docx", "Harrowgate Shipping"),
-        ("bundle.zip", "attachment:bundle.zip/../../evil.txt", "Marlowe Textiles"),
+        (
+            "deck.pptx",
+            "attachment:deck.pptx",
+            "Strategy for Harrowgate Shipping",
+        ),
+        (
+            "deck.pptx",
+            "attachment:deck.pptx",
+            "Do not mention Kestrel Dynamics",
+        ),
+        (
+            "memo.odt",
+            "attachment:memo.odt",
+            "Harrowgate Shipping, matter 2031-0457",
+        ),
+        (
+            "memo.odt",
+            "attachment:memo.odt",
+            "Quillon Partners file note",
+        ),
+        (
+            "memo.rtf",
+            "attachment:memo.rtf",
+            "Matter 2031-0457 for Zéphyrine Holdings",
+        ),
+        (
+            "memo.rtf",
+            "attachment:memo.rtf",
+            "Müller – Harrowgate Shipping",
+        ),
+        (
+            "memo.rtf",
+            "attachment:memo.rtf",
+            "Note for Marlowe Textiles",
+        ),
+        (
+            "brief.pdf",
+            "attachment:brief.pdf",
+            "Brief for Harrowgate Shipping",
+        ),
+        (
+            "brief.pdf",
+            "attachment:brief.pdf",
+            "Matter 2031-0457 (Kestrel Dynamics)",
+        ),
+        (
+            "metadata-only.pdf",
+            "attachment:metadata-only.pdf",
+            "Quillon Partners settlement",
+        ),
+        (
+            "metadata-only.pdf",
+            "attachment:metadata-only.pdf",
+            "Marlowe Textiles",
+        ),
+        (
+            "bundle.zip",
+            "attachment:bundle.zip/inner/memo.docx",
+            "Harrowgate Shipping",
+        ),
+        (
+            "bundle.zip",
+            "attachment:bundle.zip/../../evil.txt",
+            "Marlowe Textiles",
+        ),
         (
             "zip-in-zip.zip",
             "attachment:zip-in-zip.zip/inner.zip/deep/note.txt",
             "Zephyrine Holdings",
         ),
-        ("bundle.tar.gz", "attachment:bundle.tar.gz/notes.txt", "Kestrel Dynamics"),
-        ("bundle.tar.gz", "attachment:bundle.tar.gz/docs/memo.odt", "Harrowgate Shipping"),
-        ("report.txt", "attachment:report.txt/note.txt", "Quillon Partners"),
-        ("winmail.dat", "attachment:winmail.dat/body", "Kestrel Dynamics update"),
-        ("winmail.dat", "attachment:winmail.dat/body", "Body about Harrowgate Shipping"),
+        (
+            "bundle.tar.gz",
+            "attachment:bundle.tar.gz/notes.txt",
+            "Kestrel Dynamics",
+        ),
+        (
+            "bundle.tar.gz",
+            "attachment:bundle.tar.gz/docs/memo.odt",
+            "Harrowgate Shipping",
+        ),
+        (
+            "report.txt",
+            "attachment:report.txt/note.txt",
+            "Quillon Partners",
+        ),
+        (
+            "winmail.dat",
+            "attachment:winmail.dat/body",
+            "Kestrel Dynamics update",
+        ),
+        (
+            "winmail.dat",
+            "attachment:winmail.dat/body",
+            "Body about Harrowgate Shipping",
+        ),
         (
             "winmail.dat",
             "attachment:winmail.dat/casefile.txt",
@@ -107,7 +191,11 @@ fn fixtures_reach_their_locations() {
     for (file, loc, text) in cases {
         let out = run(file, &fixture(file), &limits);
         assert_text(&out, loc, text);
-        assert!(out.uninspectable.is_empty(), "{file}: {:?}", out.uninspectable);
+        assert!(
+            out.uninspectable.is_empty(),
+            "{file}: {:?}",
+            out.uninspectable
+        );
     }
 }
 
@@ -126,8 +214,16 @@ fn unreadable_fixtures_are_uninspectable() {
     let cases: &[(&str, &str, &str)] = &[
         ("encrypted.pdf", "attachment:encrypted.pdf", "encrypted PDF"),
         ("corrupt.pdf", "attachment:corrupt.pdf", "corrupt PDF"),
-        ("password.zip", "attachment:password.zip/secret.txt", "password-protected zip"),
-        ("bomb-1g.zip", "attachment:bomb-1g.zip/zeros.bin", "compression ratio"),
+        (
+            "password.zip",
+            "attachment:password.zip/secret.txt",
+            "password-protected zip",
+        ),
+        (
+            "bomb-1g.zip",
+            "attachment:bomb-1g.zip/zeros.bin",
+            "compression ratio",
+        ),
     ];
     let limits = Limits::default();
     for (file, loc, reason) in cases {
@@ -224,9 +320,21 @@ fn entry_and_depth_limits() {
 #[test]
 fn eml_in_zip_is_walked_as_a_message() {
     let eml = b"From: x@example.com\r\nSubject: About Kestrel Dynamics\r\n\r\nBody for Harrowgate Shipping\r\n";
-    let out = run("fwd.zip", &zip_bytes(&[("fwd.eml", eml)]), &Limits::default());
-    assert_text(&out, "attachment:fwd.zip/fwd.eml/subject", "About Kestrel Dynamics");
-    assert_text(&out, "attachment:fwd.zip/fwd.eml/body", "Body for Harrowgate Shipping");
+    let out = run(
+        "fwd.zip",
+        &zip_bytes(&[("fwd.eml", eml)]),
+        &Limits::default(),
+    );
+    assert_text(
+        &out,
+        "attachment:fwd.zip/fwd.eml/subject",
+        "About Kestrel Dynamics",
+    );
+    assert_text(
+        &out,
+        "attachment:fwd.zip/fwd.eml/body",
+        "Body for Harrowgate Shipping",
+    );
 }
 
 fn utf16(s: &str) -> Vec<u8> {
@@ -253,15 +361,33 @@ fn outlook_msg_with_attachment() {
     let att = "/__attach_version1.0_#00000000";
     let msg = ole(&[
         ("/__properties_version1.0", vec![0; 32]),
-        ("/__substg1.0_0037001F", utf16("Kestrel Dynamics settlement")),
-        ("/__substg1.0_1000001F", utf16("Body naming Harrowgate Shipping")),
+        (
+            "/__substg1.0_0037001F",
+            utf16("Kestrel Dynamics settlement"),
+        ),
+        (
+            "/__substg1.0_1000001F",
+            utf16("Body naming Harrowgate Shipping"),
+        ),
         (&format!("{att}/__substg1.0_3707001F"), utf16("bundle.zip")),
         (&format!("{att}/__substg1.0_37010102"), inner),
     ]);
     let out = run("mail.msg", &msg, &Limits::default());
-    assert_text(&out, "attachment:mail.msg/subject", "Kestrel Dynamics settlement");
-    assert_text(&out, "attachment:mail.msg/body", "Body naming Harrowgate Shipping");
-    assert_text(&out, "attachment:mail.msg/bundle.zip/note.txt", "Zephyrine Holdings");
+    assert_text(
+        &out,
+        "attachment:mail.msg/subject",
+        "Kestrel Dynamics settlement",
+    );
+    assert_text(
+        &out,
+        "attachment:mail.msg/body",
+        "Body naming Harrowgate Shipping",
+    );
+    assert_text(
+        &out,
+        "attachment:mail.msg/bundle.zip/note.txt",
+        "Zephyrine Holdings",
+    );
 }
 
 #[test]
@@ -278,9 +404,23 @@ fn encrypted_office_is_uninspectable() {
 fn hostile_bytes_never_panic() {
     // Truncations of every fixture: each must give a verdict, never a panic.
     let limits = Limits::default();
-    for file in ["memo.docx", "brief.pdf", "bundle.tar.gz", "memo.rtf", "winmail.dat", "fees.xlsx"] {
+    for file in [
+        "memo.docx",
+        "brief.pdf",
+        "bundle.tar.gz",
+        "memo.rtf",
+        "winmail.dat",
+        "fees.xlsx",
+    ] {
         let bytes = fixture(file);
-        for cut in [1, 7, 100, bytes.len() / 3, bytes.len() / 2, bytes.len().saturating_sub(5)] {
+        for cut in [
+            1,
+            7,
+            100,
+            bytes.len() / 3,
+            bytes.len() / 2,
+            bytes.len().saturating_sub(5),
+        ] {
             let _ = run(file, bytes.get(..cut.min(bytes.len())).unwrap(), &limits);
         }
     }

@@ -27,7 +27,11 @@ pub enum Stop {
 
 /// True when `out` bytes from `input` compressed bytes exceed the ratio limit.
 pub fn ratio_exceeded(ctx: &Ctx, out: u64, input: u64) -> bool {
-    out >= RATIO_FLOOR && out > input.max(1).saturating_mul(ctx.limits.max_compression_ratio)
+    out >= RATIO_FLOOR
+        && out
+            > input
+                .max(1)
+                .saturating_mul(ctx.limits.max_compression_ratio)
 }
 
 /// Flags `loc` when a member's declared sizes already break the ratio limit,
@@ -109,7 +113,12 @@ mod tests {
             };
             let mut ctx = Ctx::new(&limits);
             let packed = zlib(&vec![0u8; size]);
-            let got = read_all(&mut ctx, "x", ZlibDecoder::new(&packed[..]), packed.len() as u64);
+            let got = read_all(
+                &mut ctx,
+                "x",
+                ZlibDecoder::new(&packed[..]),
+                packed.len() as u64,
+            );
             assert_eq!(got.is_ok(), ok, "size {size}");
             if ok {
                 assert_eq!(got.unwrap().len(), size);
@@ -124,7 +133,12 @@ mod tests {
     fn corrupt_input_is_reported_not_panicked() {
         let limits = Limits::default();
         let mut ctx = Ctx::new(&limits);
-        let got = read_all(&mut ctx, "x", ZlibDecoder::new(&b"\x78\x9cnot zlib"[..]), 10);
+        let got = read_all(
+            &mut ctx,
+            "x",
+            ZlibDecoder::new(&b"\x78\x9cnot zlib"[..]),
+            10,
+        );
         assert!(matches!(got, Err(Stop::Corrupt(_))));
     }
 }

@@ -91,9 +91,10 @@ pub fn sniff(declared: &str, bytes: &[u8]) -> Kind {
         Kind::Media
     } else if looks_like_message(bytes) {
         Kind::Message
-    } else if std::str::from_utf8(bytes).is_ok_and(|t| !looks_binary(t)) || bytes.is_empty() {
-        Kind::Text
-    } else if declared.starts_with("text/") && !looks_binary(&String::from_utf8_lossy(bytes)) {
+    } else if std::str::from_utf8(bytes).is_ok_and(|t| !looks_binary(t))
+        || bytes.is_empty()
+        || (declared.starts_with("text/") && !looks_binary(&String::from_utf8_lossy(bytes)))
+    {
         Kind::Text
     } else {
         Kind::Unknown

@@ -254,7 +254,10 @@ mod tests {
                 "Acme fees",
             ),
             // Entities decode; a malformed tail keeps what came before.
-            (r#"<a><p>Smith &amp; Jones</p><p>x</q></a>"#, "Smith & Jones"),
+            (
+                r#"<a><p>Smith &amp; Jones</p><p>x</q></a>"#,
+                "Smith & Jones",
+            ),
             // ODF spaces and headings.
             (
                 r#"<office:document-content><office:body><office:text><text:h>Title</text:h><text:p>a<text:s/>b</text:p></office:text></office:body></office:document-content>"#,
@@ -271,7 +274,8 @@ mod tests {
 
     #[test]
     fn shared_indices_do_not_leak() {
-        let xml = r#"<worksheet><row><c t="s"><v>2018</v></c><c t="s"><v>1722</v></c></row></worksheet>"#;
+        let xml =
+            r#"<worksheet><row><c t="s"><v>2018</v></c><c t="s"><v>1722</v></c></row></worksheet>"#;
         assert!(!xml_text(xml.as_bytes()).contains("2018"));
     }
 

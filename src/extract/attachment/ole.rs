@@ -69,7 +69,10 @@ fn msg(ctx: &mut Ctx, loc: &str, file: &mut Ole, (dir, max): (&str, u64), depth:
     }
     if let Some(html) = stream(file, &join(dir, "__substg1.0_10130102"), max) {
         let html = String::from_utf8_lossy(&html);
-        ctx.text(&format!("{prefix}body"), crate::extract::html::to_text(&html));
+        ctx.text(
+            &format!("{prefix}body"),
+            crate::extract::html::to_text(&html),
+        );
     }
     let attachments: Vec<String> = match file.read_storage(dir) {
         Ok(entries) => entries
@@ -125,16 +128,13 @@ pub fn utf16le(b: &[u8]) -> String {
         .chunks_exact(2)
         .map(|c| u16::from_le_bytes([c[0], c[1]]))
         .collect();
-    String::from_utf16_lossy(&units).trim_end_matches('\0').to_string()
+    String::from_utf16_lossy(&units)
+        .trim_end_matches('\0')
+        .to_string()
 }
 
 /// Legacy Office: a string scan of every stream.
-fn legacy<R: Read + Seek>(
-    ctx: &mut Ctx,
-    loc: &str,
-    file: &mut cfb::CompoundFile<R>,
-    max: u64,
-) {
+fn legacy<R: Read + Seek>(ctx: &mut Ctx, loc: &str, file: &mut cfb::CompoundFile<R>, max: u64) {
     let paths: Vec<String> = file
         .walk()
         .filter(|e| e.is_stream())
@@ -192,10 +192,16 @@ mod tests {
 
     #[test]
     fn string_scan_table() {
-        let utf16: Vec<u8> = "Acme Holdings".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let utf16: Vec<u8> = "Acme Holdings"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (utf16, "Acme Holdings"),
-            (b"\x00\x01Harrowgate Shipping\x00\x02".to_vec(), "Harrowgate Shipping"),
+            (
+                b"\x00\x01Harrowgate Shipping\x00\x02".to_vec(),
+                "Harrowgate Shipping",
+            ),
             (b"M\xfcller GmbH\x00".to_vec(), "Müller GmbH"),
         ];
         for (data, want) in cases {
@@ -208,7 +214,12 @@ mod tests {
     fn not_ole_is_corrupt() {
         let limits = crate::extract::Limits::default();
         let mut ctx = Ctx::new(&limits);
-        read(&mut ctx, "a", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 truncated", 0);
+        read(
+            &mut ctx,
+            "a",
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 truncated",
+            0,
+        );
         assert!(ctx.out.uninspectable[0].reason.starts_with("corrupt OLE"));
     }
 }

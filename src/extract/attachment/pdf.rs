@@ -110,7 +110,13 @@ fn metadata(doc: &Document) -> String {
             _ => Err(lopdf::Error::DictKey("Info".into())),
         })
         .ok();
-    for key in [&b"Title"[..], b"Subject", b"Author", b"Keywords", b"Creator"] {
+    for key in [
+        &b"Title"[..],
+        b"Subject",
+        b"Author",
+        b"Keywords",
+        b"Creator",
+    ] {
         if let Some(s) = info.and_then(|d| d.get(key).ok()).and_then(text_string) {
             out.push_str(&s);
             out.push('\n');
@@ -128,9 +134,11 @@ fn metadata(doc: &Document) -> String {
 }
 
 fn text_string(obj: &Object) -> Option<String> {
-    lopdf::decode_text_string(obj)
-        .ok()
-        .or_else(|| obj.as_str().ok().map(|b| b.iter().map(|&c| c as char).collect()))
+    lopdf::decode_text_string(obj).ok().or_else(|| {
+        obj.as_str()
+            .ok()
+            .map(|b| b.iter().map(|&c| c as char).collect())
+    })
 }
 
 /// The text shown on every page, in page order.
@@ -192,7 +200,13 @@ fn show_text(content: &Content, encodings: &BTreeMap<&[u8], Encoding>, out: &mut
                 }
             }
             "TJ" => {
-                for item in op.operands.first().and_then(|o| o.as_array().ok()).into_iter().flatten() {
+                for item in op
+                    .operands
+                    .first()
+                    .and_then(|o| o.as_array().ok())
+                    .into_iter()
+                    .flatten()
+                {
                     match item {
                         Object::String(s, _) => out.push_str(&decode(font, s)),
                         // A gap wider than a quarter em separates words.
@@ -219,7 +233,8 @@ mod tests {
 
     #[test]
     fn next_stream_table() {
-        let cases: &[(&[u8], Option<(usize, usize)>)] = &[
+        type Case<'a> = (&'a [u8], Option<(usize, usize)>);
+        let cases: &[Case] = &[
             (b"<<>>stream\nABCendstream", Some((11, 14))),
             (b"<<>>stream\r\nABendstream", Some((12, 14))),
             (b"endstream only", None),
@@ -227,14 +242,23 @@ mod tests {
             (b"stream\nunterminated", Some((7, 19))),
         ];
         for (input, want) in cases {
-            assert_eq!(next_stream(input, 0), *want, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                next_stream(input, 0),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
     #[test]
     fn garbage_is_corrupt_not_a_panic() {
         let limits = crate::extract::Limits::default();
-        for input in [&b"%PDF-1.7\n garbage"[..], b"%PDF-", b"%PDF-1.4\n1 0 obj << /Length 99999 >>\nstream\n\x78\x9c"] {
+        for input in [
+            &b"%PDF-1.7\n garbage"[..],
+            b"%PDF-",
+            b"%PDF-1.4\n1 0 obj << /Length 99999 >>\nstream\n\x78\x9c",
+        ] {
             let mut ctx = Ctx::new(&limits);
             read(&mut ctx, "a", input);
             assert!(ctx.out.uninspectable[0].reason.starts_with("corrupt PDF"));

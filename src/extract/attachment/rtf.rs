@@ -170,7 +170,11 @@ impl Reader<'_> {
     /// A control word with its optional numeric parameter.
     fn word(&mut self) {
         let start = self.pos;
-        while self.input.get(self.pos).is_some_and(u8::is_ascii_alphabetic) {
+        while self
+            .input
+            .get(self.pos)
+            .is_some_and(u8::is_ascii_alphabetic)
+        {
             self.pos += 1;
         }
         let name = String::from_utf8_lossy(self.input.get(start..self.pos).unwrap_or_default())
@@ -179,7 +183,8 @@ impl Reader<'_> {
         if self.input.get(self.pos) == Some(&b'-') {
             self.pos += 1;
         }
-        while self.input.get(self.pos).is_some_and(u8::is_ascii_digit) && self.pos - num_start < 10 {
+        while self.input.get(self.pos).is_some_and(u8::is_ascii_digit) && self.pos - num_start < 10
+        {
             self.pos += 1;
         }
         let param = std::str::from_utf8(self.input.get(num_start..self.pos).unwrap_or_default())
@@ -198,7 +203,10 @@ impl Reader<'_> {
             "u" => {
                 let n = param.unwrap_or(0);
                 let n = if n < 0 { n + 65536 } else { n };
-                let c = u32::try_from(n).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+                let c = u32::try_from(n)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .unwrap_or('\u{FFFD}');
                 self.push(c.encode_utf8(&mut [0; 4]));
                 self.to_skip = self.group.uc;
             }
@@ -241,9 +249,15 @@ mod tests {
             (r"{\rtf1\ansi\ansicpg1251 \'cf\'e5\'f2\'f0}", "Петр"),
             (r"{\rtf1\uc1 M\u252?ller}", "Müller"),
             (r"{\rtf1\uc2 M\u252\'fc\'fcller}", "Müller"),
-            (r"{\rtf1{\fonttbl{\f0 Times New Roman;}}{\colortbl;\red0;}Body}", "Body"),
+            (
+                r"{\rtf1{\fonttbl{\f0 Times New Roman;}}{\colortbl;\red0;}Body}",
+                "Body",
+            ),
             (r"{\rtf1{\*\generator Acme Writer;}Body}", "Body"),
-            (r"{\rtf1{\info{\title Acme merger}{\author Jo}}Body}", "Acme mergerJoBody"),
+            (
+                r"{\rtf1{\info{\title Acme merger}{\author Jo}}Body}",
+                "Acme mergerJoBody",
+            ),
             (r"{\rtf1 a\{b\}c\\d}", "a{b}c\\d"),
             (r"{\rtf1 x{\pict\pngblip 89504e47}y}", "xy"),
             (r"{\rtf1 Harrow\-gate}", "Harrowgate"),

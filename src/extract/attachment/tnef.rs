@@ -51,7 +51,9 @@ pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
             (_, ATT_ATTACH_REND_DATA, _) => attachments.push(Attachment::default()),
             (2, ATT_ATTACH_TITLE, Some(a)) => a.title = Some(cstring(data)),
             (2, ATT_ATTACH_DATA, Some(a)) => a.data = Some(data.to_vec()),
-            (2, ATT_ATTACHMENT, Some(a)) => mapi_props(data, &mut a.props, &mut a.data, &mut a.long_name),
+            (2, ATT_ATTACHMENT, Some(a)) => {
+                mapi_props(data, &mut a.props, &mut a.data, &mut a.long_name)
+            }
             (1, ATT_SUBJECT, _) | (1, ATT_BODY, _) => message_text.push(cstring(data)),
             (1, ATT_MAPI_PROPS, _) => mapi_props(data, &mut message_text, &mut None, &mut None),
             _ => {}
@@ -63,7 +65,10 @@ pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
             let max = ctx.limits.max_archive_entries;
             return ctx.uninspectable(loc, format!("more than {max} archive entries"));
         }
-        let name = a.long_name.or(a.title).unwrap_or_else(|| format!("attachment-{n}"));
+        let name = a
+            .long_name
+            .or(a.title)
+            .unwrap_or_else(|| format!("attachment-{n}"));
         let member = format!("{loc}/{}", name.replace('/', "_"));
         ctx.text(&member, format!("{name}\n{}", a.props.join("\n")));
         if let Some(data) = a.data {
@@ -144,7 +149,12 @@ fn mapi_prop(
     }
     let base = ptype & !MV_FLAG;
     let variable = matches!(base, PT_STRING8 | PT_UNICODE | PT_OBJECT | PT_BINARY);
-    let values = if ptype & MV_FLAG != 0 || variable { u32_at(b, pos).map(|n| { pos += 4; n })? } else { 1 };
+    let values = if ptype & MV_FLAG != 0 || variable {
+        pos += 4;
+        u32_at(b, pos - 4)?
+    } else {
+        1
+    };
     for _ in 0..values {
         if !variable {
             pos = pos.checked_add(fixed_size(base)?)?;
@@ -259,7 +269,9 @@ mod tests {
         let out = run(&full);
         for (loc, text) in cases {
             assert!(
-                out.segments.iter().any(|s| s.location == *loc && s.text.contains(text)),
+                out.segments
+                    .iter()
+                    .any(|s| s.location == *loc && s.text.contains(text)),
                 "{loc} {text}: {:?}",
                 out.segments
             );
@@ -269,9 +281,16 @@ mod tests {
     #[test]
     fn hostile_lengths_are_corrupt_not_panics() {
         let cases: Vec<Vec<u8>> = vec![
-            tnef(&[]).into_iter().chain([1, 4, 0x80, 1, 0, 0xff, 0xff, 0xff, 0xff]).collect(),
+            tnef(&[])
+                .into_iter()
+                .chain([1, 4, 0x80, 1, 0, 0xff, 0xff, 0xff, 0xff])
+                .collect(),
             b"\x78\x9f\x3e".to_vec(),
-            tnef(&[attr(1, 0x0006_9003, &[0xff, 0xff, 0xff, 0xff, 0x1f, 0, 0, 0x10])]),
+            tnef(&[attr(
+                1,
+                0x0006_9003,
+                &[0xff, 0xff, 0xff, 0xff, 0x1f, 0, 0, 0x10],
+            )]),
         ];
         for case in cases {
             let _ = run(&case);
