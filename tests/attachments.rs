@@ -142,6 +142,16 @@ fn fixtures_reach_their_locations() {
             "Marlowe Textiles",
         ),
         (
+            "annotated.pdf",
+            "attachment:annotated.pdf",
+            "Ask Zephyrine Holdings before sending",
+        ),
+        (
+            "annotated.pdf",
+            "attachment:annotated.pdf",
+            "Marlowe Textiles letterhead",
+        ),
+        (
             "bundle.zip",
             "attachment:bundle.zip/inner/memo.docx",
             "Harrowgate Shipping",

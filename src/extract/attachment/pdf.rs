@@ -1,5 +1,6 @@
-//! PDF: the text shown on each page, the document information dictionary
-//! (Title, Subject, Author, Keywords, Creator) and the XMP metadata.
+//! PDF: the text shown on each page and in form XObjects, annotation comments
+//! and form-field values, the document information dictionary (Title,
+//! Subject, Author, Keywords, Creator) and the XMP metadata.
 //!
 //! Crate: `lopdf` without default features (no rayon, no date crates): it
 //! parses the object structure, xref streams and object streams, and knows the
@@ -41,6 +42,7 @@ pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8]) {
     let result = catch_unwind(AssertUnwindSafe(|| {
         let mut text = metadata(&doc);
         pages(ctx, loc, &doc, &mut text);
+        other_text(ctx, loc, &doc, &mut text);
         text
     }));
     match result {
@@ -153,19 +155,101 @@ fn pages(ctx: &mut Ctx, loc: &str, doc: &Document, out: &mut String) {
             .into_iter()
             .map(|(name, font)| (name, prefer_to_unicode(font)))
             .collect();
-        let encodings: BTreeMap<&[u8], Encoding> = fonts
-            .iter()
-            .filter_map(|(name, font)| Some((name.as_slice(), font.get_font_encoding(doc).ok()?)))
-            .collect();
         let Ok(content) = doc.get_page_content(page) else {
             ctx.anomaly(loc, "a PDF page's content could not be read");
             continue;
         };
-        match Content::decode(&content) {
-            Ok(content) => show_text(&content, &encodings, out),
-            Err(_) => ctx.anomaly(loc, "a PDF page's content could not be parsed"),
+        if !content_text(doc, &fonts, &content, out) {
+            ctx.anomaly(loc, "a PDF page's content could not be parsed");
         }
         out.push('\n');
+    }
+}
+
+/// Decodes one content stream with its fonts; false when it does not parse.
+fn content_text(
+    doc: &Document,
+    fonts: &[(Vec<u8>, Dictionary)],
+    content: &[u8],
+    out: &mut String,
+) -> bool {
+    let encodings: BTreeMap<&[u8], Encoding> = fonts
+        .iter()
+        .filter_map(|(name, font)| Some((name.as_slice(), font.get_font_encoding(doc).ok()?)))
+        .collect();
+    match Content::decode(content) {
+        Ok(content) => {
+            show_text(&content, &encodings, out);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Text that is not in a page's own content stream: form XObjects (stamps,
+/// letterheads, imported pages), annotation contents (sticky-note comments)
+/// and form-field values. A name hidden in a reviewer's comment is still a
+/// mention.
+fn other_text(ctx: &mut Ctx, loc: &str, doc: &Document, out: &mut String) {
+    for object in doc.objects.values() {
+        if ctx.out_of_time(loc) {
+            return;
+        }
+        match object {
+            Object::Stream(s)
+                if s.dict.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Form") =>
+            {
+                form_text(doc, s, out);
+            }
+            Object::Dictionary(d) => annotation_text(d, out),
+            _ => {}
+        }
+    }
+}
+
+fn form_text(doc: &Document, form: &lopdf::Stream, out: &mut String) {
+    let fonts: Vec<(Vec<u8>, Dictionary)> = form
+        .dict
+        .get_deref(b"Resources", doc)
+        .and_then(Object::as_dict)
+        .and_then(|r| r.get_deref(b"Font", doc))
+        .and_then(Object::as_dict)
+        .map(|fonts| {
+            fonts
+                .iter()
+                .filter_map(|(name, f)| {
+                    let font = doc.dereference(f).ok()?.1.as_dict().ok()?;
+                    Some((name.clone(), prefer_to_unicode(font)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Ok(content) = form.get_plain_content() {
+        content_text(doc, &fonts, &content, out);
+        out.push('\n');
+    }
+}
+
+/// `/Contents` of an annotation; `/V` and `/TU` of a form field.
+fn annotation_text(d: &Dictionary, out: &mut String) {
+    let is_annot =
+        d.get(b"Type").and_then(Object::as_name).ok() == Some(b"Annot") || d.has(b"Rect");
+    let is_field = d.has(b"FT") || (d.has(b"T") && d.has(b"V"));
+    let keys: &[&[u8]] = match (is_annot, is_field) {
+        (_, true) => &[b"Contents", b"V", b"TU", b"T"],
+        (true, false) => &[b"Contents", b"T"],
+        _ => return,
+    };
+    for key in keys {
+        if let Some(s) = d
+            .get(key)
+            .ok()
+            .filter(|o| o.as_str().is_ok())
+            .and_then(text_string)
+        {
+            out.push_str(&s);
+            out.push('\n');
+        }
     }
 }
 
