@@ -435,3 +435,67 @@ fn hostile_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn embedded_msg_is_walked_in_place() {
+    let att = "/__attach_version1.0_#00000000";
+    let inner = format!("{att}/__substg1.0_3701000D");
+    let msg = ole(&[
+        ("/__properties_version1.0", vec![0; 32]),
+        ("/__substg1.0_0037001F", utf16("Fwd: update")),
+        (
+            &format!("{att}/__substg1.0_3707001F"),
+            utf16("original.msg"),
+        ),
+        (&format!("{inner}/__properties_version1.0"), vec![0; 24]),
+        (
+            &format!("{inner}/__substg1.0_0037001F"),
+            utf16("Quillon Partners terms"),
+        ),
+        (
+            &format!("{inner}/__substg1.0_1000001F"),
+            utf16("Body for Marlowe Textiles"),
+        ),
+    ]);
+    let out = run("fwd.msg", &msg, &Limits::default());
+    assert_text(
+        &out,
+        "attachment:fwd.msg/original.msg/subject",
+        "Quillon Partners terms",
+    );
+    assert_text(
+        &out,
+        "attachment:fwd.msg/original.msg/body",
+        "Body for Marlowe Textiles",
+    );
+}
+
+#[test]
+fn legacy_word_is_string_scanned() {
+    let mut stream = vec![0u8; 512];
+    stream.extend(utf16("Engagement letter for Harrowgate Shipping"));
+    stream.extend([0u8; 64]);
+    let doc = ole(&[("/WordDocument", stream), ("/1Table", vec![0; 128])]);
+    let out = run("old.doc", &doc, &Limits::default());
+    assert_text(
+        &out,
+        "attachment:old.doc",
+        "Engagement letter for Harrowgate Shipping",
+    );
+    assert!(out
+        .anomalies
+        .iter()
+        .any(|a| a.reason.contains("legacy Office")));
+}
+
+#[test]
+fn encrypted_odf_is_uninspectable() {
+    let manifest = br#"<manifest:manifest><manifest:file-entry manifest:full-path="content.xml"><manifest:encryption-data manifest:checksum-type="SHA1/1K"/></manifest:file-entry></manifest:manifest>"#;
+    let odt = zip_bytes(&[
+        ("mimetype", b"application/vnd.oasis.opendocument.text"),
+        ("META-INF/manifest.xml", manifest),
+        ("content.xml", b"\x8a\x11 ciphertext"),
+    ]);
+    let out = run("locked.odt", &odt, &Limits::default());
+    assert_flag(&out, "attachment:locked.odt", "encrypted OpenDocument");
+}
