@@ -499,3 +499,49 @@ fn encrypted_odf_is_uninspectable() {
     let out = run("locked.odt", &odt, &Limits::default());
     assert_flag(&out, "attachment:locked.odt", "encrypted OpenDocument");
 }
+
+/// A Fifield-style overlapping zip: one compressed member, and a central
+/// directory with `copies` entries that all point at it.
+fn overlapping_zip(copies: usize) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    w.start_file("a000", opts).unwrap();
+    w.write_all(&vec![0u8; 32 << 20]).unwrap();
+    let bytes = w.finish().unwrap().into_inner();
+    let cd = bytes.windows(4).position(|s| s == b"PK\x01\x02").unwrap();
+    let eocd = bytes.windows(4).rposition(|s| s == b"PK\x05\x06").unwrap();
+    let entry = bytes[cd..eocd].to_vec();
+    let mut out = bytes[..cd].to_vec();
+    for i in 0..copies {
+        let mut e = entry.clone();
+        let name = format!("{i:04}");
+        e[46..50].copy_from_slice(name.as_bytes());
+        out.extend(e);
+    }
+    let cd_size = (out.len() - cd) as u32;
+    let mut end = bytes[eocd..].to_vec();
+    end[8..10].copy_from_slice(&(copies as u16).to_le_bytes());
+    end[10..12].copy_from_slice(&(copies as u16).to_le_bytes());
+    end[12..16].copy_from_slice(&cd_size.to_le_bytes());
+    out.extend(end);
+    out
+}
+
+#[test]
+fn overlapping_zip_bomb_is_held() {
+    let bomb = overlapping_zip(200); // 200 × 32 MiB from one 32 KiB stream
+    let raised = Limits {
+        max_compression_ratio: 1_000_000,
+        ..Limits::default()
+    };
+    for limits in [Limits::default(), raised] {
+        let out = run("overlap.zip", &bomb, &limits);
+        let held = out.uninspectable.iter().any(|f| {
+            ["compression ratio", "decompressed bytes", "corrupt zip"]
+                .iter()
+                .any(|r| f.reason.contains(r))
+        });
+        assert!(held, "{:?}", out.uninspectable);
+    }
+}
