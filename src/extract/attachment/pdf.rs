@@ -78,22 +78,28 @@ fn streams_within_limits(ctx: &mut Ctx, loc: &str, bytes: &[u8]) -> bool {
     true
 }
 
-/// The data span of the next stream at or after `from`.
-fn next_stream(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
-    let rest = bytes.get(from..)?;
-    let at = find(rest, b"stream")?;
-    let after = from + at + b"stream".len();
-    let is_end = at >= 3 && rest.get(at - 3..at) == Some(b"end");
-    if is_end {
-        return next_stream(bytes, after);
+/// The data span of the next stream at or after `from`. A loop, not
+/// recursion: a file of a million `endstream`s must not exhaust the stack.
+fn next_stream(bytes: &[u8], mut from: usize) -> Option<(usize, usize)> {
+    loop {
+        let rest = bytes.get(from..)?;
+        let at = find(rest, b"stream")?;
+        let after = from + at + b"stream".len();
+        from = after;
+        if at >= 3 && rest.get(at - 3..at) == Some(b"end") {
+            continue;
+        }
+        let start = match bytes.get(after..after + 2) {
+            Some(b"\r\n") => after + 2,
+            Some([b'\n', _]) | Some([b'\r', _]) => after + 1,
+            _ => continue,
+        };
+        let tail = bytes.get(start..)?;
+        return Some((
+            start,
+            start + find(tail, b"endstream").unwrap_or(tail.len()),
+        ));
     }
-    let start = match bytes.get(after..after + 2) {
-        Some(b"\r\n") => after + 2,
-        Some([b'\n', _]) | Some([b'\r', _]) => after + 1,
-        _ => return next_stream(bytes, after),
-    };
-    let end = start + find(bytes.get(start..)?, b"endstream").unwrap_or(bytes.len() - start);
-    Some((start, end))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -324,6 +330,7 @@ mod tests {
             (b"endstream only", None),
             (b"no streams here", None),
             (b"stream\nunterminated", Some((7, 19))),
+            (b"endstreamendstream stream\nX", Some((26, 27))),
         ];
         for (input, want) in cases {
             assert_eq!(
@@ -333,6 +340,12 @@ mod tests {
                 String::from_utf8_lossy(input)
             );
         }
+    }
+
+    #[test]
+    fn many_endstreams_do_not_recurse() {
+        let input = b"endstream ".repeat(1_000_000);
+        assert_eq!(next_stream(&input, 0), None);
     }
 
     #[test]
