@@ -11,6 +11,7 @@
 
 pub mod archive;
 pub mod bounded;
+pub mod lzfu;
 pub mod office;
 pub mod ole;
 pub mod pdf;

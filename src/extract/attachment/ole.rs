@@ -3,7 +3,8 @@
 //! password-protected OOXML (which Office wraps in OLE with an
 //! `EncryptionInfo` stream) and legacy `.doc`/`.xls`/`.ppt`.
 //!
-//! A `.msg` gives its subject, bodies, sender and recipient display names, and
+//! A `.msg` gives its subject, bodies (plain, HTML, and compressed RTF through
+//! [`super::lzfu`]), sender and recipient display names, and
 //! each attachment's name and data, read recursively (an attached `.msg` is an
 //! OLE storage inside this one and is walked in place).
 //!
@@ -66,6 +67,9 @@ fn msg(ctx: &mut Ctx, loc: &str, file: &mut Ole, (dir, max): (&str, u64), depth:
         if let Some(text) = string_prop(file, dir, tag, max) {
             ctx.text(&crate::extract::at(&prefix, leaf), text);
         }
+    }
+    if let Some(rtf) = stream(file, &join(dir, "__substg1.0_10090102"), max) {
+        super::lzfu::read_body(ctx, &format!("{prefix}body"), &rtf);
     }
     if let Some(html) = stream(file, &join(dir, "__substg1.0_10130102"), max) {
         let html = String::from_utf8_lossy(&html);

@@ -6,8 +6,9 @@
 //! (attAttachTitle) and data (attAttachData, read recursively as an
 //! attachment), and the string-valued MAPI properties of the message and of
 //! each attachment (PR_BODY, the long file name, display names…), with
-//! PR_ATTACH_DATA_OBJ as attachment data. The RTF body (PR_RTF_COMPRESSED,
-//! LZFu) is not decompressed: Outlook also writes PR_BODY or attBody.
+//! PR_ATTACH_DATA_OBJ as attachment data, and the rich-text body
+//! (PR_RTF_COMPRESSED, decoded by [`super::lzfu`] and read as RTF), which is
+//! often the only body of a message Outlook wrote in rich text.
 //! Lengths are checked against the input; nothing is allocated from a length
 //! field that the input does not back.
 
@@ -26,10 +27,8 @@ const ATT_ATTACHMENT: u16 = 0x9005;
 #[derive(Default)]
 struct Attachment {
     title: Option<String>,
-    data: Option<Vec<u8>>,
-    /// MAPI string properties (the long file name among them).
-    props: Vec<String>,
-    long_name: Option<String>,
+    /// Its MAPI properties; `data` also takes attAttachData.
+    props: Props,
 }
 
 /// Reads the TNEF stream at `loc`.
@@ -39,41 +38,48 @@ pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
     }
     let mut pos = 6; // signature and legacy key
     let mut attachments: Vec<Attachment> = Vec::new();
-    let mut message_text = Vec::new();
+    let mut message = Props::default();
     while pos < bytes.len() {
         let Some((level, id, data, next)) = attribute(bytes, pos) else {
             ctx.uninspectable(loc, "corrupt TNEF: truncated attribute");
             break;
         };
         pos = next;
-        let current = attachments.last_mut();
-        match (level, id, current) {
+        match (level, id, attachments.last_mut()) {
             (_, ATT_ATTACH_REND_DATA, _) => attachments.push(Attachment::default()),
             (2, ATT_ATTACH_TITLE, Some(a)) => a.title = Some(cstring(data)),
-            (2, ATT_ATTACH_DATA, Some(a)) => a.data = Some(data.to_vec()),
-            (2, ATT_ATTACHMENT, Some(a)) => {
-                mapi_props(data, &mut a.props, &mut a.data, &mut a.long_name)
-            }
-            (1, ATT_SUBJECT, _) | (1, ATT_BODY, _) => message_text.push(cstring(data)),
-            (1, ATT_MAPI_PROPS, _) => mapi_props(data, &mut message_text, &mut None, &mut None),
+            (2, ATT_ATTACH_DATA, Some(a)) => a.props.data = Some(data.to_vec()),
+            (2, ATT_ATTACHMENT, Some(a)) => mapi_props(data, &mut a.props),
+            (1, ATT_SUBJECT, _) | (1, ATT_BODY, _) => message.texts.push(cstring(data)),
+            (1, ATT_MAPI_PROPS, _) => mapi_props(data, &mut message),
             _ => {}
         }
     }
-    ctx.text(&format!("{loc}/body"), message_text.join("\n"));
+    let body = format!("{loc}/body");
+    ctx.text(&body, message.texts.join("\n"));
+    if let Some(rtf) = message.rtf {
+        super::lzfu::read_body(ctx, &body, &rtf);
+    }
     for (n, a) in attachments.into_iter().enumerate() {
         if n >= ctx.limits.max_archive_entries {
             let max = ctx.limits.max_archive_entries;
             return ctx.uninspectable(loc, format!("more than {max} archive entries"));
         }
-        let name = a
-            .long_name
-            .or(a.title)
-            .unwrap_or_else(|| format!("attachment-{n}"));
-        let member = format!("{loc}/{}", name.replace('/', "_"));
-        ctx.text(&member, format!("{name}\n{}", a.props.join("\n")));
-        if let Some(data) = a.data {
-            read_member(ctx, &member, &data, depth + 1);
-        }
+        attachment(ctx, loc, n, a, depth);
+    }
+}
+
+/// Reports one attachment's name and properties, and reads its data.
+fn attachment(ctx: &mut Ctx, loc: &str, n: usize, a: Attachment, depth: usize) {
+    let name = a
+        .props
+        .name
+        .or(a.title)
+        .unwrap_or_else(|| format!("attachment-{n}"));
+    let member = format!("{loc}/{}", name.replace('/', "_"));
+    ctx.text(&member, format!("{name}\n{}", a.props.texts.join("\n")));
+    if let Some(data) = a.props.data {
+        read_member(ctx, &member, &data, depth + 1);
     }
 }
 
@@ -114,33 +120,35 @@ const PT_BINARY: u16 = 0x0102;
 const MV_FLAG: u16 = 0x1000;
 const PR_ATTACH_DATA_OBJ: u16 = 0x3701;
 const PR_ATTACH_LONG_FILENAME: u16 = 0x3707;
+const PR_RTF_COMPRESSED: u16 = 0x1009;
 
-/// Parses a MAPI property list: string values go to `texts`, attachment data
-/// to `data`, the long file name to `name`. Stops quietly at the first
-/// property it cannot size (the texts read so far are kept).
-fn mapi_props(
-    b: &[u8],
-    texts: &mut Vec<String>,
-    data: &mut Option<Vec<u8>>,
-    name: &mut Option<String>,
-) {
+/// What a MAPI property list holds that we read.
+#[derive(Default)]
+struct Props {
+    /// String values (subject, body, display names, file names…).
+    texts: Vec<String>,
+    /// PR_ATTACH_DATA_OBJ / PR_ATTACH_DATA_BIN.
+    data: Option<Vec<u8>>,
+    /// PR_ATTACH_LONG_FILENAME.
+    name: Option<String>,
+    /// PR_RTF_COMPRESSED.
+    rtf: Option<Vec<u8>>,
+}
+
+/// Parses a MAPI property list. Stops quietly at the first property it
+/// cannot size (what was read so far is kept).
+fn mapi_props(b: &[u8], props: &mut Props) {
     let Some(count) = u32_at(b, 0) else { return };
     let mut pos = 4;
     for _ in 0..count {
-        let Some(next) = mapi_prop(b, pos, texts, data, name) else {
+        let Some(next) = mapi_prop(b, pos, props) else {
             return;
         };
         pos = next;
     }
 }
 
-fn mapi_prop(
-    b: &[u8],
-    pos: usize,
-    texts: &mut Vec<String>,
-    data: &mut Option<Vec<u8>>,
-    name: &mut Option<String>,
-) -> Option<usize> {
+fn mapi_prop(b: &[u8], pos: usize, props: &mut Props) -> Option<usize> {
     let ptype = u16_at(b, pos)?;
     let id = u16_at(b, pos + 2)?;
     let mut pos = pos + 4;
@@ -156,6 +164,10 @@ fn mapi_prop(
         1
     };
     for _ in 0..values {
+        // A count the data does not back ends the list (and the loop) here.
+        if pos > b.len() {
+            return None;
+        }
         if !variable {
             pos = pos.checked_add(fixed_size(base)?)?;
             continue;
@@ -163,19 +175,24 @@ fn mapi_prop(
         let len = usize::try_from(u32_at(b, pos)?).ok()?;
         let value = b.get(pos + 4..(pos + 4).checked_add(len)?)?;
         pos = pos + 4 + len.div_ceil(4) * 4;
-        match base {
-            PT_UNICODE => texts.push(super::ole::utf16le(value)),
-            PT_STRING8 => texts.push(cstring(value)),
-            PT_BINARY if id == PR_ATTACH_DATA_OBJ => *data = Some(value.to_vec()),
-            // An embedded object starts with its 16-byte interface id.
-            PT_OBJECT if id == PR_ATTACH_DATA_OBJ => *data = value.get(16..).map(<[u8]>::to_vec),
-            _ => {}
-        }
-        if id == PR_ATTACH_LONG_FILENAME {
-            *name = texts.last().cloned();
-        }
+        prop_value(props, base, id, value);
     }
     Some(pos)
+}
+
+fn prop_value(props: &mut Props, ptype: u16, id: u16, value: &[u8]) {
+    match (ptype, id) {
+        (PT_UNICODE, _) => props.texts.push(super::ole::utf16le(value)),
+        (PT_STRING8, _) => props.texts.push(cstring(value)),
+        (PT_BINARY, PR_ATTACH_DATA_OBJ) => props.data = Some(value.to_vec()),
+        // An embedded object starts with its 16-byte interface id.
+        (PT_OBJECT, PR_ATTACH_DATA_OBJ) => props.data = value.get(16..).map(<[u8]>::to_vec),
+        (PT_BINARY, PR_RTF_COMPRESSED) => props.rtf = Some(value.to_vec()),
+        _ => {}
+    }
+    if id == PR_ATTACH_LONG_FILENAME {
+        props.name = props.texts.last().cloned();
+    }
 }
 
 /// Skips a named property's GUID and name.
@@ -218,6 +235,18 @@ pub(crate) mod build {
         for a in attrs {
             out.extend_from_slice(a);
         }
+        out
+    }
+
+    /// A MAPI property list with one PT_BINARY property.
+    pub fn binary_prop(id: u16, value: &[u8]) -> Vec<u8> {
+        let mut out = 1u32.to_le_bytes().to_vec();
+        out.extend_from_slice(&super::PT_BINARY.to_le_bytes());
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        out.extend_from_slice(value);
+        out.resize(out.len().div_ceil(4) * 4, 0);
         out
     }
 
@@ -276,6 +305,36 @@ mod tests {
                 out.segments
             );
         }
+    }
+
+    #[test]
+    fn rtf_compressed_body() {
+        // [MS-OXRTFCP] 3.1.1: "{\\rtf1\\ansi\\ansicpg1252\\pard hello world}".
+        let lzfu: &[u8] = &[
+            0x2d, 0x00, 0x00, 0x00, 0x2b, 0x00, 0x00, 0x00, 0x4c, 0x5a, 0x46, 0x75, 0xf1, 0xc5,
+            0xc7, 0xa7, 0x03, 0x00, 0x0a, 0x00, 0x72, 0x63, 0x70, 0x67, 0x31, 0x32, 0x35, 0x42,
+            0x32, 0x0a, 0xf3, 0x20, 0x68, 0x65, 0x6c, 0x09, 0x00, 0x20, 0x62, 0x77, 0x05, 0xb0,
+            0x6c, 0x64, 0x7d, 0x0a, 0x80, 0x0f, 0xa0,
+        ];
+        let out = run(&tnef(&[attr(1, 0x0006_9003, &binary_prop(0x1009, lzfu))]));
+        assert!(
+            out.segments
+                .iter()
+                .any(|s| s.location == "attachment:winmail.dat/body"
+                    && s.text.contains("hello world")),
+            "{:?}",
+            out.segments
+        );
+    }
+
+    #[test]
+    fn hostile_counts_end_quickly() {
+        // A fixed-size property claiming four billion values.
+        let mut props = 1u32.to_le_bytes().to_vec();
+        props.extend_from_slice(&(0x1003u16).to_le_bytes()); // multi-valued PT_LONG
+        props.extend_from_slice(&0x0001u16.to_le_bytes());
+        props.extend_from_slice(&u32::MAX.to_le_bytes());
+        let _ = run(&tnef(&[attr(1, 0x0006_9003, &props)]));
     }
 
     #[test]
