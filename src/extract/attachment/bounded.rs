@@ -34,12 +34,17 @@ pub fn ratio_exceeded(ctx: &Ctx, out: u64, input: u64) -> bool {
                 .saturating_mul(ctx.limits.max_compression_ratio)
 }
 
+/// Flags `loc` as over the compression-ratio limit.
+pub fn flag_ratio(ctx: &mut Ctx, loc: &str) {
+    let max = ctx.limits.max_compression_ratio;
+    ctx.uninspectable(loc, format!("compression ratio over the limit of {max}:1"));
+}
+
 /// Flags `loc` when a member's declared sizes already break the ratio limit,
 /// so it is refused before a byte is inflated.
 pub fn declared_ratio_ok(ctx: &mut Ctx, loc: &str, size: u64, compressed: u64) -> bool {
     if ratio_exceeded(ctx, size, compressed) {
-        let max = ctx.limits.max_compression_ratio;
-        ctx.uninspectable(loc, format!("compression ratio over the limit of {max}:1"));
+        flag_ratio(ctx, loc);
         return false;
     }
     true
@@ -77,8 +82,7 @@ pub fn read_all(
         }
         out.extend_from_slice(buf.get(..n).unwrap_or_default());
         if ratio_exceeded(ctx, out.len() as u64, compressed) {
-            let max = ctx.limits.max_compression_ratio;
-            ctx.uninspectable(loc, format!("compression ratio over the limit of {max}:1"));
+            flag_ratio(ctx, loc);
             return Err(Stop::Limit);
         }
     }

@@ -15,6 +15,7 @@ pub mod lzfu;
 pub mod office;
 pub mod ole;
 pub mod pdf;
+pub mod pdfscan;
 pub mod rtf;
 pub mod tnef;
 

@@ -11,14 +11,14 @@
 //! preferred to its `/Encoding` (subset fonts name glyphs `/g17`, which only
 //! the CMap maps back) and so that a wide `TJ` gap becomes a space.
 //!
-//! Bombs: lopdf inflates streams without a bound, so before it sees the file
-//! every Flate stream is inflated once through [`super::bounded`], charging the
-//! message budget and the ratio limit; only a file whose streams all fit is
-//! handed to lopdf. A panic inside the parser is caught and reported as a
+//! Bombs: lopdf decodes streams without a bound, so before it sees the file
+//! every stream is decoded once by [`super::pdfscan`], charging the message
+//! budget and the ratio limit; only a file whose streams all fit is handed to
+//! lopdf. A panic inside the parser is caught and reported as a
 //! corrupt PDF (defence in depth: hostile input must not take the filter down).
 
-use super::bounded::{self, Stop};
 use super::office::xml_text;
+use super::pdfscan::streams_within_limits;
 use super::Ctx;
 use lopdf::content::Content;
 use lopdf::{Dictionary, Document, Encoding, Object};
@@ -55,55 +55,6 @@ pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8]) {
 /// load the file (it fails on encryption it cannot undo).
 fn has_encrypt(bytes: &[u8]) -> bool {
     bytes.windows(8).any(|w| w == b"/Encrypt")
-}
-
-/// Inflates every `stream … endstream` that is zlib data, bounded; false (and
-/// the part flagged) when the streams together break a limit.
-fn streams_within_limits(ctx: &mut Ctx, loc: &str, bytes: &[u8]) -> bool {
-    let mut pos = 0;
-    while let Some((start, end)) = next_stream(bytes, pos) {
-        pos = end;
-        let Some(data) = bytes.get(start..end) else {
-            break;
-        };
-        if !data.starts_with(b"\x78") {
-            continue; // not zlib: images (DCT, JPX) and unfiltered streams
-        }
-        let decoder = flate2::read::ZlibDecoder::new(data);
-        match bounded::read_all(ctx, loc, decoder, data.len() as u64) {
-            Ok(_) | Err(Stop::Corrupt(_)) => {}
-            Err(Stop::Limit) => return false,
-        }
-    }
-    true
-}
-
-/// The data span of the next stream at or after `from`. A loop, not
-/// recursion: a file of a million `endstream`s must not exhaust the stack.
-fn next_stream(bytes: &[u8], mut from: usize) -> Option<(usize, usize)> {
-    loop {
-        let rest = bytes.get(from..)?;
-        let at = find(rest, b"stream")?;
-        let after = from + at + b"stream".len();
-        from = after;
-        if at >= 3 && rest.get(at - 3..at) == Some(b"end") {
-            continue;
-        }
-        let start = match bytes.get(after..after + 2) {
-            Some(b"\r\n") => after + 2,
-            Some([b'\n', _]) | Some([b'\r', _]) => after + 1,
-            _ => continue,
-        };
-        let tail = bytes.get(start..)?;
-        return Some((
-            start,
-            start + find(tail, b"endstream").unwrap_or(tail.len()),
-        ));
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The Info dictionary's text fields and the XMP metadata stream.
@@ -320,33 +271,6 @@ fn decode(font: Option<&Encoding>, bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn next_stream_table() {
-        type Case<'a> = (&'a [u8], Option<(usize, usize)>);
-        let cases: &[Case] = &[
-            (b"<<>>stream\nABCendstream", Some((11, 14))),
-            (b"<<>>stream\r\nABendstream", Some((12, 14))),
-            (b"endstream only", None),
-            (b"no streams here", None),
-            (b"stream\nunterminated", Some((7, 19))),
-            (b"endstreamendstream stream\nX", Some((26, 27))),
-        ];
-        for (input, want) in cases {
-            assert_eq!(
-                next_stream(input, 0),
-                *want,
-                "{:?}",
-                String::from_utf8_lossy(input)
-            );
-        }
-    }
-
-    #[test]
-    fn many_endstreams_do_not_recurse() {
-        let input = b"endstream ".repeat(1_000_000);
-        assert_eq!(next_stream(&input, 0), None);
-    }
 
     #[test]
     fn garbage_is_corrupt_not_a_panic() {
