@@ -54,7 +54,7 @@ pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8]) {
 /// A `/Encrypt` key in the trailer, seen in the raw bytes when lopdf cannot
 /// load the file (it fails on encryption it cannot undo).
 fn has_encrypt(bytes: &[u8]) -> bool {
-    bytes.windows(8).any(|w| w == b"/Encrypt")
+    memchr::memmem::find(bytes, b"/Encrypt").is_some()
 }
 
 /// The Info dictionary's text fields and the XMP metadata stream.
