@@ -562,3 +562,44 @@ fn msg_rich_text_body_is_decompressed() {
     let out = run("rich.msg", &msg, &Limits::default());
     assert_text(&out, "attachment:rich.msg/body", "hello world");
 }
+
+#[test]
+fn zip_with_entries_hidden_from_the_central_directory() {
+    // Two members, then the central directory rewritten to list only the
+    // second: a streaming unzipper still shows the first.
+    let z = zip_bytes(&[
+        ("hidden.txt", b"Hidden note for Harrowgate Shipping"),
+        ("shown.txt", b"Nothing here"),
+    ]);
+    let cd = z.windows(4).position(|s| s == b"PK\x01\x02").unwrap();
+    let second = cd
+        + 4
+        + z[cd + 4..]
+            .windows(4)
+            .position(|s| s == b"PK\x01\x02")
+            .unwrap();
+    let eocd = z.windows(4).rposition(|s| s == b"PK\x05\x06").unwrap();
+    let mut lying = z[..cd].to_vec();
+    lying.extend_from_slice(&z[second..eocd]);
+    let mut end = z[eocd..].to_vec();
+    end[8..10].copy_from_slice(&1u16.to_le_bytes());
+    end[10..12].copy_from_slice(&1u16.to_le_bytes());
+    end[12..16].copy_from_slice(&((eocd - second) as u32).to_le_bytes());
+    lying.extend(end);
+    let out = run("lying.zip", &lying, &Limits::default());
+    assert_flag(
+        &out,
+        "attachment:lying.zip",
+        "disagree with its central directory",
+    );
+
+    // An honest zip holding a stored zip is not flagged.
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    w.start_file("inner.zip", stored).unwrap();
+    w.write_all(&z).unwrap();
+    let honest = w.finish().unwrap().into_inner();
+    let out = run("honest.zip", &honest, &Limits::default());
+    assert!(out.uninspectable.is_empty(), "{:?}", out.uninspectable);
+}

@@ -10,6 +10,10 @@
 //!
 //! A ZIP that is an OOXML or ODF document goes to [`super::office`] instead,
 //! so that its text is reported at the document's own location.
+//!
+//! Members are found through the central directory; local headers that it
+//! does not list (the streaming-parser differential) make the archive
+//! uninspectable rather than silently unread.
 
 use super::bounded::{self, Stop};
 use super::{office, read_member, Ctx};
@@ -25,6 +29,12 @@ pub fn zip(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
         let max = ctx.limits.max_archive_entries;
         return ctx.uninspectable(loc, format!("more than {max} archive entries"));
     }
+    if hidden_local_entries(bytes, &mut archive) {
+        ctx.uninspectable(
+            loc,
+            "zip local headers disagree with its central directory (hidden entries)",
+        );
+    }
     if office::is_office(&archive) {
         return office::read(ctx, loc, &mut archive, depth);
     }
@@ -37,6 +47,55 @@ pub fn zip(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
         };
         read_member(ctx, &format!("{loc}/{name}"), &data, depth + 1);
     }
+}
+
+/// True when a local file header sits outside every entry the central
+/// directory lists: a streaming unzipper (and some mail clients) would show
+/// an entry that a central-directory reader never sees (RELIABILITY 35).
+/// Spans run from each listed local header to the end of its data, so a
+/// stored ZIP inside a member is not mistaken for a hidden entry.
+fn hidden_local_entries<R: Read + std::io::Seek>(
+    bytes: &[u8],
+    archive: &mut zip::ZipArchive<R>,
+) -> bool {
+    let mut spans: Vec<(u64, u64)> = Vec::new();
+    let mut directory = bytes.len() as u64;
+    for i in 0..archive.len() {
+        let Ok(f) = archive.by_index_raw(i) else {
+            return false; // reported as corrupt by the member loop
+        };
+        let start = f.header_start();
+        directory = directory.min(f.central_header_start());
+        spans.push((
+            start,
+            start + local_header_len(bytes, start) + f.compressed_size(),
+        ));
+    }
+    let mut from = 0usize;
+    let limit = usize::try_from(directory).unwrap_or(bytes.len());
+    let scan = bytes.get(..limit).unwrap_or(bytes);
+    while let Some(at) = scan
+        .get(from..)
+        .and_then(|b| memchr::memmem::find(b, b"PK\x03\x04"))
+    {
+        let pos = (from + at) as u64;
+        if !spans.iter().any(|&(s, e)| pos >= s && pos < e.max(s + 1)) {
+            return true;
+        }
+        from += at + 4;
+    }
+    false
+}
+
+/// The length of the local file header at `at` (30 bytes, name, extra field).
+fn local_header_len(bytes: &[u8], at: u64) -> u64 {
+    let at = usize::try_from(at).unwrap_or(usize::MAX);
+    let field = |off: usize| {
+        bytes
+            .get(at.saturating_add(off)..at.saturating_add(off + 2))
+            .map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    30 + field(26) + field(28)
 }
 
 /// The name and inflated bytes of member `i`; `None` (flagged if it matters)
