@@ -5,9 +5,15 @@
 //!
 //! This module owns the sniff and the dispatch; each format has its own file:
 //! [`archive`] (ZIP, gzip, tar), [`office`] (OOXML and ODF, which are ZIPs),
-//! [`pdf`], [`rtf`], [`ole`] (Outlook `.msg`, encrypted and legacy Office) and
-//! [`tnef`] (`winmail.dat`). Every byte any of them inflates goes through
-//! [`bounded`], which charges the message's limits while it reads.
+//! [`pdf`] (with [`pdfscan`], its bounded pre-decoding of streams), [`rtf`],
+//! [`ole`] (Outlook `.msg`, encrypted and legacy Office), [`tnef`]
+//! (`winmail.dat`) and [`lzfu`] (Outlook's compressed RTF bodies). Every byte
+//! any of them inflates is charged to the message's limits while it is read
+//! ([`bounded`]), so a bomb stops at the budget instead of allocating past it.
+//!
+//! Nesting: a container's members are read with `depth + 1` through
+//! [`read_member`], so depth, the byte budget and the time limit hold across
+//! any mix of containers; each member is located as `LOC/member-path`.
 
 pub mod archive;
 pub mod bounded;
