@@ -132,7 +132,7 @@ const BLOCK: &[&[u8]] = &[
 ];
 
 /// Empty elements that stand for whitespace.
-const SPACE: &[&[u8]] = &[b"tab", b"s", b"br", b"cr", b"line-break", b"noBreakHyphen"];
+const SPACE: &[&[u8]] = &[b"tab", b"s", b"br", b"cr", b"line-break"];
 
 /// Attributes that carry document text: sheet names (`<sheet name=…>` in
 /// XLSX, `table:name` in ODS).
@@ -192,6 +192,8 @@ impl State {
         if empty {
             if SPACE.contains(&name) {
                 self.out.push(' ');
+            } else if name == b"noBreakHyphen" {
+                self.out.push('-'); // Word's non-breaking hyphen: 2024<hyphen>0117
             }
         } else {
             self.depth += 1;
@@ -237,6 +239,11 @@ mod tests {
             (
                 r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>Harrow</w:t></w:r><w:r><w:t>gate</w:t></w:r></w:p><w:p><w:r><w:t>Next</w:t></w:r></w:p></w:body></w:document>"#,
                 "Harrowgate\nNext",
+            ),
+            // A non-breaking hyphen inside a matter number is a hyphen.
+            (
+                r#"<w:p xmlns:w="w"><w:r><w:t>2024</w:t><w:noBreakHyphen/><w:t>0117</w:t></w:r></w:p>"#,
+                "2024-0117",
             ),
             // Tracked deletion keeps its text.
             (
