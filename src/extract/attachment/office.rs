@@ -205,7 +205,8 @@ impl State {
         if name == b"v" {
             self.in_value = false;
         }
-        // Children of the root (docProps/core.xml, meta.xml) are fields.
+        // Children and grandchildren of the root are fields: docProps/core.xml
+        // (`dc:title` under the root), ODF meta.xml (under `office:meta`).
         if BLOCK.contains(&name) || self.depth <= 2 {
             self.out.push('\n');
         }
@@ -242,7 +243,7 @@ mod tests {
             ),
             // A non-breaking hyphen inside a matter number is a hyphen.
             (
-                r#"<w:p xmlns:w="w"><w:r><w:t>2024</w:t><w:noBreakHyphen/><w:t>0117</w:t></w:r></w:p>"#,
+                r#"<w:document xmlns:w="w"><w:body><w:p><w:r><w:t>2024</w:t><w:noBreakHyphen/><w:t>0117</w:t></w:r></w:p></w:body></w:document>"#,
                 "2024-0117",
             ),
             // Tracked deletion keeps its text.
