@@ -603,3 +603,42 @@ fn zip_with_entries_hidden_from_the_central_directory() {
     let out = run("honest.zip", &honest, &Limits::default());
     assert!(out.uninspectable.is_empty(), "{:?}", out.uninspectable);
 }
+
+#[test]
+fn random_bytes_behind_every_magic_never_panic() {
+    // A fixed LCG, so failures reproduce.
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut noise = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                (state >> 33) as u8
+            })
+            .collect()
+    };
+    let magics: &[&[u8]] = &[
+        b"%PDF-1.7\n",
+        b"PK\x03\x04",
+        b"\x1f\x8b\x08\x00",
+        b"{\\rtf1 ",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        b"\x78\x9f\x3e\x22\x01\x00",
+        b"From: a@b.c\r\nMIME-Version: 1.0\r\n\r\n",
+    ];
+    let limits = Limits::default();
+    for magic in magics {
+        for len in [0, 1, 16, 300, 5000] {
+            let mut bytes = magic.to_vec();
+            bytes.extend(noise(len));
+            let _ = run("blob.bin", &bytes, &limits);
+        }
+    }
+    // tar's magic sits at offset 257.
+    for len in [512, 1024, 5000] {
+        let mut bytes = noise(len);
+        bytes[257..262].copy_from_slice(b"ustar");
+        let _ = run("blob.tar", &bytes, &limits);
+    }
+}
