@@ -642,3 +642,28 @@ fn random_bytes_behind_every_magic_never_panic() {
         let _ = run("blob.tar", &bytes, &limits);
     }
 }
+
+#[test]
+fn zip_appended_to_another_format_is_read() {
+    let z = zip_bytes(&[("inside.txt", b"Polyglot note for Kestrel Dynamics")]);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("brief.pdf", [fixture("brief.pdf"), z.clone()].concat()),
+        (
+            "photo.jpg",
+            [b"\xff\xd8\xff\xe0 jpeg bytes".to_vec(), z].concat(),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let out = run(name, &bytes, &Limits::default());
+        assert_text(
+            &out,
+            &format!("attachment:{name}/inside.txt"),
+            "Polyglot note for Kestrel Dynamics",
+        );
+        assert!(
+            out.uninspectable.is_empty(),
+            "{name}: {:?}",
+            out.uninspectable
+        );
+    }
+}

@@ -178,6 +178,7 @@ pub fn dispatch(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8], depth: usize
     if ctx.out_of_time(loc) {
         return;
     }
+    appended_zip(ctx, loc, kind, bytes, depth);
     match kind {
         Kind::Text => ctx.text(loc, String::from_utf8_lossy(bytes)),
         Kind::Pdf => pdf::read(ctx, loc, bytes),
@@ -191,5 +192,30 @@ pub fn dispatch(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8], depth: usize
         Kind::Encrypted => ctx.uninspectable(loc, "encrypted by the sender"),
         Kind::Media => {}
         Kind::Unknown => ctx.uninspectable(loc, "unknown binary format"),
+    }
+}
+
+/// A ZIP appended to a file of another kind (a PDF or JPEG that is also a
+/// ZIP: ZIP readers find the archive from the end, so the recipient can open
+/// it). Read as well, at the same location. Only an end-of-central-directory
+/// record that opens as a ZIP counts, so stray bytes raise nothing.
+fn appended_zip(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8], depth: usize) {
+    // A ZIP is read as one anyway; a tar may hold a stored ZIP as its last member.
+    if matches!(kind, Kind::Zip | Kind::Tar | Kind::Encrypted) {
+        return;
+    }
+    // The EOCD record is within the last 64 KiB + 22 bytes.
+    let tail = bytes
+        .get(bytes.len().saturating_sub(65_557)..)
+        .unwrap_or(bytes);
+    if memchr::memmem::find(tail, b"PK\x05\x06").is_none() {
+        return;
+    }
+    if zip::ZipArchive::new(std::io::Cursor::new(bytes)).is_ok() {
+        ctx.anomaly(
+            loc,
+            format!("a ZIP archive is appended to this {} file", kind.name()),
+        );
+        archive::zip(ctx, loc, bytes, depth);
     }
 }
