@@ -1,0 +1,221 @@
+//! Attachments: the type is decided from the bytes (magic), not from the
+//! declared Content-Type or file name, and each type goes to its reader.
+//! What cannot be read is reported uninspectable with the reason; it is never
+//! silently skipped.
+//!
+//! This module owns the sniff and the dispatch; each format has its own file:
+//! [`archive`] (ZIP, gzip, tar), [`office`] (OOXML and ODF, which are ZIPs),
+//! [`pdf`] (with [`pdfscan`], its bounded pre-decoding of streams), [`rtf`],
+//! [`ole`] (Outlook `.msg`, encrypted and legacy Office), [`tnef`]
+//! (`winmail.dat`) and [`lzfu`] (Outlook's compressed RTF bodies). Every byte
+//! any of them inflates is charged to the message's limits while it is read
+//! ([`bounded`]), so a bomb stops at the budget instead of allocating past it.
+//!
+//! Nesting: a container's members are read with `depth + 1` through
+//! [`read_member`], so depth, the byte budget and the time limit hold across
+//! any mix of containers; each member is located as `LOC/member-path`.
+
+pub mod archive;
+pub mod bounded;
+pub mod lzfu;
+pub mod office;
+pub mod ole;
+pub mod pdf;
+pub mod pdfscan;
+pub mod rtf;
+pub mod tnef;
+
+use super::{mime, mime::looks_binary, AttachmentFact, Ctx};
+
+/// What the bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Pdf,
+    Zip,
+    Gzip,
+    Tar,
+    Rtf,
+    /// OLE2 compound file: `.msg`, legacy `.doc`/`.xls`.
+    Ole,
+    Tnef,
+    /// An RFC 5322 message (`.eml`) carried as a file.
+    Message,
+    /// Already encrypted by the sender (S/MIME, PGP).
+    Encrypted,
+    /// Images, audio, video: carry no text we read.
+    Media,
+    Text,
+    Unknown,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Pdf => "pdf",
+            Kind::Zip => "zip",
+            Kind::Gzip => "gzip",
+            Kind::Tar => "tar",
+            Kind::Rtf => "rtf",
+            Kind::Ole => "ole",
+            Kind::Tnef => "tnef",
+            Kind::Message => "message",
+            Kind::Encrypted => "encrypted",
+            Kind::Media => "media",
+            Kind::Text => "text",
+            Kind::Unknown => "unknown",
+        }
+    }
+}
+
+/// Decides the kind from the first bytes, with the declared type only to
+/// recognise sender-encrypted content, which has no reliable magic.
+pub fn sniff(declared: &str, bytes: &[u8]) -> Kind {
+    let starts = |m: &[u8]| bytes.starts_with(m);
+    if matches!(
+        declared,
+        "application/pkcs7-mime"
+            | "application/x-pkcs7-mime"
+            | "application/pgp-encrypted"
+            | "application/pkcs7-encrypted"
+    ) || starts(b"-----BEGIN PGP MESSAGE-----")
+    {
+        return Kind::Encrypted;
+    }
+    if starts(b"%PDF-") {
+        Kind::Pdf
+    } else if starts(b"PK\x03\x04") || starts(b"PK\x05\x06") {
+        Kind::Zip
+    } else if starts(b"\x1f\x8b") {
+        Kind::Gzip
+    } else if bytes.get(257..262) == Some(b"ustar") {
+        Kind::Tar
+    } else if starts(b"{\\rtf") {
+        Kind::Rtf
+    } else if starts(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") {
+        Kind::Ole
+    } else if starts(b"\x78\x9f\x3e\x22") {
+        Kind::Tnef
+    } else if is_media(bytes) {
+        Kind::Media
+    } else if looks_like_message(bytes) {
+        Kind::Message
+    } else if std::str::from_utf8(bytes).is_ok_and(|t| !looks_binary(t))
+        || bytes.is_empty()
+        || (declared.starts_with("text/") && !looks_binary(&String::from_utf8_lossy(bytes)))
+    {
+        Kind::Text
+    } else {
+        Kind::Unknown
+    }
+}
+
+/// A header block (`Name: value` lines up to a blank line) that names a
+/// sender or a MIME version: an `.eml` saved as a file. Reading it as a
+/// message still yields its text if the guess is wrong.
+fn looks_like_message(bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(bytes.get(..bytes.len().min(8192)).unwrap_or_default());
+    let mut lines = head.lines().take_while(|l| !l.trim().is_empty()).peekable();
+    let Some(first) = lines.peek() else {
+        return false;
+    };
+    if !is_header_line(first) {
+        return false;
+    }
+    lines.any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("from:") || l.starts_with("mime-version:") || l.starts_with("received:")
+    })
+}
+
+fn is_header_line(line: &str) -> bool {
+    match line.split_once(':') {
+        Some((name, _)) => {
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        }
+        None => false,
+    }
+}
+
+fn is_media(b: &[u8]) -> bool {
+    const MAGIC: &[&[u8]] = &[
+        b"\x89PNG\r\n\x1a\n",
+        b"\xff\xd8\xff",
+        b"GIF87a",
+        b"GIF89a",
+        b"ID3",
+        b"OggS",
+        b"fLaC",
+        b"\x1a\x45\xdf\xa3",
+    ];
+    MAGIC.iter().any(|m| b.starts_with(m))
+        || (b.starts_with(b"RIFF") && matches!(b.get(8..12), Some(b"WEBP" | b"WAVE" | b"AVI ")))
+        || b.get(4..8) == Some(b"ftyp")
+}
+
+/// Reads one attachment's bytes at `loc`: records the fact, then dispatches.
+pub fn read(ctx: &mut Ctx, loc: &str, declared: &str, bytes: &[u8], depth: usize) {
+    let kind = sniff(declared, bytes);
+    ctx.out.attachments.push(AttachmentFact {
+        location: loc.to_string(),
+        content_type: declared.to_string(),
+        detected: kind.name().to_string(),
+        size: bytes.len(),
+    });
+    dispatch(ctx, loc, kind, bytes, depth);
+}
+
+/// Reads a member of a container at `loc` (`attachment:bundle.zip/memo.docx`).
+pub fn read_member(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
+    read(ctx, loc, "", bytes, depth);
+}
+
+/// Sends `bytes` to the reader for `kind`, within the depth and time limits.
+pub fn dispatch(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8], depth: usize) {
+    if depth > ctx.limits.max_depth {
+        let max = ctx.limits.max_depth;
+        return ctx.uninspectable(loc, format!("nested deeper than the limit of {max}"));
+    }
+    if ctx.out_of_time(loc) {
+        return;
+    }
+    appended_zip(ctx, loc, kind, bytes, depth);
+    match kind {
+        Kind::Text => ctx.text(loc, String::from_utf8_lossy(bytes)),
+        Kind::Pdf => pdf::read(ctx, loc, bytes),
+        Kind::Zip => archive::zip(ctx, loc, bytes, depth),
+        Kind::Gzip => archive::gzip(ctx, loc, bytes, depth),
+        Kind::Tar => archive::tar(ctx, loc, bytes, depth),
+        Kind::Rtf => rtf::read(ctx, loc, bytes),
+        Kind::Ole => ole::read(ctx, loc, bytes, depth),
+        Kind::Tnef => tnef::read(ctx, loc, bytes, depth),
+        Kind::Message => mime::walk_raw(ctx, &format!("{loc}/"), bytes, depth + 1),
+        Kind::Encrypted => ctx.uninspectable(loc, "encrypted by the sender"),
+        Kind::Media => {}
+        Kind::Unknown => ctx.uninspectable(loc, "unknown binary format"),
+    }
+}
+
+/// A ZIP appended to a file of another kind (a PDF or JPEG that is also a
+/// ZIP: ZIP readers find the archive from the end, so the recipient can open
+/// it). Read as well, at the same location. Only an end-of-central-directory
+/// record that opens as a ZIP counts, so stray bytes raise nothing.
+fn appended_zip(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8], depth: usize) {
+    // A ZIP is read as one anyway; a tar may hold a stored ZIP as its last member.
+    if matches!(kind, Kind::Zip | Kind::Tar | Kind::Encrypted) {
+        return;
+    }
+    // The EOCD record is within the last 64 KiB + 22 bytes.
+    let tail = bytes
+        .get(bytes.len().saturating_sub(65_557)..)
+        .unwrap_or(bytes);
+    if memchr::memmem::find(tail, b"PK\x05\x06").is_none() {
+        return;
+    }
+    if zip::ZipArchive::new(std::io::Cursor::new(bytes)).is_ok() {
+        ctx.anomaly(
+            loc,
+            format!("a ZIP archive is appended to this {} file", kind.name()),
+        );
+        archive::zip(ctx, loc, bytes, depth);
+    }
+}
