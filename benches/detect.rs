@@ -217,6 +217,9 @@ fn main() {
         "matchers alone: {:.0} bytes per entry",
         cfg.detector.heap_bytes() as f64 / entries as f64
     );
+    if std::env::var("MW_STAGES_ONLY").is_ok() {
+        return stages(&cfg, &text(2 << 20));
+    }
     for size in [1usize << 20, 10 << 20] {
         let t = text(size);
         let mb = t.len() as f64 / 1e6;

@@ -17,11 +17,9 @@ use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 
 const MAX_KEY: usize = 24;
-/// Separator bytes allowed between groups (after normalisation, every Unicode
-/// dash is `-` and every run of whitespace one space).
+/// Separators a dictionary number may be written with (normalisation turns
+/// each into a space, as it does in the text).
 const SEPARATORS: &[u8] = b" -/._:";
-/// At most this many separator bytes between two groups (`2024 - 0117`).
-const MAX_SEPARATOR_RUN: usize = 3;
 
 /// Checks a dictionary matter number: it must reduce to a key of 1..=24 letters
 /// and digits with at least one digit (a digit-less number would match words).
@@ -150,76 +148,60 @@ impl MatterIndex {
         if self.first.is_empty() {
             return;
         }
-        let bytes = text.as_bytes();
+        // Normalised text is words separated by single spaces, so a word is a
+        // token; a word with a non-ASCII letter in it breaks the chain.
         // Tokens that can still start a candidate: together at most MAX_KEY long.
         let mut chain: VecDeque<Token> = VecDeque::with_capacity(32);
         let mut chain_len = 0usize;
-        let mut i = 0;
-        while i < bytes.len() {
-            if !bytes[i].is_ascii_alphanumeric() {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
-                i += 1;
-            }
-            // A token glued to a non-ASCII letter is part of a longer word.
-            if touches_letter(text, start, i) || i - start > MAX_KEY {
-                chain.clear();
-                chain_len = 0;
-                continue;
-            }
-            if chain
-                .back()
-                .is_some_and(|prev| !joins(&bytes[prev.end..start]))
-            {
-                chain.clear();
-                chain_len = 0;
-            }
-            let token = &bytes[start..i];
-            chain.push_back(Token {
+        let mut start = 0usize;
+        for word in text.split(' ') {
+            let token = Token {
                 start,
-                end: i,
-                key: pack(token.iter().copied()),
-                len: token.len(),
-                digits: token.iter().filter(|&&b| digitish(b)).count(),
-                first_digit: digitish(token[0]),
-                last_digit: digitish(token[token.len() - 1]),
-            });
-            chain_len += token.len();
+                len: word.len(),
+            };
+            start += word.len() + 1;
+            if word.is_empty() {
+                continue;
+            }
+            if word.len() > MAX_KEY || !word.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                chain.clear();
+                chain_len = 0;
+                continue;
+            }
+            chain.push_back(token);
+            chain_len += word.len();
             while chain_len > MAX_KEY {
                 chain_len -= chain.pop_front().map_or(0, |t| t.len);
             }
-            self.lookup_ending_at(&chain, out);
+            let ends_digit = word.bytes().last().is_some_and(digitish);
+            if ends_digit || self.letter_endings {
+                self.lookup_ending_at(text.as_bytes(), &chain, out);
+            }
         }
     }
 
-    /// Looks up every sub-run of `chain` that ends at its last token.
-    fn lookup_ending_at(&self, chain: &VecDeque<Token>, out: &mut Vec<Hit>) {
+    /// Looks up every sub-run of `chain` that ends at its last token, packing
+    /// keys only here (for the few tokens a key can end with).
+    fn lookup_ending_at(&self, bytes: &[u8], chain: &VecDeque<Token>, out: &mut Vec<Hit>) {
         let Some(last) = chain.back() else { return };
-        if !last.last_digit && !self.letter_endings {
-            return;
-        }
+        let last_digit = digitish(bytes[last.start + last.len - 1]);
         let (mut key, mut len, mut digits) = (0u128, 0usize, 0usize);
         for t in chain.iter().rev() {
-            if len + t.len > MAX_KEY {
-                break;
-            }
-            key += t.key * self.pow37[len];
+            let word = &bytes[t.start..t.start + t.len];
+            key += pack(word.iter().copied()) * self.pow37[len];
             len += t.len;
-            digits += t.digits;
+            digits += word.iter().filter(|&&b| digitish(b)).count();
             let shape = Shape {
                 len,
                 digits,
-                first_digit: t.first_digit,
-                last_digit: last.last_digit,
+                first_digit: digitish(word[0]),
+                last_digit,
             };
             if digits == 0 || !self.shapes[shape.index()] {
                 continue;
             }
             if let Some(&m) = self.first.get(&key) {
-                let range = t.start..last.end;
+                let range = t.start..last.start + last.len;
                 out.push(Hit::Matter(m, range.clone()));
                 for &m in self.more.get(&key).into_iter().flatten() {
                     out.push(Hit::Matter(m, range.clone()));
@@ -229,30 +211,9 @@ impl MatterIndex {
     }
 }
 
+/// A word of the text: where it starts and how long it is.
+#[derive(Clone, Copy)]
 struct Token {
     start: usize,
-    end: usize,
-    key: u128,
     len: usize,
-    digits: usize,
-    first_digit: bool,
-    last_digit: bool,
-}
-
-fn joins(between: &[u8]) -> bool {
-    !between.is_empty()
-        && between.len() <= MAX_SEPARATOR_RUN
-        && between.iter().all(|b| SEPARATORS.contains(b))
-}
-
-fn touches_letter(text: &str, start: usize, end: usize) -> bool {
-    let before = text[..start]
-        .chars()
-        .next_back()
-        .is_some_and(char::is_alphanumeric);
-    let after = text[end..]
-        .chars()
-        .next()
-        .is_some_and(char::is_alphanumeric);
-    before || after
 }
