@@ -3,9 +3,10 @@
 # DOCX, a ZIP of both, and all three at once. See benches/ATTACHMENTS.md.
 #
 #   pip install reportlab python-docx      # input generator only
-#   CARGO_TARGET_DIR=/path RUNS=5 benches/attachments.sh
+#   CARGO_TARGET_DIR=/path RUNS=5 PROFILE=release benches/attachments.sh
 #
-# Uses the debug build (dependencies at opt-level 2, per Cargo.toml), the
+# Uses the debug build (dependencies at opt-level 2, per Cargo.toml) unless
+# PROFILE=release, the
 # repository's rules/matterwall.toml, best of RUNS wall-clock times, and the
 # peak resident memory of that run. Each document ends with a client name, so
 # the verdict must be "hold" with a match inside the attachment: a reader that
@@ -17,8 +18,9 @@ RUNS=${RUNS:-3}
 DIR=${BENCH_DIR:-$(mktemp -d)}
 
 python3 benches/make_inputs.py "$DIR" >/dev/null
-cargo build --quiet
-BIN="$TARGET/debug/matterwall"
+PROFILE=${PROFILE:-debug}
+if [ "$PROFILE" = release ]; then cargo build --quiet --release; else cargo build --quiet; fi
+BIN="$TARGET/$PROFILE/matterwall"
 
 printf '%-6s %9s %9s %8s %9s  %s\n' message size_MB best_s MB/s peak_MB "verdict / match locations"
 for f in pdf docx zip all; do
