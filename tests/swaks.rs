@@ -16,7 +16,7 @@ fn swaks(port: u16, to: &str, data: &std::path::Path) -> (bool, String) {
             "a.partner@firm.example",
         ])
         .args(["--to", to, "--data"])
-        .arg(data)
+        .arg(format!("@{}", data.display()))
         .output()
         .expect("swaks is not installed: run .ci/run, which installs it");
     let transcript =
