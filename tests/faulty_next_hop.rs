@@ -13,22 +13,25 @@ struct SmtpSink(Child);
 
 impl SmtpSink {
     async fn start(port: u16, args: &[&str]) -> SmtpSink {
-        let child = Command::new("smtp-sink")
-            // As root it must be told whom to run as.
-            .args(["-u", "postfix"])
-            .args(args)
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("10")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("smtp-sink is not installed: run .ci/run, which installs postfix");
+        // Wrapped at once, so its Drop kills and reaps it on every path.
+        let sink = SmtpSink(
+            Command::new("smtp-sink")
+                // As root it must be told whom to run as.
+                .args(["-u", "postfix"])
+                .args(args)
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("10")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("smtp-sink is not installed: run .ci/run, which installs postfix"),
+        );
         for _ in 0..200 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
             {
-                return SmtpSink(child);
+                return sink;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
