@@ -153,3 +153,26 @@ fn check_exits_2_with_one_line() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["action"], "pass");
 }
+
+#[test]
+fn tls_files_are_checked_at_load_and_named() {
+    let got = problems(
+        "[smtp]\ntls_cert = \"nope.pem\"\ntls_key = \"nope.key\"\n",
+        CLIENTS,
+        MATTERS,
+        NO_WAIVERS,
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("/nope.pem"), "{got:?}");
+    let got = problems(
+        "[smtp]\ntls_cert = \"nope.pem\"\n",
+        CLIENTS,
+        MATTERS,
+        NO_WAIVERS,
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].contains("tls_cert and tls_key go together"),
+        "{got:?}"
+    );
+}

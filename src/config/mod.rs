@@ -9,6 +9,7 @@ pub mod dictionary;
 pub mod error;
 pub mod network;
 pub mod raw;
+pub mod tls;
 
 use crate::detect::pattern::PatternDetector;
 use crate::detect::Detector;
@@ -38,6 +39,8 @@ pub struct Config {
     pub firm_name: String,
     pub internal_domains: Vec<String>,
     pub smtp: raw::RawSmtp,
+    /// The STARTTLS server side, when `[smtp] tls_cert` and `tls_key` are set.
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
     pub allowed_networks: Vec<network::Network>,
     pub next_hop: raw::RawNextHop,
     pub store: raw::RawStore,
@@ -102,6 +105,26 @@ fn resolve(dir: &Path, p: &str) -> PathBuf {
     }
 }
 
+type Tls = Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>;
+
+fn compile_tls(
+    smtp: &raw::RawSmtp,
+    dir: &Path,
+    problems: &mut Vec<Problem>,
+    bad: &dyn Fn(String) -> Problem,
+) -> Tls {
+    match (&smtp.tls_cert, &smtp.tls_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => tls::server_config(&resolve(dir, cert), &resolve(dir, key))
+            .map_err(|p| problems.push(p))
+            .ok(),
+        _ => {
+            problems.push(bad("[smtp] tls_cert and tls_key go together".into()));
+            None
+        }
+    }
+}
+
 fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
     let bad = |reason: String| Problem::at(path, None, reason);
@@ -134,6 +157,7 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
             Err(why) => problems.push(bad(format!("[smtp] allowed_networks: {why}"))),
         }
     }
+    let tls = compile_tls(&raw.smtp, dir, &mut problems, &bad);
     let detectors = compile_detectors(&raw, &mut problems, &bad);
     let names: Vec<String> = detectors.iter().map(|p| p.name.clone()).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -155,6 +179,7 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         firm_name: raw.firm.name.unwrap_or_else(|| internal_domains[0].clone()),
         internal_domains,
         smtp: raw.smtp,
+        tls,
         allowed_networks,
         next_hop: raw.next_hop,
         store: raw.store,

@@ -207,6 +207,10 @@ pub struct RawSmtp {
     pub data_timeout_secs: u64,
     /// On SIGTERM, how long sessions in flight may take to finish.
     pub shutdown_grace_secs: u64,
+    /// PEM certificate chain for STARTTLS; with `tls_key`, EHLO offers it.
+    pub tls_cert: Option<String>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<String>,
 }
 
 impl Default for RawSmtp {
@@ -222,6 +226,8 @@ impl Default for RawSmtp {
             command_timeout_secs: 300,
             data_timeout_secs: 600,
             shutdown_grace_secs: 30,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
