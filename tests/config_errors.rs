@@ -176,3 +176,26 @@ fn tls_files_are_checked_at_load_and_named() {
         "{got:?}"
     );
 }
+
+#[test]
+fn next_hop_tls_mode_and_ca_are_checked_at_load() {
+    let got = problems(
+        "[next_hop]\ntls = \"always\"\n",
+        CLIENTS,
+        MATTERS,
+        NO_WAIVERS,
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].contains("not none, opportunistic or required"),
+        "{got:?}"
+    );
+    let got = problems(
+        "[next_hop]\ntls = \"required\"\ntls_ca = \"nope.pem\"\n",
+        CLIENTS,
+        MATTERS,
+        NO_WAIVERS,
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("/nope.pem: tls_ca"), "{got:?}");
+}

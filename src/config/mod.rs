@@ -43,6 +43,8 @@ pub struct Config {
     pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
     pub allowed_networks: Vec<network::Network>,
     pub next_hop: raw::RawNextHop,
+    /// `[next_hop] tls`, with the verifier built from `tls_ca`.
+    pub next_hop_tls: tls::NextHopTls,
     pub store: raw::RawStore,
     pub review: raw::RawReview,
     pub limits: raw::RawLimits,
@@ -125,6 +127,34 @@ fn compile_tls(
     }
 }
 
+fn compile_next_hop_tls(
+    hop: &raw::RawNextHop,
+    dir: &Path,
+    problems: &mut Vec<Problem>,
+    bad: &dyn Fn(String) -> Problem,
+) -> tls::NextHopTls {
+    let required = match hop.tls.as_str() {
+        "none" => return tls::NextHopTls::None,
+        "opportunistic" => false,
+        "required" => true,
+        other => {
+            problems.push(bad(format!(
+                "[next_hop] tls: {other:?} is not none, opportunistic or required"
+            )));
+            return tls::NextHopTls::None;
+        }
+    };
+    let ca = hop.tls_ca.as_deref().map(|p| resolve(dir, p));
+    match tls::client_config(ca.as_deref()) {
+        Ok(c) if required => tls::NextHopTls::Required(c),
+        Ok(c) => tls::NextHopTls::Opportunistic(c),
+        Err(p) => {
+            problems.push(p);
+            tls::NextHopTls::None
+        }
+    }
+}
+
 fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
     let bad = |reason: String| Problem::at(path, None, reason);
@@ -158,6 +188,7 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         }
     }
     let tls = compile_tls(&raw.smtp, dir, &mut problems, &bad);
+    let next_hop_tls = compile_next_hop_tls(&raw.next_hop, dir, &mut problems, &bad);
     let detectors = compile_detectors(&raw, &mut problems, &bad);
     let names: Vec<String> = detectors.iter().map(|p| p.name.clone()).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -182,6 +213,7 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         tls,
         allowed_networks,
         next_hop: raw.next_hop,
+        next_hop_tls,
         store: raw.store,
         review: raw.review,
         limits: raw.limits,

@@ -246,6 +246,10 @@ pub struct RawNextHop {
     pub command_timeout_secs: u64,
     /// The reply to the final dot, after the body was sent.
     pub data_done_timeout_secs: u64,
+    /// STARTTLS toward the next hop: `none`, `opportunistic` or `required`.
+    pub tls: String,
+    /// PEM CA certificates to verify the next hop by; default: the system's.
+    pub tls_ca: Option<String>,
 }
 
 impl Default for RawNextHop {
@@ -256,6 +260,8 @@ impl Default for RawNextHop {
             connect_timeout_secs: 10,
             command_timeout_secs: 60,
             data_done_timeout_secs: 90,
+            tls: "none".into(),
+            tls_ca: None,
         }
     }
 }

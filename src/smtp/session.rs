@@ -190,7 +190,7 @@ where
             Ok(r) => r?,
             Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
         };
-        self.stream = Stream::Tls(Box::new(tls));
+        self.stream = Stream::Tls(Box::new(tls.into()));
         self.state = State::Connected;
         self.peer.helo = None;
         self.peer.esmtp = false;

@@ -1,12 +1,13 @@
-//! The session's byte stream: plaintext until STARTTLS, TLS after. An enum
-//! rather than a boxed trait object so the session stays generic over the
-//! accepted socket and the upgrade can take that socket by value.
+//! A byte stream that is plaintext until STARTTLS and TLS after, for the
+//! session (server side) and the relay (client side). An enum rather than a
+//! boxed trait object so the session stays generic over the accepted socket
+//! and the upgrade can take that socket by value.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsStream;
 
 pub enum Stream<S> {
     Plain(S),
