@@ -180,3 +180,25 @@ async fn swaks_tls_mail_is_relayed() {
     assert_eq!(got[0].rcpts, ["friend@gmail.com"]);
     server.stop();
 }
+
+/// Plaintext where the handshake should be: the connection ends, nothing
+/// is answered in plaintext, and the proxy goes on serving others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_instead_of_a_handshake_ends_only_that_session() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let (setup, der) = tls_setup(sink.port);
+    let server = setup.serve().await;
+    let mut s = connect_and_ehlo(server.port).await;
+    s.write_all(b"STARTTLS\r\n").await.unwrap();
+    assert_eq!(plain_reply(&mut s).await.0, 220);
+    s.write_all(b"RSET\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest).await;
+    assert!(!rest.starts_with(b"250"), "answered in plaintext");
+    let mut s = connect_and_ehlo(server.port).await;
+    s.write_all(b"STARTTLS\r\n").await.unwrap();
+    assert_eq!(plain_reply(&mut s).await.0, 220);
+    let mut c = handshake(s, &der).await;
+    assert_eq!(cmd(&mut c, "EHLO test").await.0, 250);
+    server.stop();
+}
