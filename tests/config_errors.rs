@@ -153,3 +153,49 @@ fn check_exits_2_with_one_line() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["action"], "pass");
 }
+
+#[test]
+fn tls_files_are_checked_at_load_and_named() {
+    let got = problems(
+        "[smtp]\ntls_cert = \"nope.pem\"\ntls_key = \"nope.key\"\n",
+        CLIENTS,
+        MATTERS,
+        NO_WAIVERS,
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("/nope.pem"), "{got:?}");
+    let got = problems(
+        "[smtp]\ntls_cert = \"nope.pem\"\n",
+        CLIENTS,
+        MATTERS,
+        NO_WAIVERS,
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].contains("tls_cert and tls_key go together"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn next_hop_tls_mode_and_ca_are_checked_at_load() {
+    let got = problems(
+        "[next_hop]\ntls = \"always\"\n",
+        CLIENTS,
+        MATTERS,
+        NO_WAIVERS,
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(
+        got[0].contains("not none, opportunistic or required"),
+        "{got:?}"
+    );
+    let got = problems(
+        "[next_hop]\ntls = \"required\"\ntls_ca = \"nope.pem\"\n",
+        CLIENTS,
+        MATTERS,
+        NO_WAIVERS,
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("/nope.pem: tls_ca"), "{got:?}");
+}

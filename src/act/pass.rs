@@ -14,7 +14,7 @@ use crate::smtp::relay::{self, RelayConfig, RelayError};
 use crate::smtp::session::Transaction;
 
 pub async fn relay(cfg: &Config, id: &str, tx: &Transaction, raw: &[u8]) -> Reply {
-    let rc = RelayConfig::from_raw(&cfg.next_hop);
+    let rc = RelayConfig::from_config(cfg);
     match relay::relay(&rc, &tx.from, &tx.params, &tx.rcpts, raw).await {
         Ok(outcome) => {
             for (rcpt, reply) in &outcome.refused {

@@ -47,7 +47,7 @@ pub async fn release(
         eight_bit: msg.raw.iter().any(|b| *b >= 0x80),
         smtputf8: !sum.from.is_ascii() || sum.to.iter().any(|t| !t.is_ascii()),
     };
-    let rc = RelayConfig::from_raw(&cfg.next_hop);
+    let rc = RelayConfig::from_config(cfg);
     let result = relay::relay(&rc, &sum.from, &params, &sum.to, &msg.raw).await;
     let failed = match result {
         Ok(o)

@@ -9,6 +9,7 @@ pub mod dictionary;
 pub mod error;
 pub mod network;
 pub mod raw;
+pub mod tls;
 
 use crate::detect::pattern::PatternDetector;
 use crate::detect::Detector;
@@ -38,8 +39,12 @@ pub struct Config {
     pub firm_name: String,
     pub internal_domains: Vec<String>,
     pub smtp: raw::RawSmtp,
+    /// The STARTTLS server side, when `[smtp] tls_cert` and `tls_key` are set.
+    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
     pub allowed_networks: Vec<network::Network>,
     pub next_hop: raw::RawNextHop,
+    /// `[next_hop] tls`, with the verifier built from `tls_ca`.
+    pub next_hop_tls: tls::NextHopTls,
     pub store: raw::RawStore,
     pub review: raw::RawReview,
     pub limits: raw::RawLimits,
@@ -102,6 +107,54 @@ fn resolve(dir: &Path, p: &str) -> PathBuf {
     }
 }
 
+type Tls = Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>;
+
+fn compile_tls(
+    smtp: &raw::RawSmtp,
+    dir: &Path,
+    problems: &mut Vec<Problem>,
+    bad: &dyn Fn(String) -> Problem,
+) -> Tls {
+    match (&smtp.tls_cert, &smtp.tls_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => tls::server_config(&resolve(dir, cert), &resolve(dir, key))
+            .map_err(|p| problems.push(p))
+            .ok(),
+        _ => {
+            problems.push(bad("[smtp] tls_cert and tls_key go together".into()));
+            None
+        }
+    }
+}
+
+fn compile_next_hop_tls(
+    hop: &raw::RawNextHop,
+    dir: &Path,
+    problems: &mut Vec<Problem>,
+    bad: &dyn Fn(String) -> Problem,
+) -> tls::NextHopTls {
+    let required = match hop.tls.as_str() {
+        "none" => return tls::NextHopTls::None,
+        "opportunistic" => false,
+        "required" => true,
+        other => {
+            problems.push(bad(format!(
+                "[next_hop] tls: {other:?} is not none, opportunistic or required"
+            )));
+            return tls::NextHopTls::None;
+        }
+    };
+    let ca = hop.tls_ca.as_deref().map(|p| resolve(dir, p));
+    match tls::client_config(ca.as_deref()) {
+        Ok(c) if required => tls::NextHopTls::Required(c),
+        Ok(c) => tls::NextHopTls::Opportunistic(c),
+        Err(p) => {
+            problems.push(p);
+            tls::NextHopTls::None
+        }
+    }
+}
+
 fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
     let bad = |reason: String| Problem::at(path, None, reason);
@@ -134,6 +187,8 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
             Err(why) => problems.push(bad(format!("[smtp] allowed_networks: {why}"))),
         }
     }
+    let tls = compile_tls(&raw.smtp, dir, &mut problems, &bad);
+    let next_hop_tls = compile_next_hop_tls(&raw.next_hop, dir, &mut problems, &bad);
     let detectors = compile_detectors(&raw, &mut problems, &bad);
     let names: Vec<String> = detectors.iter().map(|p| p.name.clone()).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -155,8 +210,10 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         firm_name: raw.firm.name.unwrap_or_else(|| internal_domains[0].clone()),
         internal_domains,
         smtp: raw.smtp,
+        tls,
         allowed_networks,
         next_hop: raw.next_hop,
+        next_hop_tls,
         store: raw.store,
         review: raw.review,
         limits: raw.limits,

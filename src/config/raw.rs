@@ -207,6 +207,10 @@ pub struct RawSmtp {
     pub data_timeout_secs: u64,
     /// On SIGTERM, how long sessions in flight may take to finish.
     pub shutdown_grace_secs: u64,
+    /// PEM certificate chain for STARTTLS; with `tls_key`, EHLO offers it.
+    pub tls_cert: Option<String>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<String>,
 }
 
 impl Default for RawSmtp {
@@ -222,6 +226,8 @@ impl Default for RawSmtp {
             command_timeout_secs: 300,
             data_timeout_secs: 600,
             shutdown_grace_secs: 30,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -240,6 +246,10 @@ pub struct RawNextHop {
     pub command_timeout_secs: u64,
     /// The reply to the final dot, after the body was sent.
     pub data_done_timeout_secs: u64,
+    /// STARTTLS toward the next hop: `none`, `opportunistic` or `required`.
+    pub tls: String,
+    /// PEM CA certificates to verify the next hop by; default: the system's.
+    pub tls_ca: Option<String>,
 }
 
 impl Default for RawNextHop {
@@ -250,6 +260,8 @@ impl Default for RawNextHop {
             connect_timeout_secs: 10,
             command_timeout_secs: 60,
             data_done_timeout_secs: 90,
+            tls: "none".into(),
+            tls_ca: None,
         }
     }
 }

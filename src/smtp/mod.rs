@@ -6,3 +6,4 @@ pub mod codec;
 pub mod listener;
 pub mod relay;
 pub mod session;
+pub mod stream;

@@ -3,14 +3,23 @@
 //! the message bytes dot-stuffed exactly (no rewriting). It reports what the
 //! next hop said per recipient and to the final dot; deciding what the
 //! upstream client hears is the act stage's job.
+//!
+//! `[next_hop] tls`: after EHLO, STARTTLS when offered (`opportunistic`) or
+//! always (`required`: not offered, refused or a failed handshake is a
+//! transport failure, never a plaintext fallback). Bytes the next hop sent
+//! behind its `220` are dropped with the read buffer before the handshake.
 
 use super::codec::{dot_stuff, MailParams, Reply};
-use crate::config::raw::RawNextHop;
+use super::stream::Stream;
+use crate::config::tls::NextHopTls;
+use crate::config::Config;
 use std::time::Duration;
 use thiserror::Error;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::TlsConnector;
 
 /// Where and how to relay, from `[next_hop]`.
 #[derive(Debug, Clone)]
@@ -20,11 +29,14 @@ pub struct RelayConfig {
     pub connect_timeout: Duration,
     pub command_timeout: Duration,
     pub data_done_timeout: Duration,
+    pub tls: NextHopTls,
 }
 
 impl RelayConfig {
-    pub fn from_raw(raw: &RawNextHop) -> RelayConfig {
+    pub fn from_config(cfg: &Config) -> RelayConfig {
+        let raw = &cfg.next_hop;
         RelayConfig {
+            tls: cfg.next_hop_tls.clone(),
             address: raw.address.clone(),
             helo_name: raw.helo_name.clone(),
             connect_timeout: Duration::from_secs(raw.connect_timeout_secs),
@@ -50,6 +62,8 @@ pub enum RelayError {
         phase: &'static str,
         source: std::io::Error,
     },
+    #[error("TLS with the next hop failed: {0}")]
+    Tls(String),
     #[error("the next hop sent a malformed reply during {0}")]
     Protocol(&'static str),
     /// The next hop refused the session or the sender: its reply stands.
@@ -70,7 +84,7 @@ pub struct Outcome {
 const MAX_REPLY_LINE: u64 = 4096;
 
 struct Conn {
-    io: BufReader<TcpStream>,
+    io: BufReader<Stream<TcpStream>>,
     cfg: RelayConfig,
 }
 
@@ -154,7 +168,7 @@ async fn connect(cfg: &RelayConfig) -> Result<Conn, RelayError> {
         source,
     })?;
     let mut conn = Conn {
-        io: BufReader::new(stream),
+        io: BufReader::new(Stream::Plain(stream)),
         cfg: cfg.clone(),
     };
     let banner = conn.read_reply("banner", cfg.command_timeout).await?;
@@ -180,12 +194,8 @@ pub async fn relay(
     let ehlo = conn
         .expect("EHLO", format!("EHLO {}", cfg.helo_name))
         .await?;
-    let caps: Vec<String> = ehlo
-        .text
-        .lines()
-        .skip(1)
-        .map(|l| l.split(' ').next().unwrap_or("").to_ascii_uppercase())
-        .collect();
+    let ehlo = secure(&mut conn, ehlo).await?;
+    let caps = capabilities(&ehlo);
     let has = |c: &str| caps.iter().any(|x| x == c);
     let mut mail = format!("MAIL FROM:<{from}>");
     if has("SIZE") {
@@ -235,6 +245,64 @@ pub async fn relay(
     Ok(outcome)
 }
 
+fn capabilities(ehlo: &Reply) -> Vec<String> {
+    ehlo.text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(' ').next().unwrap_or("").to_ascii_uppercase())
+        .collect()
+}
+
+/// STARTTLS as `[next_hop] tls` says; returns the EHLO reply that stands
+/// (after a handshake, the one given over TLS: RFC 3207 §4.2).
+async fn secure(conn: &mut Conn, ehlo: Reply) -> Result<Reply, RelayError> {
+    let (config, required) = match &conn.cfg.tls {
+        NextHopTls::None => return Ok(ehlo),
+        NextHopTls::Opportunistic(c) => (c.clone(), false),
+        NextHopTls::Required(c) => (c.clone(), true),
+    };
+    if !capabilities(&ehlo).iter().any(|c| c == "STARTTLS") {
+        if required {
+            return Err(RelayError::Tls("STARTTLS not offered".into()));
+        }
+        return Ok(ehlo);
+    }
+    // Not `expect`: a 5xx here is about TLS, not the message, and must not
+    // reach the client as a permanent failure.
+    let go = conn.command("STARTTLS", "STARTTLS".into()).await?;
+    if go.code != 220 {
+        return Err(RelayError::Tls(format!("STARTTLS answered {}", go.code)));
+    }
+    handshake(conn, TlsConnector::from(config)).await?;
+    let helo = format!("EHLO {}", conn.cfg.helo_name);
+    conn.expect("EHLO", helo).await
+}
+
+/// Drops the read buffer (anything sent behind the `220` is an injection)
+/// and swaps the socket for TLS, verifying the address's host name.
+async fn handshake(conn: &mut Conn, connector: TlsConnector) -> Result<(), RelayError> {
+    let host = host_of(&conn.cfg.address);
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|_| RelayError::Tls(format!("{host:?} is not a valid TLS name")))?;
+    let io = std::mem::replace(&mut conn.io, BufReader::new(Stream::Gone));
+    let Stream::Plain(tcp) = io.into_inner() else {
+        return Err(RelayError::Tls("STARTTLS twice".into()));
+    };
+    let tls = match timeout(conn.cfg.command_timeout, connector.connect(name, tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => return Err(RelayError::Tls(e.to_string())),
+        Err(_) => return Err(RelayError::Timeout("TLS handshake")),
+    };
+    conn.io = BufReader::new(Stream::Tls(Box::new(tls.into())));
+    Ok(())
+}
+
+/// `host:port`, `[v6]:port` → the host, as the certificate must name it.
+fn host_of(address: &str) -> &str {
+    let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
 /// Best effort: the message's fate is already settled.
 async fn quit(conn: &mut Conn) {
     let _ = timeout(Duration::from_secs(5), conn.command("QUIT", "QUIT".into())).await;
@@ -247,8 +315,20 @@ impl RelayError {
         let phase = match self {
             RelayError::Timeout(p) | RelayError::Protocol(p) => *p,
             RelayError::Io { phase, .. } => *phase,
-            RelayError::Connect { .. } | RelayError::Refused { .. } => return false,
+            RelayError::Connect { .. } | RelayError::Refused { .. } | RelayError::Tls(_) => {
+                return false
+            }
         };
         matches!(phase, "message" | "end of data")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_tls_name_is_the_address_host() {
+        assert_eq!(super::host_of("mx.firm.example:25"), "mx.firm.example");
+        assert_eq!(super::host_of("127.0.0.1:10026"), "127.0.0.1");
+        assert_eq!(super::host_of("[::1]:10026"), "::1");
     }
 }

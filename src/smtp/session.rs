@@ -6,10 +6,15 @@
 //! Pipelining falls out of the loop: every complete command in the buffer is
 //! handled before the next read, and replies are flushed only when the buffer
 //! is drained.
+//!
+//! STARTTLS (RFC 3207) swaps the stream for TLS and starts over from
+//! `Connected`; whatever the client sent behind the command in plaintext is
+//! dropped unread (CVE-2011-0411: it would otherwise run as if encrypted).
 
 use super::codec::{
     parse_command, DataError, DataReceiver, Line, LineReader, MailParams, Reply, Request,
 };
+use super::stream::Stream;
 use crate::config::Config;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,6 +23,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::{timeout_at, Instant};
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
 
 /// How far shutdown has gone; sessions watch it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,6 +46,8 @@ pub struct Limits {
     pub max_commands: usize,
     pub command_timeout: Duration,
     pub data_timeout: Duration,
+    /// The STARTTLS server side; `None`: not offered.
+    pub tls: Option<Arc<ServerConfig>>,
 }
 
 impl Limits {
@@ -51,6 +60,7 @@ impl Limits {
             max_commands: s.max_commands,
             command_timeout: Duration::from_secs(s.command_timeout_secs),
             data_timeout: Duration::from_secs(s.data_timeout_secs),
+            tls: cfg.tls.clone(),
         }
     }
 }
@@ -97,10 +107,12 @@ enum State {
 enum Flow {
     Continue,
     Close,
+    /// `220` queued: flush it, then hand the socket to the TLS handshake.
+    StartTls,
 }
 
 pub struct Session<S, A> {
-    stream: S,
+    stream: Stream<S>,
     settle: Arc<A>,
     limits: Limits,
     shutdown: watch::Receiver<Shutdown>,
@@ -127,7 +139,7 @@ where
         shutdown: watch::Receiver<Shutdown>,
     ) -> Self {
         Session {
-            stream,
+            stream: Stream::Plain(stream),
             settle,
             limits,
             shutdown,
@@ -150,11 +162,39 @@ where
         let banner = format!("2.0.0 {} ESMTP matterwall", self.limits.hostname);
         self.reply(Reply::new(220, banner));
         loop {
-            if self.step().await? == Flow::Close {
-                self.flush().await?;
-                return self.stream.shutdown().await;
+            match self.step().await? {
+                Flow::Continue => {}
+                Flow::StartTls => self.start_tls().await?,
+                Flow::Close => {
+                    self.flush().await?;
+                    return self.stream.shutdown().await;
+                }
             }
         }
+    }
+
+    /// Sends the `220`, drops every byte already read (pipelined in
+    /// plaintext behind STARTTLS), handshakes, and forgets the greeting.
+    async fn start_tls(&mut self) -> std::io::Result<()> {
+        self.flush().await?;
+        self.input.clear();
+        self.lines = LineReader::default();
+        let Some(config) = self.limits.tls.clone() else {
+            unreachable!("STARTTLS accepted without a certificate");
+        };
+        let Stream::Plain(plain) = std::mem::replace(&mut self.stream, Stream::Gone) else {
+            unreachable!("STARTTLS accepted twice");
+        };
+        let deadline = Instant::now() + self.limits.command_timeout;
+        let tls = match timeout_at(deadline, TlsAcceptor::from(config).accept(plain)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(std::io::ErrorKind::TimedOut.into()),
+        };
+        self.stream = Stream::Tls(Box::new(tls.into()));
+        self.state = State::Connected;
+        self.peer.helo = None;
+        self.peer.esmtp = false;
+        Ok(())
     }
 
     /// Handles whatever is buffered, or flushes and reads more.
@@ -262,6 +302,7 @@ where
                 return Flow::Close;
             }
             Ok(Request::Data) => return self.data(),
+            Ok(Request::StartTls) => return self.starttls(),
             Ok(Request::Bdat) => {
                 // The chunk that follows BDAT is binary data of a length we
                 // will not honour: reading it as commands would be smuggling.
@@ -290,11 +331,25 @@ where
             Request::Help => Reply::new(214, "2.0.0 see RFC 5321"),
             Request::Vrfy => Reply::new(252, "2.5.0 VRFY disabled; send the mail to try"),
             Request::Expn => Reply::new(502, "5.5.1 EXPN not implemented"),
-            Request::StartTls => Reply::new(502, "5.5.1 STARTTLS not available"),
-            Request::Quit | Request::Data | Request::Bdat => {
+            Request::Quit | Request::Data | Request::Bdat | Request::StartTls => {
                 unreachable!("handled by the dispatcher")
             }
         }
+    }
+
+    fn starttls(&mut self) -> Flow {
+        let reply = if self.limits.tls.is_none() {
+            Reply::new(502, "5.5.1 STARTTLS not available")
+        } else if self.stream.is_tls() {
+            Reply::new(503, "5.5.1 TLS already active")
+        } else if matches!(self.state, State::Mail(_) | State::Data(..)) {
+            Reply::new(503, "5.5.1 STARTTLS inside a transaction")
+        } else {
+            self.reply(Reply::new(220, "2.0.0 Ready to start TLS"));
+            return Flow::StartTls;
+        };
+        self.reply(reply);
+        Flow::Continue
     }
 
     fn greet(&mut self, host: String, esmtp: bool) -> Reply {
@@ -305,7 +360,7 @@ where
         if !esmtp {
             return Reply::new(250, name.clone());
         }
-        let lines = [
+        let mut lines = vec![
             name.clone(),
             "PIPELINING".into(),
             format!("SIZE {}", self.limits.max_message_size),
@@ -313,6 +368,9 @@ where
             "SMTPUTF8".into(),
             "ENHANCEDSTATUSCODES".into(),
         ];
+        if self.limits.tls.is_some() && !self.stream.is_tls() {
+            lines.push("STARTTLS".into());
+        }
         Reply::new(250, lines.join("\n"))
     }
 

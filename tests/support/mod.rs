@@ -11,6 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
+
+/// The sink's socket: plaintext, or TLS after STARTTLS.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+type Conn = BufReader<Box<dyn Io>>;
 
 /// One message as the sink got it: the body is un-dot-stuffed here, by the
 /// test's own code, so the comparison does not trust the code under test.
@@ -19,6 +26,8 @@ pub struct Got {
     pub from: String,
     pub rcpts: Vec<String>,
     pub body: Vec<u8>,
+    /// The message came over TLS.
+    pub tls: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -26,6 +35,9 @@ pub enum SinkMode {
     Normal,
     /// Accepts the connection, never says a word.
     Stall,
+    /// With TLS: sends a forged reply right behind its `220` to STARTTLS,
+    /// in the same write (RELIABILITY §1 item 6).
+    Inject,
 }
 
 pub struct Sink {
@@ -36,6 +48,15 @@ pub struct Sink {
 impl Sink {
     /// `refuse`: recipients answered `550 5.1.1`.
     pub async fn start(mode: SinkMode, refuse: &[&str]) -> Sink {
+        Sink::start_with(mode, refuse, None).await
+    }
+
+    /// A sink that offers STARTTLS with `tls`.
+    pub async fn start_tls(mode: SinkMode, tls: Arc<ServerConfig>) -> Sink {
+        Sink::start_with(mode, &[], Some(tls)).await
+    }
+
+    async fn start_with(mode: SinkMode, refuse: &[&str], tls: Option<Arc<ServerConfig>>) -> Sink {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let got = Arc::new(Mutex::new(Vec::new()));
@@ -46,12 +67,13 @@ impl Sink {
                 let Ok((s, _)) = listener.accept().await else {
                     return;
                 };
-                let (g, refuse) = (g.clone(), refuse.clone());
+                let (g, refuse, tls) = (g.clone(), refuse.clone(), tls.clone());
                 tokio::spawn(async move {
                     if mode == SinkMode::Stall {
                         tokio::time::sleep(Duration::from_secs(3600)).await;
                     }
-                    let _ = sink_session(s, g, refuse).await;
+                    let inject = mode == SinkMode::Inject;
+                    let _ = sink_session(s, g, refuse, tls, inject).await;
                 });
             }
         });
@@ -67,13 +89,17 @@ async fn sink_session(
     s: TcpStream,
     got: Arc<Mutex<Vec<Got>>>,
     refuse: Arc<Vec<String>>,
+    mut tls: Option<Arc<ServerConfig>>,
+    inject: bool,
 ) -> std::io::Result<()> {
-    let mut s = BufReader::new(s);
+    let mut s: Conn = BufReader::new(Box::new(s));
     s.get_mut().write_all(b"220 sink ESMTP\r\n").await?;
+    let mut secure = false;
     let mut cur = Got {
         from: String::new(),
         rcpts: Vec::new(),
         body: Vec::new(),
+        tls: false,
     };
     loop {
         let mut line = String::new();
@@ -83,12 +109,30 @@ async fn sink_session(
         let upper = line.to_ascii_uppercase();
         let path = || line[line.find('<').unwrap() + 1..line.rfind('>').unwrap()].to_string();
         let reply: String = if upper.starts_with("EHLO") {
-            "250-sink\r\n250-8BITMIME\r\n250 SIZE 100000000\r\n".into()
+            let offer = if tls.is_some() {
+                "250-STARTTLS\r\n"
+            } else {
+                ""
+            };
+            format!("250-sink\r\n{offer}250-8BITMIME\r\n250 SIZE 100000000\r\n")
+        } else if upper.starts_with("STARTTLS") && tls.is_some() {
+            let go: &[u8] = if inject {
+                b"220 go ahead\r\n250-forged\r\n250 STARTTLS\r\n"
+            } else {
+                b"220 go ahead\r\n"
+            };
+            s.get_mut().write_all(go).await?;
+            let acceptor = TlsAcceptor::from(tls.take().unwrap());
+            let stream = acceptor.accept(s.into_inner()).await?;
+            s = BufReader::new(Box::new(stream));
+            secure = true;
+            continue;
         } else if upper.starts_with("MAIL FROM:") {
             cur = Got {
                 from: path(),
                 rcpts: Vec::new(),
                 body: Vec::new(),
+                tls: secure,
             };
             "250 2.1.0 ok\r\n".into()
         } else if upper.starts_with("RCPT TO:") {
@@ -117,7 +161,7 @@ async fn sink_session(
 
 /// Reads dot-stuffed lines to `.` and undoes the stuffing; asserts that
 /// every line ends in CRLF (nothing bare is ever forwarded).
-async fn read_body(s: &mut BufReader<TcpStream>) -> std::io::Result<Vec<u8>> {
+async fn read_body(s: &mut Conn) -> std::io::Result<Vec<u8>> {
     let mut body = Vec::new();
     loop {
         let mut line = Vec::new();
@@ -171,6 +215,11 @@ impl Setup {
     }
 
     pub fn write_config(&self, next_hop_port: u16, smtp_extra: &str) {
+        self.write_config_with(next_hop_port, smtp_extra, "");
+    }
+
+    /// `next_hop_extra` is appended to `[next_hop]`.
+    pub fn write_config_with(&self, next_hop_port: u16, smtp_extra: &str, next_hop_extra: &str) {
         let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
         let r = |f: &str| rules.join(f).display().to_string();
         let text = format!(
@@ -195,6 +244,7 @@ address = "127.0.0.1:{next_hop_port}"
 connect_timeout_secs = 2
 command_timeout_secs = 2
 data_done_timeout_secs = 2
+{next_hop_extra}
 
 [store]
 url = "sqlite://data/mw.db"
