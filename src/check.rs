@@ -45,6 +45,18 @@ impl Envelope {
     }
 }
 
+impl Envelope {
+    /// The given sender and recipients, each falling back to what the
+    /// message's headers say when not given (what `check` does by default).
+    pub fn or_headers(raw: &[u8], from: Option<String>, to: Vec<String>) -> Envelope {
+        let headers = Envelope::from_headers(raw);
+        Envelope {
+            from: from.unwrap_or(headers.from),
+            to: if to.is_empty() { headers.to } else { to },
+        }
+    }
+}
+
 /// The sender, as checked against ethical walls.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sender {

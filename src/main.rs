@@ -171,11 +171,7 @@ fn run_check(
 ) -> Result<ExitCode, String> {
     let cfg = load(config)?;
     let raw = read_message(file)?;
-    let headers = Envelope::from_headers(&raw);
-    let envelope = Envelope {
-        from: from.unwrap_or(headers.from),
-        to: if to.is_empty() { headers.to } else { to },
-    };
+    let envelope = Envelope::or_headers(&raw, from, to);
     let verdict = check::check(&cfg, &envelope, &raw, check::today());
     let json =
         serde_json::to_string(&verdict).map_err(|e| format!("cannot encode the verdict: {e}"))?;
@@ -220,15 +216,7 @@ fn rules_test(config: &Path) -> Result<ExitCode, String> {
     let mut failed = 0;
     for ex in &cfg.examples {
         let raw = read_message(&ex.file)?;
-        let headers = Envelope::from_headers(&raw);
-        let envelope = Envelope {
-            from: ex.from.clone().unwrap_or(headers.from),
-            to: if ex.to.is_empty() {
-                headers.to
-            } else {
-                ex.to.clone()
-            },
-        };
+        let envelope = Envelope::or_headers(&raw, ex.from.clone(), ex.to.clone());
         let v = check::check(&cfg, &envelope, &raw, check::today());
         let rules_ok = ex.rules.as_ref().is_none_or(|want| *want == v.rules);
         let ok = v.action == ex.action && rules_ok;

@@ -98,11 +98,6 @@ impl Matters {
             self.extra.insert(idx, extra);
         }
     }
-
-    /// Bytes held, for the benchmark's bytes-per-entry figure.
-    pub fn heap_bytes(&self) -> usize {
-        self.text.capacity() + self.spans.capacity() * 12 + self.clients.capacity() * 4
-    }
 }
 
 #[derive(Debug, Clone)]

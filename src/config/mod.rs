@@ -91,11 +91,6 @@ impl Config {
             }
         }
     }
-
-    /// Resolves a path from the TOML against the file's folder.
-    pub fn resolve(&self, p: &str) -> PathBuf {
-        resolve(&self.dir, p)
-    }
 }
 
 fn resolve(dir: &Path, p: &str) -> PathBuf {

@@ -95,10 +95,6 @@ impl Detector {
         })
     }
 
-    pub fn detector_names(&self) -> impl Iterator<Item = &str> {
-        self.patterns.iter().map(|p| p.name.as_str())
-    }
-
     /// Heap bytes of the matchers (for the benchmark).
     pub fn heap_bytes(&self) -> usize {
         self.names.heap_bytes() + self.matters.heap_bytes()

@@ -51,10 +51,6 @@ impl LookalikeIndex {
         }
     }
 
-    pub fn heap_bytes(&self) -> usize {
-        self.deletions.capacity() * 8 + self.known.iter().map(|k| k.len() * 2 + 48).sum::<usize>()
-    }
-
     /// True when `domain` is one of the known domains (exactly).
     pub fn is_known(&self, domain: &str) -> bool {
         self.known
