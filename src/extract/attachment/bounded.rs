@@ -88,18 +88,21 @@ pub fn read_all(
     }
 }
 
+/// Zlib-compresses `data`: the inputs the decompression tests need.
+#[cfg(test)]
+pub fn zlib(data: &[u8]) -> Vec<u8> {
+    use flate2::{write::ZlibEncoder, Compression};
+    use std::io::Write;
+    let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::extract::Limits;
-    use flate2::{read::ZlibDecoder, write::ZlibEncoder, Compression};
-    use std::io::Write;
-
-    fn zlib(data: &[u8]) -> Vec<u8> {
-        let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
+    use flate2::read::ZlibDecoder;
 
     #[test]
     fn table() {

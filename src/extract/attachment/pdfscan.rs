@@ -271,14 +271,8 @@ fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::attachment::bounded::zlib;
     use crate::extract::Limits;
-    use flate2::{write::ZlibEncoder, Compression};
-
-    fn zlib(data: &[u8]) -> Vec<u8> {
-        let mut e = ZlibEncoder::new(Vec::new(), Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
 
     fn a85(data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
