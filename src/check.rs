@@ -81,6 +81,13 @@ pub struct Verdict {
     #[serde(skip_serializing_if = "Modifiers::is_empty")]
     pub modifiers: Modifiers,
     pub size: usize,
+    /// Ids of the clients mentioned, directly or through a matter, and the
+    /// matter numbers: what the quarantine and the audit trail record
+    /// instead of the words that matched.
+    #[serde(skip)]
+    pub clients: Vec<String>,
+    #[serde(skip)]
+    pub matters: Vec<String>,
 }
 
 /// Decides what to do with `raw`, sent with `envelope`, on `today`.
@@ -100,6 +107,8 @@ pub fn check(cfg: &Config, envelope: &Envelope, raw: &[u8], today: NaiveDate) ->
     };
     let facts = facts(cfg, &findings, &rcpts, &sender, &extraction, raw.len());
     let decision = policy::decide(cfg, &facts, &mut rcpts);
+    let clients = facts.client_ids.iter().cloned().collect();
+    let matters = facts.matter_numbers.iter().cloned().collect();
     Verdict {
         action: decision.action,
         rules: decision.rules,
@@ -111,6 +120,8 @@ pub fn check(cfg: &Config, envelope: &Envelope, raw: &[u8], today: NaiveDate) ->
         sender,
         modifiers: decision.modifiers,
         size: raw.len(),
+        clients,
+        matters,
     }
 }
 

@@ -49,6 +49,52 @@ enum Command {
         #[command(subcommand)]
         command: QuarantineCommand,
     },
+    /// Users of the review interface.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// The hash-chained audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user. Without --password-stdin a password is generated and printed once.
+    Add {
+        name: String,
+        /// reviewer (acts on held mail), auditor (read-only + audit log) or admin.
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Enrol a TOTP second factor; prints the otpauth:// URI for an authenticator app.
+        #[arg(long)]
+        totp: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new bearer token for the API, acting as user NAME (shown once).
+    Create { name: String },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain; exit 1 naming the first edited, inserted or deleted entry.
+    Verify,
+    /// Write every entry as one JSON object per line.
+    Export,
 }
 
 #[derive(Subcommand)]
@@ -65,7 +111,12 @@ enum QuarantineCommand {
         raw: bool,
     },
     /// Relay a held message to the next hop, exactly once.
-    Release { id: String },
+    Release {
+        id: String,
+        /// Why (recorded in the audit trail).
+        #[arg(long)]
+        comment: Option<String>,
+    },
     /// Mark a held message rejected; it is never sent.
     Reject {
         id: String,
@@ -100,6 +151,17 @@ fn main() -> ExitCode {
                 .map_err(|e| format!("{e:#}"))
         }
         Command::Quarantine { command } => quarantine(&cli.config, command),
+        Command::User { command } => user(&cli.config, command),
+        Command::Token {
+            command: TokenCommand::Create { name },
+        } => load(&cli.config)
+            .and_then(|cfg| glue(cmd::user::token(&cfg, &name).map(|()| ExitCode::SUCCESS))),
+        Command::Audit { command } => load(&cli.config).and_then(|cfg| {
+            glue(match command {
+                AuditCommand::Verify => cmd::audit::verify(&cfg),
+                AuditCommand::Export => cmd::audit::export(&cfg),
+            })
+        }),
     };
     match result {
         Ok(code) => code,
@@ -124,7 +186,9 @@ fn quarantine(config: &Path, command: QuarantineCommand) -> Result<ExitCode, Str
     let result = match command {
         QuarantineCommand::List { json } => cmd::quarantine::list(&cfg, json),
         QuarantineCommand::Show { id, raw } => cmd::quarantine::show(&cfg, &id, raw),
-        QuarantineCommand::Release { id } => cmd::quarantine::release(&cfg, &id),
+        QuarantineCommand::Release { id, comment } => {
+            cmd::quarantine::release(&cfg, &id, comment.as_deref())
+        }
         QuarantineCommand::Reject { id, comment } => {
             cmd::quarantine::reject(&cfg, &id, comment.as_deref())
         }
@@ -132,6 +196,22 @@ fn quarantine(config: &Path, command: QuarantineCommand) -> Result<ExitCode, Str
     result
         .map(|()| ExitCode::SUCCESS)
         .map_err(|e| format!("{e:#}"))
+}
+
+fn user(config: &Path, command: UserCommand) -> Result<ExitCode, String> {
+    let cfg = load(config)?;
+    let UserCommand::Add {
+        name,
+        role,
+        password_stdin,
+        totp,
+    } = command;
+    glue(cmd::user::add(&cfg, &name, &role, password_stdin, totp).map(|()| ExitCode::SUCCESS))
+}
+
+/// The glue's errors as the one-line message `main` prints.
+fn glue(r: anyhow::Result<ExitCode>) -> Result<ExitCode, String> {
+    r.map_err(|e| format!("{e:#}"))
 }
 
 /// A panic inside a parser is caught (the part is uninspectable, or the

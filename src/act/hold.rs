@@ -1,10 +1,11 @@
-//! Hold: commit the message to the quarantine (fsync'd), and only then 250.
+//! Hold: commit the message to the quarantine (fsync'd) together with the
+//! verdict's audit entry, and only then 250.
 
 use super::{tempfail, Tempfail};
 use crate::check::Verdict;
 use crate::smtp::codec::Reply;
 use crate::smtp::session::Transaction;
-use crate::store::{NewHeld, Store};
+use crate::store::{AuditEvent, NewHeld, Store};
 use std::sync::Arc;
 
 pub async fn hold(
@@ -13,6 +14,7 @@ pub async fn hold(
     tx: &Transaction,
     verdict: &Verdict,
     raw: Vec<u8>,
+    event: AuditEvent,
 ) -> Reply {
     let verdict_json = match serde_json::to_string(verdict) {
         Ok(j) => j,
@@ -21,16 +23,23 @@ pub async fn hold(
             return tempfail(Tempfail::Internal);
         }
     };
-    let msg = NewHeld {
+    let mut msg = NewHeld {
         id: id.to_string(),
         from: tx.from.clone(),
         to: tx.rcpts.clone(),
         action: verdict.action.as_str().to_string(),
         rules: verdict.rules.clone(),
+        clients: verdict.clients.clone(),
+        matters: verdict.matters.clone(),
+        subject: String::new(),
         verdict_json,
         raw,
     };
-    match tokio::task::spawn_blocking(move || store.hold(msg)).await {
+    let stored = tokio::task::spawn_blocking(move || {
+        msg.subject = subject(&msg.raw);
+        store.hold(msg, event)
+    });
+    match stored.await {
         Ok(Ok(id)) => Reply::new(250, format!("2.0.0 held as {id}")),
         Ok(Err(e)) => {
             tracing::error!(id, error = %e, "cannot store the held message; answering 451");
@@ -41,4 +50,17 @@ pub async fn hold(
             tempfail(Tempfail::Internal)
         }
     }
+}
+
+/// The decoded Subject, for the review queue (sealed at rest like the rest).
+/// A parser panic here must not turn a hold into a 451: no subject instead.
+fn subject(raw: &[u8]) -> String {
+    std::panic::catch_unwind(|| {
+        mail_parser::MessageParser::default()
+            .parse_headers(raw)
+            .and_then(|m| m.subject().map(str::to_string))
+    })
+    .ok()
+    .flatten()
+    .unwrap_or_default()
 }

@@ -6,6 +6,12 @@
 //!
 //! One structured log line per message: id, envelope, action, rules, size,
 //! timings, reply code. Never content, never matched text.
+//!
+//! Every verdict is in the audit trail before the message leaves: a held
+//! message's entry is written in the same transaction as the message; for
+//! the others the entry is committed before relaying or replying, and if it
+//! cannot be written the client gets 451 (fail closed: nothing goes out
+//! unaudited).
 
 mod hold;
 mod pass;
@@ -17,8 +23,9 @@ use crate::metrics::Metrics;
 use crate::policy::rules::Action;
 use crate::smtp::codec::Reply;
 use crate::smtp::session::{Peer, Settle, Transaction};
-use crate::store::Store;
+use crate::store::{AuditEvent, Store};
 use arc_swap::ArcSwap;
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -100,6 +107,10 @@ impl Actor {
         self.metrics.scan(rec.scan_ms);
         rec.rules = verdict.rules.clone();
         rec.action = verdict.action.as_str();
+        let event = verdict_event(&rec.id, tx, &verdict);
+        if !holds(verdict.action) && !self.audit(&rec.id, event.clone()).await {
+            return tempfail(Tempfail::Internal);
+        }
         match verdict.action {
             Action::Pass => {
                 let started = Instant::now();
@@ -109,15 +120,69 @@ impl Actor {
                 self.metrics.relay(ms);
                 reply
             }
-            Action::Hold => hold::hold(self.store.clone(), &rec.id, tx, &verdict, raw).await,
+            Action::Hold => hold::hold(self.store.clone(), &rec.id, tx, &verdict, raw, event).await,
             Action::Encrypt => {
                 // Encryption is a later issue: fail closed by holding.
                 tracing::warn!(id = %rec.id, "encrypt is not implemented yet; holding instead");
-                hold::hold(self.store.clone(), &rec.id, tx, &verdict, raw).await
+                hold::hold(self.store.clone(), &rec.id, tx, &verdict, raw, event).await
             }
             Action::Reject => reject(&cfg, &verdict),
         }
     }
+}
+
+impl Actor {
+    /// Commits one audit entry; false (and logged) if it could not be.
+    async fn audit(&self, id: &str, event: AuditEvent) -> bool {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.append(event)).await {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                tracing::error!(id, error = %e, "cannot write the audit trail; answering 451");
+                false
+            }
+            Err(_) => {
+                tracing::error!(id, "the audit write panicked; answering 451");
+                false
+            }
+        }
+    }
+}
+
+/// Actions whose audit entry is written with the held message, in its
+/// transaction. Encrypt holds until the encrypt action exists; once it
+/// sends instead, it is audited before sending like pass.
+fn holds(action: Action) -> bool {
+    matches!(action, Action::Hold | Action::Encrypt)
+}
+
+/// The verdict as the audit trail records it: ids, envelope, rule names,
+/// what matched by kind and id — never the matched words or any content
+/// (a location can be a file name, so it is left out too).
+fn verdict_event(id: &str, tx: &Transaction, v: &Verdict) -> AuditEvent {
+    let matches: Vec<_> = v
+        .matches
+        .iter()
+        .map(|m| json!({"kind": m.kind, "id": m.id}))
+        .collect();
+    let recipients: Vec<_> = v
+        .recipients
+        .iter()
+        .map(|r| json!({"address": r.address, "status": r.status}))
+        .collect();
+    let details = json!({
+        "message": id,
+        "from": tx.from,
+        "to": tx.rcpts,
+        "action": v.action.as_str(),
+        "rules": v.rules,
+        "monitor": v.monitor,
+        "matches": matches,
+        "recipients": recipients,
+        "uninspectable": v.uninspectable.len(),
+        "size": v.size,
+    });
+    AuditEvent::new("smtp", "verdict", details)
 }
 
 /// Runs `check` on a blocking thread; `None` if it panicked.

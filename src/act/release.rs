@@ -5,11 +5,15 @@
 //! body was sent (or a crash mid-relay) leaves the record in `releasing`:
 //! it is reported at start and by `quarantine list`, never re-sent blindly,
 //! because the next hop may already have it. A person decides.
+//!
+//! Each step writes its audit entry in the store's transaction: `release`
+//! (who, with what comment) before sending, then `released` or
+//! `release-failed`; an uncertain outcome is audited as `release-uncertain`.
 
 use crate::config::Config;
 use crate::smtp::codec::MailParams;
 use crate::smtp::relay::{self, RelayConfig};
-use crate::store::{Store, StoreError};
+use crate::store::{AuditEvent, Review, Store, StoreError};
 use std::sync::Arc;
 use thiserror::Error;
 
@@ -31,16 +35,29 @@ pub struct Released {
     pub refused: Vec<String>,
 }
 
+/// Releases `id` on behalf of `actor` (a user name or `cli:NAME`).
 pub async fn release(
     cfg: &Config,
     store: Arc<dyn Store>,
     id: &str,
+    actor: &str,
+    comment: Option<&str>,
 ) -> Result<Released, ReleaseError> {
     let s = store.clone();
-    let key = id.to_string();
-    let msg = tokio::task::spawn_blocking(move || s.begin_release(&key))
-        .await
-        .map_err(|_| ReleaseError::Join)??;
+    let (key, who, why) = (
+        id.to_string(),
+        actor.to_string(),
+        comment.map(str::to_string),
+    );
+    let msg = tokio::task::spawn_blocking(move || {
+        let by = Review {
+            actor: &who,
+            comment: why.as_deref(),
+        };
+        s.begin_release(&key, &by)
+    })
+    .await
+    .map_err(|_| ReleaseError::Join)??;
     let sum = &msg.summary;
     let params = MailParams {
         size: None,
@@ -56,22 +73,33 @@ pub async fn release(
                 .is_some_and(|r| (200..300).contains(&r.code)) =>
         {
             let key = id.to_string();
-            tokio::task::spawn_blocking(move || store.finish_release(&key))
+            let refused: Vec<String> = o.refused.into_iter().map(|(r, _)| r).collect();
+            let r = refused.clone();
+            tokio::task::spawn_blocking(move || store.finish_release(&key, &r))
                 .await
                 .map_err(|_| ReleaseError::Join)??;
-            return Ok(Released {
-                refused: o.refused.into_iter().map(|(r, _)| r).collect(),
-            });
+            return Ok(Released { refused });
         }
         Ok(o) => match (o.data.as_ref(), o.refused.first()) {
             (Some(r), _) | (None, Some((_, r))) => format!("{r}"),
             (None, None) => "no recipient".into(),
         },
         Err(e) if e.maybe_delivered() => {
+            let why = e.to_string();
+            let event = AuditEvent::new(
+                actor,
+                "release-uncertain",
+                serde_json::json!({"message": id, "reason": why}),
+            );
+            // The record stays `releasing` whatever happens here; a failed
+            // audit write is logged, and the error below is reported anyway.
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.append(event)).await {
+                tracing::error!(id, error = %e, "cannot audit an uncertain release");
+            }
             return Err(ReleaseError::Uncertain {
                 id: id.to_string(),
-                why: e.to_string(),
-            })
+                why,
+            });
         }
         Err(e) => e.to_string(),
     };

@@ -1,20 +1,21 @@
 //! `matterwall quarantine list|show|release|reject`: the store from the
-//! command line, for administrators and until the review UI exists.
+//! command line, for administrators. Release and reject are audited with
+//! the acting user as `cli:$USER`.
 
 use anyhow::{bail, Context, Result};
 use matterwall::act::release;
 use matterwall::config::Config;
-use matterwall::store::{self, HeldSummary, Store};
+use matterwall::store::{self, HeldSummary, Review, Store};
 use std::sync::Arc;
 
-fn open(cfg: &Config) -> Result<Arc<dyn Store>> {
+pub fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
     let s = store::open(&cfg.store.url, &cfg.dir, cfg.store.key_file.as_deref())
         .context("cannot open the store")?;
     Ok(Arc::new(s))
 }
 
 pub fn list(cfg: &Config, json: bool) -> Result<()> {
-    let held = open(cfg)?.list()?;
+    let held = open_store(cfg)?.list()?;
     if json {
         println!("{}", serde_json::to_string(&held)?);
         return Ok(());
@@ -42,7 +43,7 @@ fn line(h: &HeldSummary) -> String {
 /// Prints the summary and verdict, and the raw message only with `raw`:
 /// content goes to a terminal only when asked for.
 pub fn show(cfg: &Config, id: &str, raw: bool) -> Result<()> {
-    let msg = open(cfg)?.get(id)?;
+    let msg = open_store(cfg)?.get(id)?;
     if raw {
         use std::io::Write;
         std::io::stdout().write_all(&msg.raw)?;
@@ -56,12 +57,21 @@ pub fn show(cfg: &Config, id: &str, raw: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn release(cfg: &Config, id: &str) -> Result<()> {
-    let store = open(cfg)?;
+/// Who acts from the command line, as the audit trail names them.
+pub fn cli_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+pub fn release(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()> {
+    let store = open_store(cfg)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let done = rt.block_on(release::release(cfg, store, id))?;
+    let actor = cli_actor();
+    let done = rt.block_on(release::release(cfg, store, id, &actor, comment))?;
     println!("{id}: released");
     if !done.refused.is_empty() {
         bail!("{id}: the next hop refused {}", done.refused.join(", "));
@@ -70,7 +80,14 @@ pub fn release(cfg: &Config, id: &str) -> Result<()> {
 }
 
 pub fn reject(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()> {
-    open(cfg)?.reject(id, comment)?;
+    let actor = cli_actor();
+    open_store(cfg)?.reject(
+        id,
+        &Review {
+            actor: &actor,
+            comment,
+        },
+    )?;
     println!("{id}: rejected");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `matterwall serve`: the SMTP listener and the review listener, sharing
 //! one live config (swapped atomically on SIGHUP; a bad one is refused and
 //! the old stays) and one store. SIGTERM or SIGINT stops it gracefully.
+//! Every reload, accepted or refused, is in the audit trail.
 
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
@@ -9,7 +10,8 @@ use matterwall::config::Config;
 use matterwall::metrics::Metrics;
 use matterwall::review::{self, ReviewState};
 use matterwall::smtp::listener::Listener;
-use matterwall::store::{self, Store};
+use matterwall::store::{self, AuditEvent, Store};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
@@ -47,7 +49,13 @@ async fn serve(path: PathBuf, cfg: Config) -> Result<()> {
     let config = Arc::new(ArcSwap::from_pointee(cfg));
     let metrics = Arc::new(Metrics::default());
     let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(signals(path, config.clone(), metrics.clone(), stop_tx));
+    tokio::spawn(signals(
+        path,
+        config.clone(),
+        metrics.clone(),
+        store.clone(),
+        stop_tx,
+    ));
     let router = review::router(ReviewState {
         config: config.clone(),
         store: store.clone(),
@@ -86,6 +94,7 @@ async fn signals(
     path: PathBuf,
     config: Arc<ArcSwap<Config>>,
     metrics: Arc<Metrics>,
+    store: Arc<dyn Store>,
     stop: watch::Sender<bool>,
 ) {
     let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
@@ -98,7 +107,10 @@ async fn signals(
     };
     loop {
         tokio::select! {
-            _ = hup.recv() => reload(&path, &config, &metrics).await,
+            _ = hup.recv() => {
+                let details = reload(&path, &config, &metrics).await;
+                audit(&store, AuditEvent::new("system", "reload", details)).await;
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
@@ -107,7 +119,10 @@ async fn signals(
     let _ = stop.send(true);
 }
 
-async fn reload(path: &Path, config: &ArcSwap<Config>, metrics: &Metrics) {
+/// Loads the config anew and swaps it in; returns what the audit trail
+/// records: the outcome and counts (never a problem's text, which can quote
+/// a dictionary row).
+async fn reload(path: &Path, config: &ArcSwap<Config>, metrics: &Metrics) -> serde_json::Value {
     let p = path.to_path_buf();
     match tokio::task::spawn_blocking(move || Config::load(&p)).await {
         Ok(Ok(new)) => {
@@ -117,18 +132,34 @@ async fn reload(path: &Path, config: &ArcSwap<Config>, metrics: &Metrics) {
                 rules = new.rules.len(),
                 "configuration reloaded"
             );
+            let details = json!({"ok": true, "clients": new.dict.clients.len(),
+                "matters": new.dict.matters.len(), "waivers": new.dict.waivers.len(),
+                "rules": new.rules.len()});
             config.store(Arc::new(new));
             metrics.reload(true);
+            details
         }
         Ok(Err(e)) => {
             for p in &e.problems {
                 tracing::error!(problem = %p, "reload refused; the running configuration stays");
             }
             metrics.reload(false);
+            json!({"ok": false, "problems": e.problems.len()})
         }
         Err(_) => {
             tracing::error!("reload panicked; the running configuration stays");
             metrics.reload(false);
+            json!({"ok": false, "panicked": true})
         }
+    }
+}
+
+/// Appends one entry; a failure is logged (a reload is not undone for it).
+async fn audit(store: &Arc<dyn Store>, event: AuditEvent) {
+    let s = store.clone();
+    match tokio::task::spawn_blocking(move || s.append(event)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "cannot write the audit trail"),
+        Err(_) => tracing::error!("the audit write panicked"),
     }
 }

@@ -2,6 +2,8 @@
 //! `/metrics` (Prometheus text). The compliance UI and JSON API will join
 //! this router; it depends on `store` and `metrics`, never on `smtp`.
 
+pub mod auth;
+
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Store;

@@ -1,15 +1,24 @@
 //! Encryption at rest: the key file (created 0600 on first start, fsync'd)
-//! and AES-256-GCM sealing with a random 96-bit nonce per record.
+//! and AES-256-GCM sealing with a random 96-bit nonce per record. The same
+//! key, through a derived subkey, authenticates the audit trail's head
+//! (HMAC-SHA256), so the head cannot be rewritten by someone who can edit
+//! the database but not read the key file.
 
 use super::StoreError;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use std::io::Write;
 use std::path::Path;
 
 pub struct Sealer {
     cipher: Aes256Gcm,
+    /// HMAC subkey for the audit head: never the encryption key itself.
+    mac_key: [u8; 32],
 }
+
+type HmacSha256 = Hmac<Sha256>;
 
 impl std::fmt::Debug for Sealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -31,7 +40,23 @@ impl Sealer {
         };
         let cipher = Aes256Gcm::new_from_slice(&key)
             .map_err(|_| bad(format!("holds {} bytes, expected 32", key.len())))?;
-        Ok(Sealer { cipher })
+        let mac_key = hmac(&key, b"matterwall audit head key v1");
+        Ok(Sealer { cipher, mac_key })
+    }
+
+    /// HMAC-SHA256 of `msg` under the audit subkey, in hex.
+    pub fn mac(&self, msg: &[u8]) -> String {
+        super::audit::hex(&hmac(&self.mac_key, msg))
+    }
+
+    /// Checks a [`Sealer::mac`] in constant time.
+    pub fn mac_ok(&self, msg: &[u8], mac_hex: &str) -> bool {
+        let mut m = <HmacSha256 as Mac>::new_from_slice(&self.mac_key).expect("any key length");
+        m.update(msg);
+        let Some(tag) = unhex(mac_hex) else {
+            return false;
+        };
+        m.verify_slice(&tag).is_ok()
     }
 
     /// Returns `(nonce, ciphertext)`.
@@ -54,6 +79,22 @@ impl Sealer {
             .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
             .ok()
     }
+}
+
+fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    let mut m = <HmacSha256 as Mac>::new_from_slice(key).expect("any key length");
+    m.update(msg);
+    m.finalize().into_bytes().into()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 #[cfg(unix)]

@@ -4,13 +4,21 @@
 //! the full verdict (which names the matched text) are encrypted at rest with
 //! AES-256-GCM, one random nonce per record, the record id as associated data.
 //!
-//! The trait is synchronous: callers on the async side run it on
+//! The same store holds the review users, sessions and API tokens, waivers
+//! added in the review interface, and the hash-chained audit trail.
+//!
+//! The traits are synchronous: callers on the async side run it on
 //! `spawn_blocking`, so a slow fsync never stalls a session.
 
+pub mod accounts;
+pub mod audit;
 pub mod crypto;
+pub mod held;
 pub mod sqlite;
 
-use serde::Serialize;
+pub use accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
+pub use audit::{AuditEntry, AuditEvent, AuditFilter, AuditHead};
+pub use held::{HeldMessage, HeldPage, HeldQuery, HeldSort, HeldSummary, NewHeld};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -41,64 +49,87 @@ pub enum StoreError {
     Damaged(String),
     #[error("cannot encode: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} already exists")]
+    Exists(String),
 }
 
-/// A message to hold, as the act stage hands it over.
-#[derive(Debug, Clone)]
-pub struct NewHeld {
-    /// From [`new_id`]: the same id names the message in the log line.
-    pub id: String,
-    pub from: String,
-    pub to: Vec<String>,
-    pub action: String,
-    pub rules: Vec<String>,
-    /// The full verdict as JSON (encrypted at rest: it names matched text).
-    pub verdict_json: String,
-    pub raw: Vec<u8>,
-}
-
-/// What a listing shows: no content, no matched text.
-#[derive(Debug, Clone, Serialize)]
-pub struct HeldSummary {
-    pub id: String,
-    pub received_at: String,
-    pub status: String,
-    pub from: String,
-    pub to: Vec<String>,
-    pub action: String,
-    pub rules: Vec<String>,
-    pub size: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-}
-
-/// One held message, decrypted.
-#[derive(Debug, Clone)]
-pub struct HeldMessage {
-    pub summary: HeldSummary,
-    pub verdict_json: String,
-    pub raw: Vec<u8>,
-}
-
-/// The quarantine. Every method commits durably before it returns.
-pub trait Store: Send + Sync {
-    /// Stores a held message; returns its id once committed and fsync'd.
-    fn hold(&self, msg: NewHeld) -> Result<String, StoreError>;
+/// The quarantine. Every method commits durably before it returns, and
+/// every status change writes its audit entry in the same transaction.
+pub trait Quarantine: Send + Sync {
+    /// Stores a held message with the audit entry for its verdict; returns
+    /// its id once both are committed and fsync'd.
+    fn hold(&self, msg: NewHeld, verdict: AuditEvent) -> Result<String, StoreError>;
+    /// Every message, newest first (the `quarantine list` view).
     fn list(&self) -> Result<Vec<HeldSummary>, StoreError>;
+    /// One page of the queue, filtered and sorted, with the total count.
+    fn query(&self, q: &HeldQuery) -> Result<HeldPage, StoreError>;
+    /// How many messages are in each status.
+    fn status_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
     fn get(&self, id: &str) -> Result<HeldMessage, StoreError>;
-    /// `held → releasing`, committed before anything is sent, so a crash
-    /// mid-release can never lead to a silent second delivery.
-    fn begin_release(&self, id: &str) -> Result<HeldMessage, StoreError>;
-    /// `releasing → released` once the next hop accepted.
-    fn finish_release(&self, id: &str) -> Result<(), StoreError>;
+    /// `held → releasing`, committed (with the reviewer's audit entry)
+    /// before anything is sent, so a crash mid-release can never lead to a
+    /// silent second delivery.
+    fn begin_release(&self, id: &str, by: &Review<'_>) -> Result<HeldMessage, StoreError>;
+    /// `releasing → released` once the next hop accepted; `refused` are the
+    /// recipients it turned down.
+    fn finish_release(&self, id: &str, refused: &[String]) -> Result<(), StoreError>;
     /// `releasing → held`, when the next hop certainly did not take it.
     fn abort_release(&self, id: &str, why: &str) -> Result<(), StoreError>;
-    fn reject(&self, id: &str, comment: Option<&str>) -> Result<(), StoreError>;
+    fn reject(&self, id: &str, by: &Review<'_>) -> Result<(), StoreError>;
     /// Ids left in `releasing` by a crash: reported, never re-sent blindly.
     fn stuck_releasing(&self) -> Result<Vec<String>, StoreError>;
     /// Messages currently `held`, for the queue-size gauge.
     fn held_count(&self) -> Result<u64, StoreError>;
 }
+
+/// Who acts on a held message, and why.
+#[derive(Debug, Clone, Copy)]
+pub struct Review<'a> {
+    pub actor: &'a str,
+    pub comment: Option<&'a str>,
+}
+
+/// Review users, their sessions and API tokens, and waivers added in the
+/// review interface. Changes that matter to an auditor are audited in the
+/// same transaction.
+pub trait Accounts: Send + Sync {
+    fn add_user(&self, user: NewUser, by: &str) -> Result<(), StoreError>;
+    fn user(&self, name: &str) -> Result<Option<User>, StoreError>;
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+    /// Disabling also ends the user's sessions; tokens stop working with it.
+    fn set_disabled(&self, name: &str, disabled: bool, by: &str) -> Result<(), StoreError>;
+    /// Records a TOTP time step as used; false if it (or a later one) was
+    /// already used, so a one-time code cannot be replayed.
+    fn use_totp_step(&self, name: &str, step: u64) -> Result<bool, StoreError>;
+    fn create_session(&self, s: &SessionRecord) -> Result<(), StoreError>;
+    /// The live (unexpired) session with this id hash, and its user.
+    fn session(&self, id_hash: &str) -> Result<Option<(SessionRecord, User)>, StoreError>;
+    fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+    /// Stores an API token by its SHA-256 (the token itself is never stored).
+    fn add_token(&self, hash: &str, user: &str, by: &str) -> Result<(), StoreError>;
+    fn token_user(&self, hash: &str) -> Result<Option<User>, StoreError>;
+    fn add_waiver(&self, w: NewWaiver, by: &str) -> Result<WaiverRecord, StoreError>;
+    fn revoke_waiver(&self, id: i64, by: &str) -> Result<(), StoreError>;
+    /// Waivers added in the review interface and not revoked.
+    fn waivers(&self) -> Result<Vec<WaiverRecord>, StoreError>;
+}
+
+/// The audit trail: see [`audit`].
+pub trait AuditLog: Send + Sync {
+    fn append(&self, event: AuditEvent) -> Result<AuditEntry, StoreError>;
+    /// Entries with seq above `after`, oldest first (for walking the chain).
+    fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Entries matching `f`, newest first.
+    fn audit_query(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError>;
+}
+
+/// Everything the server needs from its store; one implementation per
+/// backend (SQLite now, PostgreSQL later).
+pub trait Store: Quarantine + Accounts + AuditLog {}
+impl<T: Quarantine + Accounts + AuditLog> Store for T {}
 
 /// Opens the store named by `[store] url`, relative to the config folder.
 pub fn open(

@@ -1,0 +1,69 @@
+//! `matterwall user add` and `matterwall token create`: the accounts the
+//! review interface and its API accept. Both are audited (actor `cli:USER`).
+
+use super::quarantine::{cli_actor, open_store};
+use anyhow::{bail, Context, Result};
+use matterwall::config::Config;
+use matterwall::review::auth::{password, secret, totp, valid_user_name};
+use matterwall::store::{NewUser, Role};
+use std::io::BufRead;
+
+/// Creates a user. The password is read from the first line of standard
+/// input with `password_stdin`; otherwise one is generated and printed once.
+/// With `with_totp`, a TOTP secret is enrolled and its `otpauth://` URI
+/// printed for the user's authenticator app.
+pub fn add(
+    cfg: &Config,
+    name: &str,
+    role: &str,
+    password_stdin: bool,
+    with_totp: bool,
+) -> Result<()> {
+    if !valid_user_name(name) {
+        bail!("user name {name:?}: use 1 to 64 letters, digits, '.', '_', '-' or '@'");
+    }
+    let role = Role::parse(role)
+        .with_context(|| format!("role {role:?}: expected reviewer, auditor or admin"))?;
+    let (pw, generated) = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        (line.trim_end_matches(['\r', '\n']).to_string(), false)
+    } else {
+        (password::generate(), true)
+    };
+    let password_hash = password::hash(&pw).map_err(anyhow::Error::msg)?;
+    let totp_secret = with_totp.then(totp::new_secret);
+    let user = NewUser {
+        name: name.to_string(),
+        role,
+        password_hash,
+        totp_secret: totp_secret.clone(),
+    };
+    open_store(cfg)?.add_user(user, &cli_actor())?;
+    println!("user {name} added ({})", role.as_str());
+    if generated {
+        println!("password: {pw}");
+    }
+    if let Some(s) = totp_secret {
+        println!("totp: {}", totp::otpauth_uri("matterwall", name, &s));
+    }
+    Ok(())
+}
+
+/// Prints a new API bearer token acting as `name`. Only its SHA-256 is
+/// stored: the token cannot be shown again.
+pub fn token(cfg: &Config, name: &str) -> Result<()> {
+    let store = open_store(cfg)?;
+    match store.user(name)? {
+        None => bail!("no user {name}: add it first with `matterwall user add`"),
+        Some(u) if u.disabled => bail!("user {name} is disabled"),
+        Some(_) => {}
+    }
+    let token = secret::random_token("mwt_");
+    store.add_token(&secret::digest(&token), name, &cli_actor())?;
+    println!("{token}");
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The quarantine's records as callers see them: what the act stage hands
+//! over, what a listing shows, and how the review queue asks for a page.
+
+use serde::Serialize;
+
+/// A message to hold, as the act stage hands it over.
+#[derive(Debug, Clone)]
+pub struct NewHeld {
+    /// From [`super::new_id`]: the same id names the message in the log line.
+    pub id: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub action: String,
+    pub rules: Vec<String>,
+    /// Ids of the clients and matters mentioned (for the queue's filters;
+    /// ids, not the words that matched).
+    pub clients: Vec<String>,
+    pub matters: Vec<String>,
+    /// The Subject as decoded (encrypted at rest: it is content).
+    pub subject: String,
+    /// The full verdict as JSON (encrypted at rest: it names matched text).
+    pub verdict_json: String,
+    pub raw: Vec<u8>,
+}
+
+/// What a listing shows: the envelope, the verdict's names and ids, and the
+/// subject; no body, no matched text.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldSummary {
+    pub id: String,
+    pub received_at: String,
+    pub status: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub action: String,
+    pub rules: Vec<String>,
+    pub clients: Vec<String>,
+    pub matters: Vec<String>,
+    pub subject: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Who released or rejected it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewed_by: Option<String>,
+}
+
+/// One held message, decrypted.
+#[derive(Debug, Clone)]
+pub struct HeldMessage {
+    pub summary: HeldSummary,
+    pub verdict_json: String,
+    pub raw: Vec<u8>,
+}
+
+/// The column the queue is sorted by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HeldSort {
+    #[default]
+    Received,
+    Sender,
+    Size,
+    Status,
+}
+
+impl HeldSort {
+    pub fn parse(s: &str) -> Option<HeldSort> {
+        Some(match s {
+            "received" => HeldSort::Received,
+            "sender" => HeldSort::Sender,
+            "size" => HeldSort::Size,
+            "status" => HeldSort::Status,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeldSort::Received => "received",
+            HeldSort::Sender => "sender",
+            HeldSort::Size => "size",
+            HeldSort::Status => "status",
+        }
+    }
+}
+
+/// A page of the queue. Every filter given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct HeldQuery {
+    pub status: Option<String>,
+    /// A client id, exactly.
+    pub client: Option<String>,
+    /// A matter number, exactly.
+    pub matter: Option<String>,
+    /// Part of the envelope sender, any case.
+    pub sender: Option<String>,
+    /// A rule name, exactly.
+    pub rule: Option<String>,
+    /// Received at or after this RFC 3339 time.
+    pub since: Option<String>,
+    /// Received before this RFC 3339 time.
+    pub until: Option<String>,
+    pub sort: HeldSort,
+    pub ascending: bool,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldPage {
+    pub items: Vec<HeldSummary>,
+    /// How many match the filters, over all pages.
+    pub total: u64,
+}

@@ -1,0 +1,287 @@
+//! Users, sessions, API tokens and review-added waivers in SQLite. A TOTP
+//! secret is sealed like message content; sessions and tokens are kept only
+//! as SHA-256 digests.
+
+use super::super::accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
+use super::super::audit::AuditEvent;
+use super::super::{Accounts, StoreError};
+use super::audit::append_in;
+use super::{now, SqliteStore};
+use rusqlite::{params, OptionalExtension, Row};
+use serde_json::json;
+
+const USER: &str = "name, role, password, totp_nonce, totp, disabled, created_at";
+
+impl SqliteStore {
+    fn user_row(&self, r: &Row<'_>) -> rusqlite::Result<User> {
+        self.user_at(r, 0)
+    }
+
+    /// The [`USER`] columns starting at column `b`.
+    fn user_at(&self, r: &Row<'_>, b: usize) -> rusqlite::Result<User> {
+        let name: String = r.get(b)?;
+        let role: String = r.get(b + 1)?;
+        let nonce: Option<Vec<u8>> = r.get(b + 3)?;
+        let sealed: Option<Vec<u8>> = r.get(b + 4)?;
+        let totp_secret = match (nonce, sealed) {
+            // A secret that fails to open locks the user out rather than
+            // silently dropping the second factor.
+            (Some(n), Some(s)) => Some(
+                self.sealer
+                    .open(format!("user/{name}/totp").as_bytes(), &n, &s)
+                    .unwrap_or_default(),
+            ),
+            _ => None,
+        };
+        Ok(User {
+            role: Role::parse(&role).unwrap_or(Role::Auditor),
+            password_hash: r.get(b + 2)?,
+            totp_secret,
+            disabled: r.get::<_, i64>(b + 5)? != 0,
+            created_at: r.get(b + 6)?,
+            name,
+        })
+    }
+}
+
+fn waiver_row(r: &Row<'_>) -> rusqlite::Result<WaiverRecord> {
+    Ok(WaiverRecord {
+        id: r.get(0)?,
+        client_id: r.get(1)?,
+        recipient: r.get(2)?,
+        expires: r.get(3)?,
+        reference: r.get(4)?,
+        added_by: r.get(5)?,
+        added_at: r.get(6)?,
+    })
+}
+
+impl Accounts for SqliteStore {
+    fn add_user(&self, user: NewUser, by: &str) -> Result<(), StoreError> {
+        let totp = user.totp_secret.as_ref().map(|s| {
+            self.sealer
+                .seal(format!("user/{}/totp", user.name).as_bytes(), s)
+        });
+        let (nonce, sealed) = totp.unzip();
+        self.write(|tx| {
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE name = ?1)",
+                [&user.name],
+                |r| r.get(0),
+            )?;
+            if exists {
+                return Err(StoreError::Exists(format!("user {}", user.name)));
+            }
+            tx.execute(
+                "INSERT INTO users (name, role, password, totp_nonce, totp, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    user.name,
+                    user.role.as_str(),
+                    user.password_hash,
+                    nonce,
+                    sealed,
+                    now()
+                ],
+            )?;
+            let details = json!({"user": user.name, "role": user.role.as_str(),
+                                 "totp": user.totp_secret.is_some()});
+            append_in(
+                tx,
+                &self.sealer,
+                &AuditEvent::new(by, "user-added", details),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                &format!("SELECT {USER} FROM users WHERE name = ?1"),
+                [name],
+                |r| self.user_row(r),
+            )
+            .optional()?)
+    }
+
+    fn users(&self) -> Result<Vec<User>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("SELECT {USER} FROM users ORDER BY name"))?;
+        let rows = stmt.query_map([], |r| self.user_row(r))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn set_disabled(&self, name: &str, disabled: bool, by: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE users SET disabled = ?1 WHERE name = ?2",
+                params![disabled as i64, name],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("user {name}")));
+            }
+            if disabled {
+                tx.execute("DELETE FROM sessions WHERE user = ?1", [name])?;
+            }
+            let kind = if disabled {
+                "user-disabled"
+            } else {
+                "user-enabled"
+            };
+            append_in(
+                tx,
+                &self.sealer,
+                &AuditEvent::new(by, kind, json!({"user": name})),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn use_totp_step(&self, name: &str, step: u64) -> Result<bool, StoreError> {
+        let n = self.conn().execute(
+            "UPDATE users SET totp_last_step = ?1
+             WHERE name = ?2 AND (totp_last_step IS NULL OR totp_last_step < ?1)",
+            params![step as i64, name],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn create_session(&self, s: &SessionRecord) -> Result<(), StoreError> {
+        let conn = self.conn();
+        // Expired sessions go whenever a new one starts: the table stays small.
+        conn.execute("DELETE FROM sessions WHERE expires_at < ?1", [now()])?;
+        conn.execute(
+            "INSERT INTO sessions (id_hash, user, csrf, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![s.id_hash, s.user, s.csrf, s.created_at, s.expires_at],
+        )?;
+        Ok(())
+    }
+
+    fn session(&self, id_hash: &str) -> Result<Option<(SessionRecord, User)>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                &format!(
+                    "SELECT s.id_hash, s.user, s.csrf, s.created_at, s.expires_at,
+                            u.{}
+                     FROM sessions s JOIN users u ON u.name = s.user
+                     WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
+                    USER.replace(", ", ", u.")
+                ),
+                params![id_hash, now()],
+                |r| {
+                    let s = SessionRecord {
+                        id_hash: r.get(0)?,
+                        user: r.get(1)?,
+                        csrf: r.get(2)?,
+                        created_at: r.get(3)?,
+                        expires_at: r.get(4)?,
+                    };
+                    let u = self.user_at(r, 5)?;
+                    Ok((s, u))
+                },
+            )
+            .optional()?;
+        Ok(row)
+    }
+
+    fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM sessions WHERE id_hash = ?1", [id_hash])?;
+        Ok(())
+    }
+
+    fn add_token(&self, hash: &str, user: &str, by: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO tokens (hash, user, created_at) VALUES (?1, ?2, ?3)",
+                params![hash, user, now()],
+            )?;
+            // The first 12 hex digits name the token in the trail without
+            // making it usable.
+            let details = json!({"user": user, "token": &hash[..12.min(hash.len())]});
+            append_in(
+                tx,
+                &self.sealer,
+                &AuditEvent::new(by, "token-created", details),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn token_user(&self, hash: &str) -> Result<Option<User>, StoreError> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                &format!(
+                    "SELECT u.{} FROM tokens t JOIN users u ON u.name = t.user
+                     WHERE t.hash = ?1 AND u.disabled = 0",
+                    USER.replace(", ", ", u.")
+                ),
+                [hash],
+                |r| self.user_row(r),
+            )
+            .optional()?)
+    }
+
+    fn add_waiver(&self, w: NewWaiver, by: &str) -> Result<WaiverRecord, StoreError> {
+        self.write(|tx| {
+            let at = now();
+            tx.execute(
+                "INSERT INTO waivers (client_id, recipient, expires, reference, added_by, added_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![w.client_id, w.recipient, w.expires, w.reference, by, at],
+            )?;
+            let rec = WaiverRecord {
+                id: tx.last_insert_rowid(),
+                client_id: w.client_id,
+                recipient: w.recipient,
+                expires: w.expires,
+                reference: w.reference,
+                added_by: by.to_string(),
+                added_at: at,
+            };
+            let details = json!({"waiver": rec.id, "client": rec.client_id,
+                "recipient": rec.recipient, "expires": rec.expires, "reference": rec.reference});
+            append_in(
+                tx,
+                &self.sealer,
+                &AuditEvent::new(by, "waiver-added", details),
+            )?;
+            Ok(rec)
+        })
+    }
+
+    fn revoke_waiver(&self, id: i64, by: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE waivers SET revoked_by = ?1, revoked_at = ?2
+                 WHERE id = ?3 AND revoked_at IS NULL",
+                params![by, now(), id],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("waiver {id}")));
+            }
+            let details = json!({"waiver": id});
+            append_in(
+                tx,
+                &self.sealer,
+                &AuditEvent::new(by, "waiver-revoked", details),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn waivers(&self) -> Result<Vec<WaiverRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, client_id, recipient, expires, reference, added_by, added_at
+             FROM waivers WHERE revoked_at IS NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], waiver_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,299 @@
+//! The quarantine in SQLite: held messages, their status machine, the
+//! queue query. Raw bytes, verdict and subject are sealed, each with the
+//! record id (and what it is) as associated data.
+
+use super::super::audit::AuditEvent;
+use super::super::held::{HeldMessage, HeldPage, HeldQuery, HeldSort, HeldSummary, NewHeld};
+use super::super::{Quarantine, Review, StoreError};
+use super::audit::append_in;
+use super::{now, SqliteStore};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::json;
+
+const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, comment, \
+                       clients, matters, subject_nonce, subject, reviewed_by";
+
+/// Moves `id` from `from` to `to`; reports what it was if not `from`.
+fn transition(
+    conn: &Connection,
+    id: &str,
+    from: &'static str,
+    to: &str,
+    comment: Option<&str>,
+    reviewed_by: Option<&str>,
+) -> Result<(), StoreError> {
+    let changed = conn.execute(
+        "UPDATE held SET status = ?1, updated_at = ?2, comment = COALESCE(?3, comment),
+                         reviewed_by = COALESCE(?4, reviewed_by)
+         WHERE id = ?5 AND status = ?6",
+        params![to, now(), comment, reviewed_by, id, from],
+    )?;
+    if changed == 1 {
+        return Ok(());
+    }
+    let status: Option<String> = conn
+        .query_row("SELECT status FROM held WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?;
+    match status {
+        None => Err(StoreError::NotFound(id.to_string())),
+        Some(status) => Err(StoreError::WrongStatus {
+            id: id.to_string(),
+            status,
+            wanted: from,
+        }),
+    }
+}
+
+fn json_list(r: &Row<'_>, i: usize) -> rusqlite::Result<Vec<String>> {
+    let text: String = r.get(i)?;
+    Ok(serde_json::from_str(&text).unwrap_or_default())
+}
+
+impl SqliteStore {
+    fn summary(&self, r: &Row<'_>) -> rusqlite::Result<HeldSummary> {
+        let id: String = r.get(0)?;
+        let envelope: String = r.get(3)?;
+        let env: serde_json::Value = serde_json::from_str(&envelope).unwrap_or_default();
+        let nonce: Option<Vec<u8>> = r.get(10)?;
+        let sealed: Option<Vec<u8>> = r.get(11)?;
+        let subject = match (nonce, sealed) {
+            (Some(n), Some(s)) => self
+                .sealer
+                .open(format!("{id}/subject").as_bytes(), &n, &s)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_else(|| "(damaged)".into()),
+            _ => String::new(),
+        };
+        Ok(HeldSummary {
+            received_at: r.get(1)?,
+            status: r.get(2)?,
+            from: env["from"].as_str().unwrap_or("").to_string(),
+            to: serde_json::from_value(env["to"].clone()).unwrap_or_default(),
+            action: r.get(4)?,
+            rules: json_list(r, 5)?,
+            size: r.get::<_, i64>(6)? as u64,
+            comment: r.get(7)?,
+            clients: json_list(r, 8)?,
+            matters: json_list(r, 9)?,
+            subject,
+            reviewed_by: r.get(12)?,
+            id,
+        })
+    }
+
+    fn reviewer_of(conn: &Connection, id: &str) -> Result<String, StoreError> {
+        let by: Option<String> = conn
+            .query_row("SELECT reviewed_by FROM held WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .flatten();
+        Ok(by.unwrap_or_else(|| "system".into()))
+    }
+}
+
+/// The SQL for a sort column: only these fixed strings reach the query.
+fn order_by(sort: HeldSort) -> &'static str {
+    match sort {
+        HeldSort::Received => "received_at",
+        HeldSort::Sender => "lower(json_extract(envelope, '$.from'))",
+        HeldSort::Size => "size",
+        HeldSort::Status => "status",
+    }
+}
+
+const FILTER: &str = "
+    (?1 IS NULL OR status = ?1)
+    AND (?2 IS NULL OR EXISTS (SELECT 1 FROM json_each(held.clients) WHERE value = ?2))
+    AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(held.matters) WHERE value = ?3))
+    AND (?4 IS NULL OR instr(lower(json_extract(envelope, '$.from')), lower(?4)) > 0)
+    AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(held.rules) WHERE value = ?5))
+    AND (?6 IS NULL OR received_at >= ?6)
+    AND (?7 IS NULL OR received_at < ?7)";
+
+impl Quarantine for SqliteStore {
+    fn hold(&self, msg: NewHeld, verdict: AuditEvent) -> Result<String, StoreError> {
+        let id = msg.id.clone();
+        let (raw_nonce, raw) = self.sealer.seal(id.as_bytes(), &msg.raw);
+        let (verdict_nonce, verdict_ct) = self.sealer.seal(
+            format!("{id}/verdict").as_bytes(),
+            msg.verdict_json.as_bytes(),
+        );
+        let (subject_nonce, subject) = self
+            .sealer
+            .seal(format!("{id}/subject").as_bytes(), msg.subject.as_bytes());
+        let envelope = json!({"from": msg.from, "to": msg.to}).to_string();
+        let rules = serde_json::to_string(&msg.rules)?;
+        let clients = serde_json::to_string(&msg.clients)?;
+        let matters = serde_json::to_string(&msg.matters)?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO held (id, received_at, updated_at, status, envelope, action, rules,
+                                   size, raw_nonce, raw, verdict_nonce, verdict, clients, matters,
+                                   subject_nonce, subject)
+                 VALUES (?1, ?2, ?2, 'held', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    id,
+                    now(),
+                    envelope,
+                    msg.action,
+                    rules,
+                    msg.raw.len() as i64,
+                    raw_nonce,
+                    raw,
+                    verdict_nonce,
+                    verdict_ct,
+                    clients,
+                    matters,
+                    subject_nonce,
+                    subject
+                ],
+            )?;
+            append_in(tx, &self.sealer, &verdict)?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    fn list(&self) -> Result<Vec<HeldSummary>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SUMMARY} FROM held ORDER BY received_at DESC, id"
+        ))?;
+        let rows = stmt.query_map([], |r| self.summary(r))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn query(&self, q: &HeldQuery) -> Result<HeldPage, StoreError> {
+        let conn = self.conn();
+        let args = params![q.status, q.client, q.matter, q.sender, q.rule, q.since, q.until];
+        let total: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM held WHERE {FILTER}"),
+            args,
+            |r| r.get(0),
+        )?;
+        let dir = if q.ascending { "ASC" } else { "DESC" };
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SUMMARY} FROM held WHERE {FILTER}
+             ORDER BY {} {dir}, received_at DESC, id LIMIT {} OFFSET {}",
+            order_by(q.sort),
+            q.limit.max(1),
+            q.offset
+        ))?;
+        let rows = stmt.query_map(args, |r| self.summary(r))?;
+        Ok(HeldPage {
+            items: rows.collect::<Result<_, _>>()?,
+            total: total as u64,
+        })
+    }
+
+    fn status_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT status, count(*) FROM held GROUP BY status")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn get(&self, id: &str) -> Result<HeldMessage, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                &format!(
+                    "SELECT {SUMMARY}, raw_nonce, raw, verdict_nonce, verdict FROM held WHERE id = ?1"
+                ),
+                [id],
+                |r| {
+                    let blobs: [Vec<u8>; 4] = [r.get(13)?, r.get(14)?, r.get(15)?, r.get(16)?];
+                    Ok((self.summary(r)?, blobs))
+                },
+            )
+            .optional()?;
+        let (summary, [rn, raw, vn, verdict]) =
+            row.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        let damaged = || StoreError::Damaged(id.to_string());
+        let raw = self
+            .sealer
+            .open(id.as_bytes(), &rn, &raw)
+            .ok_or_else(damaged)?;
+        let aad = format!("{id}/verdict");
+        let verdict = self
+            .sealer
+            .open(aad.as_bytes(), &vn, &verdict)
+            .ok_or_else(damaged)?;
+        Ok(HeldMessage {
+            summary,
+            verdict_json: String::from_utf8_lossy(&verdict).into_owned(),
+            raw,
+        })
+    }
+
+    fn begin_release(&self, id: &str, by: &Review<'_>) -> Result<HeldMessage, StoreError> {
+        // Decrypt first: a damaged record must stay `held`, never `releasing`.
+        let msg = self.get(id)?;
+        self.write(|tx| {
+            transition(tx, id, "held", "releasing", by.comment, Some(by.actor))?;
+            let details = json!({"message": id, "comment": by.comment});
+            append_in(
+                tx,
+                &self.sealer,
+                &AuditEvent::new(by.actor, "release", details),
+            )?;
+            Ok(())
+        })?;
+        Ok(msg)
+    }
+
+    fn finish_release(&self, id: &str, refused: &[String]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            transition(tx, id, "releasing", "released", None, None)?;
+            let actor = Self::reviewer_of(tx, id)?;
+            let details = json!({"message": id, "refused": refused});
+            append_in(
+                tx,
+                &self.sealer,
+                &AuditEvent::new(actor, "released", details),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn abort_release(&self, id: &str, why: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            transition(tx, id, "releasing", "held", Some(why), None)?;
+            let actor = Self::reviewer_of(tx, id)?;
+            let details = json!({"message": id, "reason": why});
+            let event = AuditEvent::new(actor, "release-failed", details);
+            append_in(tx, &self.sealer, &event)?;
+            Ok(())
+        })
+    }
+
+    fn reject(&self, id: &str, by: &Review<'_>) -> Result<(), StoreError> {
+        self.write(|tx| {
+            transition(tx, id, "held", "rejected", by.comment, Some(by.actor))?;
+            let details = json!({"message": id, "comment": by.comment});
+            append_in(
+                tx,
+                &self.sealer,
+                &AuditEvent::new(by.actor, "reject", details),
+            )?;
+            Ok(())
+        })
+    }
+
+    fn stuck_releasing(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id FROM held WHERE status = 'releasing'")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn held_count(&self) -> Result<u64, StoreError> {
+        let n: i64 =
+            self.conn()
+                .query_row("SELECT count(*) FROM held WHERE status = 'held'", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(n as u64)
+    }
+}

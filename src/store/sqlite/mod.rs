@@ -1,0 +1,76 @@
+//! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`,
+//! so a commit is on disk before `hold` returns (and so before any 250).
+//! Status changes are single UPDATEs guarded by the expected old status, so
+//! two reviewers (or a CLI and the server) cannot both release one message;
+//! each runs in an IMMEDIATE transaction together with its audit entry.
+//!
+//! One file per trait: `held.rs` (quarantine), `accounts.rs` (users,
+//! sessions, tokens, waivers), `audit.rs` (the chain). `schema.rs` creates
+//! and migrates the tables.
+
+mod accounts;
+mod audit;
+mod held;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use super::crypto::Sealer;
+use super::StoreError;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    sealer: Sealer,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl SqliteStore {
+    /// Opens (creating on first start, migrating an older file) the
+    /// database and its key.
+    pub fn open(db: &Path, key: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = db.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let mut conn = Connection::open(db)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        schema::migrate(&mut conn)?;
+        let sealer = Sealer::load_or_create(key)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            sealer,
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock left no half-done transaction
+        // (rusqlite rolls back on drop), so the connection is still sound.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction (the write lock is taken at the
+    /// start, so another process cannot slip an audit entry in between our
+    /// read of the head and our append) and commits.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,112 @@
+//! Tables, and the migration of a database made by an older version
+//! (`PRAGMA user_version`: 0 had only `held`).
+
+use super::super::StoreError;
+use rusqlite::Connection;
+
+/// Version 0: the quarantine as issue 4 made it.
+const V0: &str = "
+CREATE TABLE IF NOT EXISTS held (
+    id            TEXT PRIMARY KEY,
+    received_at   TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    status        TEXT NOT NULL
+                  CHECK (status IN ('held','releasing','released','rejected','expired')),
+    envelope      TEXT NOT NULL,
+    action        TEXT NOT NULL,
+    rules         TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    raw_nonce     BLOB NOT NULL,
+    raw           BLOB NOT NULL,
+    verdict_nonce BLOB NOT NULL,
+    verdict       BLOB NOT NULL,
+    comment       TEXT
+);
+CREATE INDEX IF NOT EXISTS held_status ON held (status, received_at);
+";
+
+/// Version 1: the review interface (issue 6). The audit table refuses
+/// UPDATE and DELETE by trigger: that stops mistakes, not an attacker, who
+/// can drop the trigger; the hash chain and the keyed head catch that.
+const V1: &str = "
+ALTER TABLE held ADD COLUMN clients TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE held ADD COLUMN matters TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE held ADD COLUMN subject_nonce BLOB;
+ALTER TABLE held ADD COLUMN subject BLOB;
+ALTER TABLE held ADD COLUMN reviewed_by TEXT;
+CREATE INDEX held_received ON held (received_at);
+
+CREATE TABLE users (
+    name           TEXT PRIMARY KEY,
+    role           TEXT NOT NULL CHECK (role IN ('reviewer','auditor','admin')),
+    password       TEXT NOT NULL,
+    totp_nonce     BLOB,
+    totp           BLOB,
+    totp_last_step INTEGER,
+    disabled       INTEGER NOT NULL DEFAULT 0,
+    created_at     TEXT NOT NULL
+);
+CREATE TABLE sessions (
+    id_hash    TEXT PRIMARY KEY,
+    user       TEXT NOT NULL REFERENCES users (name),
+    csrf       TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE TABLE tokens (
+    hash       TEXT PRIMARY KEY,
+    user       TEXT NOT NULL REFERENCES users (name),
+    created_at TEXT NOT NULL
+);
+CREATE TABLE waivers (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_id  TEXT NOT NULL,
+    recipient  TEXT NOT NULL,
+    expires    TEXT NOT NULL,
+    reference  TEXT NOT NULL,
+    added_by   TEXT NOT NULL,
+    added_at   TEXT NOT NULL,
+    revoked_by TEXT,
+    revoked_at TEXT
+);
+CREATE TABLE audit (
+    seq       INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    details   TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE INDEX audit_kind ON audit (kind, seq);
+CREATE TABLE audit_head (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    mac  TEXT NOT NULL
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+";
+
+const MIGRATIONS: &[&str] = &[V1];
+
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch(V0)?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        return Err(StoreError::Invalid(format!(
+            "the database is version {version}, newer than this program knows ({}); upgrade matterwall",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,346 @@
+use super::super::audit::{self, AuditEvent};
+use super::super::*;
+use super::SqliteStore;
+use rusqlite::Connection;
+use serde_json::json;
+
+fn msg() -> NewHeld {
+    NewHeld {
+        id: crate::store::new_id(),
+        from: "a@firm.example".into(),
+        to: vec!["b@x.example".into()],
+        action: "hold".into(),
+        rules: vec!["unauthorised-recipient".into()],
+        clients: vec!["C-10442".into()],
+        matters: vec!["2024-0117".into()],
+        subject: "Harrowgate draft".into(),
+        verdict_json: r#"{"action":"hold"}"#.into(),
+        raw: b"Subject: secret\r\n\r\nHarrowgate\r\n".to_vec(),
+    }
+}
+
+fn verdict(id: &str) -> AuditEvent {
+    AuditEvent::new("smtp", "verdict", json!({"message": id}))
+}
+
+fn hold(store: &SqliteStore) -> String {
+    let m = msg();
+    let v = verdict(&m.id);
+    store.hold(m, v).unwrap()
+}
+
+const BY: Review<'static> = Review {
+    actor: "alice",
+    comment: Some("ok"),
+};
+
+fn open(dir: &std::path::Path) -> SqliteStore {
+    super::super::open("sqlite://q/db.sqlite", dir, None).unwrap()
+}
+
+#[test]
+fn hold_release_reject_and_tamper() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let key = dir.path().join("q/matterwall.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let id = hold(&store);
+    assert_eq!(id.len(), 16);
+    assert_eq!(store.get(&id).unwrap().raw, msg().raw);
+    assert_eq!(store.get(&id).unwrap().summary.subject, "Harrowgate draft");
+    assert_eq!(store.held_count().unwrap(), 1);
+    store.begin_release(&id, &BY).unwrap();
+    assert!(matches!(
+        store.begin_release(&id, &BY),
+        Err(StoreError::WrongStatus { .. })
+    ));
+    assert_eq!(store.stuck_releasing().unwrap(), std::slice::from_ref(&id));
+    store.finish_release(&id, &[]).unwrap();
+    assert!(matches!(
+        store.reject(&id, &BY),
+        Err(StoreError::WrongStatus { .. })
+    ));
+    let other = hold(&store);
+    store.reject(&other, &BY).unwrap();
+    assert_eq!(store.list().unwrap().len(), 2);
+    // The raw bytes and the subject are not in the database file in clear.
+    let third = hold(&store);
+    drop(store);
+    let db = std::fs::read(dir.path().join("q/db.sqlite")).unwrap();
+    let wal = std::fs::read(dir.path().join("q/db.sqlite-wal")).unwrap_or_default();
+    for file in [db, wal] {
+        assert!(!file.windows(10).any(|w| w == b"Harrowgate"));
+    }
+    // Flipped bits are detected and the record stays put.
+    let conn = Connection::open(dir.path().join("q/db.sqlite")).unwrap();
+    conn.execute(
+        "UPDATE held SET raw = zeroblob(length(raw)) WHERE id = ?1",
+        [&third],
+    )
+    .unwrap();
+    drop(conn);
+    let store = open(dir.path());
+    assert!(matches!(
+        store.begin_release(&third, &BY),
+        Err(StoreError::Damaged(_))
+    ));
+    let held = store.list().unwrap();
+    assert_eq!(held.iter().filter(|s| s.status == "held").count(), 1);
+    // Every transition is in the trail, and the trail is intact.
+    let kinds: Vec<String> = store
+        .audit_after(0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        ["verdict", "release", "released", "verdict", "reject", "verdict"]
+    );
+    assert_eq!(audit::verify(&store).unwrap(), Ok(6));
+}
+
+#[test]
+fn queue_filters_sort_and_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut ids = Vec::new();
+    for (i, client) in ["C-1", "C-2", "C-1"].iter().enumerate() {
+        let mut m = msg();
+        m.clients = vec![client.to_string()];
+        m.from = format!("sender{i}@firm.example");
+        m.raw.extend(std::iter::repeat_n(b'x', i * 10));
+        let v = verdict(&m.id);
+        ids.push(store.hold(m, v).unwrap());
+    }
+    store.reject(&ids[0], &BY).unwrap();
+    let q = |f: &dyn Fn(&mut HeldQuery)| {
+        let mut q = HeldQuery {
+            limit: 10,
+            ..Default::default()
+        };
+        f(&mut q);
+        store.query(&q).unwrap()
+    };
+    assert_eq!(q(&|q| q.client = Some("C-1".into())).total, 2);
+    assert_eq!(q(&|q| q.status = Some("held".into())).total, 2);
+    assert_eq!(
+        q(&|q| q.sender = Some("SENDER2".into())).items[0].id,
+        ids[2]
+    );
+    assert_eq!(q(&|q| q.rule = Some("nope".into())).total, 0);
+    let by_size = q(&|q| {
+        q.sort = HeldSort::Size;
+        q.ascending = true;
+    });
+    let got: Vec<&str> = by_size.items.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(got, [&ids[0], &ids[1], &ids[2]]);
+    let page = q(&|q| {
+        q.limit = 1;
+        q.offset = 1;
+    });
+    assert_eq!((page.items.len(), page.total), (1, 3));
+    let mut counts = store.status_counts().unwrap();
+    counts.sort();
+    assert_eq!(counts, [("held".into(), 2), ("rejected".into(), 1)]);
+}
+
+/// Opens the raw database with the append-only triggers dropped, as
+/// someone editing the file would.
+fn editor(dir: &std::path::Path) -> Connection {
+    let conn = Connection::open(dir.join("q/db.sqlite")).unwrap();
+    conn.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;")
+        .unwrap();
+    conn
+}
+
+fn trail(n: usize) -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for i in 0..n {
+        store
+            .append(AuditEvent::new("bob", "login", json!({"n": i})))
+            .unwrap();
+    }
+    (dir, store)
+}
+
+fn bad_seq(store: &SqliteStore) -> Option<u64> {
+    audit::verify(store).unwrap().unwrap_err().seq
+}
+
+#[test]
+fn audit_is_append_only_by_trigger() {
+    let (dir, store) = trail(3);
+    let conn = Connection::open(dir.path().join("q/db.sqlite")).unwrap();
+    assert!(conn.execute("DELETE FROM audit WHERE seq = 3", []).is_err());
+    assert!(conn
+        .execute("UPDATE audit SET actor = 'x' WHERE seq = 1", [])
+        .is_err());
+    assert_eq!(audit::verify(&store).unwrap(), Ok(3));
+}
+
+#[test]
+fn audit_edit_is_named() {
+    let (dir, store) = trail(5);
+    editor(dir.path())
+        .execute("UPDATE audit SET actor = 'mallory' WHERE seq = 3", [])
+        .unwrap();
+    assert_eq!(bad_seq(&store), Some(3));
+}
+
+#[test]
+fn audit_edit_with_rehash_is_named() {
+    let (dir, store) = trail(5);
+    let e = &store.audit_after(2, 1).unwrap()[0];
+    let hash = audit::entry_hash(&e.prev_hash, 3, &e.time, "mallory", &e.kind, &e.details);
+    editor(dir.path())
+        .execute(
+            "UPDATE audit SET actor = 'mallory', hash = ?1 WHERE seq = 3",
+            [hash],
+        )
+        .unwrap();
+    assert_eq!(bad_seq(&store), Some(3));
+}
+
+#[test]
+fn audit_deletions_are_named() {
+    let (dir, store) = trail(5);
+    editor(dir.path())
+        .execute("DELETE FROM audit WHERE seq = 2", [])
+        .unwrap();
+    assert_eq!(bad_seq(&store), Some(2));
+    let (dir, store) = trail(5);
+    editor(dir.path())
+        .execute("DELETE FROM audit WHERE seq = 5", [])
+        .unwrap();
+    assert_eq!(bad_seq(&store), Some(5));
+    // Appending after a deletion does not paper over it.
+    store
+        .append(AuditEvent::new("bob", "login", json!({})))
+        .unwrap();
+    assert_eq!(bad_seq(&store), Some(5));
+}
+
+#[test]
+fn audit_insertion_and_forged_head_are_caught() {
+    let (dir, store) = trail(3);
+    let last = &store.audit_after(2, 1).unwrap()[0];
+    let hash = audit::entry_hash(&last.hash, 4, &last.time, "mallory", "login", &json!({}));
+    let conn = editor(dir.path());
+    conn.execute(
+        "INSERT INTO audit (seq, at, actor, kind, details, prev_hash, hash)
+         VALUES (4, ?1, 'mallory', 'login', '{}', ?2, ?3)",
+        rusqlite::params![last.time, last.hash, hash],
+    )
+    .unwrap();
+    assert_eq!(bad_seq(&store), Some(4));
+    // Moving the head along without the key is caught too, and appending
+    // on a forged head is refused.
+    conn.execute("UPDATE audit_head SET seq = 4, hash = ?1", [&hash])
+        .unwrap();
+    assert_eq!(bad_seq(&store), None);
+    assert!(store
+        .append(AuditEvent::new("bob", "login", json!({})))
+        .is_err());
+}
+
+#[test]
+fn users_sessions_tokens_waivers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let user = NewUser {
+        name: "alice".into(),
+        role: Role::Reviewer,
+        password_hash: "$argon2id$x".into(),
+        totp_secret: Some(b"12345678901234567890".to_vec()),
+    };
+    store.add_user(user.clone(), "cli:root").unwrap();
+    assert!(matches!(
+        store.add_user(user, "cli:root"),
+        Err(StoreError::Exists(_))
+    ));
+    let alice = store.user("alice").unwrap().unwrap();
+    assert_eq!(
+        alice.totp_secret.as_deref(),
+        Some(&b"12345678901234567890"[..])
+    );
+    assert!(store.use_totp_step("alice", 10).unwrap());
+    assert!(!store.use_totp_step("alice", 10).unwrap(), "replayed code");
+    let future = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let s = SessionRecord {
+        id_hash: "h1".into(),
+        user: "alice".into(),
+        csrf: "c".into(),
+        created_at: "now".into(),
+        expires_at: future,
+    };
+    store.create_session(&s).unwrap();
+    assert_eq!(store.session("h1").unwrap().unwrap().1.name, "alice");
+    store
+        .add_token("t1hash-abcdef", "alice", "cli:root")
+        .unwrap();
+    assert!(store.token_user("t1hash-abcdef").unwrap().is_some());
+    store.set_disabled("alice", true, "admin").unwrap();
+    assert!(store.session("h1").unwrap().is_none());
+    assert!(store.token_user("t1hash-abcdef").unwrap().is_none());
+    let w = NewWaiver {
+        client_id: "C-10442".into(),
+        recipient: "x.example".into(),
+        expires: "2099-01-01".into(),
+        reference: "WV-1".into(),
+    };
+    let rec = store.add_waiver(w, "admin").unwrap();
+    assert_eq!(store.waivers().unwrap().len(), 1);
+    store.revoke_waiver(rec.id, "admin").unwrap();
+    assert!(store.waivers().unwrap().is_empty());
+    let kinds: Vec<String> = store
+        .audit_query(&AuditFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "waiver-revoked",
+            "waiver-added",
+            "user-disabled",
+            "token-created",
+            "user-added"
+        ]
+    );
+    let db = std::fs::read(dir.path().join("q/db.sqlite")).unwrap();
+    assert!(!db.windows(20).any(|w| w == b"12345678901234567890"));
+}
+
+#[test]
+fn migrates_a_version_0_database() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("q")).unwrap();
+    let conn = Connection::open(dir.path().join("q/db.sqlite")).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE held (id TEXT PRIMARY KEY, received_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL, status TEXT NOT NULL, envelope TEXT NOT NULL,
+            action TEXT NOT NULL, rules TEXT NOT NULL, size INTEGER NOT NULL,
+            raw_nonce BLOB NOT NULL, raw BLOB NOT NULL, verdict_nonce BLOB NOT NULL,
+            verdict BLOB NOT NULL, comment TEXT);
+         INSERT INTO held VALUES ('old', '2024-01-01T00:00:00+00:00', 'x', 'rejected',
+            '{\"from\":\"a@b.c\",\"to\":[]}', 'hold', '[\"r\"]', 1, x'00', x'00', x'00', x'00', NULL);",
+    )
+    .unwrap();
+    drop(conn);
+    let store = open(dir.path());
+    let list = store.list().unwrap();
+    assert_eq!((list[0].id.as_str(), list[0].subject.as_str()), ("old", ""));
+    hold(&store);
+    assert_eq!(store.list().unwrap().len(), 2);
+}
