@@ -1,8 +1,17 @@
-//! The review listener. For now only what operations need: `/healthz` and
-//! `/metrics` (Prometheus text). The compliance UI and JSON API will join
-//! this router; it depends on `store` and `metrics`, never on `smtp`.
+//! The review listener: the compliance web interface (server-rendered
+//! HTML, no JavaScript), its JSON API, and what operations need
+//! (`/healthz`, `/metrics`). It depends on `store`, `act` (release) and
+//! `metrics`, never on `smtp`.
+//!
+//! Every response carries a strict Content-Security-Policy and friends
+//! ([`security_headers`]): held messages are hostile input, and even a
+//! rendering slip must not turn into running script.
 
+pub mod access;
+pub mod actions;
+pub mod api;
 pub mod auth;
+pub mod filter;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -26,7 +35,36 @@ pub fn router(state: ReviewState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(api::routes())
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// The policy every response gets: nothing but our own stylesheet and
+/// images may load, no script at all, forms post only to us, no framing.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn security_headers(mut r: axum::response::Response) -> axum::response::Response {
+    use header::HeaderValue;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Held content must not linger in a browser or proxy cache.
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    r
 }
 
 async fn healthz() -> &'static str {

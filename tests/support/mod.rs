@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -284,6 +286,70 @@ action = "reject"
             .args(args)
             .output()
             .unwrap()
+    }
+
+    /// Runs the CLI with `stdin` as its standard input.
+    pub fn cli_stdin(&self, args: &[&str], stdin: &str) -> std::process::Output {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_matterwall"))
+            .arg("--config")
+            .arg(self.config())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Adds a review user with `password` (checked to succeed).
+    pub fn add_user(&self, name: &str, role: &str, password: &str) {
+        let out = self.cli_stdin(
+            &["user", "add", name, "--role", role, "--password-stdin"],
+            &format!("{password}\n"),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A new API token for `user`.
+    pub fn token(&self, user: &str) -> String {
+        let out = self.cli(&["token", "create", user]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// The audit trail as `audit export` prints it.
+    pub fn audit(&self) -> Vec<serde_json::Value> {
+        let out = self.cli(&["audit", "export"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("data/mw.db")
     }
 
     /// The held messages as `quarantine list --json` prints them.

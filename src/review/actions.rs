@@ -1,0 +1,135 @@
+//! What the web pages and the API both do to the store: release, reject,
+//! and the input checks in front of them. One place, so the two faces
+//! cannot drift apart in what they accept or audit.
+
+use super::ReviewState;
+use crate::act::release::{self, ReleaseError, Released};
+use crate::store::{Review, Store, StoreError};
+use std::sync::Arc;
+
+/// Why an action was refused, as both faces report it.
+#[derive(Debug)]
+pub enum ActionError {
+    BadInput(String),
+    NotFound(String),
+    /// The message is not in a state that allows it.
+    Conflict(String),
+    /// The next hop did not (certainly) take a release.
+    Upstream(String),
+    Internal(String),
+}
+
+impl ActionError {
+    pub fn message(&self) -> &str {
+        match self {
+            ActionError::BadInput(m)
+            | ActionError::NotFound(m)
+            | ActionError::Conflict(m)
+            | ActionError::Upstream(m)
+            | ActionError::Internal(m) => m,
+        }
+    }
+}
+
+impl From<StoreError> for ActionError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(_) => ActionError::NotFound(e.to_string()),
+            StoreError::WrongStatus { .. } | StoreError::Exists(_) => {
+                ActionError::Conflict(e.to_string())
+            }
+            StoreError::Invalid(_) => ActionError::BadInput(e.to_string()),
+            other => {
+                tracing::error!(error = %other, "store failure in the review interface");
+                ActionError::Internal("the store failed; see the server log".into())
+            }
+        }
+    }
+}
+
+/// Longest comment kept; the audit trail is not a document store.
+pub const MAX_COMMENT: usize = 2000;
+
+/// A reviewer's comment: required, trimmed, bounded, no control characters
+/// other than line breaks and tabs.
+pub fn comment(raw: &str) -> Result<String, ActionError> {
+    let c = raw.trim();
+    if c.is_empty() {
+        return Err(ActionError::BadInput("a comment is required".into()));
+    }
+    if c.chars().count() > MAX_COMMENT {
+        return Err(ActionError::BadInput(format!(
+            "the comment is longer than {MAX_COMMENT} characters"
+        )));
+    }
+    if c.chars()
+        .any(|ch| ch.is_control() && ch != '\n' && ch != '\t' && ch != '\r')
+    {
+        return Err(ActionError::BadInput(
+            "the comment has control characters".into(),
+        ));
+    }
+    Ok(c.replace("\r\n", "\n"))
+}
+
+/// Runs a store call on the blocking pool.
+pub async fn blocking<T: Send + 'static>(
+    store: &Arc<dyn Store>,
+    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ActionError> {
+    let s = store.clone();
+    match tokio::task::spawn_blocking(move || f(s.as_ref())).await {
+        Ok(r) => r.map_err(ActionError::from),
+        Err(_) => Err(ActionError::Internal("the store task failed".into())),
+    }
+}
+
+pub async fn release(
+    state: &ReviewState,
+    actor: &str,
+    id: &str,
+    raw_comment: &str,
+) -> Result<Released, ActionError> {
+    let c = comment(raw_comment)?;
+    let cfg = state.config.load_full();
+    release::release(&cfg, state.store.clone(), id, actor, Some(&c))
+        .await
+        .map_err(|e| match e {
+            ReleaseError::Store(s) => ActionError::from(s),
+            e @ (ReleaseError::NotDelivered { .. } | ReleaseError::Uncertain { .. }) => {
+                ActionError::Upstream(e.to_string())
+            }
+            ReleaseError::Join => ActionError::Internal(e.to_string()),
+        })
+}
+
+pub async fn reject(
+    state: &ReviewState,
+    actor: &str,
+    id: &str,
+    raw_comment: &str,
+) -> Result<(), ActionError> {
+    let c = comment(raw_comment)?;
+    let (actor, id) = (actor.to_string(), id.to_string());
+    blocking(&state.store, move |s| {
+        s.reject(
+            &id,
+            &Review {
+                actor: &actor,
+                comment: Some(&c),
+            },
+        )
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn comments() {
+        assert!(super::comment("  ").is_err());
+        assert!(super::comment("a\u{7}b").is_err());
+        assert!(super::comment(&"x".repeat(2001)).is_err());
+        assert_eq!(super::comment(" ok\r\nfine ").unwrap(), "ok\nfine");
+    }
+}
