@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::detect::{Findings, Match};
 use crate::extract::{self, Extraction, Flag};
-use crate::policy::recipients::{self, Recipient};
+use crate::policy::recipients::{self, ExtraWaiver, Recipient};
 use crate::policy::rules::Action;
 use crate::policy::{self, Facts, Modifiers};
 use chrono::NaiveDate;
@@ -92,12 +92,23 @@ pub struct Verdict {
 
 /// Decides what to do with `raw`, sent with `envelope`, on `today`.
 pub fn check(cfg: &Config, envelope: &Envelope, raw: &[u8], today: NaiveDate) -> Verdict {
+    check_with(cfg, envelope, raw, today, &[])
+}
+
+/// [`check`], with the waivers added in the review interface too.
+pub fn check_with(
+    cfg: &Config,
+    envelope: &Envelope,
+    raw: &[u8],
+    today: NaiveDate,
+    extra: &[ExtraWaiver],
+) -> Verdict {
     let extraction = extract::extract(raw, &cfg.limits);
     let findings = cfg.detector.scan(&cfg.dict, &extraction.segments);
     let mut rcpts: Vec<Recipient> = envelope
         .to
         .iter()
-        .map(|to| recipients::classify(cfg, to, &findings, today))
+        .map(|to| recipients::classify(cfg, to, &findings, today, extra))
         .collect();
     let sender_addr = crate::policy::address::normalise_address(&envelope.from)
         .unwrap_or_else(|_| envelope.from.trim().to_lowercase());

@@ -328,3 +328,250 @@ fn audit_verify_names_an_inserted_row() {
     assert_eq!(code, 1);
     assert!(out.contains("seq 4: inserted"), "{out}");
 }
+
+/// A logged-in browser session as seen over HTTP: its cookie and the CSRF
+/// token its pages carry.
+struct Web {
+    port: u16,
+    cookie: String,
+    csrf: String,
+}
+
+fn hidden_csrf(html: &str) -> String {
+    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    html[at..at + html[at..].find('"').unwrap()].to_string()
+}
+
+/// Fetches the login form and posts it; returns the response and the
+/// login cookie sent.
+async fn login_attempt(port: u16, user: &str, pw: &str, code: &str) -> Response {
+    let form = http::get(port, "/login", &[]).await;
+    let token = form.cookies()["mw_login"].clone();
+    assert_eq!(hidden_csrf(&form.text()), token);
+    let cookie = format!("mw_login={token}");
+    let body = http::form(&[
+        ("csrf", &token),
+        ("username", user),
+        ("password", pw),
+        ("code", code),
+    ]);
+    let headers = [
+        ("Cookie", cookie.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    http::request(port, "POST", "/login", &headers, &body).await
+}
+
+async fn login(port: u16, user: &str, pw: &str) -> Web {
+    let r = login_attempt(port, user, pw, "").await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let set = r
+        .headers
+        .iter()
+        .find(|(n, v)| n == "set-cookie" && v.starts_with("mw_session="))
+        .unwrap()
+        .1
+        .clone();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"),
+        "{set}"
+    );
+    assert!(!set.contains("Secure"), "no TLS here: {set}");
+    let cookie = format!("mw_session={}", r.cookies()["mw_session"]);
+    let page = http::get(port, "/queue", &[("Cookie", &cookie)]).await;
+    assert_eq!(page.status, 200);
+    Web {
+        port,
+        csrf: hidden_csrf(&page.text()),
+        cookie,
+    }
+}
+
+impl Web {
+    async fn get(&self, path: &str) -> Response {
+        http::get(self.port, path, &[("Cookie", &self.cookie)]).await
+    }
+
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let headers = [
+            ("Cookie", self.cookie.as_str()),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ];
+        http::request(self.port, "POST", path, &headers, &http::form(fields)).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_need_their_csrf_token_and_a_role() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    setup.add_user("rita", "reviewer", PW);
+    let server = setup.serve().await;
+    let id = hold_one(server.port).await;
+    let port = setup.http_port;
+    // No session: the pages send to the login form, a POST is refused.
+    let r = http::get(port, "/queue", &[]).await;
+    assert_eq!((r.status, r.header("location")), (303, Some("/login")));
+    let r = http::request(
+        port,
+        "POST",
+        &format!("/held/{id}/reject"),
+        &[],
+        b"comment=x",
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    // The login form itself needs its token.
+    let body = http::form(&[("username", "rita"), ("password", PW)]);
+    let r = http::request(
+        port,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, 403);
+
+    let web = login(port, "rita", PW).await;
+    let path = format!("/held/{id}/reject");
+    let r = web.post(&path, &[("comment", "no token")]).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("security token"));
+    let r = web
+        .post(&path, &[("comment", "wrong token"), ("csrf", "AAAA")])
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(setup.held()[0]["status"], "held");
+    // A reviewer's valid form for an admin page is still refused.
+    let r = web
+        .post(
+            "/admin/users",
+            &[
+                ("csrf", &web.csrf),
+                ("name", "eve"),
+                ("role", "admin"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(web.get("/admin/users").await.status, 403);
+    assert_eq!(web.get("/audit").await.status, 403);
+    // With its token, the form works.
+    let r = web
+        .post(&path, &[("comment", "wrong client"), ("csrf", &web.csrf)])
+        .await;
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some(format!("/held/{id}?done=rejected").as_str()))
+    );
+    assert_eq!(setup.held()[0]["status"], "rejected");
+    // Logging out ends the session.
+    let r = web.post("/logout", &[("csrf", &web.csrf)]).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(web.get("/queue").await.status, 303);
+    server.stop();
+    let kinds: Vec<String> = setup
+        .audit()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        kinds.ends_with(&["login".to_string(), "reject".into(), "logout".into()]),
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_rate_limit_and_totp() {
+    let setup = Setup::new(support::free_port(), "");
+    setup.add_user("rita", "reviewer", PW);
+    let out = setup.cli_stdin(
+        &[
+            "user",
+            "add",
+            "tom",
+            "--role",
+            "auditor",
+            "--password-stdin",
+            "--totp",
+        ],
+        &format!("{PW}\n"),
+    );
+    assert!(out.status.success());
+    let uri = String::from_utf8(out.stdout).unwrap();
+    let b32 = uri
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    let secret = base32_decode(&b32);
+    let server = setup.serve().await;
+    let port = setup.http_port;
+
+    // TOTP: the password alone is not enough; a fresh code is; the same
+    // code twice is not.
+    assert_eq!(login_attempt(port, "tom", PW, "").await.status, 401);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let code = format!(
+        "{:06}",
+        matterwall::review::auth::totp::code(&secret, now / 30)
+    );
+    assert_eq!(login_attempt(port, "tom", PW, &code).await.status, 303);
+    assert_eq!(
+        login_attempt(port, "tom", PW, &code).await.status,
+        401,
+        "replayed code"
+    );
+
+    // Five wrong passwords lock the name for a while, even for the right one.
+    for _ in 0..5 {
+        let r = login_attempt(port, "rita", "wrong password here", "").await;
+        assert_eq!(r.status, 401);
+        assert!(r.text().contains("Wrong user name, password or code."));
+    }
+    let r = login_attempt(port, "rita", PW, "").await;
+    assert_eq!(r.status, 429, "{}", r.text());
+    // Unknown names fail the same way as wrong passwords.
+    assert_eq!(login_attempt(port, "nobody", PW, "").await.status, 401);
+    server.stop();
+    let failed: Vec<Value> = setup
+        .audit()
+        .into_iter()
+        .filter(|e| e["kind"] == "login-failed")
+        .collect();
+    assert_eq!(failed.len(), 9);
+    assert_eq!(failed[0]["details"]["reason"], "wrong one-time code");
+    assert_eq!(failed[1]["details"]["reason"], "one-time code reused");
+    assert_eq!(failed[2]["details"]["reason"], "wrong password");
+    assert_eq!(failed[7]["details"]["reason"], "rate limited");
+    assert_eq!(failed[8]["details"]["reason"], "unknown user");
+    assert_eq!(failed[0]["details"]["address"], "127.0.0.1");
+}
+
+fn base32_decode(s: &str) -> Vec<u8> {
+    let mut bits = 0u64;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => panic!("not base32: {s}"),
+        };
+        bits = (bits << 5) | v as u64;
+        n += 5;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}

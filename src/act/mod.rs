@@ -20,6 +20,7 @@ pub mod release;
 use crate::check::{self, Envelope, Verdict};
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::policy::recipients::ExtraWaiver;
 use crate::policy::rules::Action;
 use crate::smtp::codec::Reply;
 use crate::smtp::session::{Peer, Settle, Transaction};
@@ -29,9 +30,14 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Shared by every session: the live config (swapped on reload), the store.
+/// Waivers added in the review interface, swapped whenever one changes.
+pub type LiveWaivers = Arc<ArcSwap<Vec<ExtraWaiver>>>;
+
+/// Shared by every session: the live config (swapped on reload), the live
+/// review-added waivers, the store.
 pub struct Actor {
     pub config: Arc<ArcSwap<Config>>,
+    pub waivers: LiveWaivers,
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
 }
@@ -99,7 +105,8 @@ impl Actor {
     async fn decide_and_act(&self, rec: &mut Record, tx: &Transaction, raw: Vec<u8>) -> Reply {
         let cfg = self.config.load_full();
         let started = Instant::now();
-        let Some((verdict, raw)) = scan(cfg.clone(), tx, raw).await else {
+        let waivers = self.waivers.load_full();
+        let Some((verdict, raw)) = scan(cfg.clone(), waivers, tx, raw).await else {
             tracing::error!(id = %rec.id, "the scan panicked; answering 451");
             return tempfail(Tempfail::Internal);
         };
@@ -186,13 +193,18 @@ fn verdict_event(id: &str, tx: &Transaction, v: &Verdict) -> AuditEvent {
 }
 
 /// Runs `check` on a blocking thread; `None` if it panicked.
-async fn scan(cfg: Arc<Config>, tx: &Transaction, raw: Vec<u8>) -> Option<(Verdict, Vec<u8>)> {
+async fn scan(
+    cfg: Arc<Config>,
+    waivers: Arc<Vec<ExtraWaiver>>,
+    tx: &Transaction,
+    raw: Vec<u8>,
+) -> Option<(Verdict, Vec<u8>)> {
     let envelope = Envelope {
         from: tx.from.clone(),
         to: tx.rcpts.clone(),
     };
     tokio::task::spawn_blocking(move || {
-        let verdict = check::check(&cfg, &envelope, &raw, check::today());
+        let verdict = check::check_with(&cfg, &envelope, &raw, check::today(), &waivers);
         (verdict, raw)
     })
     .await

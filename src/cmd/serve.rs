@@ -5,13 +5,14 @@
 
 use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
-use matterwall::act::Actor;
+use matterwall::act::{Actor, LiveWaivers};
 use matterwall::config::Config;
 use matterwall::metrics::Metrics;
 use matterwall::review::{self, ReviewState};
 use matterwall::smtp::listener::Listener;
 use matterwall::store::{self, AuditEvent, Store};
 use serde_json::json;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
@@ -39,37 +40,42 @@ async fn serve(path: PathBuf, cfg: Config) -> Result<()> {
     for id in store.stuck_releasing().context("cannot read the store")? {
         tracing::warn!(id = %id, "left in 'releasing' by an interrupted release: check the next hop, not re-sent");
     }
+    let waivers: LiveWaivers = Arc::new(ArcSwap::from_pointee(Vec::new()));
+    let n = review::waivers::refresh(store.as_ref(), &waivers).context("cannot read the store")?;
     let smtp = tokio::net::TcpListener::bind(&cfg.smtp.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.smtp.listen))?;
     let http = tokio::net::TcpListener::bind(&cfg.review.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.review.listen))?;
-    tracing::info!(smtp = %cfg.smtp.listen, review = %cfg.review.listen, next_hop = %cfg.next_hop.address, "listening");
+    tracing::info!(smtp = %cfg.smtp.listen, review = %cfg.review.listen, https = cfg.review_tls.is_some(),
+        next_hop = %cfg.next_hop.address, review_waivers = n, "listening");
+    let review_tls = cfg.review_tls.clone();
     let config = Arc::new(ArcSwap::from_pointee(cfg));
     let metrics = Arc::new(Metrics::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(signals(
         path,
-        config.clone(),
-        metrics.clone(),
-        store.clone(),
+        Live {
+            config: config.clone(),
+            waivers: waivers.clone(),
+            metrics: metrics.clone(),
+            store: store.clone(),
+        },
         stop_tx,
     ));
     let router = review::router(ReviewState {
         config: config.clone(),
         store: store.clone(),
         metrics: metrics.clone(),
+        waivers: waivers.clone(),
+        limiter: Arc::default(),
+        secure_cookies: review_tls.is_some(),
     });
-    let mut http_stop = stop_rx.clone();
-    let http_task = tokio::spawn(async move {
-        let stop = async move {
-            let _ = http_stop.wait_for(|s| *s).await;
-        };
-        axum::serve(http, router).with_graceful_shutdown(stop).await
-    });
+    let http_task = tokio::spawn(serve_http(http, review_tls, router, stop_rx.clone()));
     let actor = Arc::new(Actor {
         config: config.clone(),
+        waivers,
         store,
         metrics,
     });
@@ -84,19 +90,50 @@ async fn serve(path: PathBuf, cfg: Config) -> Result<()> {
             let _ = smtp_stop.wait_for(|s| *s).await;
         })
         .await;
-    let _ = http_task.await;
+    if let Ok(Err(e)) = http_task.await {
+        tracing::error!(error = %e, "the review listener failed");
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
-/// SIGHUP reloads; SIGTERM and SIGINT stop.
-async fn signals(
-    path: PathBuf,
+/// The review listener, plain or HTTPS, until `stop`. The client's address
+/// reaches the handlers (login rate limiting, the audit trail).
+async fn serve_http(
+    http: tokio::net::TcpListener,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    router: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let stopped = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        None => axum::serve(http, app).with_graceful_shutdown(stopped).await,
+        Some(tls) => {
+            // `tap_io` is what lets axum hand the TLS listener's peer
+            // address to `ConnectInfo`.
+            let listener = review::tls::TlsListener::new(http, tls)?.tap_io(|_| {});
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped)
+                .await
+        }
+    }
+}
+
+/// What a reload swaps, and where it reports.
+struct Live {
     config: Arc<ArcSwap<Config>>,
+    waivers: LiveWaivers,
     metrics: Arc<Metrics>,
     store: Arc<dyn Store>,
-    stop: watch::Sender<bool>,
-) {
+}
+
+/// SIGHUP reloads the config (and re-reads the review-added waivers, which
+/// another node may have changed); SIGTERM and SIGINT stop.
+async fn signals(path: PathBuf, live: Live, stop: watch::Sender<bool>) {
     let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::hangup()),
         signal(SignalKind::terminate()),
@@ -108,8 +145,12 @@ async fn signals(
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                let details = reload(&path, &config, &metrics).await;
-                audit(&store, AuditEvent::new("system", "reload", details)).await;
+                let details = reload(&path, &live.config, &live.metrics).await;
+                audit(&live.store, AuditEvent::new("system", "reload", details)).await;
+                let (s, w) = (live.store.clone(), live.waivers.clone());
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || review::waivers::refresh(s.as_ref(), &w)).await {
+                    tracing::error!(error = %e, "cannot re-read the review waivers");
+                }
             }
             _ = term.recv() => break,
             _ = int.recv() => break,

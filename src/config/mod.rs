@@ -47,6 +47,8 @@ pub struct Config {
     pub next_hop_tls: tls::NextHopTls,
     pub store: raw::RawStore,
     pub review: raw::RawReview,
+    /// HTTPS for the review listener, when `[review] tls_cert` and `tls_key` are set.
+    pub review_tls: Tls,
     pub limits: raw::RawLimits,
     pub dict: Dictionaries,
     pub detector: Detector,
@@ -104,22 +106,42 @@ fn resolve(dir: &Path, p: &str) -> PathBuf {
 
 type Tls = Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>;
 
+/// A TLS server side from a section's `tls_cert` and `tls_key`.
 fn compile_tls(
-    smtp: &raw::RawSmtp,
+    section: &str,
+    (cert, key): (&Option<String>, &Option<String>),
     dir: &Path,
     problems: &mut Vec<Problem>,
     bad: &dyn Fn(String) -> Problem,
 ) -> Tls {
-    match (&smtp.tls_cert, &smtp.tls_key) {
+    match (cert, key) {
         (None, None) => None,
         (Some(cert), Some(key)) => tls::server_config(&resolve(dir, cert), &resolve(dir, key))
             .map_err(|p| problems.push(p))
             .ok(),
         _ => {
-            problems.push(bad("[smtp] tls_cert and tls_key go together".into()));
+            problems.push(bad(format!("[{section}] tls_cert and tls_key go together")));
             None
         }
     }
+}
+
+/// The review listener's TLS, speaking HTTP/1.1 (the only version served).
+fn compile_review_tls(
+    review: &raw::RawReview,
+    dir: &Path,
+    problems: &mut Vec<Problem>,
+    bad: &dyn Fn(String) -> Problem,
+) -> Tls {
+    if review.session_minutes == 0 {
+        problems.push(bad("[review] session_minutes must be at least 1".into()));
+    }
+    let keys = (&review.tls_cert, &review.tls_key);
+    compile_tls("review", keys, dir, problems, bad).map(|c| {
+        let mut c = (*c).clone();
+        c.alpn_protocols = vec![b"http/1.1".to_vec()];
+        std::sync::Arc::new(c)
+    })
 }
 
 fn compile_next_hop_tls(
@@ -182,7 +204,9 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
             Err(why) => problems.push(bad(format!("[smtp] allowed_networks: {why}"))),
         }
     }
-    let tls = compile_tls(&raw.smtp, dir, &mut problems, &bad);
+    let smtp_keys = (&raw.smtp.tls_cert, &raw.smtp.tls_key);
+    let tls = compile_tls("smtp", smtp_keys, dir, &mut problems, &bad);
+    let review_tls = compile_review_tls(&raw.review, dir, &mut problems, &bad);
     let next_hop_tls = compile_next_hop_tls(&raw.next_hop, dir, &mut problems, &bad);
     let detectors = compile_detectors(&raw, &mut problems, &bad);
     let names: Vec<String> = detectors.iter().map(|p| p.name.clone()).collect();
@@ -211,6 +235,7 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         next_hop_tls,
         store: raw.store,
         review: raw.review,
+        review_tls,
         limits: raw.limits,
         dict,
         detector,

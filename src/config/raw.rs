@@ -285,17 +285,27 @@ impl Default for RawStore {
     }
 }
 
-/// `[review]`: the compliance web interface, `/metrics` and `/healthz`.
+/// `[review]`: the compliance web interface, its API, `/metrics` and
+/// `/healthz`.
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawReview {
     pub listen: String,
+    /// How long a login lasts (a working day by default).
+    pub session_minutes: u64,
+    /// PEM certificate chain: with `tls_key`, the listener speaks HTTPS
+    /// only, and cookies are marked `Secure`.
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
 }
 
 impl Default for RawReview {
     fn default() -> Self {
         RawReview {
             listen: "127.0.0.1:8025".into(),
+            session_minutes: 480,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

@@ -4,6 +4,10 @@
 //! active waiver. It must be authorised for every client mentioned, and for
 //! every matter mentioned (co-counsel on one matter is not authorised for the
 //! client's other matters).
+//!
+//! Waivers come from `waivers.csv` (in the config) and from the review
+//! interface ([`ExtraWaiver`], kept in the store and passed in at decision
+//! time, so one added by an admin counts for the very next message).
 
 use super::address::{self, within, Address};
 use crate::config::dictionary::{ClientIdx, MatterIdx};
@@ -68,8 +72,24 @@ pub const STATUSES: &[&str] = &[
     "unparseable",
 ];
 
+/// A waiver added in the review interface: by client id, not index, so it
+/// survives a dictionary reload that renumbers clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraWaiver {
+    pub client_id: String,
+    /// A normalised address, or a domain (subdomains included).
+    pub recipient: String,
+    pub expires: NaiveDate,
+}
+
 /// Classifies one envelope recipient against what the message mentions.
-pub fn classify(cfg: &Config, raw: &str, found: &Findings, today: NaiveDate) -> Recipient {
+pub fn classify(
+    cfg: &Config,
+    raw: &str,
+    found: &Findings,
+    today: NaiveDate,
+    extra: &[ExtraWaiver],
+) -> Recipient {
     let mut r = Recipient {
         address: raw.to_string(),
         ..Default::default()
@@ -100,7 +120,7 @@ pub fn classify(cfg: &Config, raw: &str, found: &Findings, today: NaiveDate) -> 
     }
     f.screened = is_screened(cfg, &r.address, found);
     if found.mentions() {
-        let missing = unauthorised_for(cfg, &addr, found, today);
+        let missing = unauthorised_for(cfg, &addr, found, today, extra);
         f.authorised = missing.is_none();
         f.unauthorised = missing.is_some();
         if let (Some(what), None) = (missing, &r.reason) {
@@ -142,6 +162,7 @@ fn unauthorised_for(
     addr: &Address,
     found: &Findings,
     today: NaiveDate,
+    extra: &[ExtraWaiver],
 ) -> Option<String> {
     if cfg.is_internal(&addr.domain) {
         return None;
@@ -151,13 +172,13 @@ fn unauthorised_for(
             .matters
             .iter()
             .any(|&m| cfg.dict.matters.client(m) == c && cocounsel(cfg, m, &addr.domain));
-        if !via_matter && !client_side(cfg, c, addr, today) {
+        if !via_matter && !client_side(cfg, c, addr, today, extra) {
             return Some(cfg.dict.clients[c as usize].id.clone());
         }
     }
     for &m in &found.matters {
         let c = cfg.dict.matters.client(m);
-        if !cocounsel(cfg, m, &addr.domain) && !client_side(cfg, c, addr, today) {
+        if !cocounsel(cfg, m, &addr.domain) && !client_side(cfg, c, addr, today, extra) {
             return Some(cfg.dict.matters.number(m).to_string());
         }
     }
@@ -165,18 +186,32 @@ fn unauthorised_for(
 }
 
 /// The client's own domains, or an active waiver for this recipient.
-fn client_side(cfg: &Config, c: ClientIdx, addr: &Address, today: NaiveDate) -> bool {
+fn client_side(
+    cfg: &Config,
+    c: ClientIdx,
+    addr: &Address,
+    today: NaiveDate,
+    extra: &[ExtraWaiver],
+) -> bool {
     let client = &cfg.dict.clients[c as usize];
     if client.domains.iter().any(|d| within(&addr.domain, d)) {
         return true;
     }
     let full = addr.to_string();
-    cfg.dict.waivers.iter().any(|w| {
-        w.client == c
-            && w.expires >= today
-            && (w.recipient == full
-                || (!w.recipient.contains('@') && within(&addr.domain, &w.recipient)))
-    })
+    let covers = |recipient: &str| {
+        recipient == full || (!recipient.contains('@') && within(&addr.domain, recipient))
+    };
+    let from_file = cfg
+        .dict
+        .waivers
+        .iter()
+        .any(|w| w.client == c && w.expires >= today && covers(&w.recipient));
+    from_file
+        || extra.iter().any(|w| {
+            w.expires >= today
+                && cfg.dict.client_by_id.get(&w.client_id) == Some(&c)
+                && covers(&w.recipient)
+        })
 }
 
 fn cocounsel(cfg: &Config, m: MatterIdx, domain: &str) -> bool {

@@ -12,6 +12,12 @@ pub mod actions;
 pub mod api;
 pub mod auth;
 pub mod filter;
+pub mod pages;
+pub mod ratelimit;
+pub mod session;
+pub mod tls;
+pub mod view;
+pub mod waivers;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -29,6 +35,11 @@ pub struct ReviewState {
     pub config: Arc<ArcSwap<Config>>,
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
+    /// The review-added waivers the act stage reads (shared with it).
+    pub waivers: crate::act::LiveWaivers,
+    pub limiter: Arc<ratelimit::Limiter>,
+    /// Cookies get `Secure` when the listener speaks TLS.
+    pub secure_cookies: bool,
 }
 
 pub fn router(state: ReviewState) -> Router {
@@ -36,6 +47,7 @@ pub fn router(state: ReviewState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(api::routes())
+        .merge(pages::routes(state.clone()))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

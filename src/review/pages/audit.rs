@@ -1,0 +1,148 @@
+//! The audit log, newest first, filterable by kind, actor and message, and
+//! a page that walks the whole chain (`audit verify` in the browser).
+
+use super::{href, render, when, Chrome, PageError};
+use crate::review::access::Perm;
+use crate::review::actions::blocking;
+use crate::review::session::WebSession;
+use crate::review::ReviewState;
+use crate::store::audit::{self, canonical};
+use crate::store::AuditFilter;
+use askama::Template;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::Html;
+use axum::Extension;
+use serde::Deserialize;
+
+const PAGE_SIZE: usize = 50;
+
+/// The kinds the filter offers (any other still shows under "all").
+pub const KINDS: &[&str] = &[
+    "verdict",
+    "release",
+    "released",
+    "release-failed",
+    "release-uncertain",
+    "reject",
+    "expired",
+    "login",
+    "login-failed",
+    "logout",
+    "reload",
+    "waiver-added",
+    "waiver-revoked",
+    "user-added",
+    "user-disabled",
+    "user-enabled",
+    "token-created",
+];
+
+pub struct EntryView {
+    pub seq: u64,
+    pub time: String,
+    pub actor: String,
+    pub kind: String,
+    pub message: String,
+    pub details: String,
+    pub hash: String,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    chrome: Chrome,
+    entries: Vec<EntryView>,
+    /// Each kind the filter offers, and whether it is the one chosen.
+    kinds: Vec<(&'static str, bool)>,
+    actor: String,
+    message: String,
+    older: Option<String>,
+    newest: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct AuditParams {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    message: String,
+    before: Option<u64>,
+}
+
+pub async fn page(
+    State(s): State<ReviewState>,
+    Extension(w): Extension<WebSession>,
+    params: Result<Query<AuditParams>, QueryRejection>,
+) -> Result<Html<String>, PageError> {
+    w.require(Perm::Audit)?;
+    let Query(p) = params.map_err(|e| PageError::bad(e.body_text()))?;
+    let opt = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    let f = AuditFilter {
+        kind: opt(&p.kind),
+        actor: opt(&p.actor),
+        message: opt(&p.message),
+        before: p.before,
+        limit: PAGE_SIZE,
+    };
+    let entries = blocking(&s.store, move |st| st.audit_query(&f)).await?;
+    let pairs = |before: &str| {
+        href(
+            "/audit",
+            &[
+                ("kind", &p.kind),
+                ("actor", &p.actor),
+                ("message", &p.message),
+                ("before", before),
+            ],
+        )
+    };
+    let older = (entries.len() == PAGE_SIZE)
+        .then(|| entries.last().map(|e| pairs(&e.seq.to_string())))
+        .flatten();
+    let page = AuditPage {
+        chrome: Chrome::new(&s, &w, "audit"),
+        newest: p.before.is_some().then(|| pairs("")),
+        older,
+        entries: entries
+            .into_iter()
+            .map(|e| EntryView {
+                message: e.details["message"].as_str().unwrap_or("").to_string(),
+                details: canonical(&e.details),
+                seq: e.seq,
+                time: when(&e.time),
+                actor: e.actor,
+                kind: e.kind,
+                hash: e.hash.chars().take(12).collect(),
+            })
+            .collect(),
+        kinds: KINDS.iter().map(|k| (*k, p.kind == *k)).collect(),
+        actor: p.actor,
+        message: p.message,
+    };
+    render(&page)
+}
+
+#[derive(Template)]
+#[template(path = "verify.html")]
+struct VerifyPage {
+    chrome: Chrome,
+    intact: Option<u64>,
+    broken: String,
+}
+
+pub async fn verify(
+    State(s): State<ReviewState>,
+    Extension(w): Extension<WebSession>,
+) -> Result<Html<String>, PageError> {
+    w.require(Perm::Audit)?;
+    let result = blocking(&s.store, |st| audit::verify(st)).await?;
+    let page = VerifyPage {
+        chrome: Chrome::new(&s, &w, "audit"),
+        intact: result.as_ref().ok().copied(),
+        broken: result.err().map(|b| b.to_string()).unwrap_or_default(),
+    };
+    render(&page)
+}

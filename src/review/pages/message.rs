@@ -1,0 +1,222 @@
+//! One held message: envelope, rules, every match in context, what could
+//! not be inspected, the body as text, the attachments (downloadable only
+//! as attachments, as opaque bytes), and the release / reject forms.
+
+use super::{render, size, when, Chrome, PageError};
+use crate::review::access::Perm;
+use crate::review::actions::{self, blocking};
+use crate::review::api::valid_id;
+use crate::review::session::WebSession;
+use crate::review::view::{self, AttachmentView, MatchView};
+use crate::review::ReviewState;
+use crate::store::HeldMessage;
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub struct RuleView {
+    pub name: String,
+    pub action: String,
+}
+
+pub struct RecipientView {
+    pub address: String,
+    pub status: String,
+    pub reason: String,
+}
+
+pub struct FlagView {
+    pub location: String,
+    pub reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    chrome: Chrome,
+    id: String,
+    subject: String,
+    status: String,
+    received: String,
+    from: String,
+    size: String,
+    comment: Option<String>,
+    reviewed_by: Option<String>,
+    rules: Vec<RuleView>,
+    recipients: Vec<RecipientView>,
+    matches: Vec<MatchView>,
+    uninspectable: Vec<FlagView>,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+    body_truncated: bool,
+    attachments: Vec<AttachmentView>,
+    can_act: bool,
+    done: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct Done {
+    #[serde(default)]
+    done: String,
+}
+
+async fn load(s: &ReviewState, id: &str) -> Result<HeldMessage, PageError> {
+    if !valid_id(id) {
+        return Err(PageError::not_found());
+    }
+    let id = id.to_string();
+    Ok(blocking(&s.store, move |st| st.get(&id)).await?)
+}
+
+fn list(v: &Value, key: &str, a: &str, b: &str) -> Vec<(String, String)> {
+    let s = |x: &Value, k: &str| x[k].as_str().unwrap_or("").to_string();
+    v[key]
+        .as_array()
+        .map(|all| all.iter().map(|x| (s(x, a), s(x, b))).collect())
+        .unwrap_or_default()
+}
+
+pub async fn page(
+    State(s): State<ReviewState>,
+    Extension(w): Extension<WebSession>,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> Result<Html<String>, PageError> {
+    w.require(Perm::Read)?;
+    let msg = load(&s, &id).await?;
+    let verdict: Value = serde_json::from_str(&msg.verdict_json).unwrap_or(Value::Null);
+    let cfg = s.config.load();
+    let label = |kind: &str, id: &str| match kind {
+        "client" => cfg
+            .dict
+            .client_by_id
+            .get(id)
+            .map(|&c| cfg.dict.clients[c as usize].name.clone())
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let rules = msg
+        .summary
+        .rules
+        .iter()
+        .map(|r| RuleView {
+            action: cfg
+                .rules
+                .iter()
+                .find(|x| &x.name == r)
+                .map(|x| x.action.as_str().to_string())
+                .unwrap_or_default(),
+            name: r.clone(),
+        })
+        .collect();
+    let recipients = verdict["recipients"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|r| RecipientView {
+                    address: r["address"].as_str().unwrap_or("").into(),
+                    status: r["status"].as_str().unwrap_or("").into(),
+                    reason: r["reason"].as_str().unwrap_or("").into(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let uninspectable = list(&verdict, "uninspectable", "location", "reason")
+        .into_iter()
+        .map(|(location, reason)| FlagView { location, reason })
+        .collect();
+    let parsed = view::parse(&msg.raw);
+    let sum = msg.summary;
+    let page = MessagePage {
+        chrome: Chrome::new(&s, &w, "queue"),
+        matches: view::matches(&verdict, label),
+        can_act: w.can(Perm::Act) && sum.status == "held",
+        subject: if sum.subject.is_empty() {
+            "(no subject)".into()
+        } else {
+            sum.subject
+        },
+        received: when(&sum.received_at),
+        size: size(sum.size),
+        id: sum.id,
+        status: sum.status,
+        from: sum.from,
+        comment: sum.comment,
+        reviewed_by: sum.reviewed_by,
+        rules,
+        recipients,
+        uninspectable,
+        headers: parsed.headers,
+        body: parsed.body,
+        body_truncated: parsed.body_truncated,
+        attachments: parsed.attachments,
+        done: done.done,
+    };
+    render(&page)
+}
+
+/// An attachment's bytes, always as a download of opaque bytes: never
+/// rendered by the browser, whatever it claims to be.
+pub async fn download(
+    State(s): State<ReviewState>,
+    Extension(w): Extension<WebSession>,
+    Path((id, n)): Path<(String, usize)>,
+) -> Result<Response, PageError> {
+    w.require(Perm::Read)?;
+    let msg = load(&s, &id).await?;
+    let (name, bytes) = view::attachment(&msg.raw, n).ok_or_else(PageError::not_found)?;
+    let disposition = header::HeaderValue::from_str(&view::content_disposition(&name))
+        .map_err(|_| PageError::bad("unusable file name".into()))?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/octet-stream"),
+            ),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, Default)]
+pub struct CommentForm {
+    #[serde(default)]
+    comment: String,
+}
+
+pub async fn release(
+    State(s): State<ReviewState>,
+    Extension(w): Extension<WebSession>,
+    Path(id): Path<String>,
+    form: Result<Form<CommentForm>, FormRejection>,
+) -> Result<Redirect, PageError> {
+    w.require(Perm::Act)?;
+    let Form(f) = form.map_err(|e| PageError::bad(e.body_text()))?;
+    if !valid_id(&id) {
+        return Err(PageError::not_found());
+    }
+    actions::release(&s, &w.user.name, &id, &f.comment).await?;
+    Ok(Redirect::to(&format!("/held/{id}?done=released")))
+}
+
+pub async fn reject(
+    State(s): State<ReviewState>,
+    Extension(w): Extension<WebSession>,
+    Path(id): Path<String>,
+    form: Result<Form<CommentForm>, FormRejection>,
+) -> Result<Redirect, PageError> {
+    w.require(Perm::Act)?;
+    let Form(f) = form.map_err(|e| PageError::bad(e.body_text()))?;
+    if !valid_id(&id) {
+        return Err(PageError::not_found());
+    }
+    actions::reject(&s, &w.user.name, &id, &f.comment).await?;
+    Ok(Redirect::to(&format!("/held/{id}?done=rejected")))
+}

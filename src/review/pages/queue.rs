@@ -1,0 +1,239 @@
+//! The queue: held mail filtered by client, matter, sender, rule and age,
+//! sorted by column, a page at a time, with a count per status.
+
+use super::{ago, href, render, size, when, Chrome, PageError};
+use crate::review::access::Perm;
+use crate::review::actions::blocking;
+use crate::review::filter::{QueueParams, AGES};
+use crate::review::session::WebSession;
+use crate::review::ReviewState;
+use crate::store::{HeldPage, HeldSummary};
+use askama::Template;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::Html;
+use axum::Extension;
+
+pub const PAGE_SIZE: usize = 25;
+/// Up to this many clients the filter is a select box; beyond, a text box.
+const MAX_CLIENT_CHOICES: usize = 500;
+
+pub struct Row {
+    pub id: String,
+    pub received: String,
+    pub ago: String,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub rules: Vec<String>,
+    pub mentions: Vec<String>,
+    pub size: String,
+    pub status: String,
+}
+
+pub struct Link {
+    pub label: String,
+    pub href: String,
+    pub on: bool,
+}
+
+/// The filters as the form shows them back.
+#[derive(Default, Clone)]
+pub struct Filters {
+    pub status: String,
+    pub client: String,
+    pub matter: String,
+    pub sender: String,
+    pub rule: String,
+    pub age: String,
+    pub sort: String,
+    pub dir: String,
+}
+
+impl Filters {
+    fn pairs(&self) -> [(&'static str, &str); 8] {
+        [
+            ("status", &self.status),
+            ("client", &self.client),
+            ("matter", &self.matter),
+            ("sender", &self.sender),
+            ("rule", &self.rule),
+            ("age", &self.age),
+            ("sort", &self.sort),
+            ("dir", &self.dir),
+        ]
+    }
+
+    /// This view's URL with one parameter changed.
+    fn with(&self, key: &str, value: &str) -> String {
+        let mut pairs = self.pairs();
+        for p in pairs.iter_mut().filter(|p| p.0 == key) {
+            p.1 = value;
+        }
+        let mut all: Vec<(&str, &str)> = pairs.to_vec();
+        if key == "page" {
+            all.push(("page", value));
+        }
+        href("/queue", &all)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+struct QueuePage {
+    chrome: Chrome,
+    rows: Vec<Row>,
+    total: u64,
+    first: u64,
+    last: u64,
+    prev: Option<String>,
+    next: Option<String>,
+    tabs: Vec<Link>,
+    columns: Vec<Link>,
+    f: Filters,
+    rules: Vec<String>,
+    ages: Vec<(&'static str, &'static str)>,
+    clients: Option<Vec<(String, String)>>,
+}
+
+fn row(h: HeldSummary, now: chrono::DateTime<chrono::Utc>) -> Row {
+    let mut mentions = h.clients;
+    mentions.extend(h.matters);
+    Row {
+        received: when(&h.received_at),
+        ago: ago(&h.received_at, now),
+        to: h.to.join(", "),
+        size: size(h.size),
+        subject: if h.subject.is_empty() {
+            "(no subject)".into()
+        } else {
+            h.subject
+        },
+        id: h.id,
+        from: h.from,
+        rules: h.rules,
+        mentions,
+        status: h.status,
+    }
+}
+
+pub async fn page(
+    State(s): State<ReviewState>,
+    Extension(w): Extension<WebSession>,
+    params: Result<Query<QueueParams>, QueryRejection>,
+) -> Result<Html<String>, PageError> {
+    w.require(Perm::Read)?;
+    let Query(mut p) = params.map_err(|e| PageError::bad(e.body_text()))?;
+    // The queue opens on what needs a decision; "all" lifts the filter.
+    let status = p.status.clone().unwrap_or_else(|| "held".into());
+    p.status = Some(status.clone()).filter(|st| st != "all");
+    let now = chrono::Utc::now();
+    let q = p.to_query(now, Some(PAGE_SIZE)).map_err(PageError::bad)?;
+    let (offset, limit) = (q.offset as u64, q.limit as u64);
+    let page: HeldPage = blocking(&s.store, move |st| st.query(&q)).await?;
+    let counts = blocking(&s.store, |st| st.status_counts()).await?;
+    let f = Filters {
+        status,
+        client: p.client.unwrap_or_default(),
+        matter: p.matter.unwrap_or_default(),
+        sender: p.sender.unwrap_or_default(),
+        rule: p.rule.unwrap_or_default(),
+        age: p.age.unwrap_or_default(),
+        sort: p.sort.unwrap_or_default(),
+        dir: p.dir.unwrap_or_default(),
+    };
+    let cfg = s.config.load();
+    let shown = page.items.len() as u64;
+    let view = QueuePage {
+        chrome: Chrome::new(&s, &w, "queue"),
+        total: page.total,
+        first: if shown == 0 { 0 } else { offset + 1 },
+        last: offset + shown,
+        prev: (offset > 0).then(|| f.with("page", &(offset / limit).to_string())),
+        next: (offset + shown < page.total)
+            .then(|| f.with("page", &(offset / limit + 2).to_string())),
+        tabs: tabs(&f, &counts),
+        columns: columns(&f),
+        rows: page.items.into_iter().map(|h| row(h, now)).collect(),
+        rules: cfg.rules.iter().map(|r| r.name.clone()).collect(),
+        ages: AGES.to_vec(),
+        clients: (cfg.dict.clients.len() <= MAX_CLIENT_CHOICES).then(|| {
+            cfg.dict
+                .clients
+                .iter()
+                .map(|c| (c.id.clone(), c.name.clone()))
+                .collect()
+        }),
+        f,
+    };
+    render(&view)
+}
+
+fn tabs(f: &Filters, counts: &[(String, u64)]) -> Vec<Link> {
+    let count = |st: &str| counts.iter().find(|c| c.0 == st).map_or(0, |c| c.1);
+    let all: u64 = counts.iter().map(|c| c.1).sum();
+    let mut out: Vec<Link> = ["held", "released", "rejected", "expired"]
+        .iter()
+        .map(|st| Link {
+            label: format!("{} ({})", capital(st), count(st)),
+            href: f.with("status", st),
+            on: f.status == *st,
+        })
+        .collect();
+    if count("releasing") > 0 {
+        out.push(Link {
+            label: format!("Releasing ({})", count("releasing")),
+            href: f.with("status", "releasing"),
+            on: f.status == "releasing",
+        });
+    }
+    out.push(Link {
+        label: format!("All ({all})"),
+        href: f.with("status", "all"),
+        on: f.status == "all",
+    });
+    out
+}
+
+fn capital(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// The sortable columns: a link that sorts by it, flipping the direction
+/// when it is already the sort column.
+fn columns(f: &Filters) -> Vec<Link> {
+    let current = if f.sort.is_empty() {
+        "received"
+    } else {
+        &f.sort
+    };
+    let asc = f.dir == "asc";
+    [
+        ("received", "Received"),
+        ("sender", "From"),
+        ("size", "Size"),
+        ("status", "Status"),
+    ]
+    .iter()
+    .map(|(key, label)| {
+        let on = current == *key;
+        let dir = if on && !asc { "asc" } else { "desc" };
+        let mut g = f.clone();
+        g.sort = key.to_string();
+        g.dir = dir.to_string();
+        let arrow = match (on, asc) {
+            (false, _) => "",
+            (true, true) => " ▲",
+            (true, false) => " ▼",
+        };
+        Link {
+            label: format!("{label}{arrow}"),
+            href: href("/queue", &g.pairs()),
+            on,
+        }
+    })
+    .collect()
+}
