@@ -32,7 +32,9 @@ impl Limiter {
         let t = self.table();
         let wait = |key: String, max: u32| {
             t.get(&key).and_then(|&(start, n)| {
-                let left = WINDOW.checked_sub(now.duration_since(start))?;
+                let left = WINDOW
+                    .checked_sub(now.duration_since(start))
+                    .filter(|l| !l.is_zero())?;
                 (n >= max).then_some(left)
             })
         };
