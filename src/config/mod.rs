@@ -6,6 +6,7 @@
 
 pub mod certs;
 pub mod dictionary;
+pub mod encrypt;
 pub mod error;
 pub mod network;
 pub mod raw;
@@ -53,6 +54,8 @@ pub struct Config {
     pub lookalike: LookalikeIndex,
     pub rules: Vec<Rule>,
     pub certs: Certs,
+    /// `[encrypt]`: archive keys, neutral Subject, RSA key transport.
+    pub encrypt: encrypt::Encrypt,
     pub examples: Vec<Example>,
 }
 
@@ -189,10 +192,11 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let rules = compile_rules(&raw, &names, &mut problems, &bad);
     let examples = compile_examples(&raw, dir, &mut problems, &bad);
-    let certs = Certs::load(&resolve(dir, &d.certs)).unwrap_or_else(|e| {
-        problems.push(Problem::at(resolve(dir, &d.certs), None, e));
+    let certs = Certs::load(&resolve(dir, &d.certs)).unwrap_or_else(|mut p| {
+        problems.append(&mut p);
         Certs::default()
     });
+    let encrypt = encrypt::compile(&raw.encrypt, dir, &mut problems, path);
     if !problems.is_empty() {
         return Err(ConfigError { problems });
     }
@@ -217,6 +221,7 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         lookalike,
         rules,
         certs,
+        encrypt,
         examples,
     })
 }

@@ -25,6 +25,8 @@ pub struct RawConfig {
     pub detect: RawDetect,
     #[serde(default)]
     pub policy: RawPolicy,
+    #[serde(default)]
+    pub encrypt: RawEncrypt,
     #[serde(default, rename = "detector")]
     pub detectors: Vec<RawDetector>,
     #[serde(default, rename = "rule")]
@@ -296,6 +298,34 @@ impl Default for RawReview {
     fn default() -> Self {
         RawReview {
             listen: "127.0.0.1:8025".into(),
+        }
+    }
+}
+
+/// `[encrypt]`: how the encrypt action makes its copies.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEncrypt {
+    /// The firm's own S/MIME certificate, an extra recipient of every S/MIME
+    /// copy, so the firm can read what it sent.
+    pub archive_cert: Option<String>,
+    /// The firm's own OpenPGP public key, the same for OpenPGP copies.
+    pub archive_key: Option<String>,
+    /// Replaces the Subject of encrypted copies (neither S/MIME nor PGP/MIME
+    /// hides it). Unset: the Subject is kept.
+    pub neutral_subject: Option<String>,
+    /// RSA key transport for `rsaEncryption` certificates: `pkcs1v15`
+    /// (what every client reads) or `oaep`.
+    pub smime_key_transport: String,
+}
+
+impl Default for RawEncrypt {
+    fn default() -> Self {
+        RawEncrypt {
+            archive_cert: None,
+            archive_key: None,
+            neutral_subject: None,
+            smime_key_transport: "pkcs1v15".into(),
         }
     }
 }
