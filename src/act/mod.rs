@@ -7,6 +7,7 @@
 //! One structured log line per message: id, envelope, action, rules, size,
 //! timings, reply code. Never content, never matched text.
 
+mod encrypt;
 mod hold;
 mod pass;
 pub mod release;
@@ -100,6 +101,7 @@ impl Actor {
         self.metrics.scan(rec.scan_ms);
         rec.rules = verdict.rules.clone();
         rec.action = verdict.action.as_str();
+        log_fallbacks(&cfg, &rec.id, &verdict);
         match verdict.action {
             Action::Pass => {
                 let started = Instant::now();
@@ -111,12 +113,38 @@ impl Actor {
             }
             Action::Hold => hold::hold(self.store.clone(), &rec.id, tx, &verdict, raw).await,
             Action::Encrypt => {
-                // Encryption is a later issue: fail closed by holding.
-                tracing::warn!(id = %rec.id, "encrypt is not implemented yet; holding instead");
-                hold::hold(self.store.clone(), &rec.id, tx, &verdict, raw).await
+                let started = Instant::now();
+                let store = self.store.clone();
+                let reply = encrypt::encrypt(&cfg, store, &rec.id, tx, &verdict, raw).await;
+                let ms = started.elapsed().as_millis() as u64;
+                rec.relay_ms = Some(ms);
+                self.metrics.relay(ms);
+                reply
             }
             Action::Reject => reject(&cfg, &verdict),
         }
+    }
+}
+
+/// When an encrypt rule fired, says for each external recipient without a
+/// usable key why (no file, expired, no keyEncipherment…): the rule's
+/// fallback, not encryption, decides what it gets.
+fn log_fallbacks(cfg: &Config, id: &str, verdict: &Verdict) {
+    let encrypt_fired = verdict.rules.iter().any(|name| {
+        cfg.rules
+            .iter()
+            .any(|r| &r.name == name && r.action == Action::Encrypt)
+    });
+    if !encrypt_fired {
+        return;
+    }
+    for r in verdict
+        .recipients
+        .iter()
+        .filter(|r| r.flags.external && r.key.is_none())
+    {
+        let reason = r.reason.as_deref().unwrap_or("no key");
+        tracing::warn!(id, rcpt = %r.address, reason, "no usable encryption key; the rule's fallback applies");
     }
 }
 

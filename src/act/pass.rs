@@ -50,7 +50,7 @@ pub async fn relay(cfg: &Config, id: &str, tx: &Transaction, raw: &[u8]) -> Repl
 
 /// The next hop's reply as we pass it on: 2xx and 5xx stand; a 4xx becomes
 /// our 451 4.4.1 (a 421 from the next hop must not close our session).
-fn upstream(reply: Reply) -> Reply {
+pub(super) fn upstream(reply: Reply) -> Reply {
     match reply.code {
         200..=299 | 500..=599 => reply,
         _ => tempfail(Tempfail::NextHop),

@@ -98,6 +98,17 @@ pub trait Store: Send + Sync {
     fn stuck_releasing(&self) -> Result<Vec<String>, StoreError>;
     /// Messages currently `held`, for the queue-size gauge.
     fn held_count(&self) -> Result<u64, StoreError>;
+    /// True when the next hop accepted the copy named `key` (a hash, see
+    /// `act::encrypt`) less than `window` ago: a retry must not send it again.
+    fn copy_accepted(&self, key: &str, window: std::time::Duration) -> Result<bool, StoreError>;
+    /// Records that the next hop accepted the copy `key` of message `id`;
+    /// forgets records older than `window`.
+    fn record_copy(
+        &self,
+        key: &str,
+        id: &str,
+        window: std::time::Duration,
+    ) -> Result<(), StoreError>;
 }
 
 /// Opens the store named by `[store] url`, relative to the config folder.

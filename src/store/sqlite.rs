@@ -28,6 +28,12 @@ CREATE TABLE IF NOT EXISTS held (
     comment       TEXT
 );
 CREATE INDEX IF NOT EXISTS held_status ON held (status, received_at);
+CREATE TABLE IF NOT EXISTS accepted_copy (
+    key         TEXT PRIMARY KEY,
+    message_id  TEXT NOT NULL,
+    accepted_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS accepted_copy_at ON accepted_copy (accepted_at);
 ";
 
 #[derive(Debug)]
@@ -224,6 +230,37 @@ impl Store for SqliteStore {
                 })?;
         Ok(n as u64)
     }
+
+    fn copy_accepted(&self, key: &str, window: Duration) -> Result<bool, StoreError> {
+        let since = unix_now() - window.as_secs() as i64;
+        let found: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM accepted_copy WHERE key = ?1 AND accepted_at > ?2",
+                params![key, since],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    fn record_copy(&self, key: &str, id: &str, window: Duration) -> Result<(), StoreError> {
+        let now = unix_now();
+        let conn = self.conn();
+        conn.execute(
+            "INSERT OR REPLACE INTO accepted_copy (key, message_id, accepted_at) VALUES (?1, ?2, ?3)",
+            params![key, id, now],
+        )?;
+        conn.execute(
+            "DELETE FROM accepted_copy WHERE accepted_at <= ?1",
+            params![now - window.as_secs() as i64],
+        )?;
+        Ok(())
+    }
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
 }
 
 #[cfg(test)]
