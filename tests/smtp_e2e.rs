@@ -159,8 +159,84 @@ async fn next_hop_refuses_recipients() {
         .await;
     assert_eq!((code, text.as_str()), (550, "5.1.1 no such user"));
     let got = sink.messages();
-    assert_eq!(got.len(), 1);
+    assert_eq!(got.len(), 2, "the message, then the sender's report");
     assert_eq!(got[0].rcpts, ["b@partner.example"]);
+    // The refused recipient is reported to the sender, with the null
+    // reverse path, and the report does not copy the body.
+    assert_eq!(got[1].from, "");
+    assert_eq!(got[1].rcpts, ["a@firm.example"]);
+    let report = String::from_utf8_lossy(&got[1].body);
+    assert!(report.contains("report-type=delivery-status"), "{report}");
+    assert!(report.contains("Final-Recipient: rfc822; gone@partner.example\r\n"));
+    assert!(report.contains("Status: 5.1.1\r\n"));
+    assert!(report.contains("Subject: lunch"), "the original headers");
+    assert!(!report.contains("two dots"), "never the body");
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_the_next_hop_refuses_is_held() {
+    // The sender's own address is refused too: the report cannot go out,
+    // so it waits in the quarantine rather than vanish.
+    let sink = Sink::start(
+        SinkMode::Normal,
+        &["gone@partner.example", "a@firm.example"],
+    )
+    .await;
+    let setup = Setup::new(sink.port, "");
+    let server = setup.serve().await;
+    let mut c = Client::connect(server.port).await.unwrap();
+    let (code, _) = c
+        .mail(
+            "a@firm.example",
+            &["b@partner.example", "gone@partner.example"],
+            CLEAN,
+        )
+        .await;
+    assert_eq!(code, 250);
+    let held = setup.held();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["rules"][0], "undeliverable-report");
+    assert_eq!(held[0]["to"][0], "a@firm.example");
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_modifiers_change_what_passes() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    setup.append(
+        r#"
+[[rule]]
+name = "notice-for-partners"
+when = { sender = ["a@firm.example"] }
+action = "pass"
+add_header = "X-Firm-Checked: yes"
+notice = "CONFIDENTIAL: this message may be privileged."
+"#,
+    );
+    let server = setup.serve().await;
+    let mut c = Client::connect(server.port).await.unwrap();
+    let (code, text) = c
+        .mail("a@firm.example", &["b@partner.example"], CLEAN)
+        .await;
+    assert_eq!(code, 250, "{text}");
+    let got = sink.messages();
+    assert_eq!(got.len(), 1);
+    let msg = mail_parser::MessageParser::default()
+        .parse(&got[0].body)
+        .unwrap();
+    assert_eq!(msg.header_raw("X-Firm-Checked").map(str::trim), Some("yes"));
+    assert_eq!(msg.subject(), Some("lunch"));
+    let body = msg.body_text(0).unwrap();
+    assert!(
+        body.starts_with(".leading dot\r\n..two dots\r\n.\r\nété 8-bit"),
+        "{body:?}"
+    );
+    assert!(
+        body.ends_with("CONFIDENTIAL: this message may be privileged.\r\n"),
+        "{body:?}"
+    );
     server.stop();
 }
 

@@ -7,7 +7,9 @@
 //! One structured log line per message: id, envelope, action, rules, size,
 //! timings, reply code. Never content, never matched text.
 
+pub mod dsn;
 mod hold;
+pub mod modify;
 mod pass;
 pub mod release;
 
@@ -103,7 +105,8 @@ impl Actor {
         match verdict.action {
             Action::Pass => {
                 let started = Instant::now();
-                let reply = pass::relay(&cfg, &rec.id, tx, &raw).await;
+                let out = modify::apply(&raw, &verdict.modifiers);
+                let reply = pass::relay(&cfg, self.store.clone(), &rec.id, tx, &out).await;
                 let ms = started.elapsed().as_millis() as u64;
                 rec.relay_ms = Some(ms);
                 self.metrics.relay(ms);

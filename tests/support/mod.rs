@@ -277,6 +277,13 @@ action = "reject"
         std::fs::write(self.config(), text).unwrap();
     }
 
+    /// Appends `toml` (more `[[rule]]` tables, say) to the config file.
+    pub fn append(&self, toml: &str) {
+        let mut text = std::fs::read_to_string(self.config()).unwrap();
+        text.push_str(toml);
+        std::fs::write(self.config(), text).unwrap();
+    }
+
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_matterwall"))
             .arg("--config")
