@@ -1,4 +1,4 @@
-//! `matterwall quarantine list|show|release|reject`: the store from the
+//! `matterwall quarantine list|show|release|resolve|reject`: the store from the
 //! command line, for administrators and until the review UI exists.
 
 use anyhow::{bail, Context, Result};
@@ -65,6 +65,20 @@ pub fn release(cfg: &Config, id: &str) -> Result<()> {
     println!("{id}: released");
     if !done.refused.is_empty() {
         bail!("{id}: the next hop refused {}", done.refused.join(", "));
+    }
+    Ok(())
+}
+
+/// Settles a message stuck in `releasing`: the operator has looked at the
+/// next hop's log, which is the only place that knows whether it went.
+pub fn resolve(cfg: &Config, id: &str, delivered: bool) -> Result<()> {
+    let store = open(cfg)?;
+    if delivered {
+        store.finish_release(id)?;
+        println!("{id}: marked released");
+    } else {
+        store.abort_release(id, "operator: the next hop did not get it")?;
+        println!("{id}: back in the queue as held; release it again when ready");
     }
     Ok(())
 }

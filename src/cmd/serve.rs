@@ -43,6 +43,7 @@ async fn serve(path: PathBuf, cfg: Config) -> Result<()> {
     let http = tokio::net::TcpListener::bind(&cfg.review.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.review.listen))?;
+    let _pid = super::reload::PidFile::create(&cfg)?;
     tracing::info!(smtp = %cfg.smtp.listen, review = %cfg.review.listen, next_hop = %cfg.next_hop.address, "listening");
     let config = Arc::new(ArcSwap::from_pointee(cfg));
     let metrics = Arc::new(Metrics::default());

@@ -236,7 +236,7 @@ certs = "{}"
 [smtp]
 listen = "127.0.0.1:{}"
 max_message_size = 100000
-max_connections = 64
+max_connections = 128
 {smtp_extra}
 
 [next_hop]
