@@ -83,7 +83,10 @@ enum QuarantineCommand {
         #[arg(long)]
         not_delivered: bool,
     },
-    /// Mark a held message rejected; it is never sent.
+    /// Send compliance the digest of held mail now.
+    Digest,
+    /// Mark a held message rejected; it is never sent. The sender is told,
+    /// with the comment.
     Reject {
         id: String,
         #[arg(long)]
@@ -147,6 +150,7 @@ fn quarantine(config: &Path, command: QuarantineCommand) -> Result<ExitCode, Str
         QuarantineCommand::List { json } => cmd::quarantine::list(&cfg, json),
         QuarantineCommand::Show { id, raw } => cmd::quarantine::show(&cfg, &id, raw),
         QuarantineCommand::Release { id } => cmd::quarantine::release(&cfg, &id),
+        QuarantineCommand::Digest => cmd::quarantine::digest(&cfg),
         QuarantineCommand::Resolve { id, delivered, .. } => {
             cmd::quarantine::resolve(&cfg, &id, delivered)
         }

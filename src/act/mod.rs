@@ -10,6 +10,7 @@
 pub mod dsn;
 mod hold;
 pub mod modify;
+pub mod notify;
 mod pass;
 pub mod release;
 
@@ -112,7 +113,13 @@ impl Actor {
                 self.metrics.relay(ms);
                 reply
             }
-            Action::Hold => hold::hold(self.store.clone(), &rec.id, tx, &verdict, raw).await,
+            Action::Hold => {
+                let reply = hold::hold(self.store.clone(), &rec.id, tx, &verdict, raw).await;
+                if reply.is_positive() {
+                    self.notify_hold(cfg, &rec.id, tx, &verdict);
+                }
+                reply
+            }
             Action::Encrypt => {
                 // Encryption is a later issue: fail closed by holding.
                 tracing::warn!(id = %rec.id, "encrypt is not implemented yet; holding instead");
@@ -120,6 +127,21 @@ impl Actor {
             }
             Action::Reject => reject(&cfg, &verdict),
         }
+    }
+}
+
+impl Actor {
+    /// Sends the hold's notices in the background: the client's `250` does
+    /// not wait for them, and the held message is safe whatever they do.
+    fn notify_hold(&self, cfg: Arc<Config>, id: &str, tx: &Transaction, verdict: &Verdict) {
+        let notices = notify::on_hold(&cfg, id, &tx.from, &tx.rcpts, verdict);
+        if notices.is_empty() {
+            return;
+        }
+        let id = id.to_string();
+        tokio::spawn(async move {
+            notify::send(&cfg, &id, notices).await;
+        });
     }
 }
 

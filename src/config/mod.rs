@@ -8,6 +8,7 @@ pub mod certs;
 pub mod dictionary;
 pub mod error;
 pub mod network;
+pub mod notify;
 pub mod raw;
 pub mod tls;
 
@@ -47,6 +48,7 @@ pub struct Config {
     pub next_hop_tls: tls::NextHopTls,
     pub store: raw::RawStore,
     pub review: raw::RawReview,
+    pub notify: notify::Notify,
     pub limits: raw::RawLimits,
     pub dict: Dictionaries,
     pub detector: Detector,
@@ -189,6 +191,9 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let rules = compile_rules(&raw, &names, &mut problems, &bad);
     let examples = compile_examples(&raw, dir, &mut problems, &bad);
+    let notify = notify::Notify::compile(&raw.notify, &internal_domains).map_err(|p| {
+        problems.extend(p.into_iter().map(&bad));
+    });
     let certs = Certs::load(&resolve(dir, &d.certs)).unwrap_or_else(|e| {
         problems.push(Problem::at(resolve(dir, &d.certs), None, e));
         Certs::default()
@@ -211,6 +216,7 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         next_hop_tls,
         store: raw.store,
         review: raw.review,
+        notify: notify.expect("checked with the other problems"),
         limits: raw.limits,
         dict,
         detector,
