@@ -85,6 +85,8 @@ enum QuarantineCommand {
     },
     /// Send compliance the digest of held mail now.
     Digest,
+    /// Destroy what is past `[store] retention_days` now (serve does it hourly).
+    Expire,
     /// Mark a held message rejected; it is never sent. The sender is told,
     /// with the comment.
     Reject {
@@ -151,6 +153,7 @@ fn quarantine(config: &Path, command: QuarantineCommand) -> Result<ExitCode, Str
         QuarantineCommand::Show { id, raw } => cmd::quarantine::show(&cfg, &id, raw),
         QuarantineCommand::Release { id } => cmd::quarantine::release(&cfg, &id),
         QuarantineCommand::Digest => cmd::quarantine::digest(&cfg),
+        QuarantineCommand::Expire => cmd::quarantine::expire(&cfg),
         QuarantineCommand::Resolve { id, delivered, .. } => {
             cmd::quarantine::resolve(&cfg, &id, delivered)
         }

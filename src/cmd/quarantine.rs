@@ -110,6 +110,16 @@ pub fn digest(cfg: &Config) -> Result<()> {
     Ok(())
 }
 
+/// Applies the retention period now (what `serve` does hourly).
+pub fn expire(cfg: &Config) -> Result<()> {
+    let gone = store::apply_retention(&*open(cfg)?, cfg.store.retention_days)?;
+    for (id, was) in &gone {
+        println!("{id}: expired (was {was}); content destroyed");
+    }
+    println!("{} message(s) expired", gone.len());
+    Ok(())
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -50,6 +50,7 @@ async fn serve(path: PathBuf, cfg: Config) -> Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(signals(path, config.clone(), metrics.clone(), stop_tx));
     tokio::spawn(digest_daily(config.clone(), store.clone()));
+    tokio::spawn(retention_hourly(config.clone(), store.clone()));
     let router = review::router(ReviewState {
         config: config.clone(),
         store: store.clone(),
@@ -164,6 +165,23 @@ async fn digest_daily(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
         };
         if let Some(n) = notify::digest(&cfg, &held) {
             notify::send(&cfg, "digest", vec![n]).await;
+        }
+    }
+}
+
+/// Destroys what is past `[store] retention_days`, at start and hourly.
+async fn retention_hourly(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let days = config.load().store.retention_days;
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || store::apply_retention(&*s, days)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "retention failed; will try again in an hour")
+            }
+            Err(_) => tracing::error!("retention panicked; will try again in an hour"),
         }
     }
 }

@@ -276,6 +276,9 @@ pub struct RawStore {
     /// The AES-256 key file for held messages; default: `matterwall.key`
     /// beside the database. Created with mode 0600 when missing.
     pub key_file: Option<String>,
+    /// Days a message is kept (held, released or rejected) before its
+    /// content is destroyed and it is marked `expired`; 0 keeps forever.
+    pub retention_days: u32,
 }
 
 impl Default for RawStore {
@@ -283,6 +286,7 @@ impl Default for RawStore {
         RawStore {
             url: "sqlite://data/matterwall.db".into(),
             key_file: None,
+            retention_days: 90,
         }
     }
 }
