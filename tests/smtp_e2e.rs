@@ -110,7 +110,14 @@ async fn reject_rule_and_quarantine_reject() {
     assert_eq!(held.len(), 1);
     assert_eq!(held[0]["status"], "rejected");
     assert!(!setup.cli(&["quarantine", "release", &id]).status.success());
-    assert!(sink.messages().is_empty());
+    // The sink got the sender's rejection notice, never the message.
+    let got = sink.messages();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].from.as_str(), got[0].rcpts.as_slice()),
+        ("", &["a@firm.example".to_string()][..])
+    );
+    assert!(!String::from_utf8_lossy(&got[0].body).contains("two dots"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
