@@ -291,6 +291,31 @@ fn header<'a>(message: &'a [u8], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
+/// The `add_header` of the shipped encrypt rule, as `(name, value)`.
+fn rule_header() -> (String, String) {
+    let shipped = std::fs::read_to_string(common::repo().join("rules/matterwall.toml")).unwrap();
+    let t: toml::Table = shipped.parse().unwrap();
+    let rule = t["rule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"].as_str() == Some("encrypt"))
+        .unwrap();
+    let h = rule["add_header"]
+        .as_str()
+        .expect("the encrypt rule adds a header");
+    let (name, value) = h.split_once(':').unwrap();
+    (name.trim().to_string(), value.trim().to_string())
+}
+
+/// `raw` as a plain copy leaves: the rule's header field on top.
+fn with_rule_header(raw: &[u8]) -> Vec<u8> {
+    let (name, value) = rule_header();
+    let mut out = format!("{name}: {value}\r\n").into_bytes();
+    out.extend_from_slice(raw);
+    out
+}
+
 fn the_copy_for<'a>(got: &'a [Got], rcpt: &str) -> &'a Got {
     let found: Vec<&Got> = got
         .iter()
@@ -454,7 +479,11 @@ async fn mixed_recipients_get_one_copy_each_and_the_fallback_decides_for_the_key
     assert_eq!(got.len(), 4, "S/MIME, two OpenPGP, one plain: {got:#?}");
     let plain = the_copy_for(&got, INTERNAL);
     assert_eq!(plain.rcpts, [INTERNAL, NO_KEY]);
-    assert_eq!(plain.body, raw, "the plain copy is the original");
+    assert_eq!(
+        plain.body,
+        with_rule_header(&raw),
+        "the plain copy is the original"
+    );
     let smime = the_copy_for(&got, SMIME_RCPT);
     assert_eq!(smime.rcpts, [SMIME_RCPT]);
     assert_same_content(&raw, &openssl_decrypt(&smime.body, &corpus_key(SMIME_RCPT)));
@@ -547,7 +576,7 @@ async fn unusable_certificates_fall_back_and_say_why() {
     assert_eq!(code, 250, "{text}");
     let got = sink.messages();
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].body, raw);
+    assert_eq!(got[0].body, with_rule_header(&raw));
     server.stop();
 }
 
@@ -648,5 +677,41 @@ async fn a_copy_the_next_hop_defers_is_451_and_the_retry_sends_only_that_copy() 
     assert_same_content(&raw, &gpg.decrypt(&pgp_payload(&all[2].body)));
     let log = server.log();
     assert!(log.contains("accepted in an earlier attempt"), "{log}");
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_refused_for_good_is_reported_to_the_sender_or_is_the_reply() {
+    let sink = Sink::start(SinkMode::Normal, &[PGP_RSA]).await;
+    let proxy = Proxy::new(&sink);
+    let gpg = Gpg::new(PGP_RSA, "default");
+    gpg.export_to(PGP_RSA, &proxy.certs().join(format!("{PGP_RSA}.asc")));
+    let server = proxy.serve().await;
+    let raw = rich_message();
+
+    // One copy delivered, one refused: 250, and a report to the sender.
+    let (code, text) = send(&proxy, &[SMIME_RCPT, PGP_RSA], &raw).await;
+    assert_eq!(code, 250, "{text}");
+    assert!(text.contains("1 of 2 copies relayed"), "{text}");
+    let got = sink.messages();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(is_smime(the_copy_for(&got, SMIME_RCPT)));
+    let report = the_copy_for(&got, SENDER);
+    assert_eq!(report.from, "", "reports go with the null reverse path");
+    let failed = format!("Final-Recipient: rfc822; {PGP_RSA}");
+    assert!(
+        contains(&report.body, failed.as_bytes()),
+        "the report names the refused"
+    );
+    let delivered = format!("Final-Recipient: rfc822; {SMIME_RCPT}");
+    assert!(
+        !contains(&report.body, delivered.as_bytes()),
+        "and only them"
+    );
+
+    // Its only copy refused: the next hop's refusal is the reply.
+    let (code, text) = send(&proxy, &[PGP_RSA], &raw).await;
+    assert_eq!((code, text.as_str()), (550, "5.1.1 no such user"));
+    assert_eq!(sink.messages().len(), 2, "nothing more was sent");
     server.stop();
 }

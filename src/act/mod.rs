@@ -7,8 +7,11 @@
 //! One structured log line per message: id, envelope, action, rules, size,
 //! timings, reply code. Never content, never matched text.
 
+pub mod dsn;
 mod encrypt;
 mod hold;
+pub mod modify;
+pub mod notify;
 mod pass;
 pub mod release;
 
@@ -105,13 +108,20 @@ impl Actor {
         match verdict.action {
             Action::Pass => {
                 let started = Instant::now();
-                let reply = pass::relay(&cfg, &rec.id, tx, &raw).await;
+                let out = modify::apply(&raw, &verdict.modifiers);
+                let reply = pass::relay(&cfg, self.store.clone(), &rec.id, tx, &out).await;
                 let ms = started.elapsed().as_millis() as u64;
                 rec.relay_ms = Some(ms);
                 self.metrics.relay(ms);
                 reply
             }
-            Action::Hold => hold::hold(self.store.clone(), &rec.id, tx, &verdict, raw).await,
+            Action::Hold => {
+                let reply = hold::hold(self.store.clone(), &rec.id, tx, &verdict, raw).await;
+                if reply.is_positive() {
+                    self.notify_hold(cfg, &rec.id, tx, &verdict);
+                }
+                reply
+            }
             Action::Encrypt => {
                 let started = Instant::now();
                 let store = self.store.clone();
@@ -145,6 +155,21 @@ fn log_fallbacks(cfg: &Config, id: &str, verdict: &Verdict) {
     {
         let reason = r.reason.as_deref().unwrap_or("no key");
         tracing::warn!(id, rcpt = %r.address, reason, "no usable encryption key; the rule's fallback applies");
+    }
+}
+
+impl Actor {
+    /// Sends the hold's notices in the background: the client's `250` does
+    /// not wait for them, and the held message is safe whatever they do.
+    fn notify_hold(&self, cfg: Arc<Config>, id: &str, tx: &Transaction, verdict: &Verdict) {
+        let notices = notify::on_hold(&cfg, id, &tx.from, &tx.rcpts, verdict);
+        if notices.is_empty() {
+            return;
+        }
+        let id = id.to_string();
+        tokio::spawn(async move {
+            notify::send(&cfg, &id, notices).await;
+        });
     }
 }
 

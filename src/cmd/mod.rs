@@ -2,4 +2,5 @@
 //! signals, and printing. Library code stays in `matterwall::*`.
 
 pub mod quarantine;
+pub mod reload;
 pub mod serve;

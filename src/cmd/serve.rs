@@ -43,11 +43,14 @@ async fn serve(path: PathBuf, cfg: Config) -> Result<()> {
     let http = tokio::net::TcpListener::bind(&cfg.review.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.review.listen))?;
+    let _pid = super::reload::PidFile::create(&cfg)?;
     tracing::info!(smtp = %cfg.smtp.listen, review = %cfg.review.listen, next_hop = %cfg.next_hop.address, "listening");
     let config = Arc::new(ArcSwap::from_pointee(cfg));
     let metrics = Arc::new(Metrics::default());
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(signals(path, config.clone(), metrics.clone(), stop_tx));
+    tokio::spawn(digest_daily(config.clone(), store.clone()));
+    tokio::spawn(retention_hourly(config.clone(), store.clone()));
     let router = review::router(ReviewState {
         config: config.clone(),
         store: store.clone(),
@@ -129,6 +132,56 @@ async fn reload(path: &Path, config: &ArcSwap<Config>, metrics: &Metrics) {
         Err(_) => {
             tracing::error!("reload panicked; the running configuration stays");
             metrics.reload(false);
+        }
+    }
+}
+
+/// In `[notify] compliance_mode = "digest"`, sends compliance the list of
+/// held mail once a day at `digest_at` (UTC). The mode and time are read at
+/// each turn, so a reload changes them.
+async fn digest_daily(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
+    use matterwall::act::notify;
+    use matterwall::config::notify::ComplianceMode;
+    loop {
+        let at = config.load().notify.digest_at;
+        let now = chrono::Utc::now();
+        let mut next = now.date_naive().and_time(at).and_utc();
+        if next <= now {
+            next += chrono::Duration::days(1);
+        }
+        let wait = (next - now).to_std().unwrap_or_default();
+        tokio::time::sleep(wait).await;
+        let cfg = config.load_full();
+        if cfg.notify.mode != ComplianceMode::Digest {
+            continue;
+        }
+        let s = store.clone();
+        let held = match tokio::task::spawn_blocking(move || s.list()).await {
+            Ok(Ok(h)) => h,
+            _ => {
+                tracing::error!("cannot read the store for the daily digest");
+                continue;
+            }
+        };
+        if let Some(n) = notify::digest(&cfg, &held) {
+            notify::send(&cfg, "digest", vec![n]).await;
+        }
+    }
+}
+
+/// Destroys what is past `[store] retention_days`, at start and hourly.
+async fn retention_hourly(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let days = config.load().store.retention_days;
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || store::apply_retention(&*s, days)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "retention failed; will try again in an hour")
+            }
+            Err(_) => tracing::error!("retention panicked; will try again in an hour"),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod dictionary;
 pub mod encrypt;
 pub mod error;
 pub mod network;
+pub mod notify;
 pub mod raw;
 pub mod tls;
 
@@ -48,6 +49,7 @@ pub struct Config {
     pub next_hop_tls: tls::NextHopTls,
     pub store: raw::RawStore,
     pub review: raw::RawReview,
+    pub notify: notify::Notify,
     pub limits: raw::RawLimits,
     pub dict: Dictionaries,
     pub detector: Detector,
@@ -192,6 +194,9 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let rules = compile_rules(&raw, &names, &mut problems, &bad);
     let examples = compile_examples(&raw, dir, &mut problems, &bad);
+    let notify = notify::Notify::compile(&raw.notify, &internal_domains).map_err(|p| {
+        problems.extend(p.into_iter().map(&bad));
+    });
     let certs = Certs::load(&resolve(dir, &d.certs)).unwrap_or_else(|mut p| {
         problems.append(&mut p);
         Certs::default()
@@ -215,6 +220,7 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         next_hop_tls,
         store: raw.store,
         review: raw.review,
+        notify: notify.expect("checked with the other problems"),
         limits: raw.limits,
         dict,
         detector,

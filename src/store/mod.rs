@@ -39,6 +39,9 @@ pub enum StoreError {
     /// key. The record is never released and never deleted.
     #[error("message {0} is damaged or the key is wrong; it stays in the store")]
     Damaged(String),
+    /// Past the retention period: the content is gone for good.
+    #[error("message {0} expired: its content was destroyed under the retention period")]
+    Destroyed(String),
     #[error("cannot encode: {0}")]
     Encode(#[from] serde_json::Error),
 }
@@ -96,6 +99,11 @@ pub trait Store: Send + Sync {
     fn reject(&self, id: &str, comment: Option<&str>) -> Result<(), StoreError>;
     /// Ids left in `releasing` by a crash: reported, never re-sent blindly.
     fn stuck_releasing(&self) -> Result<Vec<String>, StoreError>;
+    /// Retention: every message received before `before` (RFC 3339, UTC)
+    /// that is not mid-release becomes `expired`, its raw bytes and verdict
+    /// (which holds the snippets) destroyed. Returns each id with the status
+    /// it had, for the audit trail.
+    fn expire(&self, before: &str) -> Result<Vec<(String, String)>, StoreError>;
     /// Messages currently `held`, for the queue-size gauge.
     fn held_count(&self) -> Result<u64, StoreError>;
     /// True when the next hop accepted the copy named `key` (a hash, see
@@ -127,6 +135,21 @@ pub fn open(
         None => db.with_file_name("matterwall.key"),
     };
     sqlite::SqliteStore::open(&db, &key)
+}
+
+/// Applies `[store] retention_days` (0: keep forever) as of now; logs
+/// each destroyed message. `serve` runs it hourly, `quarantine expire` on
+/// demand.
+pub fn apply_retention(store: &dyn Store, days: u32) -> Result<Vec<(String, String)>, StoreError> {
+    if days == 0 {
+        return Ok(Vec::new());
+    }
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    let gone = store.expire(&cutoff.to_rfc3339())?;
+    for (id, was) in &gone {
+        tracing::info!(id = %id, was = %was, days, "retention: content destroyed, message expired");
+    }
+    Ok(gone)
 }
 
 /// A fresh random id: 16 hex characters.

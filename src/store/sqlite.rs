@@ -59,6 +59,9 @@ impl SqliteStore {
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // Destroyed content (retention) is overwritten with zeros in the
+        // file, not just unlinked from the b-tree.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.execute_batch(SCHEMA)?;
         let sealer = Sealer::load_or_create(key)?;
         Ok(SqliteStore {
@@ -179,6 +182,9 @@ impl Store for SqliteStore {
             .optional()?;
         let (summary, [rn, raw, vn, verdict]) =
             row.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        if summary.status == "expired" {
+            return Err(StoreError::Destroyed(id.to_string()));
+        }
         let damaged = || StoreError::Damaged(id.to_string());
         let raw = self
             .sealer
@@ -220,6 +226,32 @@ impl Store for SqliteStore {
         let mut stmt = conn.prepare("SELECT id FROM held WHERE status = 'releasing'")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn expire(&self, before: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let gone: Vec<(String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT id, status FROM held WHERE received_at < ?1
+                 AND status IN ('held', 'released', 'rejected')",
+            )?;
+            let rows = stmt.query_map([before], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (id, _) in &gone {
+            tx.execute(
+                "UPDATE held SET status = 'expired', updated_at = ?1, raw = X'', raw_nonce = X'',
+                 verdict = X'', verdict_nonce = X'' WHERE id = ?2",
+                params![now(), id],
+            )?;
+        }
+        tx.commit()?;
+        if !gone.is_empty() {
+            // Old page images would otherwise linger in the WAL file.
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok(gone)
     }
 
     fn held_count(&self) -> Result<u64, StoreError> {
@@ -338,5 +370,40 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn retention_destroys_content_but_not_a_release_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::open("sqlite://q/db.sqlite", dir.path(), None).unwrap();
+        let held = store.hold(msg()).unwrap();
+        let rejected = store.hold(msg()).unwrap();
+        store.reject(&rejected, Some("no")).unwrap();
+        let releasing = store.hold(msg()).unwrap();
+        store.begin_release(&releasing).unwrap();
+        assert!(store
+            .expire("2000-01-01T00:00:00+00:00")
+            .unwrap()
+            .is_empty());
+        let mut gone = store.expire(&now()).unwrap();
+        gone.sort();
+        let mut want = vec![
+            (held.clone(), "held".to_string()),
+            (rejected, "rejected".into()),
+        ];
+        want.sort();
+        assert_eq!(gone, want);
+        assert!(matches!(store.get(&held), Err(StoreError::Destroyed(_))));
+        assert!(
+            store.get(&releasing).is_ok(),
+            "a release in flight is left alone"
+        );
+        assert!(store.begin_release(&held).is_err());
+        let blob: Vec<u8> = store
+            .conn()
+            .query_row("SELECT raw FROM held WHERE id = ?1", [&held], |r| r.get(0))
+            .unwrap();
+        assert!(blob.is_empty());
+        assert!(store.expire(&now()).unwrap().is_empty(), "once only");
     }
 }

@@ -247,7 +247,7 @@ certs = "{}"
 [smtp]
 listen = "127.0.0.1:{}"
 max_message_size = 100000
-max_connections = 64
+max_connections = 128
 {smtp_extra}
 
 [next_hop]
@@ -285,6 +285,13 @@ action = "reject"
             self.smtp_port,
             self.http_port,
         );
+        std::fs::write(self.config(), text).unwrap();
+    }
+
+    /// Appends `toml` (more `[[rule]]` tables, say) to the config file.
+    pub fn append(&self, toml: &str) {
+        let mut text = std::fs::read_to_string(self.config()).unwrap();
+        text.push_str(toml);
         std::fs::write(self.config(), text).unwrap();
     }
 

@@ -22,17 +22,19 @@
 //! copy number, recipients, kind, reply.
 
 mod entity;
+mod outcome;
 mod pgp;
 mod smime;
 
-use super::{pass, tempfail, Tempfail};
+use super::{dsn, modify, tempfail, Tempfail};
 use crate::check::Verdict;
 use crate::config::certs::{Material, RecipientKey};
 use crate::config::Config;
 use crate::smtp::codec::{MailParams, Reply};
-use crate::smtp::relay::{self, RelayConfig, RelayError};
+use crate::smtp::relay::{self, RelayConfig};
 use crate::smtp::session::Transaction;
 use crate::store::Store;
+use outcome::Fate;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -73,16 +75,6 @@ struct Copy {
     rcpts: Vec<String>,
 }
 
-/// What became of one copy.
-enum Fate {
-    /// With the next hop's reply to the final dot.
-    Accepted(Reply),
-    /// Accepted in an earlier attempt at the same message.
-    Earlier,
-    Temporary(Reply),
-    Permanent(Reply),
-}
-
 /// Makes, relays and accounts for every copy; the reply to DATA.
 pub async fn encrypt(
     cfg: &Config,
@@ -96,7 +88,9 @@ pub async fn encrypt(
         tracing::error!(id, "envelope and verdict disagree on the recipients");
         return tempfail(Tempfail::Internal);
     };
-    let raw = Arc::new(raw);
+    // Modifiers go on the plaintext; the copy key is over what the client
+    // sent, which is what its retry sends again.
+    let out = Arc::new(modify::apply(&raw, &verdict.modifiers));
     let extra: Vec<String> = verdict
         .modifiers
         .add_headers
@@ -105,11 +99,14 @@ pub async fn encrypt(
         .collect();
     let mut fates = Vec::with_capacity(copies.len());
     for (n, copy) in copies.iter().enumerate() {
-        let fate = one_copy(cfg, store.clone(), tx, &raw, copy, &extra, id).await;
-        log_copy(id, n + 1, copy, &fate);
+        let fate = one_copy(cfg, store.clone(), tx, (&raw, &out), copy, &extra, id).await;
+        outcome::log(id, n + 1, copy, &fate);
         fates.push(fate);
     }
-    answer(id, &fates)
+    let reply = outcome::answer(id, &fates);
+    let refused = outcome::to_report(&fates, &reply);
+    dsn::report(cfg, store, id, tx, &raw, &refused).await;
+    reply
 }
 
 /// Groups the envelope recipients by the key policy found for each.
@@ -131,11 +128,14 @@ fn plan(tx: &Transaction, verdict: &Verdict) -> Option<Vec<Copy>> {
     Some(copies)
 }
 
+/// One copy: skipped if an earlier attempt delivered it, else made from
+/// `out` (the plaintext with the modifiers), relayed, and remembered once
+/// accepted. `raw` (what the client sent) names it across attempts.
 async fn one_copy(
     cfg: &Config,
     store: Arc<dyn Store>,
     tx: &Transaction,
-    raw: &Arc<Vec<u8>>,
+    (raw, out): (&[u8], &Arc<Vec<u8>>),
     copy: &Copy,
     extra: &[String],
     id: &str,
@@ -152,7 +152,7 @@ async fn one_copy(
         }
         Err(_) => return Fate::Temporary(tempfail(Tempfail::Internal)),
     }
-    let bytes = match make(cfg, &copy.kind, raw, extra).await {
+    let bytes = match make(cfg, &copy.kind, out, extra).await {
         Ok(b) => b,
         Err(why) => {
             tracing::error!(id, kind = copy.kind.as_str(), error = %why, "cannot encrypt; answering 451");
@@ -165,17 +165,18 @@ async fn one_copy(
         smtputf8: tx.params.smtputf8,
     };
     let rc = RelayConfig::from_config(cfg);
-    let fate = fate(
-        id,
-        relay::relay(&rc, &tx.from, &params, &copy.rcpts, &bytes).await,
-    );
-    if matches!(fate, Fate::Accepted(_)) {
-        let id = id.to_string();
+    let result = relay::relay(&rc, &tx.from, &params, &copy.rcpts, &bytes).await;
+    let fate = outcome::fate(id, &copy.rcpts, result);
+    if matches!(fate, Fate::Accepted { .. }) {
+        let owned = id.to_string();
         let remembered =
-            tokio::task::spawn_blocking(move || store.record_copy(&key, &id, REMEMBER)).await;
+            tokio::task::spawn_blocking(move || store.record_copy(&key, &owned, REMEMBER)).await;
         if !matches!(remembered, Ok(Ok(()))) {
             // The copy is delivered; only a retry could now duplicate it.
-            tracing::warn!("cannot record an accepted copy; a retry may send it again");
+            tracing::warn!(
+                id,
+                "cannot record an accepted copy; a retry may send it again"
+            );
         }
     }
     fate
@@ -272,75 +273,4 @@ fn copy_key(tx: &Transaction, raw: &[u8], copy_rcpts: &[String]) -> String {
     h.update([2]);
     h.update(raw);
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// What the next hop's answers mean for one copy, as `pass` reads them.
-fn fate(id: &str, result: Result<relay::Outcome, RelayError>) -> Fate {
-    let reply = match result {
-        Ok(outcome) => {
-            for (rcpt, reply) in &outcome.refused {
-                tracing::warn!(id, rcpt = %rcpt, reply = reply.code, "next hop refused a recipient");
-            }
-            match (outcome.data, outcome.refused.into_iter().next()) {
-                (Some(r), _) if (200..300).contains(&r.code) => return Fate::Accepted(r),
-                (Some(r), _) => r,
-                (None, Some((_, r))) => r,
-                (None, None) => tempfail(Tempfail::Internal),
-            }
-        }
-        Err(RelayError::Refused { reply, .. }) => reply,
-        Err(e) => {
-            tracing::warn!(id, error = %e, maybe_delivered = e.maybe_delivered(), "relay failed");
-            return Fate::Temporary(tempfail(Tempfail::NextHop));
-        }
-    };
-    match pass::upstream(reply) {
-        r if r.code >= 500 => Fate::Permanent(r),
-        r => Fate::Temporary(r),
-    }
-}
-
-fn log_copy(id: &str, n: usize, copy: &Copy, fate: &Fate) {
-    let reply = match fate {
-        Fate::Earlier => "accepted in an earlier attempt; not sent again".to_string(),
-        Fate::Accepted(r) | Fate::Temporary(r) | Fate::Permanent(r) => r.to_string(),
-    };
-    tracing::info!(
-        id,
-        copy = n,
-        to = ?copy.rcpts,
-        kind = copy.kind.as_str(),
-        reply = %reply,
-        "copy"
-    );
-}
-
-/// The reply to DATA for all the copies.
-fn answer(id: &str, fates: &[Fate]) -> Reply {
-    let total = fates.len();
-    let done = fates
-        .iter()
-        .filter(|f| matches!(f, Fate::Accepted(_) | Fate::Earlier))
-        .count();
-    if done == total {
-        return Reply::new(250, format!("2.0.0 {id}: {total} copies relayed"));
-    }
-    if let Some(Fate::Temporary(r)) = fates.iter().find(|f| matches!(f, Fate::Temporary(_))) {
-        let failed = total - done;
-        let (enhanced, _) = r.text.split_once(' ').unwrap_or(("4.4.1", ""));
-        return Reply::new(
-            451,
-            format!("{enhanced} {failed} of {total} copies not relayed, try again later"),
-        );
-    }
-    let Some(Fate::Permanent(r)) = fates.iter().find(|f| matches!(f, Fate::Permanent(_))) else {
-        return tempfail(Tempfail::Internal);
-    };
-    if total == 1 {
-        return r.clone();
-    }
-    Reply::new(
-        r.code,
-        format!("{} ({done} of {total} copies were relayed)", r.text),
-    )
 }
