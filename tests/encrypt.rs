@@ -189,6 +189,28 @@ impl Gpg {
         g
     }
 
+    /// A key made as if on 2020-01-01 with a one-year life: expired now.
+    fn expired(addr: &str) -> Gpg {
+        let home = tempfile::tempdir().unwrap();
+        let g = Gpg { home };
+        let uid = format!("Old Key <{addr}>");
+        let args = [
+            "--faked-system-time",
+            "20200101T000000!",
+            "--passphrase",
+            "",
+        ];
+        g.gpg(
+            &[
+                &args[..],
+                &["--quick-gen-key", &uid, "default", "default", "1y"],
+            ]
+            .concat(),
+            b"",
+        );
+        g
+    }
+
     fn gpg(&self, args: &[&str], input: &[u8]) -> Vec<u8> {
         run(
             Command::new("gpg")
@@ -541,6 +563,7 @@ fn made_cert(addr: &str, tweak: impl FnOnce(&mut rcgen::CertificateParams)) -> S
 async fn unusable_certificates_fall_back_and_say_why() {
     const EXPIRED: &str = "old@wicksilver-telecom.fr";
     const SIGN_ONLY: &str = "signer@wicksilver-telecom.fr";
+    const OLD_PGP: &str = "old.pgp@wicksilver-telecom.fr";
     let sink = Sink::start(SinkMode::Normal, &[]).await;
     let proxy = Proxy::new(&sink);
     let expired = made_cert(EXPIRED, |p| p.not_after = rcgen::date_time_ymd(2022, 3, 31));
@@ -549,12 +572,15 @@ async fn unusable_certificates_fall_back_and_say_why() {
     });
     std::fs::write(proxy.certs().join(format!("{EXPIRED}.pem")), expired).unwrap();
     std::fs::write(proxy.certs().join(format!("{SIGN_ONLY}.pem")), sign_only).unwrap();
+    let old = Gpg::expired(OLD_PGP);
+    old.export_to(OLD_PGP, &proxy.certs().join(format!("{OLD_PGP}.asc")));
     let raw = corpus_message("039-to-client-cert.eml");
 
     let server = proxy.serve().await;
     for (rcpt, why) in [
         (EXPIRED, "expired on 2022-03-31"),
         (SIGN_ONLY, "keyEncipherment"),
+        (OLD_PGP, "the OpenPGP key expired on 20"),
     ] {
         let (code, text) = send(&proxy, &[rcpt], &raw).await;
         assert_eq!(code, 250, "{text}");

@@ -5,7 +5,7 @@
 use super::certs::{KeyKind, RecipientKey};
 use super::raw::RawEncrypt;
 use super::Problem;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -73,7 +73,7 @@ pub fn compile(
 
 /// The archive key must be of the kind its setting names and usable now:
 /// a firm that configured one expects to read every encrypted copy.
-fn archive_key(path: &PathBuf, kind: KeyKind) -> Result<Arc<RecipientKey>, String> {
+fn archive_key(path: &Path, kind: KeyKind) -> Result<Arc<RecipientKey>, String> {
     let key = RecipientKey::load(path).map_err(|bad| match bad {
         super::certs::smime::Bad::Malformed(why) | super::certs::smime::Bad::Unusable(why) => why,
     })?;

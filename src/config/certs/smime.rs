@@ -160,9 +160,15 @@ fn oaep_params_are_sha256(params: Option<&der::Any>) -> Result<(), Bad> {
     let parsed = rsa::pkcs1::RsaOaepParams::from_der(&der)
         .map_err(|e| Bad::Malformed(format!("unreadable OAEP parameters: {e}")))?;
     let wanted = rsa::pkcs1::RsaOaepParams::new::<sha2::Sha256>();
-    if parsed.hash.oid != wanted.hash.oid || parsed.mask_gen != wanted.mask_gen {
+    // Compared by OID: a NULL or absent hash parameter means the same.
+    let mgf_hash = parsed.mask_gen.parameters.map(|p| p.oid);
+    let same = parsed.hash.oid == wanted.hash.oid
+        && parsed.mask_gen.oid == wanted.mask_gen.oid
+        && mgf_hash == wanted.mask_gen.parameters.map(|p| p.oid)
+        && parsed.p_source == wanted.p_source;
+    if !same {
         return Err(Bad::Unusable(
-            "its RSAES-OAEP parameters name a hash other than SHA-256".into(),
+            "its RSAES-OAEP parameters are not SHA-256 with MGF1-SHA-256 and no label".into(),
         ));
     }
     Ok(())

@@ -131,3 +131,33 @@ fn a_file_that_is_no_certificate_refuses_the_load() {
     let problems = Certs::load(dir.path()).unwrap_err();
     assert_eq!(problems.len(), 2, "{problems:?}");
 }
+
+/// The fixture certificate with its key re-labelled `id-RSAES-OAEP` (the
+/// signature no longer verifies; certificates are not chain-checked).
+fn oaep_cert(params: Option<der::Any>) -> Vec<u8> {
+    use der::{DecodePem, EncodePem};
+    let pem = cert(|_| {});
+    let mut c = x509_cert::Certificate::from_pem(pem.as_bytes()).unwrap();
+    c.tbs_certificate.subject_public_key_info.algorithm =
+        x509_cert::spki::AlgorithmIdentifierOwned {
+            oid: const_oid::db::rfc5912::ID_RSAES_OAEP,
+            parameters: params,
+        };
+    c.to_pem(der::pem::LineEnding::LF).unwrap().into_bytes()
+}
+
+#[test]
+fn an_oaep_only_key_is_marked_and_foreign_parameters_refused() {
+    let any = smime::parse(&oaep_cert(None)).unwrap();
+    assert!(any.oaep_only);
+    let sha256 = rsa::pkcs1::RsaOaepParams::new::<sha2::Sha256>();
+    let sha256 = der::Any::encode_from(&sha256).unwrap();
+    assert!(smime::parse(&oaep_cert(Some(sha256))).unwrap().oaep_only);
+    let sha1 = rsa::pkcs1::RsaOaepParams::new::<sha1::Sha1>();
+    let sha1 = der::Any::encode_from(&sha1).unwrap();
+    let Err(smime::Bad::Unusable(why)) = smime::parse(&oaep_cert(Some(sha1))) else {
+        panic!("SHA-1 OAEP parameters accepted");
+    };
+    assert!(why.contains("SHA-256"), "{why}");
+    assert!(!smime::parse(cert(|_| {}).as_bytes()).unwrap().oaep_only);
+}
