@@ -3,7 +3,8 @@
 //! in its own transaction.
 //!
 //! - Recipients that need no encryption (the firm's own, and keyless ones
-//!   under a rule whose `fallback = "pass"`) share one copy: the original.
+//!   under a rule whose `fallback = "pass"`) share one copy: the message as
+//!   `pass` sends it, with the rules' modifiers.
 //! - Each recipient key gets its own encrypted copy: [`smime`] for a
 //!   certificate, [`pgp`] for an OpenPGP key. Recipients that share one key
 //!   (a `DOMAIN.pem`) share the copy. The firm's archive key (`[encrypt]`)
@@ -13,13 +14,13 @@
 //!   others delivery and threading need, and the Subject unless
 //!   `neutral_subject` replaces it.
 //!
-//! The reply to DATA reflects every copy: all accepted → 250; any copy that
-//! failed temporarily (or could not be made) → 451, and a copy the next hop
-//! already accepted is remembered in the store (a hash of envelope, message
-//! and the copy's recipients) for [`REMEMBER`], so the client's retry does
-//! not send it twice; every failure permanent → the first permanent reply,
-//! naming how many copies did go. One log line per copy: message id and
-//! copy number, recipients, kind, reply.
+//! The reply to DATA reflects every copy ([`outcome`]): all accepted → 250;
+//! any copy that failed temporarily (or could not be made) → 451, and a copy
+//! the next hop already accepted is remembered in the store (a hash of
+//! envelope, message and the copy's recipients) for [`REMEMBER`], so the
+//! client's retry does not send it twice; every failure permanent → 250 and
+//! a delivery report when some copy went, else the next hop's refusal. One
+//! log line per copy: message id and copy number, recipients, kind, reply.
 
 mod entity;
 mod outcome;

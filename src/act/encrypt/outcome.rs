@@ -137,3 +137,87 @@ pub fn to_report(fates: &[Fate], reply: &Reply) -> Vec<(String, Reply)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok() -> Fate {
+        Fate::Accepted {
+            reply: Reply::new(250, "2.0.0 queued"),
+            refused: Vec::new(),
+        }
+    }
+
+    fn refused(to: &str) -> Fate {
+        let r = Reply::new(550, "5.1.1 no such user");
+        Fate::Permanent {
+            reply: r.clone(),
+            refused: vec![(to.into(), r)],
+        }
+    }
+
+    fn deferred() -> Fate {
+        Fate::Temporary(tempfail(Tempfail::NextHop))
+    }
+
+    #[test]
+    fn the_reply_to_data_for_every_mix_of_copies() {
+        let cases: Vec<(Vec<Fate>, u16, &str, usize)> = vec![
+            (
+                vec![ok(), Fate::Earlier],
+                250,
+                "2.0.0 m: 2 copies relayed",
+                0,
+            ),
+            (
+                vec![ok(), deferred(), refused("b@x")],
+                451,
+                "4.4.1 2 of 3 copies",
+                0,
+            ),
+            (
+                vec![ok(), refused("b@x")],
+                250,
+                "2.0.0 m: 1 of 2 copies relayed",
+                1,
+            ),
+            (
+                vec![Fate::Earlier, refused("b@x")],
+                250,
+                "2.0.0 m: 1 of 2",
+                1,
+            ),
+            (
+                vec![refused("a@x"), refused("b@x")],
+                550,
+                "5.1.1 no such user",
+                0,
+            ),
+            (
+                vec![Fate::Temporary(tempfail(Tempfail::Internal))],
+                451,
+                "4.3.0 1 of 1",
+                0,
+            ),
+        ];
+        for (fates, code, text, reported) in cases {
+            let reply = answer("m", &fates);
+            assert_eq!(reply.code, code, "{reply}");
+            assert!(reply.text.starts_with(text), "{reply}");
+            assert_eq!(to_report(&fates, &reply).len(), reported, "{reply}");
+        }
+    }
+
+    #[test]
+    fn refusals_inside_an_accepted_copy_are_reported_even_on_451() {
+        let partly = Fate::Accepted {
+            reply: Reply::new(250, "ok"),
+            refused: vec![("gone@x".into(), Reply::new(550, "5.1.1 no"))],
+        };
+        let fates = [partly, deferred()];
+        let reply = answer("m", &fates);
+        assert_eq!(reply.code, 451);
+        assert_eq!(to_report(&fates, &reply).len(), 1);
+    }
+}
