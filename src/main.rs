@@ -1,6 +1,8 @@
 //! The `matterwall` command: parse arguments, load the config, run, and map
 //! errors to exit codes (2 with a one-line message for bad input).
 
+#![forbid(unsafe_code)]
+
 mod cmd;
 
 use clap::{Parser, Subcommand};

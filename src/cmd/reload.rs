@@ -26,14 +26,9 @@ pub fn run(cfg: &Config) -> Result<()> {
             path.display()
         );
     }
-    // SAFETY: kill(2) with a PID read from our own file and a valid signal
-    // number has no memory-safety preconditions.
-    if unsafe { libc::kill(pid, libc::SIGHUP) } != 0 {
-        bail!(
-            "cannot signal process {pid}: {}",
-            std::io::Error::last_os_error()
-        );
-    }
+    let target = rustix::process::Pid::from_raw(pid).context("not a process id")?;
+    rustix::process::kill_process(target, rustix::process::Signal::HUP)
+        .with_context(|| format!("cannot signal process {pid}"))?;
     println!(
         "configuration is valid ({} clients, {} matters, {} rules); reload signalled to process {pid}",
         cfg.dict.clients.len(),

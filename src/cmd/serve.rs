@@ -169,11 +169,22 @@ async fn digest_daily(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
     }
 }
 
-/// Destroys what is past `[store] retention_days`, at start and hourly.
+/// Destroys what is past `[store] retention_days`, hourly. The first run is
+/// an hour after start, and a run is skipped when the wall clock moved more
+/// than an hour beyond the monotonic clock since the last one: a clock
+/// jumped forward must not expire the whole queue (RELIABILITY §2 item 16).
 async fn retention_hourly(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    let hour = std::time::Duration::from_secs(3600);
+    let mut last = (std::time::Instant::now(), chrono::Utc::now());
     loop {
-        tick.tick().await;
+        tokio::time::sleep(hour).await;
+        let now = (std::time::Instant::now(), chrono::Utc::now());
+        let jumped = store::clock_jumped(now.0 - last.0, now.1 - last.1);
+        last = now;
+        if jumped {
+            tracing::error!("the wall clock jumped; retention skipped this hour");
+            continue;
+        }
         let days = config.load().store.retention_days;
         let s = store.clone();
         match tokio::task::spawn_blocking(move || store::apply_retention(&*s, days)).await {

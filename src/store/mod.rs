@@ -152,9 +152,32 @@ pub fn apply_retention(store: &dyn Store, days: u32) -> Result<Vec<(String, Stri
     Ok(gone)
 }
 
+/// Whether the wall clock moved more than an hour further than the
+/// monotonic clock (`mono`) over the same interval (`wall`), either way.
+pub fn clock_jumped(mono: std::time::Duration, wall: chrono::Duration) -> bool {
+    let mono = chrono::Duration::from_std(mono).unwrap_or(chrono::Duration::MAX);
+    (wall - mono).abs() > chrono::Duration::hours(1)
+}
+
 /// A fresh random id: 16 hex characters.
 pub fn new_id() -> String {
     let mut b = [0u8; 8];
     getrandom::getrandom(&mut b).expect("the OS random source failed");
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clock_jumped;
+    use chrono::Duration as Wall;
+    use std::time::Duration as Mono;
+
+    #[test]
+    fn a_year_forward_or_back_is_a_jump_drift_is_not() {
+        let hour = Mono::from_secs(3600);
+        assert!(!clock_jumped(hour, Wall::hours(1)));
+        assert!(!clock_jumped(hour, Wall::minutes(61)));
+        assert!(clock_jumped(hour, Wall::days(365)));
+        assert!(clock_jumped(hour, Wall::days(-365)));
+    }
 }
