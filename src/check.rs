@@ -90,6 +90,30 @@ pub struct Verdict {
     pub matters: Vec<String>,
 }
 
+impl Verdict {
+    /// The verdict for a message matterwall wrote itself and holds under
+    /// `rule` (a report the next hop would not take): no scan, no matches.
+    pub fn internal(rule: &str) -> Verdict {
+        Verdict {
+            action: Action::Hold,
+            rules: vec![rule.to_string()],
+            monitor: Vec::new(),
+            matches: Vec::new(),
+            recipients: Vec::new(),
+            uninspectable: Vec::new(),
+            anomalies: Vec::new(),
+            sender: Sender {
+                address: String::new(),
+                screened: false,
+            },
+            modifiers: Modifiers::default(),
+            size: 0,
+            clients: Vec::new(),
+            matters: Vec::new(),
+        }
+    }
+}
+
 /// Decides what to do with `raw`, sent with `envelope`, on `today`.
 pub fn check(cfg: &Config, envelope: &Envelope, raw: &[u8], today: NaiveDate) -> Verdict {
     check_with(cfg, envelope, raw, today, &[])

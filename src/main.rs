@@ -1,6 +1,8 @@
 //! The `matterwall` command: parse arguments, load the config, run, and map
 //! errors to exit codes (2 with a one-line message for bad input).
 
+#![forbid(unsafe_code)]
+
 mod cmd;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +46,9 @@ enum Command {
     },
     /// Run the SMTP proxy and the review listener until SIGTERM.
     Serve,
+    /// Check the configuration, then make the running server reload it
+    /// (the same as SIGHUP).
+    Reload,
     /// List and act on held messages.
     Quarantine {
         #[command(subcommand)]
@@ -117,7 +122,26 @@ enum QuarantineCommand {
         #[arg(long)]
         comment: Option<String>,
     },
-    /// Mark a held message rejected; it is never sent.
+    /// Settle a message an interrupted release left in `releasing`, after
+    /// checking the next hop's log: `--delivered` marks it released,
+    /// `--not-delivered` puts it back in the queue to be released again.
+    Resolve {
+        id: String,
+        #[arg(
+            long,
+            conflicts_with = "not_delivered",
+            required_unless_present = "not_delivered"
+        )]
+        delivered: bool,
+        #[arg(long)]
+        not_delivered: bool,
+    },
+    /// Send compliance the digest of held mail now.
+    Digest,
+    /// Destroy what is past `[store] retention_days` now (serve does it hourly).
+    Expire,
+    /// Mark a held message rejected; it is never sent. The sender is told,
+    /// with the comment.
     Reject {
         id: String,
         #[arg(long)]
@@ -150,6 +174,11 @@ fn main() -> ExitCode {
                 .map(|()| ExitCode::SUCCESS)
                 .map_err(|e| format!("{e:#}"))
         }
+        Command::Reload => load(&cli.config).and_then(|cfg| {
+            cmd::reload::run(&cfg)
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(|e| format!("{e:#}"))
+        }),
         Command::Quarantine { command } => quarantine(&cli.config, command),
         Command::User { command } => user(&cli.config, command),
         Command::Token {
@@ -188,6 +217,11 @@ fn quarantine(config: &Path, command: QuarantineCommand) -> Result<ExitCode, Str
         QuarantineCommand::Show { id, raw } => cmd::quarantine::show(&cfg, &id, raw),
         QuarantineCommand::Release { id, comment } => {
             cmd::quarantine::release(&cfg, &id, comment.as_deref())
+        }
+        QuarantineCommand::Digest => cmd::quarantine::digest(&cfg),
+        QuarantineCommand::Expire => cmd::quarantine::expire(&cfg),
+        QuarantineCommand::Resolve { id, delivered, .. } => {
+            cmd::quarantine::resolve(&cfg, &id, delivered)
         }
         QuarantineCommand::Reject { id, comment } => {
             cmd::quarantine::reject(&cfg, &id, comment.as_deref())

@@ -199,3 +199,54 @@ fn next_hop_tls_mode_and_ca_are_checked_at_load() {
     assert_eq!(got.len(), 1, "{got:?}");
     assert!(got[0].starts_with("/nope.pem: tls_ca"), "{got:?}");
 }
+
+#[test]
+fn encrypt_settings_and_archive_keys_are_checked_at_load() {
+    let shipped_cert = common::repo().join("rules/certs/legal@harrowgate-shipping.com.pem");
+    let cases = [
+        ("archive_cert = \"nope.pem\"", "/nope.pem: cannot read"),
+        (
+            &format!("archive_key = {:?}", shipped_cert.display().to_string()) as &str,
+            "archive_key must be an OpenPGP public key (.asc)",
+        ),
+        ("smime_key_transport = \"rsa\"", "is not pkcs1v15 or oaep"),
+        (
+            "neutral_subject = \"a\\nb\"",
+            "neutral_subject must be one line",
+        ),
+        ("archive = \"x.pem\"", "unknown field `archive`"),
+    ];
+    for (line, want) in cases {
+        let got = problems(
+            &format!("[encrypt]\n{line}\n"),
+            CLIENTS,
+            MATTERS,
+            NO_WAIVERS,
+        );
+        assert_eq!(got.len(), 1, "{line}: {got:?}");
+        assert!(got[0].contains(want), "{line}: {got:?}");
+    }
+    let ok = format!(
+        "[encrypt]\narchive_cert = {:?}\n",
+        shipped_cert.display().to_string()
+    );
+    assert_eq!(
+        problems(&ok, CLIENTS, MATTERS, NO_WAIVERS),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_file_in_certs_that_is_no_key_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_config(tmp.path(), "", CLIENTS, MATTERS, NO_WAIVERS);
+    std::fs::create_dir(tmp.path().join("certs")).unwrap();
+    std::fs::write(tmp.path().join("certs/x@acme.example.pem"), "not a cert").unwrap();
+    let err = Config::load(&path).unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    let shown = err.problems[0].to_string();
+    assert!(
+        shown.contains("certs/x@acme.example.pem: not a PEM certificate"),
+        "{shown}"
+    );
+}

@@ -206,7 +206,32 @@ async fn release_and_reject_through_the_api() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(sink.messages().len(), 1);
+    // The rejected message never goes; its sender is told, with the
+    // comment (in the background: wait for it to arrive).
+    let mut got = sink.messages();
+    for _ in 0..500 {
+        if got.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        got = sink.messages();
+    }
+    assert_eq!(got.len(), 2, "the release and the rejection notice");
+    assert_eq!(got[1].rcpts, ["a.partner@firm.example"]);
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&got[1].body)
+        .unwrap();
+    let notice = format!(
+        "{}\n{}",
+        parsed.subject().unwrap_or_default(),
+        parsed.body_text(0).unwrap_or_default()
+    );
+    assert!(notice.contains("wrong recipient"), "{notice}");
+    assert!(notice.contains(second.as_str()), "{notice}");
+    assert!(
+        !notice.contains("Please do not circulate"),
+        "content in the notice"
+    );
 
     let log = api(port, "GET", "/api/audit?kind=release", Some(&otto), "")
         .await

@@ -110,7 +110,14 @@ async fn reject_rule_and_quarantine_reject() {
     assert_eq!(held.len(), 1);
     assert_eq!(held[0]["status"], "rejected");
     assert!(!setup.cli(&["quarantine", "release", &id]).status.success());
-    assert!(sink.messages().is_empty());
+    // The sink got the sender's rejection notice, never the message.
+    let got = sink.messages();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].from.as_str(), got[0].rcpts.as_slice()),
+        ("", &["a@firm.example".to_string()][..])
+    );
+    assert!(!String::from_utf8_lossy(&got[0].body).contains("two dots"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,8 +166,84 @@ async fn next_hop_refuses_recipients() {
         .await;
     assert_eq!((code, text.as_str()), (550, "5.1.1 no such user"));
     let got = sink.messages();
-    assert_eq!(got.len(), 1);
+    assert_eq!(got.len(), 2, "the message, then the sender's report");
     assert_eq!(got[0].rcpts, ["b@partner.example"]);
+    // The refused recipient is reported to the sender, with the null
+    // reverse path, and the report does not copy the body.
+    assert_eq!(got[1].from, "");
+    assert_eq!(got[1].rcpts, ["a@firm.example"]);
+    let report = String::from_utf8_lossy(&got[1].body);
+    assert!(report.contains("report-type=delivery-status"), "{report}");
+    assert!(report.contains("Final-Recipient: rfc822; gone@partner.example\r\n"));
+    assert!(report.contains("Status: 5.1.1\r\n"));
+    assert!(report.contains("Subject: lunch"), "the original headers");
+    assert!(!report.contains("two dots"), "never the body");
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_the_next_hop_refuses_is_held() {
+    // The sender's own address is refused too: the report cannot go out,
+    // so it waits in the quarantine rather than vanish.
+    let sink = Sink::start(
+        SinkMode::Normal,
+        &["gone@partner.example", "a@firm.example"],
+    )
+    .await;
+    let setup = Setup::new(sink.port, "");
+    let server = setup.serve().await;
+    let mut c = Client::connect(server.port).await.unwrap();
+    let (code, _) = c
+        .mail(
+            "a@firm.example",
+            &["b@partner.example", "gone@partner.example"],
+            CLEAN,
+        )
+        .await;
+    assert_eq!(code, 250);
+    let held = setup.held();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["rules"][0], "undeliverable-report");
+    assert_eq!(held[0]["to"][0], "a@firm.example");
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_modifiers_change_what_passes() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    setup.append(
+        r#"
+[[rule]]
+name = "notice-for-partners"
+when = { sender = ["a@firm.example"] }
+action = "pass"
+add_header = "X-Firm-Checked: yes"
+notice = "CONFIDENTIAL: this message may be privileged."
+"#,
+    );
+    let server = setup.serve().await;
+    let mut c = Client::connect(server.port).await.unwrap();
+    let (code, text) = c
+        .mail("a@firm.example", &["b@partner.example"], CLEAN)
+        .await;
+    assert_eq!(code, 250, "{text}");
+    let got = sink.messages();
+    assert_eq!(got.len(), 1);
+    let msg = mail_parser::MessageParser::default()
+        .parse(&got[0].body)
+        .unwrap();
+    assert_eq!(msg.header_raw("X-Firm-Checked").map(str::trim), Some("yes"));
+    assert_eq!(msg.subject(), Some("lunch"));
+    let body = msg.body_text(0).unwrap();
+    assert!(
+        body.starts_with(".leading dot\r\n..two dots\r\n.\r\nété 8-bit"),
+        "{body:?}"
+    );
+    assert!(
+        body.ends_with("CONFIDENTIAL: this message may be privileged.\r\n"),
+        "{body:?}"
+    );
     server.stop();
 }
 
@@ -204,7 +287,7 @@ async fn many_concurrent_sessions() {
     let setup = Setup::new(sink.port, "");
     let server = setup.serve().await;
     let mut tasks = Vec::new();
-    for i in 0..32 {
+    for i in 0..100 {
         let port = server.port;
         tasks.push(tokio::spawn(async move {
             let mut c = Client::connect(port).await.unwrap();
@@ -216,7 +299,7 @@ async fn many_concurrent_sessions() {
     for t in tasks {
         assert_eq!(t.await.unwrap().0, 250);
     }
-    assert_eq!(sink.messages().len(), 32);
+    assert_eq!(sink.messages().len(), 100);
     server.stop();
 }
 
@@ -262,15 +345,7 @@ async fn access_reload_and_metrics() {
     server.signal("HUP");
     let mut refused = false;
     for _ in 0..200 {
-        let s = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
-            .await
-            .unwrap();
-        let mut line = String::new();
-        let mut r = tokio::io::BufReader::new(s);
-        tokio::io::AsyncBufReadExt::read_line(&mut r, &mut line)
-            .await
-            .unwrap();
-        if line.starts_with("554 5.7.1") {
+        if banner(server.port).await.starts_with("554 5.7.1") {
             refused = true;
             break;
         }
@@ -294,6 +369,133 @@ async fn access_reload_and_metrics() {
     let log = server.log();
     server.stop();
     assert!(!log.contains("lunch"), "message content in the log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_command_checks_first_then_signals() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    let server = setup.serve().await;
+    let good = std::fs::read_to_string(setup.config()).unwrap();
+    // A bad file: the command names the problem and signals nobody.
+    std::fs::write(setup.config(), format!("{good}\n[smtp]\nlisten = 3\n")).unwrap();
+    let out = setup.cli(&["reload"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("matterwall.toml"), "{err}");
+    // A good one that refuses loopback: valid, signalled, and in force.
+    std::fs::write(setup.config(), &good).unwrap();
+    setup.write_config(sink.port, "allowed_networks = [\"10.0.0.0/8\"]");
+    let out = setup.cli(&["reload"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reload signalled"));
+    let mut refused = false;
+    for _ in 0..200 {
+        if banner(server.port).await.starts_with("554 5.7.1") {
+            refused = true;
+            break;
+        }
+        // Polling for the reload to land, not asserting on its timing.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(refused, "reload did not apply: {}", server.log());
+    let metrics = http_get(setup.http_port, "/metrics").await;
+    assert!(
+        metrics.contains("matterwall_reloads_total{result=\"refused\"} 0"),
+        "{metrics}"
+    );
+    server.stop();
+    // With the server gone its PID file is gone: a clear error, no signal.
+    let out = setup.cli(&["reload"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is `matterwall serve` running?"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_interrupted_midway_is_resolved_by_hand() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    let server = setup.serve().await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let mut c = Client::connect(server.port).await.unwrap();
+        let (code, text) = c
+            .mail(
+                "a.partner@firm.example",
+                &["j.smith@meridian-tankers.com"],
+                &example("misdirected.eml"),
+            )
+            .await;
+        assert_eq!(code, 250, "{text}");
+        ids.push(text.rsplit(' ').next().unwrap().to_string());
+    }
+    server.stop();
+    // What a crash between "releasing" and the next hop's answer leaves.
+    let db = rusqlite::Connection::open(setup.dir.path().join("data/mw.db")).unwrap();
+    db.execute("UPDATE held SET status = 'releasing'", [])
+        .unwrap();
+    drop(db);
+    let server = setup.serve().await;
+    server.stop();
+    // Neither is re-sent blindly, nor can be released as if held.
+    assert!(sink.messages().is_empty());
+    assert!(!setup
+        .cli(&["quarantine", "release", &ids[0]])
+        .status
+        .success());
+    let out = setup.cli(&["quarantine", "resolve", &ids[0], "--delivered"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = setup.cli(&["quarantine", "resolve", &ids[1], "--not-delivered"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = setup.cli(&["quarantine", "release", &ids[1]]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sink.messages().len(), 1, "only the one not delivered went");
+    let status: Vec<_> = setup
+        .held()
+        .iter()
+        .map(|h| {
+            (
+                h["id"].as_str().unwrap().to_string(),
+                h["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(status.contains(&(ids[0].clone(), "released".into())));
+    assert!(status.contains(&(ids[1].clone(), "released".into())));
+    // Resolving needs exactly one of the two flags.
+    assert!(!setup
+        .cli(&["quarantine", "resolve", &ids[0]])
+        .status
+        .success());
+}
+
+/// The first line the server says to a new connection.
+async fn banner(port: u16) -> String {
+    let s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let mut line = String::new();
+    let mut r = tokio::io::BufReader::new(s);
+    tokio::io::AsyncBufReadExt::read_line(&mut r, &mut line)
+        .await
+        .unwrap();
+    line
 }
 
 async fn http_get(port: u16, path: &str) -> String {

@@ -13,7 +13,11 @@
 //! cannot be written the client gets 451 (fail closed: nothing goes out
 //! unaudited).
 
+pub mod dsn;
+mod encrypt;
 mod hold;
+pub mod modify;
+pub mod notify;
 mod pass;
 pub mod release;
 
@@ -118,20 +122,33 @@ impl Actor {
         if !holds(verdict.action) && !self.audit(&rec.id, event.clone()).await {
             return tempfail(Tempfail::Internal);
         }
+        log_fallbacks(&cfg, &rec.id, &verdict);
         match verdict.action {
             Action::Pass => {
                 let started = Instant::now();
-                let reply = pass::relay(&cfg, &rec.id, tx, &raw).await;
+                let out = modify::apply(&raw, &verdict.modifiers);
+                let reply = pass::relay(&cfg, self.store.clone(), &rec.id, tx, &out).await;
                 let ms = started.elapsed().as_millis() as u64;
                 rec.relay_ms = Some(ms);
                 self.metrics.relay(ms);
                 reply
             }
-            Action::Hold => hold::hold(self.store.clone(), &rec.id, tx, &verdict, raw, event).await,
+            Action::Hold => {
+                let store = self.store.clone();
+                let reply = hold::hold(store, &rec.id, tx, &verdict, raw, event).await;
+                if reply.is_positive() {
+                    self.notify_hold(cfg, &rec.id, tx, &verdict);
+                }
+                reply
+            }
             Action::Encrypt => {
-                // Encryption is a later issue: fail closed by holding.
-                tracing::warn!(id = %rec.id, "encrypt is not implemented yet; holding instead");
-                hold::hold(self.store.clone(), &rec.id, tx, &verdict, raw, event).await
+                let started = Instant::now();
+                let store = self.store.clone();
+                let reply = encrypt::encrypt(&cfg, store, &rec.id, tx, &verdict, raw).await;
+                let ms = started.elapsed().as_millis() as u64;
+                rec.relay_ms = Some(ms);
+                self.metrics.relay(ms);
+                reply
             }
             Action::Reject => reject(&cfg, &verdict),
         }
@@ -157,10 +174,9 @@ impl Actor {
 }
 
 /// Actions whose audit entry is written with the held message, in its
-/// transaction. Encrypt holds until the encrypt action exists; once it
-/// sends instead, it is audited before sending like pass.
+/// transaction; every other verdict is audited before anything is sent.
 fn holds(action: Action) -> bool {
-    matches!(action, Action::Hold | Action::Encrypt)
+    action == Action::Hold
 }
 
 /// The verdict as the audit trail records it: ids, envelope, rule names,
@@ -190,6 +206,43 @@ fn verdict_event(id: &str, tx: &Transaction, v: &Verdict) -> AuditEvent {
         "size": v.size,
     });
     AuditEvent::new("smtp", "verdict", details)
+}
+
+/// When an encrypt rule fired, says for each external recipient without a
+/// usable key why (no file, expired, no keyEncipherment…): the rule's
+/// fallback, not encryption, decides what it gets.
+fn log_fallbacks(cfg: &Config, id: &str, verdict: &Verdict) {
+    let encrypt_fired = verdict.rules.iter().any(|name| {
+        cfg.rules
+            .iter()
+            .any(|r| &r.name == name && r.action == Action::Encrypt)
+    });
+    if !encrypt_fired {
+        return;
+    }
+    for r in verdict
+        .recipients
+        .iter()
+        .filter(|r| r.flags.external && r.key.is_none())
+    {
+        let reason = r.reason.as_deref().unwrap_or("no key");
+        tracing::warn!(id, rcpt = %r.address, reason, "no usable encryption key; the rule's fallback applies");
+    }
+}
+
+impl Actor {
+    /// Sends the hold's notices in the background: the client's `250` does
+    /// not wait for them, and the held message is safe whatever they do.
+    fn notify_hold(&self, cfg: Arc<Config>, id: &str, tx: &Transaction, verdict: &Verdict) {
+        let notices = notify::on_hold(&cfg, id, &tx.from, &tx.rcpts, verdict);
+        if notices.is_empty() {
+            return;
+        }
+        let id = id.to_string();
+        tokio::spawn(async move {
+            notify::send(&cfg, &id, notices).await;
+        });
+    }
 }
 
 /// Runs `check` on a blocking thread; `None` if it panicked.

@@ -4,16 +4,24 @@
 //! stops the relay before DATA and the upstream gets that 4xx (it retries
 //! the whole message; nobody is lost or duplicated). Permanent refusals
 //! with at least one acceptance: the message goes to the accepted ones, the
-//! upstream gets the next hop's 250, and the refused ones are logged.
-//! Sending a DSN for them is a follow-up.
+//! upstream gets the next hop's 250, and the sender gets a delivery report
+//! for the refused ones ([`super::dsn`]).
 
 use super::{tempfail, Tempfail};
 use crate::config::Config;
 use crate::smtp::codec::Reply;
 use crate::smtp::relay::{self, RelayConfig, RelayError};
 use crate::smtp::session::Transaction;
+use crate::store::Store;
+use std::sync::Arc;
 
-pub async fn relay(cfg: &Config, id: &str, tx: &Transaction, raw: &[u8]) -> Reply {
+pub async fn relay(
+    cfg: &Config,
+    store: Arc<dyn Store>,
+    id: &str,
+    tx: &Transaction,
+    raw: &[u8],
+) -> Reply {
     let rc = RelayConfig::from_config(cfg);
     match relay::relay(&rc, &tx.from, &tx.params, &tx.rcpts, raw).await {
         Ok(outcome) => {
@@ -21,7 +29,12 @@ pub async fn relay(cfg: &Config, id: &str, tx: &Transaction, raw: &[u8]) -> Repl
                 tracing::warn!(id, rcpt = %rcpt, reply = reply.code, "next hop refused a recipient");
             }
             match outcome.data {
-                Some(reply) => upstream(reply),
+                Some(reply) => {
+                    if reply.is_positive() {
+                        super::dsn::report(cfg, store, id, tx, raw, &outcome.refused).await;
+                    }
+                    upstream(reply)
+                }
                 None => {
                     let first = outcome
                         .refused
@@ -50,7 +63,7 @@ pub async fn relay(cfg: &Config, id: &str, tx: &Transaction, raw: &[u8]) -> Repl
 
 /// The next hop's reply as we pass it on: 2xx and 5xx stand; a 4xx becomes
 /// our 451 4.4.1 (a 421 from the next hop must not close our session).
-fn upstream(reply: Reply) -> Reply {
+pub(super) fn upstream(reply: Reply) -> Reply {
     match reply.code {
         200..=299 | 500..=599 => reply,
         _ => tempfail(Tempfail::NextHop),

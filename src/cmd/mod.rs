@@ -3,5 +3,6 @@
 
 pub mod audit;
 pub mod quarantine;
+pub mod reload;
 pub mod serve;
 pub mod user;

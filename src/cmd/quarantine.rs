@@ -1,9 +1,9 @@
-//! `matterwall quarantine list|show|release|reject`: the store from the
-//! command line, for administrators. Release and reject are audited with
-//! the acting user as `cli:$USER`.
+//! `matterwall quarantine list|show|release|resolve|reject|digest|expire`:
+//! the store from the command line, for administrators. Release, resolve
+//! and reject are audited with the acting user as `cli:$USER`.
 
 use anyhow::{bail, Context, Result};
-use matterwall::act::release;
+use matterwall::act::{notify, release};
 use matterwall::config::Config;
 use matterwall::store::{self, HeldSummary, Review, Store};
 use std::sync::Arc;
@@ -67,11 +67,8 @@ pub fn cli_actor() -> String {
 
 pub fn release(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()> {
     let store = open_store(cfg)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let actor = cli_actor();
-    let done = rt.block_on(release::release(cfg, store, id, &actor, comment))?;
+    let done = runtime()?.block_on(release::release(cfg, store, id, &actor, comment))?;
     println!("{id}: released");
     if !done.refused.is_empty() {
         bail!("{id}: the next hop refused {}", done.refused.join(", "));
@@ -79,9 +76,26 @@ pub fn release(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// Settles a message stuck in `releasing`: the operator has looked at the
+/// next hop's log, which is the only place that knows whether it went.
+pub fn resolve(cfg: &Config, id: &str, delivered: bool) -> Result<()> {
+    let store = open_store(cfg)?;
+    if delivered {
+        store.finish_release(id, &[])?;
+        println!("{id}: marked released");
+    } else {
+        let why = format!("{}: the next hop did not get it", cli_actor());
+        store.abort_release(id, &why)?;
+        println!("{id}: back in the queue as held; release it again when ready");
+    }
+    Ok(())
+}
+
+/// Rejects, then tells the sender, with the comment when there is one.
 pub fn reject(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()> {
+    let store = open_store(cfg)?;
     let actor = cli_actor();
-    open_store(cfg)?.reject(
+    store.reject(
         id,
         &Review {
             actor: &actor,
@@ -89,5 +103,43 @@ pub fn reject(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()> {
         },
     )?;
     println!("{id}: rejected");
+    let held = store.get(id)?.summary;
+    if let Some(notice) = notify::on_reject(cfg, &held, comment.unwrap_or("(none)")) {
+        if runtime()?.block_on(notify::send(cfg, id, vec![notice])) == 0 {
+            eprintln!("{id}: the sender could not be told (see the log); the rejection stands");
+        }
+    }
     Ok(())
+}
+
+/// Sends compliance the digest of what is held now (what `serve` sends
+/// daily at `[notify] digest_at` in `digest` mode); for cron or by hand.
+pub fn digest(cfg: &Config) -> Result<()> {
+    let held = open_store(cfg)?.list()?;
+    match notify::digest(cfg, &held) {
+        None => println!("nothing held, or no [notify] compliance address: no digest sent"),
+        Some(n) => {
+            if runtime()?.block_on(notify::send(cfg, "digest", vec![n])) == 0 {
+                bail!("the next hop did not take the digest");
+            }
+            println!("digest sent to {}", cfg.notify.compliance.join(", "));
+        }
+    }
+    Ok(())
+}
+
+/// Applies the retention period now (what `serve` does hourly).
+pub fn expire(cfg: &Config) -> Result<()> {
+    let gone = store::apply_retention(&*open_store(cfg)?, cfg.store.retention_days)?;
+    for (id, was) in &gone {
+        println!("{id}: expired (was {was}); content destroyed");
+    }
+    println!("{} message(s) expired", gone.len());
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }

@@ -48,6 +48,7 @@ async fn serve(path: PathBuf, cfg: Config) -> Result<()> {
     let http = tokio::net::TcpListener::bind(&cfg.review.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.review.listen))?;
+    let _pid = super::reload::PidFile::create(&cfg)?;
     tracing::info!(smtp = %cfg.smtp.listen, review = %cfg.review.listen, https = cfg.review_tls.is_some(),
         next_hop = %cfg.next_hop.address, review_waivers = n, "listening");
     let review_tls = cfg.review_tls.clone();
@@ -64,6 +65,8 @@ async fn serve(path: PathBuf, cfg: Config) -> Result<()> {
         },
         stop_tx,
     ));
+    tokio::spawn(digest_daily(config.clone(), store.clone()));
+    tokio::spawn(retention_hourly(config.clone(), store.clone()));
     let router = review::router(ReviewState {
         config: config.clone(),
         store: store.clone(),
@@ -202,5 +205,66 @@ async fn audit(store: &Arc<dyn Store>, event: AuditEvent) {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "cannot write the audit trail"),
         Err(_) => tracing::error!("the audit write panicked"),
+    }
+}
+
+/// In `[notify] compliance_mode = "digest"`, sends compliance the list of
+/// held mail once a day at `digest_at` (UTC). The mode and time are read at
+/// each turn, so a reload changes them.
+async fn digest_daily(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
+    use matterwall::act::notify;
+    use matterwall::config::notify::ComplianceMode;
+    loop {
+        let at = config.load().notify.digest_at;
+        let now = chrono::Utc::now();
+        let mut next = now.date_naive().and_time(at).and_utc();
+        if next <= now {
+            next += chrono::Duration::days(1);
+        }
+        let wait = (next - now).to_std().unwrap_or_default();
+        tokio::time::sleep(wait).await;
+        let cfg = config.load_full();
+        if cfg.notify.mode != ComplianceMode::Digest {
+            continue;
+        }
+        let s = store.clone();
+        let held = match tokio::task::spawn_blocking(move || s.list()).await {
+            Ok(Ok(h)) => h,
+            _ => {
+                tracing::error!("cannot read the store for the daily digest");
+                continue;
+            }
+        };
+        if let Some(n) = notify::digest(&cfg, &held) {
+            notify::send(&cfg, "digest", vec![n]).await;
+        }
+    }
+}
+
+/// Destroys what is past `[store] retention_days`, hourly. The first run is
+/// an hour after start, and a run is skipped when the wall clock moved more
+/// than an hour beyond the monotonic clock since the last one: a clock
+/// jumped forward must not expire the whole queue (RELIABILITY §2 item 16).
+async fn retention_hourly(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
+    let hour = std::time::Duration::from_secs(3600);
+    let mut last = (std::time::Instant::now(), chrono::Utc::now());
+    loop {
+        tokio::time::sleep(hour).await;
+        let now = (std::time::Instant::now(), chrono::Utc::now());
+        let jumped = store::clock_jumped(now.0 - last.0, now.1 - last.1);
+        last = now;
+        if jumped {
+            tracing::error!("the wall clock jumped; retention skipped this hour");
+            continue;
+        }
+        let days = config.load().store.retention_days;
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || store::apply_retention(&*s, days)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "retention failed; will try again in an hour")
+            }
+            Err(_) => tracing::error!("retention panicked; will try again in an hour"),
+        }
     }
 }

@@ -6,8 +6,10 @@
 
 pub mod certs;
 pub mod dictionary;
+pub mod encrypt;
 pub mod error;
 pub mod network;
+pub mod notify;
 pub mod raw;
 pub mod tls;
 
@@ -49,12 +51,15 @@ pub struct Config {
     pub review: raw::RawReview,
     /// HTTPS for the review listener, when `[review] tls_cert` and `tls_key` are set.
     pub review_tls: Tls,
+    pub notify: notify::Notify,
     pub limits: raw::RawLimits,
     pub dict: Dictionaries,
     pub detector: Detector,
     pub lookalike: LookalikeIndex,
     pub rules: Vec<Rule>,
     pub certs: Certs,
+    /// `[encrypt]`: archive keys, neutral Subject, RSA key transport.
+    pub encrypt: encrypt::Encrypt,
     pub examples: Vec<Example>,
 }
 
@@ -213,10 +218,14 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let rules = compile_rules(&raw, &names, &mut problems, &bad);
     let examples = compile_examples(&raw, dir, &mut problems, &bad);
-    let certs = Certs::load(&resolve(dir, &d.certs)).unwrap_or_else(|e| {
-        problems.push(Problem::at(resolve(dir, &d.certs), None, e));
+    let notify = notify::Notify::compile(&raw.notify, &internal_domains).map_err(|p| {
+        problems.extend(p.into_iter().map(&bad));
+    });
+    let certs = Certs::load(&resolve(dir, &d.certs)).unwrap_or_else(|mut p| {
+        problems.append(&mut p);
         Certs::default()
     });
+    let encrypt = encrypt::compile(&raw.encrypt, dir, &mut problems, path);
     if !problems.is_empty() {
         return Err(ConfigError { problems });
     }
@@ -236,12 +245,14 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         store: raw.store,
         review: raw.review,
         review_tls,
+        notify: notify.expect("checked with the other problems"),
         limits: raw.limits,
         dict,
         detector,
         lookalike,
         rules,
         certs,
+        encrypt,
         examples,
     })
 }

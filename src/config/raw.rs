@@ -20,11 +20,15 @@ pub struct RawConfig {
     #[serde(default)]
     pub review: RawReview,
     #[serde(default)]
+    pub notify: RawNotify,
+    #[serde(default)]
     pub limits: RawLimits,
     #[serde(default)]
     pub detect: RawDetect,
     #[serde(default)]
     pub policy: RawPolicy,
+    #[serde(default)]
+    pub encrypt: RawEncrypt,
     #[serde(default, rename = "detector")]
     pub detectors: Vec<RawDetector>,
     #[serde(default, rename = "rule")]
@@ -274,6 +278,9 @@ pub struct RawStore {
     /// The AES-256 key file for held messages; default: `matterwall.key`
     /// beside the database. Created with mode 0600 when missing.
     pub key_file: Option<String>,
+    /// Days a message is kept (held, released or rejected) before its
+    /// content is destroyed and it is marked `expired`; 0 keeps forever.
+    pub retention_days: u32,
 }
 
 impl Default for RawStore {
@@ -281,6 +288,7 @@ impl Default for RawStore {
         RawStore {
             url: "sqlite://data/matterwall.db".into(),
             key_file: None,
+            retention_days: 90,
         }
     }
 }
@@ -306,6 +314,85 @@ impl Default for RawReview {
             session_minutes: 480,
             tls_cert: None,
             tls_key: None,
+        }
+    }
+}
+
+/// `[encrypt]`: how the encrypt action makes its copies.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEncrypt {
+    /// The firm's own S/MIME certificate, an extra recipient of every S/MIME
+    /// copy, so the firm can read what it sent.
+    pub archive_cert: Option<String>,
+    /// The firm's own OpenPGP public key, the same for OpenPGP copies.
+    pub archive_key: Option<String>,
+    /// Replaces the Subject of encrypted copies (neither S/MIME nor PGP/MIME
+    /// hides it). Unset: the Subject is kept.
+    pub neutral_subject: Option<String>,
+    /// RSA key transport for `rsaEncryption` certificates: `pkcs1v15`
+    /// (what every client reads) or `oaep`.
+    pub smime_key_transport: String,
+}
+
+impl Default for RawEncrypt {
+    fn default() -> Self {
+        RawEncrypt {
+            archive_cert: None,
+            archive_key: None,
+            neutral_subject: None,
+            smime_key_transport: "pkcs1v15".into(),
+        }
+    }
+}
+
+/// `[notify]`: messages matterwall sends about held mail, through the next
+/// hop. Texts take `{id}`, `{rules}`, `{recipients}`, `{received}`,
+/// `{comment}` and `{firm}`; never the matched text, never the subject
+/// (it may carry what matched).
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawNotify {
+    /// The From: of every notice; default `matterwall@` the first internal domain.
+    pub from: Option<String>,
+    /// Who hears about holds (compliance staff); empty: nobody.
+    pub compliance: Vec<String>,
+    /// `rule`: a message per hold whose rule says `notify_compliance`;
+    /// `every-hold`: per hold; `digest`: one a day at `digest_at` (UTC); `off`.
+    pub compliance_mode: String,
+    pub digest_at: String,
+    pub held_subject: String,
+    pub held_text: String,
+    pub rejected_subject: String,
+    pub rejected_text: String,
+    pub compliance_subject: String,
+    pub compliance_text: String,
+    pub digest_subject: String,
+}
+
+impl Default for RawNotify {
+    fn default() -> Self {
+        RawNotify {
+            from: None,
+            compliance: Vec::new(),
+            compliance_mode: "rule".into(),
+            digest_at: "07:00".into(),
+            held_subject: "Your message is held for review ({id})".into(),
+            held_text: "Your message to {recipients} was held for review by compliance\n\
+                        before it left {firm}.\n\nReference: {id}\nReason: {rules}\n\n\
+                        You do not need to send it again: a reviewer will release or\n\
+                        reject it. Quote the reference if you contact compliance.\n"
+                .into(),
+            rejected_subject: "Your message was not sent ({id})".into(),
+            rejected_text:
+                "Your message to {recipients} (reference {id}) was reviewed\n\
+                            by compliance and will not be sent.\n\nReviewer's comment:\n{comment}\n"
+                    .into(),
+            compliance_subject: "Held for review: {id} ({rules})".into(),
+            compliance_text: "A message was held for review.\n\nReference: {id}\n\
+                              Received: {received}\nRecipients: {recipients}\nRules: {rules}\n"
+                .into(),
+            digest_subject: "Held mail awaiting review".into(),
         }
     }
 }

@@ -150,45 +150,78 @@ impl MatterIndex {
         }
         // Normalised text is words separated by single spaces, so a word is a
         // token; a word with a non-ASCII letter in it breaks the chain.
-        // Tokens that can still start a candidate: together at most MAX_KEY long.
-        let mut chain: VecDeque<Token> = VecDeque::with_capacity(32);
-        let mut chain_len = 0usize;
-        let mut start = 0usize;
-        for word in text.split(' ') {
-            let token = Token {
-                start,
-                len: word.len(),
-            };
-            start += word.len() + 1;
-            if word.is_empty() {
+        let mut chain = Chain {
+            tokens: VecDeque::with_capacity(32),
+            len: 0,
+        };
+        // One pass over the bytes: word ends are found and checked in the
+        // same loop (a `split` per word costs more than the words here).
+        let bytes = text.as_bytes();
+        let (mut start, mut alnum) = (0usize, true);
+        for (i, &b) in bytes.iter().enumerate() {
+            if b != b' ' {
+                alnum &= b.is_ascii_alphanumeric();
                 continue;
             }
-            if word.len() > MAX_KEY || !word.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                chain.clear();
-                chain_len = 0;
-                continue;
-            }
-            chain.push_back(token);
-            chain_len += word.len();
-            while chain_len > MAX_KEY {
-                chain_len -= chain.pop_front().map_or(0, |t| t.len);
-            }
-            let ends_digit = word.bytes().last().is_some_and(digitish);
-            if ends_digit || self.letter_endings {
-                self.lookup_ending_at(text.as_bytes(), &chain, out);
-            }
+            self.token(
+                bytes,
+                Token {
+                    start,
+                    len: i - start,
+                },
+                alnum,
+                &mut chain,
+                out,
+            );
+            (start, alnum) = (i + 1, true);
+        }
+        let last = Token {
+            start,
+            len: bytes.len() - start,
+        };
+        self.token(bytes, last, alnum, &mut chain, out);
+    }
+
+    /// Adds one word to the chain (or breaks it), then looks up the
+    /// candidates that end with it.
+    fn token(
+        &self,
+        bytes: &[u8],
+        token: Token,
+        alnum: bool,
+        chain: &mut Chain,
+        out: &mut Vec<Hit>,
+    ) {
+        if token.len == 0 {
+            return;
+        }
+        if token.len > MAX_KEY || !alnum {
+            chain.tokens.clear();
+            chain.len = 0;
+            return;
+        }
+        chain.tokens.push_back(token);
+        chain.len += token.len;
+        while chain.len > MAX_KEY {
+            chain.len -= chain.tokens.pop_front().map_or(0, |t| t.len);
+        }
+        let ends_digit = digitish(bytes[token.start + token.len - 1]);
+        if ends_digit || self.letter_endings {
+            self.lookup_ending_at(bytes, &chain.tokens, out);
         }
     }
 
-    /// Looks up every sub-run of `chain` that ends at its last token, packing
-    /// keys only here (for the few tokens a key can end with).
+    /// Looks up every sub-run of `chain` that ends at its last token. The
+    /// shape test comes first and costs a few additions; keys (u128
+    /// arithmetic) are packed only for the rare sub-runs whose shape some
+    /// dictionary number has.
     fn lookup_ending_at(&self, bytes: &[u8], chain: &VecDeque<Token>, out: &mut Vec<Hit>) {
         let Some(last) = chain.back() else { return };
-        let last_digit = digitish(bytes[last.start + last.len - 1]);
-        let (mut key, mut len, mut digits) = (0u128, 0usize, 0usize);
-        for t in chain.iter().rev() {
+        let end = last.start + last.len;
+        let last_digit = digitish(bytes[end - 1]);
+        let (mut len, mut digits) = (0usize, 0usize);
+        for (i, t) in chain.iter().enumerate().rev() {
             let word = &bytes[t.start..t.start + t.len];
-            key += pack(word.iter().copied()) * self.pow37[len];
             len += t.len;
             digits += word.iter().filter(|&&b| digitish(b)).count();
             let shape = Shape {
@@ -200,8 +233,12 @@ impl MatterIndex {
             if digits == 0 || !self.shapes[shape.index()] {
                 continue;
             }
+            let key = chain.range(i..).fold(0u128, |key, t| {
+                let word = &bytes[t.start..t.start + t.len];
+                key * self.pow37[t.len] + pack(word.iter().copied())
+            });
             if let Some(&m) = self.first.get(&key) {
-                let range = t.start..last.start + last.len;
+                let range = t.start..end;
                 out.push(Hit::Matter(m, range.clone()));
                 for &m in self.more.get(&key).into_iter().flatten() {
                     out.push(Hit::Matter(m, range.clone()));
@@ -209,6 +246,12 @@ impl MatterIndex {
             }
         }
     }
+}
+
+/// Tokens that can still start a candidate: together at most MAX_KEY long.
+struct Chain {
+    tokens: VecDeque<Token>,
+    len: usize,
 }
 
 /// A word of the text: where it starts and how long it is.

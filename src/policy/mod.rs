@@ -8,6 +8,7 @@ pub mod lookalike;
 pub mod recipients;
 pub mod rules;
 
+use crate::config::certs::Lookup;
 use crate::config::Config;
 use recipients::{Flags, Recipient};
 use rules::{Action, Rule};
@@ -94,17 +95,37 @@ pub fn decide(cfg: &Config, facts: &Facts, recipients: &mut [Recipient]) -> Deci
     d
 }
 
-/// Finds a key for every external recipient; `rule.fallback` if one has none.
+/// Finds a usable key for every external recipient. Each one with a key
+/// asks for `encrypt`; each one without asks for the rule's fallback, and
+/// the most severe wins: with `fallback = "hold"` one keyless recipient
+/// holds the message, with `fallback = "pass"` the keyless ones get it in
+/// clear while the others still get encrypted copies.
 fn encrypt_or_fallback(cfg: &Config, rule: &Rule, recipients: &mut [Recipient]) -> Action {
-    let mut action = Action::Encrypt;
+    let now = std::time::SystemTime::now();
+    let mut action: Option<Action> = None;
     for r in recipients.iter_mut().filter(|r| r.flags.external) {
-        let key = r.parsed.as_ref().and_then(|a| cfg.certs.lookup(a));
-        r.encryption = key.as_ref().map(|k| k.kind.as_str());
-        if key.is_none() {
-            r.reason
-                .get_or_insert_with(|| "no certificate or key for encryption".into());
-            action = rule.fallback;
-        }
+        let found = match r.parsed.as_ref() {
+            Some(a) => cfg.certs.lookup(a, now),
+            None => Lookup::Missing,
+        };
+        let wants = match found {
+            Lookup::Key(key) => {
+                r.encryption = Some(key.kind().as_str());
+                r.key = Some(key);
+                Action::Encrypt
+            }
+            Lookup::Unusable(why) => {
+                r.reason
+                    .get_or_insert_with(|| format!("no usable key for encryption: {why}"));
+                rule.fallback
+            }
+            Lookup::Missing => {
+                r.reason
+                    .get_or_insert_with(|| "no certificate or key for encryption".into());
+                rule.fallback
+            }
+        };
+        action = Some(action.map_or(wants, |a| a.max(wants)));
     }
-    action
+    action.unwrap_or(Action::Encrypt)
 }

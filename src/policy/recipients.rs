@@ -33,6 +33,9 @@ pub struct Recipient {
     /// `smime` or `openpgp` when an encrypt decision found a key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption: Option<&'static str>,
+    /// That key, for the encrypt action.
+    #[serde(skip)]
+    pub key: Option<std::sync::Arc<crate::config::certs::RecipientKey>>,
 }
 
 /// Every fact about a recipient that a rule can test.

@@ -123,6 +123,11 @@ impl Rule {
                 if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
                     return Err(format!("bad header name {name:?}"));
                 }
+                if value.chars().any(|c| c.is_control()) {
+                    return Err(
+                        "add_header's value must be one line, without control characters".into(),
+                    );
+                }
                 Some((name.to_string(), value.trim().to_string()))
             }
         };

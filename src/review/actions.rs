@@ -1,8 +1,10 @@
-//! What the web pages and the API both do to the store: release, reject,
-//! and the input checks in front of them. One place, so the two faces
+//! What the web pages and the API both do to the store: release, reject
+//! (which tells the sender, with the comment), and the input checks in
+//! front of them. One place, so the two faces
 //! cannot drift apart in what they accept or audit.
 
 use super::ReviewState;
+use crate::act::notify;
 use crate::act::release::{self, ReleaseError, Released};
 use crate::store::{Review, Store, StoreError};
 use std::sync::Arc;
@@ -34,7 +36,10 @@ impl ActionError {
 impl From<StoreError> for ActionError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(_) => ActionError::NotFound(e.to_string()),
+            StoreError::NotFound(_) | StoreError::Destroyed(_) => {
+                ActionError::NotFound(e.to_string())
+            }
+            StoreError::Damaged(_) => ActionError::Internal(e.to_string()),
             StoreError::WrongStatus { .. } | StoreError::Exists(_) => {
                 ActionError::Conflict(e.to_string())
             }
@@ -110,17 +115,28 @@ pub async fn reject(
     raw_comment: &str,
 ) -> Result<(), ActionError> {
     let c = comment(raw_comment)?;
-    let (actor, id) = (actor.to_string(), id.to_string());
-    blocking(&state.store, move |s| {
-        s.reject(
-            &id,
-            &Review {
-                actor: &actor,
-                comment: Some(&c),
-            },
-        )
+    let (who, key, why) = (actor.to_string(), id.to_string(), c.clone());
+    let held = blocking(&state.store, move |s| {
+        let by = Review {
+            actor: &who,
+            comment: Some(&why),
+        };
+        s.reject(&key, &by)?;
+        Ok(s.get(&key)?.summary)
     })
-    .await
+    .await?;
+    // The sender hears of it, with the comment, in the background: the
+    // rejection stands whatever the notice does.
+    let cfg = state.config.load_full();
+    if let Some(notice) = notify::on_reject(&cfg, &held, &c) {
+        let id = id.to_string();
+        tokio::spawn(async move {
+            if notify::send(&cfg, &id, vec![notice]).await == 0 {
+                tracing::warn!(id, "the sender could not be told of the rejection");
+            }
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

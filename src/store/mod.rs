@@ -47,6 +47,9 @@ pub enum StoreError {
     /// key. The record is never released and never deleted.
     #[error("message {0} is damaged or the key is wrong; it stays in the store")]
     Damaged(String),
+    /// Past the retention period: the content is gone for good.
+    #[error("message {0} expired: its content was destroyed under the retention period")]
+    Destroyed(String),
     #[error("cannot encode: {0}")]
     Encode(#[from] serde_json::Error),
     #[error("{0}")]
@@ -80,8 +83,25 @@ pub trait Quarantine: Send + Sync {
     fn reject(&self, id: &str, by: &Review<'_>) -> Result<(), StoreError>;
     /// Ids left in `releasing` by a crash: reported, never re-sent blindly.
     fn stuck_releasing(&self) -> Result<Vec<String>, StoreError>;
+    /// Retention: every message received before `before` (RFC 3339, UTC)
+    /// that is not mid-release becomes `expired`, its raw bytes and verdict
+    /// (which holds the snippets) and subject destroyed, each with an
+    /// `expired` audit entry in the same transaction. Returns each id with
+    /// the status it had.
+    fn expire(&self, before: &str) -> Result<Vec<(String, String)>, StoreError>;
     /// Messages currently `held`, for the queue-size gauge.
     fn held_count(&self) -> Result<u64, StoreError>;
+    /// True when the next hop accepted the copy named `key` (a hash, see
+    /// `act::encrypt`) less than `window` ago: a retry must not send it again.
+    fn copy_accepted(&self, key: &str, window: std::time::Duration) -> Result<bool, StoreError>;
+    /// Records that the next hop accepted the copy `key` of message `id`;
+    /// forgets records older than `window`.
+    fn record_copy(
+        &self,
+        key: &str,
+        id: &str,
+        window: std::time::Duration,
+    ) -> Result<(), StoreError>;
 }
 
 /// Who acts on a held message, and why.
@@ -149,9 +169,47 @@ pub fn open(
     sqlite::SqliteStore::open(&db, &key)
 }
 
+/// Applies `[store] retention_days` (0: keep forever) as of now; logs
+/// each destroyed message. `serve` runs it hourly, `quarantine expire` on
+/// demand.
+pub fn apply_retention(store: &dyn Store, days: u32) -> Result<Vec<(String, String)>, StoreError> {
+    if days == 0 {
+        return Ok(Vec::new());
+    }
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    let gone = store.expire(&cutoff.to_rfc3339())?;
+    for (id, was) in &gone {
+        tracing::info!(id = %id, was = %was, days, "retention: content destroyed, message expired");
+    }
+    Ok(gone)
+}
+
+/// Whether the wall clock moved more than an hour further than the
+/// monotonic clock (`mono`) over the same interval (`wall`), either way.
+pub fn clock_jumped(mono: std::time::Duration, wall: chrono::Duration) -> bool {
+    let mono = chrono::Duration::from_std(mono).unwrap_or(chrono::Duration::MAX);
+    (wall - mono).abs() > chrono::Duration::hours(1)
+}
+
 /// A fresh random id: 16 hex characters.
 pub fn new_id() -> String {
     let mut b = [0u8; 8];
     getrandom::getrandom(&mut b).expect("the OS random source failed");
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clock_jumped;
+    use chrono::Duration as Wall;
+    use std::time::Duration as Mono;
+
+    #[test]
+    fn a_year_forward_or_back_is_a_jump_drift_is_not() {
+        let hour = Mono::from_secs(3600);
+        assert!(!clock_jumped(hour, Wall::hours(1)));
+        assert!(!clock_jumped(hour, Wall::minutes(61)));
+        assert!(clock_jumped(hour, Wall::days(365)));
+        assert!(clock_jumped(hour, Wall::days(-365)));
+    }
 }

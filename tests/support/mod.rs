@@ -45,6 +45,9 @@ pub enum SinkMode {
 pub struct Sink {
     pub port: u16,
     pub got: Arc<Mutex<Vec<Got>>>,
+    /// Recipients answered `451 4.3.0` at RCPT while listed here; the test
+    /// may change the list between attempts.
+    pub tempfail: Arc<Mutex<Vec<String>>>,
 }
 
 impl Sink {
@@ -62,24 +65,30 @@ impl Sink {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let got = Arc::new(Mutex::new(Vec::new()));
+        let tempfail = Arc::new(Mutex::new(Vec::new()));
         let refuse: Arc<Vec<String>> = Arc::new(refuse.iter().map(|s| s.to_string()).collect());
-        let g = got.clone();
+        let (g, t) = (got.clone(), tempfail.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((s, _)) = listener.accept().await else {
                     return;
                 };
                 let (g, refuse, tls) = (g.clone(), refuse.clone(), tls.clone());
+                let t = t.clone();
                 tokio::spawn(async move {
                     if mode == SinkMode::Stall {
                         tokio::time::sleep(Duration::from_secs(3600)).await;
                     }
                     let inject = mode == SinkMode::Inject;
-                    let _ = sink_session(s, g, refuse, tls, inject).await;
+                    let _ = sink_session(s, g, (refuse, t), tls, inject).await;
                 });
             }
         });
-        Sink { port, got }
+        Sink {
+            port,
+            got,
+            tempfail,
+        }
     }
 
     pub fn messages(&self) -> Vec<Got> {
@@ -90,7 +99,7 @@ impl Sink {
 async fn sink_session(
     s: TcpStream,
     got: Arc<Mutex<Vec<Got>>>,
-    refuse: Arc<Vec<String>>,
+    (refuse, tempfail): (Arc<Vec<String>>, Arc<Mutex<Vec<String>>>),
     mut tls: Option<Arc<ServerConfig>>,
     inject: bool,
 ) -> std::io::Result<()> {
@@ -141,6 +150,8 @@ async fn sink_session(
             let r = path();
             if refuse.contains(&r) {
                 "550 5.1.1 no such user\r\n".into()
+            } else if tempfail.lock().unwrap().contains(&r) {
+                "451 4.3.0 try again later\r\n".into()
             } else {
                 cur.rcpts.push(r);
                 "250 2.1.5 ok\r\n".into()
@@ -238,7 +249,7 @@ certs = "{}"
 [smtp]
 listen = "127.0.0.1:{}"
 max_message_size = 100000
-max_connections = 64
+max_connections = 128
 {smtp_extra}
 
 [next_hop]
@@ -276,6 +287,13 @@ action = "reject"
             self.smtp_port,
             self.http_port,
         );
+        std::fs::write(self.config(), text).unwrap();
+    }
+
+    /// Appends `toml` (more `[[rule]]` tables, say) to the config file.
+    pub fn append(&self, toml: &str) {
+        let mut text = std::fs::read_to_string(self.config()).unwrap();
+        text.push_str(toml);
         std::fs::write(self.config(), text).unwrap();
     }
 
@@ -365,28 +383,7 @@ action = "reject"
 
     /// Starts `matterwall serve` and waits until it answers.
     pub async fn serve(&self) -> Server {
-        let log = std::fs::File::create(self.dir.path().join("serve.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_matterwall"))
-            .arg("--config")
-            .arg(self.config())
-            .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let server = Server {
-            child,
-            port: self.smtp_port,
-            log: self.dir.path().join("serve.log"),
-        };
-        for _ in 0..600 {
-            if let Ok(mut c) = Client::connect(self.smtp_port).await {
-                c.cmd("QUIT").await;
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("server did not start: {}", server.log());
+        Server::start(&self.config(), self.smtp_port).await
     }
 }
 
@@ -397,6 +394,34 @@ pub struct Server {
 }
 
 impl Server {
+    /// Runs `matterwall serve` on `config` (which listens on `port`), with
+    /// its log in `serve.log` beside the config, and waits until it answers.
+    pub async fn start(config: &Path, port: u16) -> Server {
+        let log_path = config.with_file_name("serve.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_matterwall"))
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let server = Server {
+            child,
+            port,
+            log: log_path,
+        };
+        for _ in 0..600 {
+            if let Ok(mut c) = Client::connect(port).await {
+                c.cmd("QUIT").await;
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("server did not start: {}", server.log());
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -9,6 +9,11 @@ use super::audit::append_in;
 use super::{now, SqliteStore};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::json;
+use std::time::Duration;
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
 
 const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, comment, \
                        clients, matters, subject_nonce, subject, reviewed_by";
@@ -210,6 +215,9 @@ impl Quarantine for SqliteStore {
             .optional()?;
         let (summary, [rn, raw, vn, verdict]) =
             row.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        if summary.status == "expired" {
+            return Err(StoreError::Destroyed(id.to_string()));
+        }
         let damaged = || StoreError::Damaged(id.to_string());
         let raw = self
             .sealer
@@ -286,6 +294,64 @@ impl Quarantine for SqliteStore {
         let mut stmt = conn.prepare("SELECT id FROM held WHERE status = 'releasing'")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn expire(&self, before: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let gone = self.write(|tx| {
+            let gone: Vec<(String, String)> = {
+                let mut stmt = tx.prepare(
+                    "SELECT id, status FROM held WHERE received_at < ?1
+                     AND status IN ('held', 'released', 'rejected')",
+                )?;
+                let rows = stmt.query_map([before], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for (id, was) in &gone {
+                // The subject is content too; the ids and rule names stay.
+                tx.execute(
+                    "UPDATE held SET status = 'expired', updated_at = ?1, raw = X'', raw_nonce = X'',
+                     verdict = X'', verdict_nonce = X'', subject = NULL, subject_nonce = NULL
+                     WHERE id = ?2",
+                    params![now(), id],
+                )?;
+                let details = json!({"message": id, "was": was});
+                append_in(tx, &self.sealer, &AuditEvent::new("system", "expired", details))?;
+            }
+            Ok(gone)
+        })?;
+        if !gone.is_empty() {
+            // Old page images would otherwise linger in the WAL file.
+            self.conn()
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        }
+        Ok(gone)
+    }
+
+    fn copy_accepted(&self, key: &str, window: Duration) -> Result<bool, StoreError> {
+        let since = unix_now() - window.as_secs() as i64;
+        let found: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM accepted_copy WHERE key = ?1 AND accepted_at > ?2",
+                params![key, since],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    fn record_copy(&self, key: &str, id: &str, window: Duration) -> Result<(), StoreError> {
+        let now = unix_now();
+        let conn = self.conn();
+        conn.execute(
+            "INSERT OR REPLACE INTO accepted_copy (key, message_id, accepted_at) VALUES (?1, ?2, ?3)",
+            params![key, id, now],
+        )?;
+        conn.execute(
+            "DELETE FROM accepted_copy WHERE accepted_at <= ?1",
+            params![now - window.as_secs() as i64],
+        )?;
+        Ok(())
     }
 
     fn held_count(&self) -> Result<u64, StoreError> {

@@ -46,6 +46,9 @@ impl SqliteStore {
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // Destroyed content (retention) is overwritten with zeros in the
+        // file, not just unlinked from the b-tree.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         schema::migrate(&mut conn)?;
         let sealer = Sealer::load_or_create(key)?;
         Ok(SqliteStore {

@@ -4,7 +4,8 @@
 use super::super::StoreError;
 use rusqlite::Connection;
 
-/// Version 0: the quarantine as issue 4 made it.
+/// Version 0: the quarantine as issue 4 made it (and the encrypt action's
+/// accepted copies, created if missing at every start).
 const V0: &str = "
 CREATE TABLE IF NOT EXISTS held (
     id            TEXT PRIMARY KEY,
@@ -23,6 +24,12 @@ CREATE TABLE IF NOT EXISTS held (
     comment       TEXT
 );
 CREATE INDEX IF NOT EXISTS held_status ON held (status, received_at);
+CREATE TABLE IF NOT EXISTS accepted_copy (
+    key         TEXT PRIMARY KEY,
+    message_id  TEXT NOT NULL,
+    accepted_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS accepted_copy_at ON accepted_copy (accepted_at);
 ";
 
 /// Version 1: the review interface (issue 6). The audit table refuses

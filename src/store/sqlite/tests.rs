@@ -344,3 +344,52 @@ fn migrates_a_version_0_database() {
     hold(&store);
     assert_eq!(store.list().unwrap().len(), 2);
 }
+
+#[test]
+fn retention_destroys_content_but_not_a_release_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let held = hold(&store);
+    let rejected = hold(&store);
+    store.reject(&rejected, &BY).unwrap();
+    let releasing = hold(&store);
+    store.begin_release(&releasing, &BY).unwrap();
+    assert!(store
+        .expire("2000-01-01T00:00:00+00:00")
+        .unwrap()
+        .is_empty());
+    let mut gone = store.expire(&super::now()).unwrap();
+    gone.sort();
+    let mut want = vec![
+        (held.clone(), "held".to_string()),
+        (rejected, "rejected".into()),
+    ];
+    want.sort();
+    assert_eq!(gone, want);
+    assert!(matches!(store.get(&held), Err(StoreError::Destroyed(_))));
+    assert!(
+        store.get(&releasing).is_ok(),
+        "a release in flight is left alone"
+    );
+    assert!(store.begin_release(&held, &BY).is_err());
+    let (blob, subject): (Vec<u8>, Option<Vec<u8>>) = store
+        .conn()
+        .query_row(
+            "SELECT raw, subject FROM held WHERE id = ?1",
+            [&held],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(blob.is_empty() && subject.is_none());
+    assert!(store.expire(&super::now()).unwrap().is_empty(), "once only");
+    // The destruction is in the trail, and the trail is intact.
+    let expired = store
+        .audit_query(&AuditFilter {
+            kind: Some("expired".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(expired.len(), 2);
+    assert_eq!(audit::verify(&store).unwrap(), Ok(7));
+}

@@ -1,0 +1,169 @@
+//! `[notify]` checked: the compliance addresses parse, the mode is known,
+//! the digest time is a time, and every text names only placeholders that
+//! exist (a typo like `{ruels}` would otherwise go out to every sender).
+
+use super::raw::RawNotify;
+use crate::policy::address;
+use chrono::NaiveTime;
+
+/// When compliance hears about holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComplianceMode {
+    /// Per hold, when a fired rule says `notify_compliance`.
+    Rule,
+    EveryHold,
+    /// One summary a day of what is still held.
+    Digest,
+    Off,
+}
+
+#[derive(Debug, Clone)]
+pub struct Notify {
+    pub from: String,
+    pub compliance: Vec<String>,
+    pub mode: ComplianceMode,
+    pub digest_at: NaiveTime,
+    pub texts: RawNotify,
+}
+
+pub const PLACEHOLDERS: &[&str] = &["id", "rules", "recipients", "received", "comment", "firm"];
+
+impl Notify {
+    pub fn compile(raw: &RawNotify, internal_domains: &[String]) -> Result<Notify, Vec<String>> {
+        let mut problems = Vec::new();
+        let mode = match raw.compliance_mode.as_str() {
+            "rule" => ComplianceMode::Rule,
+            "every-hold" => ComplianceMode::EveryHold,
+            "digest" => ComplianceMode::Digest,
+            "off" => ComplianceMode::Off,
+            other => {
+                problems.push(format!(
+                    "[notify] compliance_mode: {other:?} is not rule, every-hold, digest or off"
+                ));
+                ComplianceMode::Off
+            }
+        };
+        let digest_at = NaiveTime::parse_from_str(&raw.digest_at, "%H:%M").unwrap_or_else(|_| {
+            problems.push(format!(
+                "[notify] digest_at: {:?} is not HH:MM",
+                raw.digest_at
+            ));
+            NaiveTime::MIN
+        });
+        let default_from = format!(
+            "matterwall@{}",
+            internal_domains.first().map_or("localhost", String::as_str)
+        );
+        let from = raw.from.clone().unwrap_or(default_from);
+        for a in std::iter::once(&from).chain(&raw.compliance) {
+            if let Err(why) = address::parse(a) {
+                problems.push(format!("[notify] {a:?}: {why}"));
+            }
+        }
+        for (key, text) in texts(raw) {
+            if let Some(bad) = unknown_placeholder(text) {
+                problems.push(format!(
+                    "[notify] {key}: unknown placeholder {{{bad}}} (known: {})",
+                    PLACEHOLDERS.join(", ")
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Notify {
+            from,
+            compliance: raw.compliance.clone(),
+            mode,
+            digest_at,
+            texts: raw.clone(),
+        })
+    }
+}
+
+fn texts(raw: &RawNotify) -> [(&'static str, &str); 7] {
+    [
+        ("held_subject", &raw.held_subject),
+        ("held_text", &raw.held_text),
+        ("rejected_subject", &raw.rejected_subject),
+        ("rejected_text", &raw.rejected_text),
+        ("compliance_subject", &raw.compliance_subject),
+        ("compliance_text", &raw.compliance_text),
+        ("digest_subject", &raw.digest_subject),
+    ]
+}
+
+fn unknown_placeholder(text: &str) -> Option<String> {
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after.find('}')?;
+        let name = &after[..close];
+        if !PLACEHOLDERS.contains(&name) {
+            return Some(name.to_string());
+        }
+        rest = &after[close + 1..];
+    }
+    None
+}
+
+/// `text` with each `{name}` replaced by its value, in one pass: a value
+/// that itself contains `{id}` (a reviewer's comment) stays as written.
+pub fn fill(text: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(text.len() + 128);
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let hit = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            values
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (close, *v))
+        });
+        match hit {
+            Some((close, value)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_is_one_pass() {
+        let t = fill("{id}: {comment}", &[("id", "42"), ("comment", "see {id}")]);
+        assert_eq!(t, "42: see {id}");
+    }
+
+    #[test]
+    fn a_typo_in_a_placeholder_is_a_config_error() {
+        let raw = RawNotify {
+            held_text: "held: {ruels}".into(),
+            ..RawNotify::default()
+        };
+        let e = Notify::compile(&raw, &["firm.example".into()]).unwrap_err();
+        assert!(
+            e[0].contains("held_text: unknown placeholder {ruels}"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn defaults_compile() {
+        let n = Notify::compile(&RawNotify::default(), &["firm.example".into()]).unwrap();
+        assert_eq!(n.from, "matterwall@firm.example");
+        assert_eq!(n.mode, ComplianceMode::Rule);
+    }
+}
