@@ -600,3 +600,65 @@ fn base32_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+/// With `[review] tls_cert` and `tls_key` the listener speaks only HTTPS,
+/// and the cookies it sets are marked `Secure`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_listener_marks_cookies_secure() {
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::{self, pki_types::ServerName, ClientConfig, RootCertStore};
+    let setup = Setup::new(support::free_port(), "");
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = setup.dir.path();
+    std::fs::write(dir.join("review.pem"), made.cert.pem()).unwrap();
+    std::fs::write(dir.join("review.key"), made.key_pair.serialize_pem()).unwrap();
+    let listen = format!("listen = \"127.0.0.1:{}\"", setup.http_port);
+    let text = std::fs::read_to_string(setup.config()).unwrap().replace(
+        &listen,
+        &format!("{listen}\ntls_cert = \"review.pem\"\ntls_key = \"review.key\""),
+    );
+    std::fs::write(setup.config(), text).unwrap();
+    let server = setup.serve().await;
+
+    let mut roots = RootCertStore::empty();
+    roots.add(made.cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", setup.http_port))
+        .await
+        .unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake with the review listener");
+    tls.write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = tls.read_to_end(&mut got).await;
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    let cookie = got
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: mw_login="))
+        .expect("the login form's cookie");
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    // Plain HTTP gets no HTTP answer at all.
+    let mut plain = tokio::net::TcpStream::connect(("127.0.0.1", setup.http_port))
+        .await
+        .unwrap();
+    plain
+        .write_all(b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer).await;
+    assert!(!answer.starts_with(b"HTTP/"), "answered in plaintext");
+    server.stop();
+}
