@@ -244,9 +244,13 @@ async fn release_and_reject_through_the_api() {
 
     let audit = setup.audit();
     let kinds: Vec<&str> = audit.iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    for k in ["verdict", "release", "released", "reject"] {
+    for k in ["verdict", "view", "release", "released", "reject"] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
+    // Reading held content is accounted for: who read which message.
+    let view = audit.iter().find(|e| e["kind"] == "view").unwrap();
+    assert_eq!(view["actor"], "otto");
+    assert_eq!(view["details"]["message"], first.as_str());
     let verdict = audit.iter().find(|e| e["kind"] == "verdict").unwrap();
     assert_eq!(verdict["details"]["rules"][0], "unauthorised-recipient");
     assert_eq!(verdict["details"]["matches"][0]["id"], "C-10442");
@@ -402,6 +406,7 @@ async fn login(port: u16, user: &str, pw: &str) -> Web {
         "{set}"
     );
     assert!(!set.contains("Secure"), "no TLS here: {set}");
+    assert!(r.header("strict-transport-security").is_none());
     let cookie = format!("mw_session={}", r.cookies()["mw_session"]);
     let page = http::get(port, "/queue", &[("Cookie", &cookie)]).await;
     assert_eq!(page.status, 200);
@@ -649,6 +654,11 @@ async fn https_listener_marks_cookies_secure() {
         .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: mw_login="))
         .expect("the login form's cookie");
     assert!(cookie.ends_with("; Secure"), "{cookie}");
+    assert!(
+        got.to_ascii_lowercase()
+            .contains("strict-transport-security: max-age=31536000"),
+        "{got}"
+    );
     // Plain HTTP gets no HTTP answer at all.
     let mut plain = tokio::net::TcpStream::connect(("127.0.0.1", setup.http_port))
         .await

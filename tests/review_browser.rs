@@ -330,6 +330,14 @@ async fn a_review_day_in_the_browser() {
         "{disposition}"
     );
     assert_eq!(r.body, b"<script>window.__xss=6</script>");
+    // A download is its own audited action, naming the part, not the file.
+    let audit = setup.audit();
+    let download = audit
+        .iter()
+        .rfind(|e| e["kind"] == "download")
+        .expect("the download is audited");
+    assert_eq!(download["details"]["message"], hostile.as_str());
+    assert_eq!(download["details"]["part"], 0);
     logout(c).await;
 
     // An admin: the audit log shows the release; a waiver is live at once.

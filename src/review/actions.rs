@@ -1,12 +1,12 @@
 //! What the web pages and the API both do to the store: release, reject
-//! (which tells the sender, with the comment), and the input checks in
-//! front of them. One place, so the two faces
+//! (which tells the sender, with the comment), the audit entry for reading
+//! held content, and the input checks in front of them. One place, so the two faces
 //! cannot drift apart in what they accept or audit.
 
 use super::ReviewState;
 use crate::act::notify;
 use crate::act::release::{self, ReleaseError, Released};
-use crate::store::{Review, Store, StoreError};
+use crate::store::{AuditEvent, Review, Store, StoreError};
 use std::sync::Arc;
 
 /// Why an action was refused, as both faces report it.
@@ -87,6 +87,22 @@ pub async fn blocking<T: Send + 'static>(
         Ok(r) => r.map_err(ActionError::from),
         Err(_) => Err(ActionError::Internal("the store task failed".into())),
     }
+}
+
+/// Audits that `actor` read held content (`view`, `download`) before it is
+/// shown: content nobody could account for afterwards is not shown at all,
+/// so a failed write refuses the request.
+pub async fn record_access(
+    state: &ReviewState,
+    actor: &str,
+    kind: &str,
+    details: serde_json::Value,
+) -> Result<(), ActionError> {
+    let event = AuditEvent::new(actor, kind, details);
+    blocking(&state.store, move |st| st.append(event))
+        .await
+        .map(|_| ())
+        .map_err(|_| ActionError::Internal("the audit trail cannot be written".into()))
 }
 
 pub async fn release(

@@ -49,6 +49,10 @@ pub fn router(state: ReviewState) -> Router {
         .merge(api::routes())
         .merge(pages::routes(state.clone()))
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::map_response_with_state(
+            state.secure_cookies,
+            strict_transport,
+        ))
         .with_state(state)
 }
 
@@ -76,6 +80,20 @@ async fn security_headers(mut r: axum::response::Response) -> axum::response::Re
     // Held content must not linger in a browser or proxy cache.
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Over TLS, tells the browser never to come back in plaintext (a year).
+async fn strict_transport(
+    State(tls): State<bool>,
+    mut r: axum::response::Response,
+) -> axum::response::Response {
+    if tls {
+        r.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            header::HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     r
 }
 

@@ -26,6 +26,8 @@ pub const KINDS: &[&str] = &[
     "release-uncertain",
     "reject",
     "expired",
+    "view",
+    "download",
     "login",
     "login-failed",
     "logout",

@@ -17,7 +17,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub struct RuleView {
     pub name: String,
@@ -89,6 +89,7 @@ pub async fn page(
 ) -> Result<Html<String>, PageError> {
     w.require(Perm::Read)?;
     let msg = load(&s, &id).await?;
+    actions::record_access(&s, &w.user.name, "view", json!({"message": id})).await?;
     let verdict: Value = serde_json::from_str(&msg.verdict_json).unwrap_or(Value::Null);
     let cfg = s.config.load();
     let label = |kind: &str, id: &str| match kind {
@@ -170,6 +171,9 @@ pub async fn download(
     w.require(Perm::Read)?;
     let msg = load(&s, &id).await?;
     let (name, bytes) = view::attachment(&msg.raw, n).ok_or_else(PageError::not_found)?;
+    // The file name may carry a client's name: the entry says which part.
+    let details = json!({"message": id, "part": n, "bytes": bytes.len()});
+    actions::record_access(&s, &w.user.name, "download", details).await?;
     let disposition = header::HeaderValue::from_str(&view::content_disposition(&name))
         .map_err(|_| PageError::bad("unusable file name".into()))?;
     Ok((
