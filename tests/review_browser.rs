@@ -14,6 +14,7 @@ mod support;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -30,8 +31,20 @@ struct Browser {
     _profile: tempfile::TempDir,
 }
 
+impl Browser {
+    /// Ends the WebDriver session, which makes chromedriver quit Chromium.
+    async fn quit(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
 impl Drop for Browser {
+    /// chromedriver leads its own process group with Chromium in it: the
+    /// whole group goes, so a failed test leaves no browser running.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -46,6 +59,7 @@ async fn browser() -> Browser {
     }
     let port = support::free_port();
     let driver = Command::new(CHROMEDRIVER)
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -352,6 +366,7 @@ async fn a_review_day_in_the_browser() {
     shot(c, "audit").await;
     waiver_takes_effect(c, &base, server.port, &sink).await;
     logout(c).await;
+    b.quit().await;
     server.stop();
     let out = setup.cli(&["audit", "verify"]);
     assert!(

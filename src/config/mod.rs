@@ -229,9 +229,19 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     if !problems.is_empty() {
         return Err(ConfigError { problems });
     }
-    let detector = Detector::build(&dict, detectors).map_err(|e| ConfigError::one(bad(e)))?;
-    let known = known_domains(&internal_domains, &dict);
-    let lookalike = LookalikeIndex::build(known, raw.detect.lookalike_min_length);
+    // The look-alike index needs only the domains: it builds on a second
+    // core while the matchers build on this one (a large firm's load is
+    // dominated by these two).
+    let min_length = raw.detect.lookalike_min_length;
+    let (detector, lookalike) = std::thread::scope(|s| {
+        let known = known_domains(&internal_domains, &dict);
+        let lookalike = s.spawn(move || LookalikeIndex::build(known, min_length));
+        let detector = Detector::build(&dict, detectors);
+        (detector, lookalike.join())
+    });
+    let detector = detector.map_err(|e| ConfigError::one(bad(e)))?;
+    let lookalike = lookalike
+        .map_err(|_| ConfigError::one(bad("building the look-alike index failed".into())))?;
     Ok(Config {
         path: path.to_path_buf(),
         dir: dir.to_path_buf(),

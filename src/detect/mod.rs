@@ -87,9 +87,15 @@ impl Detector {
                 .size_limit(8 << 20)
                 .build()
                 .map_err(|e| format!("cannot combine the pattern detectors: {e}"))?;
+        // The automaton is the slow part; the matter index builds beside it.
+        let (names, matters) = std::thread::scope(|s| {
+            let matters = s.spawn(|| matter::MatterIndex::build(&dict.matters));
+            (NameMatcher::build(dict), matters.join())
+        });
+        let matters = matters.map_err(|_| "building the matter index failed".to_string())?;
         Ok(Detector {
-            names: NameMatcher::build(dict)?,
-            matters: matter::MatterIndex::build(&dict.matters),
+            names: names?,
+            matters,
             patterns,
             any_pattern,
         })
