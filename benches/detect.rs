@@ -159,6 +159,17 @@ fn stages(cfg: &Config, t: &str) {
         "   matter numbers alone: {:.0} MB/s",
         mb / s.elapsed().as_secs_f64()
     );
+    let all: Vec<PatternDetector> = ["ssn", "card", "iban"]
+        .iter()
+        .map(|b| PatternDetector::new(b, Some(b), None, None).unwrap())
+        .collect();
+    let set = regex::RegexSet::new(all.iter().map(PatternDetector::pattern)).unwrap();
+    let s = Instant::now();
+    let which = set.matches(&n).iter().count();
+    println!(
+        "   which detectors apply (one RegexSet pass, {which} do): {:.0} MB/s",
+        mb / s.elapsed().as_secs_f64()
+    );
     for b in ["ssn", "card", "iban"] {
         let p = PatternDetector::new(b, Some(b), None, None).unwrap();
         let s = Instant::now();

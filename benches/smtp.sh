@@ -59,11 +59,12 @@ USER_OPT=(); [ "$(id -u)" = 0 ] && USER_OPT=(-u postfix)
 smtp-sink "${USER_OPT[@]}" "127.0.0.1:$SINK" 1024 & PIDS+=($!)
 socat "TCP-LISTEN:$RELAY,fork,reuseaddr,nodelay,backlog=1024" "TCP:127.0.0.1:$SINK,nodelay" & PIDS+=($!)
 start=$(date +%s.%N)
-"$BIN" --config "$DIR/matterwall.toml" serve 2>"$DIR/serve.log" & PIDS+=($!)
+"$BIN" --config "$DIR/matterwall.toml" serve 2>"$DIR/serve.log" & PIDS+=($!); MWPID=$!
 wait_banner "$SINK"; wait_banner "$RELAY"; wait_banner "$MW"
 echo "matterwall up with the dictionaries loaded in $(echo "$(date +%s.%N) - $start" | bc) s ($PROFILE build)"
 echo "$MESSAGES messages, $SESSIONS sessions; latency over $LAT_COUNT messages one after another"
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$MWPID/stat"; } # user + system, in clock ticks
 run() { # port size → seconds
     local t0 t1
     t0=$(date +%s.%N)
@@ -71,9 +72,12 @@ run() { # port size → seconds
     t1=$(date +%s.%N)
     echo "$t1 - $t0" | bc
 }
+declare -A cpu_ms
 printf '%-8s %-10s %8s %9s %7s %8s %8s %8s\n' size path seconds msgs/s "x direct" "x socat" p50_ms p99_ms
 for size in $SIZES; do
-    direct=$(run "$SINK" "$size"); relay=$(run "$RELAY" "$size"); mw=$(run "$MW" "$size")
+    direct=$(run "$SINK" "$size"); relay=$(run "$RELAY" "$size")
+    before=$(cpu_ticks); mw=$(run "$MW" "$size"); after=$(cpu_ticks)
+    cpu_ms[$size]=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v m="$MESSAGES" 'BEGIN{printf "%.2f", t * 1000 / hz / m}')
     for path in direct socat matterwall; do
         case $path in direct) p=$SINK; s=$direct;; socat) p=$RELAY; s=$relay;; matterwall) p=$MW; s=$mw;; esac
         read -r p50 p99 < <(python3 benches/latency.py "$p" "$size" "$LAT_COUNT")
@@ -81,6 +85,7 @@ for size in $SIZES; do
             'BEGIN{printf "%-8s %-10s %8.2f %9.0f %7.2f %8.2f %8.2f %8.2f\n", sz, path, s, m/s, d/s, r/s, a, b}'
     done
 done
+for size in $SIZES; do echo "matterwall CPU per message at $size bytes: ${cpu_ms[$size]} ms (all threads)"; done
 passed=$(python3 -c "import urllib.request; t=urllib.request.urlopen('http://127.0.0.1:$HTTP/metrics').read().decode(); print([l for l in t.splitlines() if 'outcome=\"pass\"' in l][0].split()[-1])")
 want=$(( $(echo "$SIZES" | wc -w) * (MESSAGES + LAT_COUNT) ))
 echo "matterwall passed $passed of $want messages (every one must pass: none held, none refused)"

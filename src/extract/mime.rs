@@ -176,10 +176,7 @@ fn text_part(ctx: &mut Ctx, loc: &str, part: &MessagePart, text: &str) {
     if text.contains("-----BEGIN PGP MESSAGE-----") {
         ctx.uninspectable(loc, "encrypted by the sender (PGP)");
     }
-    if text
-        .lines()
-        .any(|l| is_uuencode_begin(l) || l.starts_with("=ybegin "))
-    {
+    if carries_encoded_file(text) {
         ctx.uninspectable(loc, "uuencoded or yEnc file inside text");
     }
     if looks_binary(text) {
@@ -192,6 +189,18 @@ fn text_part(ctx: &mut Ctx, loc: &str, part: &MessagePart, text: &str) {
         );
     }
     ctx.text(loc, text);
+}
+
+/// A line that opens a uuencoded (`begin 644 name`) or yEnc (`=ybegin `)
+/// file. Only lines holding the word `begin` can, so the search jumps from
+/// one to the next instead of splitting the whole text into lines.
+fn carries_encoded_file(text: &str) -> bool {
+    text.match_indices("begin").any(|(at, _)| {
+        let start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+        let end = text[at..].find('\n').map_or(text.len(), |n| at + n);
+        let line = text[start..end].trim_end_matches('\r');
+        is_uuencode_begin(line) || line.starts_with("=ybegin ")
+    })
 }
 
 /// `begin 644 name`: a uuencode header (mode is three or four octal digits).
@@ -243,4 +252,26 @@ fn part_location(prefix: &str, msg: &Message, id: u32, part: &MessagePart) -> St
         .map(|n| n.replace('/', "_"))
         .unwrap_or_else(|| format!("part-{id}"));
     at(prefix, &format!("attachment:{name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::carries_encoded_file;
+
+    #[test]
+    fn encoded_files_are_found_on_their_own_lines_only() {
+        assert!(carries_encoded_file("begin 644 secret.pdf\r\nM86)C\r\n"));
+        assert!(carries_encoded_file(
+            "Hi,\r\n  begin 0644 a.doc\r\nM\r\nend\r\n"
+        ));
+        assert!(carries_encoded_file(
+            "text\n=ybegin line=128 size=9 name=x\n"
+        ));
+        assert!(!carries_encoded_file(
+            "At the beginning we begin 644 times.\r\n"
+        ));
+        assert!(!carries_encoded_file("begin 9999 x\r\nbegin here\r\n"));
+        assert!(!carries_encoded_file(" =ybegin indented\n"));
+        assert!(!carries_encoded_file(""));
+    }
 }

@@ -27,33 +27,59 @@ pub fn normalise(input: &str, mut map: Option<&mut Vec<u32>>) -> String {
         map.push(0);
     }
     let mut last_space = true;
-    for (offset, ch) in input.char_indices() {
+    let bytes = input.as_bytes();
+    let mut offset = 0;
+    while offset < bytes.len() {
         let before = out.len();
-        if ch.is_ascii() {
-            push_ascii(&mut out, ch as u8, &mut last_space);
+        let width = if bytes[offset].is_ascii() {
+            push_ascii(&mut out, bytes[offset], &mut last_space);
+            1
         } else {
+            let ch = input[offset..].chars().next().unwrap_or_default();
             push_unicode(&mut out, ch, &mut last_space);
-        }
+            ch.len_utf8()
+        };
         if let Some(map) = map.as_deref_mut() {
             map.extend(std::iter::repeat_n(offset as u32, out.len() - before));
         }
+        offset += width;
     }
     out
 }
 
-fn push_ascii(out: &mut String, b: u8, last_space: &mut bool) {
-    if (b < 0x20 && !b.is_ascii_whitespace() && b != 0x0b) || b == 0x7f {
-        return; // control characters carry no text
-    }
-    if !b.is_ascii_alphanumeric() {
-        if !*last_space {
-            out.push(' ');
-            *last_space = true;
+/// What an ASCII byte becomes: dropped (control characters carry no text),
+/// a separator, or itself in lower case.
+const DROP: u8 = 0;
+const SEPARATOR: u8 = 1;
+const ASCII_CLASS: [u8; 128] = {
+    let mut t = [SEPARATOR; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if (c < 0x20 && !c.is_ascii_whitespace() && c != 0x0b) || c == 0x7f {
+            t[b] = DROP;
+        } else if c.is_ascii_alphanumeric() {
+            t[b] = c.to_ascii_lowercase();
         }
-        return;
+        b += 1;
     }
-    out.push(b.to_ascii_lowercase() as char);
-    *last_space = false;
+    t
+};
+
+fn push_ascii(out: &mut String, b: u8, last_space: &mut bool) {
+    match ASCII_CLASS[b as usize] {
+        DROP => {}
+        SEPARATOR => {
+            if !*last_space {
+                out.push(' ');
+                *last_space = true;
+            }
+        }
+        c => {
+            out.push(c as char);
+            *last_space = false;
+        }
+    }
 }
 
 fn push_unicode(out: &mut String, ch: char, last_space: &mut bool) {

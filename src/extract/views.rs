@@ -98,6 +98,9 @@ pub fn alternatives(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart,
         .map(str::to_string);
     let is_html = content_type(part) == "text/html";
     for bytes in decoded_views(ctx, loc, msg, part) {
+        if decodes_to_itself(&bytes, charset.as_deref(), primary) {
+            continue;
+        }
         let text = to_text(&bytes, charset.as_deref());
         if text == primary {
             continue;
@@ -236,6 +239,19 @@ pub fn quoted_printable(body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// True when `bytes` are `primary`'s own bytes and the charset reads them
+/// unchanged (UTF-8, or ASCII text in an ASCII-compatible charset): the
+/// common case of a plain part, settled without decoding it again.
+fn decodes_to_itself(bytes: &[u8], charset: Option<&str>, primary: &str) -> bool {
+    if bytes != primary.as_bytes() {
+        return false;
+    }
+    match charset.and_then(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes())) {
+        None => true,
+        Some(enc) => enc == encoding_rs::UTF_8 || (enc.is_ascii_compatible() && bytes.is_ascii()),
+    }
+}
+
 fn to_text(bytes: &[u8], charset: Option<&str>) -> String {
     if let Some(enc) = charset.and_then(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes())) {
         return enc.decode_without_bom_handling(bytes).0.into_owned();
@@ -329,6 +345,31 @@ fn distinct(items: impl Iterator<Item = String>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_part_decodes_to_itself_only_when_its_charset_reads_it_unchanged() {
+        let text = "plain ASCII text";
+        assert!(decodes_to_itself(text.as_bytes(), None, text));
+        assert!(decodes_to_itself(text.as_bytes(), Some("utf-8"), text));
+        assert!(decodes_to_itself(
+            text.as_bytes(),
+            Some(" ISO-8859-1"),
+            text
+        ));
+        assert!(!decodes_to_itself(text.as_bytes(), Some("utf-16le"), text));
+        assert!(!decodes_to_itself(b"other bytes", None, text));
+        let accented = "café";
+        assert!(decodes_to_itself(
+            accented.as_bytes(),
+            Some("utf-8"),
+            accented
+        ));
+        assert!(!decodes_to_itself(
+            accented.as_bytes(),
+            Some("iso-8859-1"),
+            accented
+        ));
+    }
 
     #[test]
     fn qp_soft_breaks_and_bad_escapes() {

@@ -324,6 +324,16 @@ impl DataReceiver {
     pub fn feed(&mut self, input: &[u8]) -> (usize, Option<Result<Vec<u8>, DataError>>) {
         let mut i = 0;
         while i < input.len() {
+            if self.state == DataState::InLine {
+                // The rest of a line up to CR or LF is plain content: copy
+                // it whole rather than byte by byte.
+                let run = memchr::memchr2(b'\r', b'\n', &input[i..]).unwrap_or(input.len() - i);
+                if run > 0 {
+                    self.push(&input[i..i + run]);
+                    i += run;
+                    continue;
+                }
+            }
             let b = input[i];
             i += 1;
             if self.step(b) {
@@ -391,13 +401,14 @@ impl DataReceiver {
 /// message not ending in CRLF gets one, as the terminator needs it.
 pub fn dot_stuff(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 64 + 5);
-    let mut at_line_start = true;
-    for &b in raw {
-        if at_line_start && b == b'.' {
+    let mut rest = raw;
+    while !rest.is_empty() {
+        if rest[0] == b'.' {
             out.push(b'.');
         }
-        out.push(b);
-        at_line_start = b == b'\n';
+        let line = memchr::memchr(b'\n', rest).map_or(rest.len(), |n| n + 1);
+        out.extend_from_slice(&rest[..line]);
+        rest = &rest[line..];
     }
     if !raw.is_empty() && !raw.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");

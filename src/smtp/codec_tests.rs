@@ -3,9 +3,22 @@
 
 use super::*;
 
-/// Feeds `input` in one go, then byte by byte; both must agree.
+/// Feeds `input` in one go, then byte by byte, then split in two at every
+/// position; all must agree.
 fn receive(input: &[u8]) -> (usize, Option<Result<Vec<u8>, DataError>>) {
     let whole = DataReceiver::new(1000).feed(input);
+    for cut in 0..input.len() {
+        let mut r = DataReceiver::new(1000);
+        let (n, out) = r.feed(&input[..cut]);
+        let got = match out {
+            Some(o) => (n, Some(o)),
+            None => {
+                let (m, out) = r.feed(&input[cut..]);
+                (n + m, out)
+            }
+        };
+        assert_eq!(got, whole, "split at {cut} changed the outcome");
+    }
     let mut r = DataReceiver::new(1000);
     let mut used = 0;
     let mut out = None;
@@ -97,6 +110,7 @@ fn stuffing_round_trips() {
         b".\r\n.\r\n.\r\n",
         b"a.\r\n.b\r\n\r\n.\r\n",
         b"\xff\xfe 8-bit \x80\r\n",
+        b"a long line of text before the stuffing\r\n.starts with a dot\r\n",
     ];
     for body in bodies {
         let wire = dot_stuff(body);
@@ -104,6 +118,13 @@ fn stuffing_round_trips() {
         assert_eq!(used, wire.len());
         assert_eq!(out.unwrap().unwrap(), *body);
     }
+}
+
+#[test]
+fn stuffing_ends_an_unterminated_body() {
+    assert_eq!(dot_stuff(b"a\r\n.b"), b"a\r\n..b\r\n.\r\n");
+    assert_eq!(dot_stuff(b"."), b"..\r\n.\r\n");
+    assert_eq!(dot_stuff(b""), b".\r\n");
 }
 
 #[test]
