@@ -325,6 +325,41 @@ async fn kill9_during_data_leaves_nothing() {
     assert!(setup.held().is_empty());
 }
 
+/// SIGTERM: no new sessions, idle ones get 421, and a transaction in
+/// flight finishes (its 250 only after the next hop took it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_transaction_in_flight_finish() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    let server = setup.serve().await;
+    let mut idle = Client::connect(server.port).await.unwrap();
+    assert_eq!(idle.cmd("EHLO idle").await.0, 250);
+    let mut c = Client::connect(server.port).await.unwrap();
+    assert_eq!(c.cmd("EHLO t").await.0, 250);
+    assert_eq!(c.cmd("MAIL FROM:<a@firm.example>").await.0, 250);
+    assert_eq!(c.cmd("RCPT TO:<b@partner.example>").await.0, 250);
+    assert_eq!(c.cmd("DATA").await.0, 354);
+    let wire = support::stuff(CLEAN);
+    let (first, rest) = wire.split_at(wire.len() / 2);
+    c.send(first).await;
+    server.signal("TERM");
+    // The idle session is told at once; that is also the sign the server
+    // is draining.
+    assert_eq!(idle.reply().await.0, 421);
+    assert!(
+        Client::connect(server.port).await.is_err(),
+        "a new session was accepted while draining"
+    );
+    c.send(rest).await;
+    let (code, text) = c.reply().await;
+    assert_eq!(code, 250, "{text}");
+    assert_eq!(sink.messages().len(), 1);
+    assert_eq!(sink.messages()[0].body, CLEAN);
+    // Back to idle: the session is closed with 421, and the process exits.
+    assert_eq!(c.reply().await.0, 421);
+    assert!(server.wait_exit().success());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_reload_and_metrics() {
     let sink = Sink::start(SinkMode::Normal, &[]).await;

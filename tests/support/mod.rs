@@ -445,6 +445,11 @@ impl Server {
         );
     }
 
+    /// Waits for the process to exit on its own (after a signal).
+    pub fn wait_exit(mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+
     pub fn kill9(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
