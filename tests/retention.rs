@@ -3,20 +3,7 @@
 
 mod support;
 
-use support::{example, Client, Setup, Sink, SinkMode};
-
-async fn hold_one(port: u16) -> String {
-    let mut c = Client::connect(port).await.unwrap();
-    let (code, text) = c
-        .mail(
-            "a.partner@firm.example",
-            &["j.smith@meridian-tankers.com"],
-            &example("misdirected.eml"),
-        )
-        .await;
-    assert_eq!(code, 250, "{text}");
-    text.rsplit(' ').next().unwrap().to_string()
-}
+use support::{hold_one, Setup, Sink, SinkMode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_messages_expire_and_their_content_is_destroyed() {

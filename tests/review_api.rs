@@ -7,7 +7,7 @@ mod support;
 
 use serde_json::Value;
 use support::http::{self, Response};
-use support::{example, Client, Setup, Sink, SinkMode};
+use support::{example, hold_one, Setup, Sink, SinkMode};
 
 const PW: &str = "a long enough password";
 
@@ -18,20 +18,6 @@ async fn api(port: u16, method: &str, path: &str, token: Option<&str>, body: &st
         headers.push(("Authorization", a.as_str()));
     }
     http::request(port, method, path, &headers, body.as_bytes()).await
-}
-
-/// Sends the shipped misdirected example; returns the held id.
-async fn hold_one(port: u16) -> String {
-    let mut c = Client::connect(port).await.unwrap();
-    let (code, text) = c
-        .mail(
-            "a.partner@firm.example",
-            &["j.smith@meridian-tankers.com"],
-            &example("misdirected.eml"),
-        )
-        .await;
-    assert_eq!(code, 250, "{text}");
-    text.rsplit(' ').next().unwrap().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -551,3 +551,18 @@ pub fn example(name: &str) -> Vec<u8> {
     }
     out
 }
+
+/// Sends the shipped misdirected example (held by the default policy);
+/// returns the held message's id from the `250 … held as ID` reply.
+pub async fn hold_one(port: u16) -> String {
+    let mut c = Client::connect(port).await.unwrap();
+    let (code, text) = c
+        .mail(
+            "a.partner@firm.example",
+            &["j.smith@meridian-tankers.com"],
+            &example("misdirected.eml"),
+        )
+        .await;
+    assert_eq!(code, 250, "{text}");
+    text.rsplit(' ').next().unwrap().to_string()
+}
