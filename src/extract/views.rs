@@ -95,13 +95,13 @@ pub fn alternatives(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart,
     let charset = part
         .content_type()
         .and_then(|c| c.attribute("charset"))
-        .map(str::to_string);
+        .and_then(charset);
     let is_html = content_type(part) == "text/html";
     for bytes in decoded_views(ctx, loc, msg, part) {
-        if decodes_to_itself(&bytes, charset.as_deref(), primary) {
+        if decodes_to_itself(&bytes, charset, primary) {
             continue;
         }
-        let text = to_text(&bytes, charset.as_deref());
+        let text = to_text(&bytes, charset);
         if text == primary {
             continue;
         }
@@ -242,18 +242,26 @@ pub fn quoted_printable(body: &[u8]) -> Vec<u8> {
 /// True when `bytes` are `primary`'s own bytes and the charset reads them
 /// unchanged (UTF-8, or ASCII text in an ASCII-compatible charset): the
 /// common case of a plain part, settled without decoding it again.
-fn decodes_to_itself(bytes: &[u8], charset: Option<&str>, primary: &str) -> bool {
+fn decodes_to_itself(bytes: &[u8], charset: Option<Charset>, primary: &str) -> bool {
     if bytes != primary.as_bytes() {
         return false;
     }
-    match charset.and_then(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes())) {
+    match charset {
         None => true,
         Some(enc) => enc == encoding_rs::UTF_8 || (enc.is_ascii_compatible() && bytes.is_ascii()),
     }
 }
 
-fn to_text(bytes: &[u8], charset: Option<&str>) -> String {
-    if let Some(enc) = charset.and_then(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes())) {
+/// A part's declared charset, when encoding_rs knows its label (an unknown
+/// one is read as UTF-8, lossily).
+type Charset = &'static encoding_rs::Encoding;
+
+fn charset(label: &str) -> Option<Charset> {
+    encoding_rs::Encoding::for_label(label.trim().as_bytes())
+}
+
+fn to_text(bytes: &[u8], charset: Option<Charset>) -> String {
+    if let Some(enc) = charset {
         return enc.decode_without_bom_handling(bytes).0.into_owned();
     }
     String::from_utf8_lossy(bytes).into_owned()
@@ -350,23 +358,27 @@ mod tests {
     fn a_part_decodes_to_itself_only_when_its_charset_reads_it_unchanged() {
         let text = "plain ASCII text";
         assert!(decodes_to_itself(text.as_bytes(), None, text));
-        assert!(decodes_to_itself(text.as_bytes(), Some("utf-8"), text));
+        assert!(decodes_to_itself(text.as_bytes(), charset("utf-8"), text));
         assert!(decodes_to_itself(
             text.as_bytes(),
-            Some(" ISO-8859-1"),
+            charset(" ISO-8859-1"),
             text
         ));
-        assert!(!decodes_to_itself(text.as_bytes(), Some("utf-16le"), text));
+        assert!(!decodes_to_itself(
+            text.as_bytes(),
+            charset("utf-16le"),
+            text
+        ));
         assert!(!decodes_to_itself(b"other bytes", None, text));
         let accented = "café";
         assert!(decodes_to_itself(
             accented.as_bytes(),
-            Some("utf-8"),
+            charset("utf-8"),
             accented
         ));
         assert!(!decodes_to_itself(
             accented.as_bytes(),
-            Some("iso-8859-1"),
+            charset("iso-8859-1"),
             accented
         ));
     }

@@ -89,17 +89,17 @@ pub async fn blocking<T: Send + 'static>(
     }
 }
 
-/// Audits that `actor` read held content (`view`, `download`) before it is
-/// shown: content nobody could account for afterwards is not shown at all,
-/// so a failed write refuses the request.
-pub async fn record_access(
-    state: &ReviewState,
+/// Appends one audit entry. Reading held content (`view`, `download`) is
+/// audited before the content is shown, and a failed write refuses the
+/// request: content nobody could account for afterwards is not shown.
+pub async fn audit(
+    store: &Arc<dyn Store>,
     actor: &str,
     kind: &str,
     details: serde_json::Value,
 ) -> Result<(), ActionError> {
     let event = AuditEvent::new(actor, kind, details);
-    blocking(&state.store, move |st| st.append(event))
+    blocking(store, move |st| st.append(event))
         .await
         .map(|_| ())
         .map_err(|_| ActionError::Internal("the audit trail cannot be written".into()))

@@ -136,7 +136,7 @@ async fn show(
     let key = id.clone();
     let msg = blocking(&s.store, move |st| st.get(&key)).await?;
     let details = json!({"message": id, "via": "api"});
-    actions::record_access(&s, &user.0.name, "view", details).await?;
+    actions::audit(&s.store, &user.0.name, "view", details).await?;
     let verdict: Value = serde_json::from_str(&msg.verdict_json).unwrap_or(Value::Null);
     Ok(Json(json!({"message": msg.summary, "verdict": verdict})))
 }

@@ -48,10 +48,9 @@ pub fn router(state: ReviewState) -> Router {
         .route("/metrics", get(metrics))
         .merge(api::routes())
         .merge(pages::routes(state.clone()))
-        .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::map_response_with_state(
             state.secure_cookies,
-            strict_transport,
+            security_headers,
         ))
         .with_state(state)
 }
@@ -61,7 +60,12 @@ pub fn router(state: ReviewState) -> Router {
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-async fn security_headers(mut r: axum::response::Response) -> axum::response::Response {
+/// Over TLS (`tls`), also tells the browser never to come back in
+/// plaintext (HSTS, a year).
+async fn security_headers(
+    State(tls): State<bool>,
+    mut r: axum::response::Response,
+) -> axum::response::Response {
     use header::HeaderValue;
     let h = r.headers_mut();
     h.insert(
@@ -80,18 +84,10 @@ async fn security_headers(mut r: axum::response::Response) -> axum::response::Re
     // Held content must not linger in a browser or proxy cache.
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
-    r
-}
-
-/// Over TLS, tells the browser never to come back in plaintext (a year).
-async fn strict_transport(
-    State(tls): State<bool>,
-    mut r: axum::response::Response,
-) -> axum::response::Response {
     if tls {
-        r.headers_mut().insert(
+        h.insert(
             header::STRICT_TRANSPORT_SECURITY,
-            header::HeaderValue::from_static("max-age=31536000"),
+            HeaderValue::from_static("max-age=31536000"),
         );
     }
     r

@@ -4,10 +4,11 @@
 //! fresh code; every success and failure is audited with the address.
 
 use super::{render, PageError};
+use crate::review::actions;
 use crate::review::auth::{password, secret, totp};
 use crate::review::session::{self, WebSession, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::review::ReviewState;
-use crate::store::{AuditEvent, Store};
+use crate::store::Store;
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -211,12 +212,7 @@ pub async fn logout(State(s): State<ReviewState>, Extension(w): Extension<WebSes
 
 /// Appends an entry; a failure is logged (a login is not undone for it).
 pub async fn audit(store: &Arc<dyn Store>, actor: &str, kind: &str, details: serde_json::Value) {
-    let event = AuditEvent::new(actor, kind, details);
-    let st = store.clone();
-    if !matches!(
-        tokio::task::spawn_blocking(move || st.append(event)).await,
-        Ok(Ok(_))
-    ) {
+    if actions::audit(store, actor, kind, details).await.is_err() {
         tracing::error!(kind, "cannot write the audit trail");
     }
 }

@@ -89,7 +89,7 @@ pub async fn page(
 ) -> Result<Html<String>, PageError> {
     w.require(Perm::Read)?;
     let msg = load(&s, &id).await?;
-    actions::record_access(&s, &w.user.name, "view", json!({"message": id})).await?;
+    actions::audit(&s.store, &w.user.name, "view", json!({"message": id})).await?;
     let verdict: Value = serde_json::from_str(&msg.verdict_json).unwrap_or(Value::Null);
     let cfg = s.config.load();
     let label = |kind: &str, id: &str| match kind {
@@ -173,7 +173,7 @@ pub async fn download(
     let (name, bytes) = view::attachment(&msg.raw, n).ok_or_else(PageError::not_found)?;
     // The file name may carry a client's name: the entry says which part.
     let details = json!({"message": id, "part": n, "bytes": bytes.len()});
-    actions::record_access(&s, &w.user.name, "download", details).await?;
+    actions::audit(&s.store, &w.user.name, "download", details).await?;
     let disposition = header::HeaderValue::from_str(&view::content_disposition(&name))
         .map_err(|_| PageError::bad("unusable file name".into()))?;
     Ok((
