@@ -6,7 +6,7 @@
 mod support;
 
 use std::time::Duration;
-use support::{example, Client, Got, Setup, Sink, SinkMode};
+use support::{example, held_id, Client, Got, Setup, Sink, SinkMode};
 
 const NOTIFY: &str = r#"
 [[rule]]
@@ -52,15 +52,14 @@ async fn held_rejected_and_digest_notices() {
     let server = setup.serve().await;
     let mut c = Client::connect(server.port).await.unwrap();
     let raw = example("misdirected.eml");
-    let (code, reply) = c
+    let reply = c
         .mail(
             "a.partner@firm.example",
             &["j.smith@meridian-tankers.com"],
             &raw,
         )
         .await;
-    assert_eq!(code, 250, "{reply}");
-    let id = reply.rsplit(' ').next().unwrap().to_string();
+    let id = held_id(&reply);
     let got = wait_for(&sink, 2).await;
     assert_eq!(got.len(), 2, "a notice to the sender and one to compliance");
     for g in &got {

@@ -18,7 +18,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::{example, http, Setup, Sink, SinkMode};
+use support::{example, held_id, http, Setup, Sink, SinkMode};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -118,6 +118,22 @@ async fn shot(c: &Client, name: &str) {
     std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
 }
 
+/// Clicks the element `css` names on the current page.
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Types `text` into the field `css` names on the current page.
+async fn type_into(c: &Client, css: &str, text: &str) {
+    let field = c.find(Locator::Css(css)).await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
 async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
     c.wait()
         .at_most(WAIT)
@@ -148,28 +164,13 @@ async fn login(c: &Client, base: &str, user: &str) {
         .send_keys(user)
         .await
         .unwrap();
-    c.find(Locator::Css("#password"))
-        .await
-        .unwrap()
-        .send_keys(PW)
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(c, "#password", PW).await;
+    click(c, "button[type=submit]").await;
     wait_for(c, "table#queue").await;
 }
 
 async fn logout(c: &Client) {
-    c.find(Locator::Css("header form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "header form button").await;
     wait_for(c, "#username").await;
 }
 
@@ -177,14 +178,6 @@ async fn logout(c: &Client) {
 async fn send(port: u16, to: &str, raw: &[u8]) -> (u16, String) {
     let mut c = support::Client::connect(port).await.unwrap();
     c.mail("a.partner@firm.example", &[to], raw).await
-}
-
-fn held_id(reply: &(u16, String)) -> String {
-    assert!(
-        reply.0 == 250 && reply.1.contains("held as"),
-        "not held: {reply:?}"
-    );
-    reply.1.rsplit(' ').next().unwrap().to_string()
 }
 
 const PATENT: &[u8] = b"From: a.partner@firm.example\r\nTo: r@patent-office.example\r\n\
@@ -253,12 +246,7 @@ async fn a_review_day_in_the_browser() {
     // Filter by client: only the misdirected draft mentions C-10442 alone.
     let client = wait_for(c, "#f-client").await;
     client.select_by_value("C-10443").await.unwrap();
-    c.find(Locator::Css("#f-apply"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#f-apply").await;
     wait_for_url(c, "client=C-10443").await;
     let rows = c
         .find_all(Locator::Css("table#queue tbody a.subject"))
@@ -296,12 +284,7 @@ async fn a_review_day_in_the_browser() {
         .send_keys("Client confirmed j.smith is their new counsel")
         .await
         .unwrap();
-    c.find(Locator::Css("#release"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "#release").await;
     wait_for(c, ".alert.ok").await;
     assert_eq!(text(c, "#status").await.to_lowercase(), "released");
     let got = sink.messages();
@@ -385,12 +368,7 @@ async fn waiver_takes_effect(c: &Client, base: &str, smtp: u16, sink: &Sink) {
         .select_by_value("C-10443")
         .await
         .unwrap();
-    c.find(Locator::Css("#w-recipient"))
-        .await
-        .unwrap()
-        .send_keys("waived.example")
-        .await
-        .unwrap();
+    type_into(c, "#w-recipient", "waived.example").await;
     // A date input's typing format follows the locale; set the ISO value.
     c.execute(
         "document.getElementById('w-expires').value = '2099-12-31';",
@@ -398,18 +376,8 @@ async fn waiver_takes_effect(c: &Client, base: &str, smtp: u16, sink: &Sink) {
     )
     .await
     .unwrap();
-    c.find(Locator::Css("#w-reference"))
-        .await
-        .unwrap()
-        .send_keys("WV-0042 letter")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#add-waiver button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(c, "#w-reference", "WV-0042 letter").await;
+    click(c, "#add-waiver button").await;
     let table = c
         .wait()
         .at_most(WAIT)

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{example, Client, Setup, Sink, SinkMode};
+use support::{example, held_id, hold_one, Client, Server, Setup, Sink, SinkMode};
 
 const CLEAN: &[u8] = b"From: a@firm.example\r\nTo: b@partner.example\r\nSubject: lunch\r\n\r\n.leading dot\r\n..two dots\r\n.\r\n\xc3\xa9t\xc3\xa9 8-bit\r\nend.\r\n";
 
@@ -43,16 +43,14 @@ async fn held_survives_restart_and_releases_once() {
     let server = setup.serve().await;
     let mut c = Client::connect(server.port).await.unwrap();
     let raw = example("misdirected.eml");
-    let (code, text) = c
+    let reply = c
         .mail(
             "a.partner@firm.example",
             &["j.smith@meridian-tankers.com"],
             &raw,
         )
         .await;
-    assert_eq!(code, 250, "{text}");
-    let id = text.rsplit(' ').next().unwrap().to_string();
-    assert!(text.contains("held as"), "{text}");
+    let id = held_id(&reply);
     assert!(sink.messages().is_empty());
     server.stop();
     let held = setup.held();
@@ -93,11 +91,10 @@ async fn reject_rule_and_quarantine_reject() {
         (550, "5.7.1 rejected by rule blocked-sender")
     );
     // An unparseable recipient is accepted at RCPT, then held by policy.
-    let (code, text) = c
+    let reply = c
         .mail("a@firm.example", &["a%evil.test@firm.example"], CLEAN)
         .await;
-    assert_eq!(code, 250, "{text}");
-    let id = text.rsplit(' ').next().unwrap().to_string();
+    let id = held_id(&reply);
     server.stop();
     assert!(sink.messages().is_empty());
     let out = setup.cli(&["quarantine", "reject", &id, "--comment", "no"]);
@@ -378,16 +375,7 @@ async fn access_reload_and_metrics() {
     // A good one with loopback no longer allowed takes effect: 554.
     setup.write_config(sink.port, "allowed_networks = [\"10.0.0.0/8\"]");
     server.signal("HUP");
-    let mut refused = false;
-    for _ in 0..200 {
-        if banner(server.port).await.starts_with("554 5.7.1") {
-            refused = true;
-            break;
-        }
-        // Polling for the reload to land, not asserting on its timing.
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(refused, "reload did not apply: {}", server.log());
+    wait_until_loopback_is_refused(&server).await;
     let metrics = http_get(setup.http_port, "/metrics").await;
     assert!(
         metrics.contains("matterwall_messages_total{outcome=\"pass\"} 1"),
@@ -428,16 +416,7 @@ async fn reload_command_checks_first_then_signals() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("reload signalled"));
-    let mut refused = false;
-    for _ in 0..200 {
-        if banner(server.port).await.starts_with("554 5.7.1") {
-            refused = true;
-            break;
-        }
-        // Polling for the reload to land, not asserting on its timing.
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(refused, "reload did not apply: {}", server.log());
+    wait_until_loopback_is_refused(&server).await;
     let metrics = http_get(setup.http_port, "/metrics").await;
     assert!(
         metrics.contains("matterwall_reloads_total{result=\"refused\"} 0"),
@@ -457,16 +436,7 @@ async fn a_release_interrupted_midway_is_resolved_by_hand() {
     let server = setup.serve().await;
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let mut c = Client::connect(server.port).await.unwrap();
-        let (code, text) = c
-            .mail(
-                "a.partner@firm.example",
-                &["j.smith@meridian-tankers.com"],
-                &example("misdirected.eml"),
-            )
-            .await;
-        assert_eq!(code, 250, "{text}");
-        ids.push(text.rsplit(' ').next().unwrap().to_string());
+        ids.push(hold_one(server.port).await);
     }
     server.stop();
     // What a crash between "releasing" and the next hop's answer leaves.
@@ -521,6 +491,18 @@ async fn a_release_interrupted_midway_is_resolved_by_hand() {
 }
 
 /// The first line the server says to a new connection.
+/// Waits for a reload that removed loopback from `allowed_networks` to
+/// land: polling for it, not asserting on its timing.
+async fn wait_until_loopback_is_refused(server: &Server) {
+    for _ in 0..200 {
+        if banner(server.port).await.starts_with("554 5.7.1") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("reload did not apply: {}", server.log());
+}
+
 async fn banner(port: u16) -> String {
     let s = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await

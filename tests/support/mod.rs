@@ -552,17 +552,26 @@ pub fn example(name: &str) -> Vec<u8> {
     out
 }
 
+/// The held message's id from the reply to DATA, which must be
+/// `250 … held as ID`.
+pub fn held_id(reply: &(u16, String)) -> String {
+    assert!(
+        reply.0 == 250 && reply.1.contains("held as"),
+        "not held: {reply:?}"
+    );
+    reply.1.rsplit(' ').next().unwrap().to_string()
+}
+
 /// Sends the shipped misdirected example (held by the default policy);
-/// returns the held message's id from the `250 … held as ID` reply.
+/// returns the held message's id.
 pub async fn hold_one(port: u16) -> String {
     let mut c = Client::connect(port).await.unwrap();
-    let (code, text) = c
+    let reply = c
         .mail(
             "a.partner@firm.example",
             &["j.smith@meridian-tankers.com"],
             &example("misdirected.eml"),
         )
         .await;
-    assert_eq!(code, 250, "{text}");
-    text.rsplit(' ').next().unwrap().to_string()
+    held_id(&reply)
 }
