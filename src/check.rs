@@ -5,11 +5,11 @@ use crate::config::Config;
 use crate::detect::{Findings, Match};
 use crate::extract::{self, Extraction, Flag};
 use crate::policy::recipients::{self, ExtraWaiver, Recipient};
-use crate::policy::rules::Action;
+use crate::policy::rules::{Action, FiredRule};
 use crate::policy::{self, Facts, Modifiers};
 use chrono::NaiveDate;
 use mail_parser::{Address, MessageParser};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The SMTP envelope: it, not the headers, decides authorisation.
 #[derive(Debug, Clone, Default)]
@@ -69,9 +69,12 @@ pub struct Sender {
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
     pub action: Action,
-    pub rules: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub monitor: Vec<String>,
+    /// The enforced rules that fired; `check` prints their names (DESIGN §5),
+    /// the held record keeps them whole (see [`HeldVerdict`]).
+    #[serde(serialize_with = "names")]
+    pub rules: Vec<FiredRule>,
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "names")]
+    pub monitor: Vec<FiredRule>,
     pub matches: Vec<Match>,
     pub recipients: Vec<Recipient>,
     pub uninspectable: Vec<Flag>,
@@ -90,13 +93,22 @@ pub struct Verdict {
     pub matters: Vec<String>,
 }
 
+/// Fired rules as `check` prints them: by name.
+fn names<S: serde::Serializer>(rules: &[FiredRule], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(rules.iter().map(|r| &r.name))
+}
+
 impl Verdict {
     /// The verdict for a message matterwall wrote itself and holds under
     /// `rule` (a report the next hop would not take): no scan, no matches.
     pub fn internal(rule: &str) -> Verdict {
         Verdict {
             action: Action::Hold,
-            rules: vec![rule.to_string()],
+            rules: vec![FiredRule {
+                name: rule.to_string(),
+                action: Action::Hold,
+                mode: crate::policy::rules::Mode::Enforce,
+            }],
             monitor: Vec::new(),
             matches: Vec::new(),
             recipients: Vec::new(),
@@ -111,6 +123,71 @@ impl Verdict {
             clients: Vec::new(),
             matters: Vec::new(),
         }
+    }
+}
+
+impl Verdict {
+    /// The names of the enforced rules that fired, in order.
+    pub fn rule_names(&self) -> Vec<String> {
+        self.rules.iter().map(|r| r.name.clone()).collect()
+    }
+
+    /// The first enforced rule that fired with `action`.
+    pub fn first_with(&self, action: Action) -> Option<&FiredRule> {
+        self.rules.iter().find(|r| r.action == action)
+    }
+}
+
+/// A verdict as a held record seals it: what `check` prints, plus every
+/// fired rule whole (`fired`: name, action, mode), so a reviewer is shown
+/// the rule and action that decided even after a reload renamed or changed
+/// the rule.
+#[derive(Serialize)]
+struct Sealed<'a> {
+    #[serde(flatten)]
+    verdict: &'a Verdict,
+    fired: Vec<&'a FiredRule>,
+}
+
+impl Verdict {
+    /// The JSON a held record keeps (see [`HeldVerdict`] for reading it).
+    pub fn held_json(&self) -> serde_json::Result<String> {
+        let fired = self.rules.iter().chain(&self.monitor).collect();
+        serde_json::to_string(&Sealed {
+            verdict: self,
+            fired,
+        })
+    }
+}
+
+/// A held record's verdict, read back typed (what review shows).
+#[derive(Debug, Default, Deserialize)]
+pub struct HeldVerdict {
+    /// Every rule that fired, as it was then.
+    #[serde(default)]
+    pub fired: Vec<FiredRule>,
+    #[serde(default)]
+    pub matches: Vec<Match>,
+    #[serde(default)]
+    pub recipients: Vec<HeldRecipient>,
+    #[serde(default)]
+    pub uninspectable: Vec<Flag>,
+}
+
+/// One recipient of a held message, as its verdict recorded it.
+#[derive(Debug, Deserialize)]
+pub struct HeldRecipient {
+    pub address: String,
+    pub status: crate::policy::recipients::RecipientStatus,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl HeldVerdict {
+    /// Reads a sealed verdict; one that does not parse reads as empty (the
+    /// page still shows the envelope and the message).
+    pub fn parse(json: &str) -> HeldVerdict {
+        serde_json::from_str(json).unwrap_or_default()
     }
 }
 

@@ -363,7 +363,7 @@ fn ethical_walls() {
     let raw = msg("", "Okonkwo status: 1:23-cv-04512");
     let v = run(&raw, &["p.lee@firm.example"]);
     assert_eq!(v.recipients[0].status, "screened");
-    assert_eq!(v.rules, vec!["ethical-wall"]);
+    assert_eq!(v.rule_names(), vec!["ethical-wall"]);
     let env = Envelope {
         from: "p.lee@firm.example".into(),
         to: vec!["b@firm.example".into()],
@@ -378,5 +378,8 @@ fn monitor_rules_report_without_acting() {
     let raw = msg("", "card 4111 1111 1111 1111");
     let v = run(&raw, OUT);
     assert_eq!(v.action.as_str(), "pass");
-    assert_eq!(v.monitor, vec!["personal-data-external"]);
+    assert_eq!(
+        v.monitor.iter().map(|r| &r.name).collect::<Vec<_>>(),
+        vec!["personal-data-external"]
+    );
 }

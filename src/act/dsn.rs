@@ -67,7 +67,7 @@ async fn hold_unsent(store: Arc<dyn Store>, id: &str, sender: &str, dsn: Vec<u8>
         clients: Vec::new(),
         matters: Vec::new(),
         subject: "Undelivered Mail Returned to Sender".into(),
-        verdict_json: serde_json::to_string(&verdict).unwrap_or_default(),
+        verdict_json: verdict.held_json().unwrap_or_default(),
         raw: dsn,
     };
     // The hold is audited like any verdict: what was held, for whom, why.

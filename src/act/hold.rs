@@ -16,7 +16,7 @@ pub async fn hold(
     raw: Vec<u8>,
     event: AuditEvent,
 ) -> Reply {
-    let verdict_json = match serde_json::to_string(verdict) {
+    let verdict_json = match verdict.held_json() {
         Ok(j) => j,
         Err(e) => {
             tracing::error!(id, error = %e, "cannot encode the verdict");
@@ -28,7 +28,7 @@ pub async fn hold(
         from: tx.from.clone(),
         to: tx.rcpts.clone(),
         action: verdict.action.as_str().to_string(),
-        rules: verdict.rules.clone(),
+        rules: verdict.rule_names(),
         clients: verdict.clients.clone(),
         matters: verdict.matters.clone(),
         subject: String::new(),

@@ -116,13 +116,13 @@ impl Actor {
         };
         rec.scan_ms = started.elapsed().as_millis() as u64;
         self.metrics.scan(rec.scan_ms);
-        rec.rules = verdict.rules.clone();
+        rec.rules = verdict.rule_names();
         rec.action = verdict.action.as_str();
         let event = verdict_event(&rec.id, tx, &verdict);
         if !holds(verdict.action) && !self.audit(&rec.id, event.clone()).await {
             return tempfail(Tempfail::Internal);
         }
-        log_fallbacks(&cfg, &rec.id, &verdict);
+        log_fallbacks(&rec.id, &verdict);
         match verdict.action {
             Action::Pass => {
                 let started = Instant::now();
@@ -150,7 +150,7 @@ impl Actor {
                 self.metrics.relay(ms);
                 reply
             }
-            Action::Reject => reject(&cfg, &verdict),
+            Action::Reject => reject(&verdict),
         }
     }
 }
@@ -198,8 +198,8 @@ fn verdict_event(id: &str, tx: &Transaction, v: &Verdict) -> AuditEvent {
         "from": tx.from,
         "to": tx.rcpts,
         "action": v.action.as_str(),
-        "rules": v.rules,
-        "monitor": v.monitor,
+        "rules": v.rule_names(),
+        "monitor": v.monitor.iter().map(|r| &r.name).collect::<Vec<_>>(),
         "matches": matches,
         "recipients": recipients,
         "uninspectable": v.uninspectable.len(),
@@ -211,13 +211,8 @@ fn verdict_event(id: &str, tx: &Transaction, v: &Verdict) -> AuditEvent {
 /// When an encrypt rule fired, says for each external recipient without a
 /// usable key why (no file, expired, no keyEncipherment…): the rule's
 /// fallback, not encryption, decides what it gets.
-fn log_fallbacks(cfg: &Config, id: &str, verdict: &Verdict) {
-    let encrypt_fired = verdict.rules.iter().any(|name| {
-        cfg.rules
-            .iter()
-            .any(|r| &r.name == name && r.action == Action::Encrypt)
-    });
-    if !encrypt_fired {
+fn log_fallbacks(id: &str, verdict: &Verdict) {
+    if verdict.first_with(Action::Encrypt).is_none() {
         return;
     }
     for r in verdict
@@ -265,17 +260,11 @@ async fn scan(
 }
 
 /// `550 5.7.1` naming the first rejecting rule that fired; never the match.
-fn reject(cfg: &Config, verdict: &Verdict) -> Reply {
+fn reject(verdict: &Verdict) -> Reply {
     let rule = verdict
-        .rules
-        .iter()
-        .find(|name| {
-            cfg.rules
-                .iter()
-                .any(|r| &r.name == *name && r.action == Action::Reject)
-        })
+        .first_with(Action::Reject)
         .or(verdict.rules.first())
-        .map(String::as_str)
+        .map(|r| r.name.as_str())
         .unwrap_or("policy");
     Reply::new(550, format!("5.7.1 rejected by rule {rule}"))
 }

@@ -15,7 +15,7 @@ use crate::config::notify::{fill, ComplianceMode};
 use crate::config::Config;
 use crate::smtp::codec::MailParams;
 use crate::smtp::relay::{self, RelayConfig};
-use crate::store::HeldSummary;
+use crate::store::{HeldStatus, HeldSummary};
 use base64::Engine;
 
 /// One notice, ready for the next hop.
@@ -36,7 +36,7 @@ pub fn on_hold(
 ) -> Vec<Notice> {
     let n = &cfg.notify;
     let t = &n.texts;
-    let rules = verdict.rules.join(", ");
+    let rules = verdict.rule_names().join(", ");
     let recipients = to.join(", ");
     let received = chrono::Utc::now().to_rfc2822();
     let values = [
@@ -106,7 +106,10 @@ pub fn on_reject(cfg: &Config, held: &HeldSummary, comment: &str) -> Option<Noti
 /// The daily digest of what is still held; `None` when nothing is, or
 /// nobody is to get it.
 pub fn digest(cfg: &Config, held: &[HeldSummary]) -> Option<Notice> {
-    let waiting: Vec<&HeldSummary> = held.iter().filter(|h| h.status == "held").collect();
+    let waiting: Vec<&HeldSummary> = held
+        .iter()
+        .filter(|h| h.status == HeldStatus::Held)
+        .collect();
     if waiting.is_empty() || cfg.notify.compliance.is_empty() {
         return None;
     }

@@ -17,7 +17,7 @@ use crate::detect::pattern::PatternDetector;
 use crate::detect::Detector;
 use crate::policy::address::{normalise_domain, within};
 use crate::policy::lookalike::LookalikeIndex;
-use crate::policy::rules::{Action, Rule};
+use crate::policy::rules::{Action, Mode, Rule};
 use certs::Certs;
 use dictionary::Dictionaries;
 pub use error::{ConfigError, Problem};
@@ -309,14 +309,14 @@ fn compile_rules(
     problems: &mut Vec<Problem>,
     bad: &dyn Fn(String) -> Problem,
 ) -> Vec<Rule> {
-    let global_monitor = match raw.policy.mode.as_deref() {
-        None | Some("enforce") => false,
-        Some("monitor") => true,
+    let global_mode = match raw.policy.mode.as_deref() {
+        None | Some("enforce") => Mode::Enforce,
+        Some("monitor") => Mode::Monitor,
         Some(other) => {
             problems.push(bad(format!(
                 "[policy] mode {other:?}: expected enforce or monitor"
             )));
-            false
+            Mode::Enforce
         }
     };
     let mut rules: Vec<Rule> = Vec::new();
@@ -325,7 +325,7 @@ fn compile_rules(
             problems.push(bad(format!("[[rule]] {:?}: duplicate name", r.name)));
             continue;
         }
-        match Rule::compile(r, global_monitor, detectors) {
+        match Rule::compile(r, global_mode, detectors) {
             Ok(rule) => rules.push(rule),
             Err(e) => problems.push(bad(format!("[[rule]] {:?}: {e}", r.name))),
         }

@@ -38,7 +38,7 @@ impl Hit {
 }
 
 /// One reported match: what, where, and the words as written.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Match {
     /// `client`, `matter`, or the pattern detector's name.
     pub kind: String,
@@ -50,7 +50,7 @@ pub struct Match {
     /// A short stretch of text around the match, for the reviewer.
     pub snippet: String,
     /// True for a weak alias (counted only because it was corroborated).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub weak: bool,
 }
 

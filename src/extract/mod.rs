@@ -32,7 +32,7 @@ pub struct Segment {
 }
 
 /// A part that could not be inspected (or an anomaly worth showing a reviewer).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Flag {
     pub location: String,
     pub reason: String,

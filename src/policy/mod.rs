@@ -11,7 +11,7 @@ pub mod rules;
 use crate::config::certs::Lookup;
 use crate::config::Config;
 use recipients::{Flags, Recipient};
-use rules::{Action, Rule};
+use rules::{Action, FiredRule, Mode, Rule};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -62,8 +62,10 @@ impl Modifiers {
 #[derive(Debug, Clone)]
 pub struct Decision {
     pub action: Action,
-    pub rules: Vec<String>,
-    pub monitor: Vec<String>,
+    /// The enforced rules that fired, in rule order.
+    pub rules: Vec<FiredRule>,
+    /// Monitor-mode rules that fired: reported, they change nothing.
+    pub monitor: Vec<FiredRule>,
     pub modifiers: Modifiers,
 }
 
@@ -80,8 +82,8 @@ pub fn decide(cfg: &Config, facts: &Facts, recipients: &mut [Recipient]) -> Deci
         if !rule.fires(facts) {
             continue;
         }
-        if rule.monitor {
-            d.monitor.push(rule.name.clone());
+        if rule.mode == Mode::Monitor {
+            d.monitor.push(rule.fired());
             continue;
         }
         let action = match rule.action {
@@ -89,7 +91,7 @@ pub fn decide(cfg: &Config, facts: &Facts, recipients: &mut [Recipient]) -> Deci
             other => other,
         };
         d.action = d.action.max(action);
-        d.rules.push(rule.name.clone());
+        d.rules.push(rule.fired());
         d.modifiers.add(rule);
     }
     d

@@ -14,15 +14,63 @@ use crate::config::dictionary::{ClientIdx, MatterIdx};
 use crate::config::Config;
 use crate::detect::Findings;
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// The one word a reviewer reads first about a recipient; rules test these.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecipientStatus {
+    Internal,
+    #[default]
+    External,
+    Authorised,
+    Unauthorised,
+    Lookalike,
+    Screened,
+    Unparseable,
+}
+
+impl RecipientStatus {
+    const ALL: [RecipientStatus; 7] = [
+        RecipientStatus::Internal,
+        RecipientStatus::External,
+        RecipientStatus::Authorised,
+        RecipientStatus::Unauthorised,
+        RecipientStatus::Lookalike,
+        RecipientStatus::Screened,
+        RecipientStatus::Unparseable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecipientStatus::Internal => "internal",
+            RecipientStatus::External => "external",
+            RecipientStatus::Authorised => "authorised",
+            RecipientStatus::Unauthorised => "unauthorised",
+            RecipientStatus::Lookalike => "lookalike",
+            RecipientStatus::Screened => "screened",
+            RecipientStatus::Unparseable => "unparseable",
+        }
+    }
+
+    /// A status named in a rule's `any_recipient` / `all_recipients`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| {
+                let all: Vec<&str> = Self::ALL.iter().map(|x| x.as_str()).collect();
+                format!("unknown recipient status {s:?} ({})", all.join(", "))
+            })
+    }
+}
 
 /// What is known about one envelope recipient.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Recipient {
     pub address: String,
-    /// The one word a reviewer reads first: `internal`, `external`,
-    /// `authorised`, `unauthorised`, `lookalike`, `screened`, `unparseable`.
-    pub status: &'static str,
+    /// The one word a reviewer reads first.
+    pub status: RecipientStatus,
     #[serde(skip)]
     pub parsed: Option<Address>,
     #[serde(skip)]
@@ -51,29 +99,25 @@ pub struct Flags {
 }
 
 impl Flags {
-    pub fn has(&self, status: &str) -> bool {
+    pub fn has(&self, status: RecipientStatus) -> bool {
         match status {
-            "internal" => self.internal,
-            "external" => self.external,
-            "authorised" => self.authorised,
-            "unauthorised" => self.unauthorised,
-            "lookalike" => self.lookalike,
-            "screened" => self.screened,
-            "unparseable" => self.unparseable,
-            _ => false,
+            RecipientStatus::Internal => self.internal,
+            RecipientStatus::External => self.external,
+            RecipientStatus::Authorised => self.authorised,
+            RecipientStatus::Unauthorised => self.unauthorised,
+            RecipientStatus::Lookalike => self.lookalike,
+            RecipientStatus::Screened => self.screened,
+            RecipientStatus::Unparseable => self.unparseable,
         }
     }
 }
 
-pub const STATUSES: &[&str] = &[
-    "internal",
-    "external",
-    "authorised",
-    "unauthorised",
-    "lookalike",
-    "screened",
-    "unparseable",
-];
+/// A status equals its name as `check` prints it.
+impl PartialEq<&str> for RecipientStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// A waiver added in the review interface: by client id, not index, so it
 /// survives a dictionary reload that renumbers clients.
@@ -106,7 +150,7 @@ pub fn classify(
                 unparseable: true,
                 ..Default::default()
             };
-            r.status = "unparseable";
+            r.status = RecipientStatus::Unparseable;
             r.reason = Some(format!("address not accepted: {why}"));
             return r;
         }
@@ -135,19 +179,19 @@ pub fn classify(
     r
 }
 
-fn status_of(f: &Flags) -> &'static str {
+fn status_of(f: &Flags) -> RecipientStatus {
     if f.screened {
-        "screened"
+        RecipientStatus::Screened
     } else if f.lookalike {
-        "lookalike"
+        RecipientStatus::Lookalike
     } else if f.unauthorised {
-        "unauthorised"
+        RecipientStatus::Unauthorised
     } else if f.internal {
-        "internal"
+        RecipientStatus::Internal
     } else if f.authorised {
-        "authorised"
+        RecipientStatus::Authorised
     } else {
-        "external"
+        RecipientStatus::External
     }
 }
 

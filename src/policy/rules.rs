@@ -2,13 +2,13 @@
 //! Compiled from the TOML once per load; evaluating one is a handful of
 //! comparisons.
 
-use super::recipients::STATUSES;
+use super::recipients::RecipientStatus;
 use super::Facts;
 use crate::config::raw::RawRule;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Actions by severity: when several rules fire, the greatest wins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Pass,
@@ -42,13 +42,42 @@ impl Action {
     }
 }
 
+/// Whether a rule acts (`enforce`) or only reports what it would have done
+/// (`monitor`: how firms trial a new rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Enforce,
+    Monitor,
+}
+
+/// A rule that fired, as it was when it fired: the verdict carries this,
+/// so what acts on it (and a reviewer reading it after a reload that renamed
+/// or changed the rule) sees the rule that decided, not the live one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FiredRule {
+    pub name: String,
+    pub action: Action,
+    pub mode: Mode,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "enforce" => Ok(Mode::Enforce),
+            "monitor" => Ok(Mode::Monitor),
+            other => Err(format!("unknown mode {other:?} (enforce, monitor)")),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub name: String,
     pub action: Action,
     /// For `encrypt`: what happens to a recipient without a usable key.
     pub fallback: Action,
-    pub monitor: bool,
+    pub mode: Mode,
     pub when: When,
     pub add_header: Option<(String, String)>,
     pub notice: Option<String>,
@@ -63,8 +92,8 @@ pub struct When {
     pub matter: Vec<String>,
     pub detector: Vec<String>,
     pub min_matches: Option<usize>,
-    pub any_recipient: Option<String>,
-    pub all_recipients: Option<String>,
+    pub any_recipient: Option<RecipientStatus>,
+    pub all_recipients: Option<RecipientStatus>,
     pub screened: Option<bool>,
     pub sender: Vec<String>,
     pub uninspectable: Option<bool>,
@@ -75,11 +104,7 @@ pub struct When {
 
 impl Rule {
     /// Compiles one `[[rule]]`, checking names against what was loaded.
-    pub fn compile(
-        raw: &RawRule,
-        global_monitor: bool,
-        detectors: &[&str],
-    ) -> Result<Rule, String> {
+    pub fn compile(raw: &RawRule, global_mode: Mode, detectors: &[&str]) -> Result<Rule, String> {
         let action = Action::parse(&raw.action)?;
         let fallback = match raw.fallback.as_deref() {
             None => Action::Hold,
@@ -91,21 +116,14 @@ impl Rule {
         if fallback == Action::Encrypt {
             return Err("the fallback of encrypt cannot be encrypt".into());
         }
-        let monitor = match raw.mode.as_deref() {
-            None => global_monitor,
-            Some("monitor") => true,
-            Some("enforce") => false,
-            Some(other) => return Err(format!("unknown mode {other:?} (enforce, monitor)")),
+        let mode = match raw.mode.as_deref() {
+            None => global_mode,
+            Some(m) => Mode::parse(m)?,
         };
         let w = &raw.when;
-        for status in [&w.any_recipient, &w.all_recipients].into_iter().flatten() {
-            if !STATUSES.contains(&status.as_str()) {
-                return Err(format!(
-                    "unknown recipient status {status:?} ({})",
-                    STATUSES.join(", ")
-                ));
-            }
-        }
+        let status = |s: &Option<String>| s.as_deref().map(RecipientStatus::parse).transpose();
+        let (any_recipient, all_recipients) =
+            (status(&w.any_recipient)?, status(&w.all_recipients)?);
         for d in &w.detector {
             if !detectors.contains(&d.as_str()) {
                 return Err(format!(
@@ -136,15 +154,15 @@ impl Rule {
             name: raw.name.clone(),
             action,
             fallback,
-            monitor,
+            mode,
             when: When {
                 mentions: w.mentions,
                 client: w.client.clone(),
                 matter: w.matter.clone(),
                 detector: w.detector.clone(),
                 min_matches: w.min_matches,
-                any_recipient: w.any_recipient.clone(),
-                all_recipients: w.all_recipients.clone(),
+                any_recipient,
+                all_recipients,
                 screened: w.screened,
                 sender: lower(&w.sender),
                 uninspectable: w.uninspectable,
@@ -159,6 +177,15 @@ impl Rule {
         })
     }
 
+    /// This rule as a verdict records it when it fires.
+    pub fn fired(&self) -> FiredRule {
+        FiredRule {
+            name: self.name.clone(),
+            action: self.action,
+            mode: self.mode,
+        }
+    }
+
     /// True when every condition holds for `facts`.
     pub fn fires(&self, facts: &Facts) -> bool {
         let w = &self.when;
@@ -169,10 +196,8 @@ impl Rule {
             && (w.detector.is_empty() || w.detector.iter().any(|d| facts.detectors.contains(d)))
             && w.min_matches.is_none_or(|n| facts.match_count >= n)
             && w.any_recipient
-                .as_ref()
                 .is_none_or(|s| facts.recipients.iter().any(|r| r.has(s)))
             && w.all_recipients
-                .as_ref()
                 .is_none_or(|s| facts.recipients.iter().all(|r| r.has(s)))
             && eq(w.screened, facts.screened)
             && (w.sender.is_empty() || w.sender.iter().any(|s| sender_matches(s, &facts.sender)))

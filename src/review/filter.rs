@@ -1,7 +1,7 @@
 //! The queue's filters as they arrive in a query string (web page and API
 //! alike), validated into a [`HeldQuery`].
 
-use crate::store::{HeldQuery, HeldSort};
+use crate::store::{HeldQuery, HeldSort, HeldStatus};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
@@ -33,8 +33,6 @@ pub const AGES: &[(&str, &str)] = &[
     ("gt7d", "over 1 week"),
 ];
 
-pub const STATUSES: &[&str] = &["held", "releasing", "released", "rejected", "expired"];
-
 fn some(v: &Option<String>) -> Option<String> {
     v.as_deref()
         .map(str::trim)
@@ -61,22 +59,22 @@ impl QueueParams {
         now: DateTime<Utc>,
         page_size: Option<usize>,
     ) -> Result<HeldQuery, String> {
+        let status = some(&self.status)
+            .map(|s| {
+                HeldStatus::parse(&s).ok_or_else(|| {
+                    let all: Vec<&str> = HeldStatus::ALL.iter().map(|x| x.as_str()).collect();
+                    format!("status {s:?}: expected one of {}", all.join(", "))
+                })
+            })
+            .transpose()?;
         let mut q = HeldQuery {
-            status: some(&self.status),
+            status,
             client: some(&self.client),
             matter: some(&self.matter),
             sender: some(&self.sender),
             rule: some(&self.rule),
             ..Default::default()
         };
-        if let Some(s) = &q.status {
-            if !STATUSES.contains(&s.as_str()) {
-                return Err(format!(
-                    "status {s:?}: expected one of {}",
-                    STATUSES.join(", ")
-                ));
-            }
-        }
         match some(&self.age).as_deref() {
             None => {}
             Some("lt1h") => q.since = Some(stamp(now - Duration::hours(1))),

@@ -3,8 +3,8 @@
 //! Everything here is plain data for the templates, which escape it all;
 //! nothing in a held message is ever passed through as markup.
 
+use crate::detect::Match;
 use mail_parser::{Address, MessageParser, MessagePart, MimeHeaders};
-use serde_json::Value;
 
 /// The body shown on the page is cut here (the raw message is still whole
 /// in the store); a reviewer needs to read, not to scroll a megabyte.
@@ -174,27 +174,22 @@ pub fn highlight(snippet: &str, text: &str) -> (String, String, String) {
 }
 
 /// The matches in a stored verdict, ready for the page.
-pub fn matches(verdict: &Value, label: impl Fn(&str, &str) -> String) -> Vec<MatchView> {
-    let s = |m: &Value, k: &str| m[k].as_str().unwrap_or("").to_string();
-    verdict["matches"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .map(|m| {
-                    let (before, mark, after) = highlight(&s(m, "snippet"), &s(m, "text"));
-                    MatchView {
-                        label: label(&s(m, "kind"), &s(m, "id")),
-                        kind: s(m, "kind"),
-                        id: s(m, "id"),
-                        location: s(m, "location"),
-                        before,
-                        mark,
-                        after,
-                    }
-                })
-                .collect()
+pub fn matches(found: &[Match], label: impl Fn(&str, &str) -> String) -> Vec<MatchView> {
+    found
+        .iter()
+        .map(|m| {
+            let (before, mark, after) = highlight(&m.snippet, &m.text);
+            MatchView {
+                label: label(&m.kind, &m.id),
+                kind: m.kind.clone(),
+                id: m.id.clone(),
+                location: m.location.clone(),
+                before,
+                mark,
+                after,
+            }
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 #[cfg(test)]

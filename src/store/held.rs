@@ -1,7 +1,50 @@
 //! The quarantine's records as callers see them: what the act stage hands
 //! over, what a listing shows, and how the review queue asks for a page.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+/// Where a held message is in its life: `held → releasing → released`,
+/// `releasing → held` (the next hop refused), `held → rejected | expired`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeldStatus {
+    Held,
+    Releasing,
+    Released,
+    Rejected,
+    Expired,
+}
+
+impl HeldStatus {
+    /// Every status, in the order the queue's tabs show them.
+    pub const ALL: [HeldStatus; 5] = [
+        HeldStatus::Held,
+        HeldStatus::Releasing,
+        HeldStatus::Released,
+        HeldStatus::Rejected,
+        HeldStatus::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeldStatus::Held => "held",
+            HeldStatus::Releasing => "releasing",
+            HeldStatus::Released => "released",
+            HeldStatus::Rejected => "rejected",
+            HeldStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<HeldStatus> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for HeldStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
 
 /// A message to hold, as the act stage hands it over.
 #[derive(Debug, Clone)]
@@ -29,7 +72,7 @@ pub struct NewHeld {
 pub struct HeldSummary {
     pub id: String,
     pub received_at: String,
-    pub status: String,
+    pub status: HeldStatus,
     pub from: String,
     pub to: Vec<String>,
     pub action: String,
@@ -87,7 +130,7 @@ impl HeldSort {
 /// A page of the queue. Every filter given must hold.
 #[derive(Debug, Clone, Default)]
 pub struct HeldQuery {
-    pub status: Option<String>,
+    pub status: Option<HeldStatus>,
     /// A client id, exactly.
     pub client: Option<String>,
     /// A matter number, exactly.

@@ -18,7 +18,7 @@ pub mod sqlite;
 
 pub use accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
 pub use audit::{AuditEntry, AuditEvent, AuditFilter, AuditHead};
-pub use held::{HeldMessage, HeldPage, HeldQuery, HeldSort, HeldSummary, NewHeld};
+pub use held::{HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -40,8 +40,8 @@ pub enum StoreError {
     #[error("message {id} is {status}, not {wanted}")]
     WrongStatus {
         id: String,
-        status: String,
-        wanted: &'static str,
+        status: HeldStatus,
+        wanted: HeldStatus,
     },
     /// Authentication failed on decrypt: tampering, corruption or a wrong
     /// key. The record is never released and never deleted.
@@ -69,7 +69,7 @@ pub trait Quarantine: Send + Sync {
     /// One page of the queue, filtered and sorted, with the total count.
     fn query(&self, q: &HeldQuery) -> Result<HeldPage, StoreError>;
     /// How many messages are in each status.
-    fn status_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+    fn status_counts(&self) -> Result<Vec<(HeldStatus, u64)>, StoreError>;
     fn get(&self, id: &str) -> Result<HeldMessage, StoreError>;
     /// `held → releasing`, committed (with the reviewer's audit entry)
     /// before anything is sent, so a crash mid-release can never lead to a
@@ -88,7 +88,7 @@ pub trait Quarantine: Send + Sync {
     /// (which holds the snippets) and subject destroyed, each with an
     /// `expired` audit entry in the same transaction. Returns each id with
     /// the status it had.
-    fn expire(&self, before: &str) -> Result<Vec<(String, String)>, StoreError>;
+    fn expire(&self, before: &str) -> Result<Vec<(String, HeldStatus)>, StoreError>;
     /// Messages currently `held`, for the queue-size gauge.
     fn held_count(&self) -> Result<u64, StoreError>;
     /// True when the next hop accepted the copy named `key` (a hash, see
@@ -172,7 +172,10 @@ pub fn open(
 /// Applies `[store] retention_days` (0: keep forever) as of now; logs
 /// each destroyed message. `serve` runs it hourly, `quarantine expire` on
 /// demand.
-pub fn apply_retention(store: &dyn Store, days: u32) -> Result<Vec<(String, String)>, StoreError> {
+pub fn apply_retention(
+    store: &dyn Store,
+    days: u32,
+) -> Result<Vec<(String, HeldStatus)>, StoreError> {
     if days == 0 {
         return Ok(Vec::new());
     }

@@ -3,13 +3,15 @@
 //! as attachments, as opaque bytes), and the release / reject forms.
 
 use super::{render, size, when, Chrome, PageError};
+use crate::check::HeldVerdict;
+use crate::policy::rules::Mode;
 use crate::review::access::Perm;
 use crate::review::actions::{self, blocking};
 use crate::review::api::valid_id;
 use crate::review::session::WebSession;
 use crate::review::view::{self, AttachmentView, MatchView};
 use crate::review::ReviewState;
-use crate::store::HeldMessage;
+use crate::store::{HeldMessage, HeldStatus};
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
@@ -17,7 +19,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub struct RuleView {
     pub name: String,
@@ -41,7 +43,7 @@ struct MessagePage {
     chrome: Chrome,
     id: String,
     subject: String,
-    status: String,
+    status: HeldStatus,
     received: String,
     from: String,
     size: String,
@@ -73,12 +75,26 @@ async fn load(s: &ReviewState, id: &str) -> Result<HeldMessage, PageError> {
     Ok(blocking(&s.store, move |st| st.get(&id)).await?)
 }
 
-fn list(v: &Value, key: &str, a: &str, b: &str) -> Vec<(String, String)> {
-    let s = |x: &Value, k: &str| x[k].as_str().unwrap_or("").to_string();
-    v[key]
-        .as_array()
-        .map(|all| all.iter().map(|x| (s(x, a), s(x, b))).collect())
-        .unwrap_or_default()
+/// The enforced rules that held the message, with the action each had when it fired
+/// (not the live config's: a reload may have renamed or changed them). A
+/// record sealed before verdicts kept their rules whole shows names only.
+fn rule_views(verdict: &HeldVerdict, names: &[String]) -> Vec<RuleView> {
+    if verdict.fired.is_empty() {
+        let unknown = |name: &String| RuleView {
+            name: name.clone(),
+            action: String::new(),
+        };
+        return names.iter().map(unknown).collect();
+    }
+    verdict
+        .fired
+        .iter()
+        .filter(|r| r.mode == Mode::Enforce)
+        .map(|r| RuleView {
+            name: r.name.clone(),
+            action: r.action.as_str().to_string(),
+        })
+        .collect()
 }
 
 pub async fn page(
@@ -90,7 +106,7 @@ pub async fn page(
     w.require(Perm::Read)?;
     let msg = load(&s, &id).await?;
     actions::audit(&s.store, &w.user.name, "view", json!({"message": id})).await?;
-    let verdict: Value = serde_json::from_str(&msg.verdict_json).unwrap_or(Value::Null);
+    let verdict = HeldVerdict::parse(&msg.verdict_json);
     let cfg = s.config.load();
     let label = |kind: &str, id: &str| match kind {
         "client" => cfg
@@ -101,42 +117,30 @@ pub async fn page(
             .unwrap_or_default(),
         _ => String::new(),
     };
-    let rules = msg
-        .summary
-        .rules
+    let rules = rule_views(&verdict, &msg.summary.rules);
+    let recipients = verdict
+        .recipients
         .iter()
-        .map(|r| RuleView {
-            action: cfg
-                .rules
-                .iter()
-                .find(|x| &x.name == r)
-                .map(|x| x.action.as_str().to_string())
-                .unwrap_or_default(),
-            name: r.clone(),
+        .map(|r| RecipientView {
+            address: r.address.clone(),
+            status: r.status.as_str().into(),
+            reason: r.reason.clone().unwrap_or_default(),
         })
         .collect();
-    let recipients = verdict["recipients"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .map(|r| RecipientView {
-                    address: r["address"].as_str().unwrap_or("").into(),
-                    status: r["status"].as_str().unwrap_or("").into(),
-                    reason: r["reason"].as_str().unwrap_or("").into(),
-                })
-                .collect()
+    let uninspectable = verdict
+        .uninspectable
+        .iter()
+        .map(|f| FlagView {
+            location: f.location.clone(),
+            reason: f.reason.clone(),
         })
-        .unwrap_or_default();
-    let uninspectable = list(&verdict, "uninspectable", "location", "reason")
-        .into_iter()
-        .map(|(location, reason)| FlagView { location, reason })
         .collect();
     let parsed = view::parse(&msg.raw);
     let sum = msg.summary;
     let page = MessagePage {
         chrome: Chrome::new(&s, &w, "queue"),
-        matches: view::matches(&verdict, label),
-        can_act: w.can(Perm::Act) && sum.status == "held",
+        matches: view::matches(&verdict.matches, label),
+        can_act: w.can(Perm::Act) && sum.status == HeldStatus::Held,
         subject: if sum.subject.is_empty() {
             "(no subject)".into()
         } else {

@@ -7,7 +7,7 @@ use crate::review::actions::blocking;
 use crate::review::filter::{QueueParams, AGES};
 use crate::review::session::WebSession;
 use crate::review::ReviewState;
-use crate::store::{HeldPage, HeldSummary};
+use crate::store::{HeldPage, HeldStatus, HeldSummary};
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -28,7 +28,7 @@ pub struct Row {
     pub rules: Vec<String>,
     pub mentions: Vec<String>,
     pub size: String,
-    pub status: String,
+    pub status: HeldStatus,
 }
 
 pub struct Link {
@@ -169,23 +169,26 @@ pub async fn page(
     render(&view)
 }
 
-fn tabs(f: &Filters, counts: &[(String, u64)]) -> Vec<Link> {
-    let count = |st: &str| counts.iter().find(|c| c.0 == st).map_or(0, |c| c.1);
+fn tabs(f: &Filters, counts: &[(HeldStatus, u64)]) -> Vec<Link> {
+    let count = |st: HeldStatus| counts.iter().find(|c| c.0 == st).map_or(0, |c| c.1);
     let all: u64 = counts.iter().map(|c| c.1).sum();
-    let mut out: Vec<Link> = ["held", "released", "rejected", "expired"]
-        .iter()
-        .map(|st| Link {
-            label: format!("{} ({})", capital(st), count(st)),
-            href: f.with("status", st),
-            on: f.status == *st,
-        })
-        .collect();
-    if count("releasing") > 0 {
-        out.push(Link {
-            label: format!("Releasing ({})", count("releasing")),
-            href: f.with("status", "releasing"),
-            on: f.status == "releasing",
-        });
+    let tab = |st: HeldStatus| Link {
+        label: format!("{} ({})", capital(st.as_str()), count(st)),
+        href: f.with("status", st.as_str()),
+        on: f.status == st.as_str(),
+    };
+    let mut out: Vec<Link> = [
+        HeldStatus::Held,
+        HeldStatus::Released,
+        HeldStatus::Rejected,
+        HeldStatus::Expired,
+    ]
+    .into_iter()
+    .map(tab)
+    .collect();
+    // Releasing is a moment, not a place: its tab shows only while one is.
+    if count(HeldStatus::Releasing) > 0 {
+        out.push(tab(HeldStatus::Releasing));
     }
     out.push(Link {
         label: format!("All ({all})"),

@@ -3,7 +3,9 @@
 //! record id (and what it is) as associated data.
 
 use super::super::audit::AuditEvent;
-use super::super::held::{HeldMessage, HeldPage, HeldQuery, HeldSort, HeldSummary, NewHeld};
+use super::super::held::{
+    HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld,
+};
 use super::super::{Quarantine, Review, StoreError};
 use super::audit::append_in;
 use super::{now, SqliteStore};
@@ -22,8 +24,8 @@ const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, c
 fn transition(
     conn: &Connection,
     id: &str,
-    from: &'static str,
-    to: &str,
+    from: HeldStatus,
+    to: HeldStatus,
     comment: Option<&str>,
     reviewed_by: Option<&str>,
 ) -> Result<(), StoreError> {
@@ -36,7 +38,7 @@ fn transition(
     if changed == 1 {
         return Ok(());
     }
-    let status: Option<String> = conn
+    let status: Option<HeldStatus> = conn
         .query_row("SELECT status FROM held WHERE id = ?1", [id], |r| r.get(0))
         .optional()?;
     match status {
@@ -192,7 +194,7 @@ impl Quarantine for SqliteStore {
         })
     }
 
-    fn status_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+    fn status_counts(&self) -> Result<Vec<(HeldStatus, u64)>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT status, count(*) FROM held GROUP BY status")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
@@ -215,7 +217,7 @@ impl Quarantine for SqliteStore {
             .optional()?;
         let (summary, [rn, raw, vn, verdict]) =
             row.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
-        if summary.status == "expired" {
+        if summary.status == HeldStatus::Expired {
             return Err(StoreError::Destroyed(id.to_string()));
         }
         let damaged = || StoreError::Damaged(id.to_string());
@@ -239,7 +241,14 @@ impl Quarantine for SqliteStore {
         // Decrypt first: a damaged record must stay `held`, never `releasing`.
         let msg = self.get(id)?;
         self.write(|tx| {
-            transition(tx, id, "held", "releasing", by.comment, Some(by.actor))?;
+            transition(
+                tx,
+                id,
+                HeldStatus::Held,
+                HeldStatus::Releasing,
+                by.comment,
+                Some(by.actor),
+            )?;
             let details = json!({"message": id, "comment": by.comment});
             append_in(
                 tx,
@@ -253,7 +262,14 @@ impl Quarantine for SqliteStore {
 
     fn finish_release(&self, id: &str, refused: &[String]) -> Result<(), StoreError> {
         self.write(|tx| {
-            transition(tx, id, "releasing", "released", None, None)?;
+            transition(
+                tx,
+                id,
+                HeldStatus::Releasing,
+                HeldStatus::Released,
+                None,
+                None,
+            )?;
             let actor = Self::reviewer_of(tx, id)?;
             let details = json!({"message": id, "refused": refused});
             append_in(
@@ -267,7 +283,14 @@ impl Quarantine for SqliteStore {
 
     fn abort_release(&self, id: &str, why: &str) -> Result<(), StoreError> {
         self.write(|tx| {
-            transition(tx, id, "releasing", "held", Some(why), None)?;
+            transition(
+                tx,
+                id,
+                HeldStatus::Releasing,
+                HeldStatus::Held,
+                Some(why),
+                None,
+            )?;
             let actor = Self::reviewer_of(tx, id)?;
             let details = json!({"message": id, "reason": why});
             let event = AuditEvent::new(actor, "release-failed", details);
@@ -278,7 +301,14 @@ impl Quarantine for SqliteStore {
 
     fn reject(&self, id: &str, by: &Review<'_>) -> Result<(), StoreError> {
         self.write(|tx| {
-            transition(tx, id, "held", "rejected", by.comment, Some(by.actor))?;
+            transition(
+                tx,
+                id,
+                HeldStatus::Held,
+                HeldStatus::Rejected,
+                by.comment,
+                Some(by.actor),
+            )?;
             let details = json!({"message": id, "comment": by.comment});
             append_in(
                 tx,
@@ -296,9 +326,9 @@ impl Quarantine for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn expire(&self, before: &str) -> Result<Vec<(String, String)>, StoreError> {
+    fn expire(&self, before: &str) -> Result<Vec<(String, HeldStatus)>, StoreError> {
         let gone = self.write(|tx| {
-            let gone: Vec<(String, String)> = {
+            let gone: Vec<(String, HeldStatus)> = {
                 let mut stmt = tx.prepare(
                     "SELECT id, status FROM held WHERE received_at < ?1
                      AND status IN ('held', 'released', 'rejected')",
@@ -361,5 +391,23 @@ impl Quarantine for SqliteStore {
                     r.get(0)
                 })?;
         Ok(n as u64)
+    }
+}
+
+/// Statuses go to and come from the database as their lowercase names (the
+/// schema's CHECK constraint lists them); an unknown one is an error, not a
+/// guess.
+impl rusqlite::ToSql for HeldStatus {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for HeldStatus {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let s = v.as_str()?;
+        HeldStatus::parse(s).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown held status {s:?}").into())
+        })
     }
 }

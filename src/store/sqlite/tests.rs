@@ -90,7 +90,10 @@ fn hold_release_reject_and_tamper() {
         Err(StoreError::Damaged(_))
     ));
     let held = store.list().unwrap();
-    assert_eq!(held.iter().filter(|s| s.status == "held").count(), 1);
+    assert_eq!(
+        held.iter().filter(|s| s.status == HeldStatus::Held).count(),
+        1
+    );
     // Every transition is in the trail, and the trail is intact.
     let kinds: Vec<String> = store
         .audit_after(0, 100)
@@ -128,7 +131,7 @@ fn queue_filters_sort_and_count() {
         store.query(&q).unwrap()
     };
     assert_eq!(q(&|q| q.client = Some("C-1".into())).total, 2);
-    assert_eq!(q(&|q| q.status = Some("held".into())).total, 2);
+    assert_eq!(q(&|q| q.status = Some(HeldStatus::Held)).total, 2);
     assert_eq!(
         q(&|q| q.sender = Some("SENDER2".into())).items[0].id,
         ids[2]
@@ -147,7 +150,7 @@ fn queue_filters_sort_and_count() {
     assert_eq!((page.items.len(), page.total), (1, 3));
     let mut counts = store.status_counts().unwrap();
     counts.sort();
-    assert_eq!(counts, [("held".into(), 2), ("rejected".into(), 1)]);
+    assert_eq!(counts, [(HeldStatus::Held, 2), (HeldStatus::Rejected, 1)]);
 }
 
 /// Opens the raw database with the append-only triggers dropped, as
@@ -361,8 +364,8 @@ fn retention_destroys_content_but_not_a_release_in_flight() {
     let mut gone = store.expire(&super::now()).unwrap();
     gone.sort();
     let mut want = vec![
-        (held.clone(), "held".to_string()),
-        (rejected, "rejected".into()),
+        (held.clone(), HeldStatus::Held),
+        (rejected, HeldStatus::Rejected),
     ];
     want.sort();
     assert_eq!(gone, want);
