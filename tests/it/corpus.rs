@@ -2,14 +2,13 @@
 //! `matterwall check`: the action, the ids that must be reported and the ids
 //! that must not. All failures are collected and shown together.
 
-mod common;
-
+use crate::support;
 use serde_json::Value;
 
 #[test]
 fn every_corpus_case_gets_its_expected_verdict() {
-    let corpus = common::corpus();
-    let (_tmp, config) = common::config_with_dictionaries(&corpus);
+    let corpus = support::corpus();
+    let (_tmp, config) = support::config_with_dictionaries(&corpus);
     let expected = std::fs::read_to_string(corpus.join("expected.jsonl")).unwrap();
     let mut failures = Vec::new();
     let mut count = 0;
@@ -46,7 +45,7 @@ fn run_case(
     }
     args.push(file.display().to_string());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = common::matterwall(&args);
+    let out = support::matterwall(&args);
     if !out.status.success() {
         return Err(format!(
             "exit {:?}: {}",

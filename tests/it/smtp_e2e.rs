@@ -1,18 +1,17 @@
-//! End to end over real sockets: the built `matterwall serve` between a
-//! test client and a next-hop sink written in `support`. No timed
-//! assertions: every wait is for an event (a reply, a closed socket).
+//! End to end over real sockets: the server between a test client and a
+//! next-hop sink written in `support`, run in-process, except where what is
+//! tested is the process itself (`kill -9`, SIGTERM's drain, SIGHUP and the
+//! `reload` command's PID file), which run the built `matterwall serve`.
+//! No timed assertions: every wait is for an event (a reply, a closed socket).
 
-mod support;
-
-use support::{example, held_id, hold_one, Client, Server, Setup, Sink, SinkMode};
+use crate::support;
+use crate::support::{example, held_id, hold_one, Client, Process, Setup, Sink, SinkMode};
 
 const CLEAN: &[u8] = b"From: a@firm.example\r\nTo: b@partner.example\r\nSubject: lunch\r\n\r\n.leading dot\r\n..two dots\r\n.\r\n\xc3\xa9t\xc3\xa9 8-bit\r\nend.\r\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_mail_arrives_byte_identical_with_pipelining() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, setup, server) = support::start(&[]).await;
     let mut c = Client::connect(server.port).await.unwrap();
     // The whole envelope in one write: RFC 2920 pipelining.
     c.send(b"EHLO test\r\nMAIL FROM:<a@firm.example> BODY=8BITMIME\r\nRCPT TO:<b@partner.example>\r\nRCPT TO:<c@firm.example>\r\nDATA\r\n")
@@ -33,14 +32,12 @@ async fn clean_mail_arrives_byte_identical_with_pipelining() {
     assert_eq!(got[0].rcpts, ["b@partner.example", "c@firm.example"]);
     assert_eq!(got[0].body, CLEAN);
     assert!(setup.held().is_empty());
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_survives_restart_and_releases_once() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, setup, server) = support::start(&[]).await;
     let mut c = Client::connect(server.port).await.unwrap();
     let raw = example("misdirected.eml");
     let reply = c
@@ -52,7 +49,7 @@ async fn held_survives_restart_and_releases_once() {
         .await;
     let id = held_id(&reply);
     assert!(sink.messages().is_empty());
-    server.stop();
+    server.stop().await;
     let held = setup.held();
     assert_eq!(held.len(), 1);
     assert_eq!(held[0]["id"], id.as_str());
@@ -60,7 +57,7 @@ async fn held_survives_restart_and_releases_once() {
     assert_eq!(held[0]["rules"][0], "unauthorised-recipient");
     // After a restart the record is still there.
     let server = setup.serve().await;
-    server.stop();
+    server.stop().await;
     assert_eq!(setup.held()[0]["id"], id.as_str());
     let out = setup.cli(&["quarantine", "release", &id]);
     assert!(
@@ -79,9 +76,7 @@ async fn held_survives_restart_and_releases_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_rule_and_quarantine_reject() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, setup, server) = support::start(&[]).await;
     let mut c = Client::connect(server.port).await.unwrap();
     let (code, text) = c
         .mail("blocked@firm.example", &["b@partner.example"], CLEAN)
@@ -95,7 +90,7 @@ async fn reject_rule_and_quarantine_reject() {
         .mail("a@firm.example", &["a%evil.test@firm.example"], CLEAN)
         .await;
     let id = held_id(&reply);
-    server.stop();
+    server.stop().await;
     assert!(sink.messages().is_empty());
     let out = setup.cli(&["quarantine", "reject", &id, "--comment", "no"]);
     assert!(
@@ -130,7 +125,7 @@ async fn next_hop_down_or_stalled_is_451() {
         (code, text.as_str()),
         (451, "4.4.1 next hop unavailable, try again later")
     );
-    server.stop();
+    server.stop().await;
     assert!(setup.held().is_empty());
 
     let stall = Sink::start(SinkMode::Stall, &[]).await;
@@ -141,14 +136,12 @@ async fn next_hop_down_or_stalled_is_451() {
         .mail("a@firm.example", &["b@partner.example"], CLEAN)
         .await;
     assert_eq!(code, 451);
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn next_hop_refuses_recipients() {
-    let sink = Sink::start(SinkMode::Normal, &["gone@partner.example"]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, _setup, server) = support::start(&["gone@partner.example"]).await;
     let mut c = Client::connect(server.port).await.unwrap();
     let (code, _) = c
         .mail(
@@ -175,20 +168,14 @@ async fn next_hop_refuses_recipients() {
     assert!(report.contains("Status: 5.1.1\r\n"));
     assert!(report.contains("Subject: lunch"), "the original headers");
     assert!(!report.contains("two dots"), "never the body");
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_the_next_hop_refuses_is_held() {
     // The sender's own address is refused too: the report cannot go out,
     // so it waits in the quarantine rather than vanish.
-    let sink = Sink::start(
-        SinkMode::Normal,
-        &["gone@partner.example", "a@firm.example"],
-    )
-    .await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (_sink, setup, server) = support::start(&["gone@partner.example", "a@firm.example"]).await;
     let mut c = Client::connect(server.port).await.unwrap();
     let (code, _) = c
         .mail(
@@ -202,7 +189,7 @@ async fn report_the_next_hop_refuses_is_held() {
     assert_eq!(held.len(), 1, "{held:?}");
     assert_eq!(held[0]["rules"][0], "undeliverable-report");
     assert_eq!(held[0]["to"][0], "a@firm.example");
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,14 +228,12 @@ notice = "CONFIDENTIAL: this message may be privileged."
         body.ends_with("CONFIDENTIAL: this message may be privileged.\r\n"),
         "{body:?}"
     );
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smuggling_and_oversize_are_refused() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, _setup, server) = support::start(&[]).await;
     let vectors: [&[u8]; 4] = [b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r"];
     for v in vectors {
         let mut c = Client::connect(server.port).await.unwrap();
@@ -275,14 +260,12 @@ async fn smuggling_and_oversize_are_refused() {
     assert_eq!(code, 552);
     assert_eq!(c.cmd("MAIL FROM:<a@firm.example> SIZE=100001").await.0, 552);
     assert!(sink.messages().is_empty());
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_concurrent_sessions() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, _setup, server) = support::start(&[]).await;
     let mut tasks = Vec::new();
     for i in 0..100 {
         let port = server.port;
@@ -297,14 +280,14 @@ async fn many_concurrent_sessions() {
         assert_eq!(t.await.unwrap().0, 250);
     }
     assert_eq!(sink.messages().len(), 100);
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_during_data_leaves_nothing() {
     let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let setup = Setup::for_process(sink.port, "");
+    let server = setup.spawn().await;
     let mut c = Client::connect(server.port).await.unwrap();
     assert_eq!(c.cmd("EHLO t").await.0, 250);
     assert_eq!(c.cmd("MAIL FROM:<a@firm.example>").await.0, 250);
@@ -317,7 +300,7 @@ async fn kill9_during_data_leaves_nothing() {
     assert_eq!(code, 0, "the client must see no reply at all");
     assert!(setup.held().is_empty());
     assert!(sink.messages().is_empty());
-    let server = setup.serve().await;
+    let server = setup.spawn().await;
     server.stop();
     assert!(setup.held().is_empty());
 }
@@ -327,8 +310,8 @@ async fn kill9_during_data_leaves_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_transaction_in_flight_finish() {
     let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let setup = Setup::for_process(sink.port, "");
+    let server = setup.spawn().await;
     let mut idle = Client::connect(server.port).await.unwrap();
     assert_eq!(idle.cmd("EHLO idle").await.0, 250);
     let mut c = Client::connect(server.port).await.unwrap();
@@ -360,8 +343,8 @@ async fn sigterm_lets_the_transaction_in_flight_finish() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_reload_and_metrics() {
     let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let setup = Setup::for_process(sink.port, "");
+    let server = setup.spawn().await;
     // A broken config on SIGHUP is refused; the running one stays.
     std::fs::write(setup.config(), "[smtp]\nnot_a_key = 1\n").unwrap();
     server.signal("HUP");
@@ -376,7 +359,7 @@ async fn access_reload_and_metrics() {
     setup.write_config(sink.port, "allowed_networks = [\"10.0.0.0/8\"]");
     server.signal("HUP");
     wait_until_loopback_is_refused(&server).await;
-    let metrics = http_get(setup.http_port, "/metrics").await;
+    let metrics = http_get(server.http_port, "/metrics").await;
     assert!(
         metrics.contains("matterwall_messages_total{outcome=\"pass\"} 1"),
         "{metrics}"
@@ -386,7 +369,7 @@ async fn access_reload_and_metrics() {
         "{metrics}"
     );
     assert!(metrics.contains("matterwall_held_messages 0"), "{metrics}");
-    assert!(http_get(setup.http_port, "/healthz")
+    assert!(http_get(server.http_port, "/healthz")
         .await
         .ends_with("ok\n"));
     let log = server.log();
@@ -394,11 +377,60 @@ async fn access_reload_and_metrics() {
     assert!(!log.contains("lunch"), "message content in the log");
 }
 
+/// The reload SIGHUP asks for, sent in-process: refused or accepted, each
+/// one is in the audit trail with its outcome, and an accepted one is in
+/// force for the next message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_reload_is_audited_and_the_accepted_one_applies() {
+    let (sink, setup, server) = support::start(&[]).await;
+    let good = std::fs::read_to_string(setup.config()).unwrap();
+    std::fs::write(setup.config(), "[smtp]\nnot_a_key = 1\n").unwrap();
+    server.reload().await;
+    reloads_counted(setup.http_port, "refused", 1).await;
+    std::fs::write(setup.config(), good).unwrap();
+    setup.append(
+        r#"
+[[rule]]
+name = "lunch-is-held"
+when = { sender = ["a@firm.example"] }
+action = "hold"
+"#,
+    );
+    server.reload().await;
+    reloads_counted(setup.http_port, "ok", 1).await;
+    let mut c = Client::connect(server.port).await.unwrap();
+    let reply = c
+        .mail("a@firm.example", &["b@partner.example"], CLEAN)
+        .await;
+    held_id(&reply);
+    assert!(sink.messages().is_empty());
+    server.stop().await;
+    let audited: Vec<_> = setup
+        .audit()
+        .into_iter()
+        .filter(|e| e["kind"] == "reload")
+        .map(|e| e["details"]["ok"].clone())
+        .collect();
+    assert_eq!(audited, [false, true]);
+}
+
+/// Waits until `/metrics` counts `n` reloads with `result`.
+async fn reloads_counted(http_port: u16, result: &str, n: usize) {
+    let want = format!("matterwall_reloads_total{{result=\"{result}\"}} {n}");
+    for _ in 0..200 {
+        if http_get(http_port, "/metrics").await.contains(&want) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no {want} in /metrics");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_command_checks_first_then_signals() {
     let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let setup = Setup::for_process(sink.port, "");
+    let server = setup.spawn().await;
     let good = std::fs::read_to_string(setup.config()).unwrap();
     // A bad file: the command names the problem and signals nobody.
     std::fs::write(setup.config(), format!("{good}\n[smtp]\nlisten = 3\n")).unwrap();
@@ -417,7 +449,7 @@ async fn reload_command_checks_first_then_signals() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("reload signalled"));
     wait_until_loopback_is_refused(&server).await;
-    let metrics = http_get(setup.http_port, "/metrics").await;
+    let metrics = http_get(server.http_port, "/metrics").await;
     assert!(
         metrics.contains("matterwall_reloads_total{result=\"refused\"} 0"),
         "{metrics}"
@@ -431,21 +463,19 @@ async fn reload_command_checks_first_then_signals() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_interrupted_midway_is_resolved_by_hand() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, setup, server) = support::start(&[]).await;
     let mut ids = Vec::new();
     for _ in 0..2 {
         ids.push(hold_one(server.port).await);
     }
-    server.stop();
+    server.stop().await;
     // What a crash between "releasing" and the next hop's answer leaves.
     let db = rusqlite::Connection::open(setup.dir.path().join("data/mw.db")).unwrap();
     db.execute("UPDATE held SET status = 'releasing'", [])
         .unwrap();
     drop(db);
     let server = setup.serve().await;
-    server.stop();
+    server.stop().await;
     // Neither is re-sent blindly, nor can be released as if held.
     assert!(sink.messages().is_empty());
     assert!(!setup
@@ -493,7 +523,7 @@ async fn a_release_interrupted_midway_is_resolved_by_hand() {
 /// The first line the server says to a new connection.
 /// Waits for a reload that removed loopback from `allowed_networks` to
 /// land: polling for it, not asserting on its timing.
-async fn wait_until_loopback_is_refused(server: &Server) {
+async fn wait_until_loopback_is_refused(server: &Process) {
     for _ in 0..200 {
         if banner(server.port).await.starts_with("554 5.7.1") {
             return;
