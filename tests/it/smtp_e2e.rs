@@ -112,11 +112,12 @@ async fn reject_rule_and_quarantine_reject() {
     assert!(!String::from_utf8_lossy(&got[0].body).contains("two dots"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// On tokio's paused clock: the stalled next hop's timeout passes at once.
+#[tokio::test(start_paused = true)]
 async fn next_hop_down_or_stalled_is_451() {
     let down = support::free_port();
     let setup = Setup::new(down, "");
-    let server = setup.serve().await;
+    let server = setup.serve_here().await;
     let mut c = Client::connect(server.port).await.unwrap();
     let (code, text) = c
         .mail("a@firm.example", &["b@partner.example"], CLEAN)
@@ -130,7 +131,7 @@ async fn next_hop_down_or_stalled_is_451() {
 
     let stall = Sink::start(SinkMode::Stall, &[]).await;
     setup.write_config(stall.port, "");
-    let server = setup.serve().await;
+    let server = setup.serve_here().await;
     let mut c = Client::connect(server.port).await.unwrap();
     let (code, _) = c
         .mail("a@firm.example", &["b@partner.example"], CLEAN)

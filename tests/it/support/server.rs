@@ -131,6 +131,32 @@ impl Server {
         server
     }
 
+    /// The same on the test's own runtime, for a test that runs on tokio's
+    /// paused clock (`start_paused`), so the server's timeouts pass without
+    /// being waited for. Its log holds only what `run` itself logs, not its
+    /// sessions (their tasks do not inherit the subscriber).
+    pub async fn start_here(config: &Path, ports: &Ports) -> Server {
+        use tracing::instrument::WithSubscriber;
+        let (signals, rx) = mpsc::channel(4);
+        let (done_tx, done) = oneshot::channel();
+        let log = Log::default();
+        let (path, listeners) = (config.to_path_buf(), ports.listeners());
+        let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}: {:?}", e.problems));
+        let run = async move {
+            let result = server::run(&path, cfg, listeners, rx).await;
+            let _ = done_tx.send(result.map_err(|e| error_chain(&e)));
+        };
+        tokio::spawn(run.with_subscriber(log.dispatch()));
+        let mut server = Server {
+            port: ports.smtp(),
+            signals,
+            done,
+            log,
+        };
+        server.wait_listening().await;
+        server
+    }
+
     async fn wait_listening(&mut self) {
         for _ in 0..600 {
             if self.log().contains("listening") {

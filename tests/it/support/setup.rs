@@ -206,6 +206,12 @@ action = "reject"
         Server::start(&self.config(), ports).await
     }
 
+    /// Starts the server on the test's own runtime: see [`Server::start_here`].
+    pub async fn serve_here(&self) -> Server {
+        let ports = self.ports.as_ref().expect("a Setup::new, not for_process");
+        Server::start_here(&self.config(), ports).await
+    }
+
     /// Starts `matterwall serve` and waits until it answers.
     pub async fn spawn(&self) -> Process {
         assert!(self.ports.is_none(), "a Setup::for_process");
