@@ -49,10 +49,13 @@ pub enum Signal {
 /// it carries on.
 #[derive(Debug, Error)]
 pub enum ServeError {
+    /// `[store] url` names a store that cannot be opened (path, key, schema).
     #[error("cannot open the store")]
     OpenStore(#[source] StoreError),
+    /// The startup reads (stuck releases, review waivers) failed.
     #[error("cannot read the store")]
     ReadStore(#[source] StoreError),
+    /// A listener handed in cannot be made non-blocking or registered.
     #[error("cannot use the {0} listener")]
     Listener(&'static str, #[source] std::io::Error),
 }

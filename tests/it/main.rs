@@ -18,6 +18,7 @@ mod regression;
 mod retention;
 mod review_api;
 mod review_browser;
+mod serve_process;
 mod smtp_e2e;
 mod swaks;
 mod tls;
