@@ -1,18 +1,16 @@
-//! The encrypt action end to end: the built `matterwall serve`, on the
+//! The encrypt action end to end: the server (in-process), on the
 //! shipped policy and the labelled corpus's dictionaries, between a test
 //! client and the sink of `support`; what reaches the sink is decrypted by
 //! the real tools — `openssl cms -decrypt` with the corpus's private keys,
 //! `gpg --decrypt` with keyrings made here — and must give back the original
 //! content part for part (bodies, attachments, file names).
 
-mod common;
-mod support;
-
+use crate::support;
+use crate::support::{Client, Got, Ports, Server, Sink, SinkMode};
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use support::{Client, Got, Server, Sink, SinkMode};
 
 // ---- the proxy under test ---------------------------------------------
 
@@ -21,6 +19,7 @@ use support::{Client, Got, Server, Sink, SinkMode};
 /// plus whatever a test adds.
 struct Proxy {
     dir: tempfile::TempDir,
+    ports: Ports,
     port: u16,
     sink: u16,
 }
@@ -30,13 +29,15 @@ impl Proxy {
         let dir = tempfile::tempdir().unwrap();
         let certs = dir.path().join("certs");
         std::fs::create_dir(&certs).unwrap();
-        for e in std::fs::read_dir(common::corpus().join("certs")).unwrap() {
+        for e in std::fs::read_dir(support::corpus().join("certs")).unwrap() {
             let e = e.unwrap();
             std::fs::copy(e.path(), certs.join(e.file_name())).unwrap();
         }
+        let ports = Ports::bind();
         let p = Proxy {
             dir,
-            port: support::free_port(),
+            port: ports.smtp(),
+            ports,
             sink: sink.port,
         };
         p.write(None, &[]);
@@ -59,10 +60,10 @@ impl Proxy {
     /// `encrypt` is the `[encrypt]` table.
     fn write(&self, fallback: Option<&str>, encrypt: &[(&str, &str)]) {
         let shipped =
-            std::fs::read_to_string(common::repo().join("rules/matterwall.toml")).unwrap();
+            std::fs::read_to_string(support::repo().join("rules/matterwall.toml")).unwrap();
         let shipped = shipped.split("[[example]]").next().unwrap();
         let mut t: toml::Table = shipped.parse().unwrap();
-        let corpus = common::corpus();
+        let corpus = support::corpus();
         let s = |v: String| toml::Value::String(v);
         for f in ["clients", "matters", "waivers"] {
             let file = corpus.join(format!("{f}.csv")).display().to_string();
@@ -94,7 +95,7 @@ impl Proxy {
             set(&mut t, "next_hop", k, toml::Value::Integer(5));
         }
         set(&mut t, "store", "url", s("sqlite://data/mw.db".into()));
-        let http = support::free_port();
+        let http = self.ports.review();
         set(&mut t, "review", "listen", s(format!("127.0.0.1:{http}")));
         if let Some(f) = fallback {
             let rules = t["rule"].as_array_mut().unwrap();
@@ -113,7 +114,7 @@ impl Proxy {
     }
 
     async fn serve(&self) -> Server {
-        Server::start(&self.config(), self.port).await
+        Server::start(&self.config(), &self.ports).await
     }
 
     fn cli(&self, args: &[&str]) -> std::process::Output {
@@ -315,7 +316,7 @@ fn header<'a>(message: &'a [u8], name: &str) -> Option<&'a str> {
 
 /// The `add_header` of the shipped encrypt rule, as `(name, value)`.
 fn rule_header() -> (String, String) {
-    let shipped = std::fs::read_to_string(common::repo().join("rules/matterwall.toml")).unwrap();
+    let shipped = std::fs::read_to_string(support::repo().join("rules/matterwall.toml")).unwrap();
     let t: toml::Table = shipped.parse().unwrap();
     let rule = t["rule"]
         .as_array()
@@ -352,11 +353,11 @@ fn is_smime(g: &Got) -> bool {
 }
 
 fn corpus_message(name: &str) -> Vec<u8> {
-    std::fs::read(common::corpus().join("msgs").join(name)).unwrap()
+    std::fs::read(support::corpus().join("msgs").join(name)).unwrap()
 }
 
 fn corpus_key(addr: &str) -> PathBuf {
-    common::corpus().join("keys").join(format!("{addr}.key"))
+    support::corpus().join("keys").join(format!("{addr}.key"))
 }
 
 const SENDER: &str = "b.associate@firm.example";
@@ -373,7 +374,7 @@ async fn corpus_encrypt_cases_arrive_encrypted_and_decrypt_to_the_original() {
     let sink = Sink::start(SinkMode::Normal, &[]).await;
     let proxy = Proxy::new(&sink);
     let server = proxy.serve().await;
-    let expected = std::fs::read_to_string(common::corpus().join("expected.jsonl")).unwrap();
+    let expected = std::fs::read_to_string(support::corpus().join("expected.jsonl")).unwrap();
     let mut cases = 0;
     for line in expected.lines().filter(|l| !l.trim().is_empty()) {
         let case: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -419,7 +420,7 @@ async fn corpus_encrypt_cases_arrive_encrypted_and_decrypt_to_the_original() {
         .cli(&["quarantine", "list", "--json"])
         .stdout
         .starts_with(b"[]"));
-    server.stop();
+    server.stop().await;
 }
 
 /// A message about Wicksilver Telecom (a corpus client whose domain is
@@ -490,7 +491,7 @@ async fn mixed_recipients_get_one_copy_each_and_the_fallback_decides_for_the_key
         sink.messages().is_empty(),
         "nothing leaves when one recipient has no key"
     );
-    server.stop();
+    server.stop().await;
 
     // fallback = "pass": the keyless go in clear with the internal one.
     proxy.write(Some("pass"), &[]);
@@ -538,14 +539,14 @@ async fn mixed_recipients_get_one_copy_each_and_the_fallback_decides_for_the_key
             "{log}"
         );
     }
-    server.stop();
+    server.stop().await;
 }
 
 /// A certificate for `addr` made here with the fixture RSA key (valid
 /// 2020–2100, keyEncipherment, emailProtection), changed by `tweak`.
 fn made_cert(addr: &str, tweak: impl FnOnce(&mut rcgen::CertificateParams)) -> String {
     let pem = std::fs::read_to_string(
-        common::repo().join("fixtures/keys/legal@harrowgate-shipping.com.key"),
+        support::repo().join("fixtures/keys/legal@harrowgate-shipping.com.key"),
     )
     .unwrap();
     let key = rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256).unwrap();
@@ -593,7 +594,7 @@ async fn unusable_certificates_fall_back_and_say_why() {
         assert!(server.log().contains(why), "the log says why");
     }
     assert!(sink.messages().is_empty());
-    server.stop();
+    server.stop().await;
 
     // With fallback = "pass" the same recipient gets the original in clear.
     proxy.write(Some("pass"), &[]);
@@ -603,7 +604,7 @@ async fn unusable_certificates_fall_back_and_say_why() {
     let got = sink.messages();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body, with_rule_header(&raw));
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -665,7 +666,7 @@ async fn the_archive_key_decrypts_every_copy_and_the_subject_can_be_neutral() {
     let pgp = pgp_payload(&the_copy_for(&got, PGP_RSA).body);
     assert_same_content(&raw, &recipient.decrypt(&pgp));
     assert_same_content(&raw, &archive_pgp.decrypt(&pgp));
-    server.stop();
+    server.stop().await;
 }
 
 /// The DER inside an S/MIME message, for looking at its algorithms.
@@ -703,7 +704,7 @@ async fn a_copy_the_next_hop_defers_is_451_and_the_retry_sends_only_that_copy() 
     assert_same_content(&raw, &gpg.decrypt(&pgp_payload(&all[2].body)));
     let log = server.log();
     assert!(log.contains("accepted in an earlier attempt"), "{log}");
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -739,5 +740,5 @@ async fn a_copy_refused_for_good_is_reported_to_the_sender_or_is_the_reply() {
     let (code, text) = send(&proxy, &[PGP_RSA], &raw).await;
     assert_eq!((code, text.as_str()), (550, "5.1.1 no such user"));
     assert_eq!(sink.messages().len(), 2, "nothing more was sent");
-    server.stop();
+    server.stop().await;
 }

@@ -10,15 +10,14 @@
 //! clean, and otherwise to the target directory.
 //! Every wait is for an element or an event, never a timed assertion.
 
-mod support;
-
+use crate::support;
+use crate::support::{example, held_id, http, Setup, Sink, SinkMode};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::{example, held_id, http, Setup, Sink, SinkMode};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -350,7 +349,7 @@ async fn a_review_day_in_the_browser() {
     waiver_takes_effect(c, &base, server.port, &sink).await;
     logout(c).await;
     b.quit().await;
-    server.stop();
+    server.stop().await;
     let out = setup.cli(&["audit", "verify"]);
     assert!(
         out.status.success(),

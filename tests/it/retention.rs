@@ -1,18 +1,14 @@
 //! Retention: a message older than `[store] retention_days` is expired and
 //! its content destroyed; younger ones stay, and 0 keeps everything.
 
-mod support;
-
-use support::{hold_one, Setup, Sink, SinkMode};
+use crate::support::{self, hold_one};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_messages_expire_and_their_content_is_destroyed() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, setup, server) = support::start(&[]).await;
     let old = hold_one(server.port).await;
     let young = hold_one(server.port).await;
-    server.stop();
+    server.stop().await;
     let db = rusqlite::Connection::open(setup.dir.path().join("data/mw.db")).unwrap();
     let long_ago = (chrono::Utc::now() - chrono::Duration::days(91)).to_rfc3339();
     db.execute(

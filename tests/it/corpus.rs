@@ -2,24 +2,45 @@
 //! `matterwall check`: the action, the ids that must be reported and the ids
 //! that must not. All failures are collected and shown together.
 
-mod common;
-
+use crate::support;
 use serde_json::Value;
 
 #[test]
 fn every_corpus_case_gets_its_expected_verdict() {
-    let corpus = common::corpus();
-    let (_tmp, config) = common::config_with_dictionaries(&corpus);
+    let corpus = support::corpus();
+    let (_tmp, config) = support::config_with_dictionaries(&corpus);
     let expected = std::fs::read_to_string(corpus.join("expected.jsonl")).unwrap();
-    let mut failures = Vec::new();
-    let mut count = 0;
-    for line in expected.lines().filter(|l| !l.trim().is_empty()) {
-        let case: Value = serde_json::from_str(line).unwrap();
-        count += 1;
-        if let Err(why) = run_case(&config, &corpus, &case) {
-            failures.push(format!("{}: {why}", case["file"].as_str().unwrap()));
-        }
-    }
+    let cases: Vec<Value> = expected
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let count = cases.len();
+    // Each case is a `matterwall check` process that spends most of its
+    // time loading the dictionaries: two at a time, one per core, in the
+    // test that is otherwise the whole suite's longest.
+    const WORKERS: usize = 2;
+    let mut failures: Vec<(usize, String)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|w| {
+                let (cases, config, corpus) = (&cases, &config, &corpus);
+                s.spawn(move || {
+                    let mine = cases.iter().enumerate().skip(w).step_by(WORKERS);
+                    mine.filter_map(|(i, case)| {
+                        let why = run_case(config, corpus, case).err()?;
+                        Some((i, format!("{}: {why}", case["file"].as_str().unwrap())))
+                    })
+                    .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    failures.sort();
+    let failures: Vec<String> = failures.into_iter().map(|(_, f)| f).collect();
     assert!(count >= 60, "only {count} corpus cases found");
     assert!(
         failures.is_empty(),
@@ -46,7 +67,7 @@ fn run_case(
     }
     args.push(file.display().to_string());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = common::matterwall(&args);
+    let out = support::matterwall(&args);
     if !out.status.success() {
         return Err(format!(
             "exit {:?}: {}",

@@ -1,13 +1,12 @@
-//! The review API and the audit trail end to end: the built `matterwall
-//! serve`, users and tokens made with the CLI, requests over real sockets
+//! The review API and the audit trail end to end: the server (in-process),
+//! users and tokens made with the CLI, requests over real sockets
 //! (the small client in `support::http`), the database edited behind the
 //! server's back for the tampering cases.
 
-mod support;
-
+use crate::support;
+use crate::support::http::{self, Response};
+use crate::support::{example, hold_one, Setup, Sink, SinkMode};
 use serde_json::Value;
-use support::http::{self, Response};
-use support::{example, hold_one, Setup, Sink, SinkMode};
 
 const PW: &str = "a long enough password";
 
@@ -89,7 +88,7 @@ async fn tokens_and_roles() {
         .unwrap()
         .contains("default-src 'none'"));
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
-    server.stop();
+    server.stop().await;
     let audit = setup.audit();
     let added: Vec<&Value> = audit.iter().filter(|e| e["kind"] == "user-added").collect();
     assert_eq!(added.last().unwrap()["actor"], "ada");
@@ -226,7 +225,7 @@ async fn release_and_reject_through_the_api() {
     assert_eq!(entry["actor"], "rita");
     assert_eq!(entry["details"]["message"], first.as_str());
     assert_eq!(entry["details"]["comment"], "client confirmed the address");
-    server.stop();
+    server.stop().await;
 
     let audit = setup.audit();
     let kinds: Vec<&str> = audit.iter().map(|e| e["kind"].as_str().unwrap()).collect();
@@ -487,7 +486,7 @@ async fn forms_need_their_csrf_token_and_a_role() {
     let r = web.post("/logout", &[("csrf", &web.csrf)]).await;
     assert_eq!(r.status, 303);
     assert_eq!(web.get("/queue").await.status, 303);
-    server.stop();
+    server.stop().await;
     let kinds: Vec<String> = setup
         .audit()
         .iter()
@@ -557,7 +556,7 @@ async fn login_rate_limit_and_totp() {
     assert_eq!(r.status, 429, "{}", r.text());
     // Unknown names fail the same way as wrong passwords.
     assert_eq!(login_attempt(port, "nobody", PW, "").await.status, 401);
-    server.stop();
+    server.stop().await;
     let failed: Vec<Value> = setup
         .audit()
         .into_iter()
@@ -656,5 +655,5 @@ async fn https_listener_marks_cookies_secure() {
     let mut answer = Vec::new();
     let _ = plain.read_to_end(&mut answer).await;
     assert!(!answer.starts_with(b"HTTP/"), "answered in plaintext");
-    server.stop();
+    server.stop().await;
 }

@@ -1,8 +1,7 @@
 //! Bad configuration and dictionaries: every problem names file, line and
 //! reason; the load is refused whole; `check` exits 2 with one line.
 
-mod common;
-
+use crate::support;
 use matterwall::config::Config;
 use std::path::Path;
 
@@ -124,7 +123,7 @@ fn check_exits_2_with_one_line() {
     );
     let msg = tmp.path().join("m.eml");
     std::fs::write(&msg, "Subject: x\r\n\r\nhello\r\n").unwrap();
-    let out = common::matterwall(&[
+    let out = support::matterwall(&[
         "--config",
         bad.to_str().unwrap(),
         "check",
@@ -136,14 +135,14 @@ fn check_exits_2_with_one_line() {
     assert!(err.contains("clients.csv:2"), "{err}");
 
     let good = write_config(tmp.path(), "", CLIENTS, MATTERS, NO_WAIVERS);
-    let out = common::matterwall(&[
+    let out = support::matterwall(&[
         "--config",
         good.to_str().unwrap(),
         "check",
         "/nonexistent.eml",
     ]);
     assert_eq!(out.status.code(), Some(2));
-    let out = common::matterwall(&[
+    let out = support::matterwall(&[
         "--config",
         good.to_str().unwrap(),
         "check",
@@ -202,7 +201,7 @@ fn next_hop_tls_mode_and_ca_are_checked_at_load() {
 
 #[test]
 fn encrypt_settings_and_archive_keys_are_checked_at_load() {
-    let shipped_cert = common::repo().join("rules/certs/legal@harrowgate-shipping.com.pem");
+    let shipped_cert = support::repo().join("rules/certs/legal@harrowgate-shipping.com.pem");
     let cases = [
         ("archive_cert = \"nope.pem\"", "/nope.pem: cannot read"),
         (

@@ -1,18 +1,16 @@
-//! End to end over real sockets: the built `matterwall serve` between a
-//! test client and a next-hop sink written in `support`. No timed
-//! assertions: every wait is for an event (a reply, a closed socket).
+//! End to end over real sockets: the server, in-process, between a test
+//! client and a next-hop sink written in `support` (what only the process
+//! shows is in `serve_process`). No timed assertions: every wait is for an
+//! event (a reply, a closed socket).
 
-mod support;
+use crate::support;
+use crate::support::{example, held_id, hold_one, Client, Setup, Sink, SinkMode};
 
-use support::{example, held_id, hold_one, Client, Server, Setup, Sink, SinkMode};
-
-const CLEAN: &[u8] = b"From: a@firm.example\r\nTo: b@partner.example\r\nSubject: lunch\r\n\r\n.leading dot\r\n..two dots\r\n.\r\n\xc3\xa9t\xc3\xa9 8-bit\r\nend.\r\n";
+pub(crate) const CLEAN: &[u8] = b"From: a@firm.example\r\nTo: b@partner.example\r\nSubject: lunch\r\n\r\n.leading dot\r\n..two dots\r\n.\r\n\xc3\xa9t\xc3\xa9 8-bit\r\nend.\r\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_mail_arrives_byte_identical_with_pipelining() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, setup, server) = support::start(&[]).await;
     let mut c = Client::connect(server.port).await.unwrap();
     // The whole envelope in one write: RFC 2920 pipelining.
     c.send(b"EHLO test\r\nMAIL FROM:<a@firm.example> BODY=8BITMIME\r\nRCPT TO:<b@partner.example>\r\nRCPT TO:<c@firm.example>\r\nDATA\r\n")
@@ -33,14 +31,12 @@ async fn clean_mail_arrives_byte_identical_with_pipelining() {
     assert_eq!(got[0].rcpts, ["b@partner.example", "c@firm.example"]);
     assert_eq!(got[0].body, CLEAN);
     assert!(setup.held().is_empty());
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_survives_restart_and_releases_once() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, setup, server) = support::start(&[]).await;
     let mut c = Client::connect(server.port).await.unwrap();
     let raw = example("misdirected.eml");
     let reply = c
@@ -52,7 +48,7 @@ async fn held_survives_restart_and_releases_once() {
         .await;
     let id = held_id(&reply);
     assert!(sink.messages().is_empty());
-    server.stop();
+    server.stop().await;
     let held = setup.held();
     assert_eq!(held.len(), 1);
     assert_eq!(held[0]["id"], id.as_str());
@@ -60,7 +56,7 @@ async fn held_survives_restart_and_releases_once() {
     assert_eq!(held[0]["rules"][0], "unauthorised-recipient");
     // After a restart the record is still there.
     let server = setup.serve().await;
-    server.stop();
+    server.stop().await;
     assert_eq!(setup.held()[0]["id"], id.as_str());
     let out = setup.cli(&["quarantine", "release", &id]);
     assert!(
@@ -79,9 +75,7 @@ async fn held_survives_restart_and_releases_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_rule_and_quarantine_reject() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, setup, server) = support::start(&[]).await;
     let mut c = Client::connect(server.port).await.unwrap();
     let (code, text) = c
         .mail("blocked@firm.example", &["b@partner.example"], CLEAN)
@@ -95,7 +89,7 @@ async fn reject_rule_and_quarantine_reject() {
         .mail("a@firm.example", &["a%evil.test@firm.example"], CLEAN)
         .await;
     let id = held_id(&reply);
-    server.stop();
+    server.stop().await;
     assert!(sink.messages().is_empty());
     let out = setup.cli(&["quarantine", "reject", &id, "--comment", "no"]);
     assert!(
@@ -117,11 +111,12 @@ async fn reject_rule_and_quarantine_reject() {
     assert!(!String::from_utf8_lossy(&got[0].body).contains("two dots"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// On tokio's paused clock: the stalled next hop's timeout passes at once.
+#[tokio::test(start_paused = true)]
 async fn next_hop_down_or_stalled_is_451() {
     let down = support::free_port();
     let setup = Setup::new(down, "");
-    let server = setup.serve().await;
+    let server = setup.serve_here().await;
     let mut c = Client::connect(server.port).await.unwrap();
     let (code, text) = c
         .mail("a@firm.example", &["b@partner.example"], CLEAN)
@@ -130,25 +125,23 @@ async fn next_hop_down_or_stalled_is_451() {
         (code, text.as_str()),
         (451, "4.4.1 next hop unavailable, try again later")
     );
-    server.stop();
+    server.stop().await;
     assert!(setup.held().is_empty());
 
     let stall = Sink::start(SinkMode::Stall, &[]).await;
     setup.write_config(stall.port, "");
-    let server = setup.serve().await;
+    let server = setup.serve_here().await;
     let mut c = Client::connect(server.port).await.unwrap();
     let (code, _) = c
         .mail("a@firm.example", &["b@partner.example"], CLEAN)
         .await;
     assert_eq!(code, 451);
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn next_hop_refuses_recipients() {
-    let sink = Sink::start(SinkMode::Normal, &["gone@partner.example"]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, _setup, server) = support::start(&["gone@partner.example"]).await;
     let mut c = Client::connect(server.port).await.unwrap();
     let (code, _) = c
         .mail(
@@ -175,20 +168,14 @@ async fn next_hop_refuses_recipients() {
     assert!(report.contains("Status: 5.1.1\r\n"));
     assert!(report.contains("Subject: lunch"), "the original headers");
     assert!(!report.contains("two dots"), "never the body");
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_the_next_hop_refuses_is_held() {
     // The sender's own address is refused too: the report cannot go out,
     // so it waits in the quarantine rather than vanish.
-    let sink = Sink::start(
-        SinkMode::Normal,
-        &["gone@partner.example", "a@firm.example"],
-    )
-    .await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (_sink, setup, server) = support::start(&["gone@partner.example", "a@firm.example"]).await;
     let mut c = Client::connect(server.port).await.unwrap();
     let (code, _) = c
         .mail(
@@ -202,7 +189,7 @@ async fn report_the_next_hop_refuses_is_held() {
     assert_eq!(held.len(), 1, "{held:?}");
     assert_eq!(held[0]["rules"][0], "undeliverable-report");
     assert_eq!(held[0]["to"][0], "a@firm.example");
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,14 +228,12 @@ notice = "CONFIDENTIAL: this message may be privileged."
         body.ends_with("CONFIDENTIAL: this message may be privileged.\r\n"),
         "{body:?}"
     );
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smuggling_and_oversize_are_refused() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, _setup, server) = support::start(&[]).await;
     let vectors: [&[u8]; 4] = [b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r"];
     for v in vectors {
         let mut c = Client::connect(server.port).await.unwrap();
@@ -275,14 +260,12 @@ async fn smuggling_and_oversize_are_refused() {
     assert_eq!(code, 552);
     assert_eq!(c.cmd("MAIL FROM:<a@firm.example> SIZE=100001").await.0, 552);
     assert!(sink.messages().is_empty());
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_concurrent_sessions() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, _setup, server) = support::start(&[]).await;
     let mut tasks = Vec::new();
     for i in 0..100 {
         let port = server.port;
@@ -297,155 +280,77 @@ async fn many_concurrent_sessions() {
         assert_eq!(t.await.unwrap().0, 250);
     }
     assert_eq!(sink.messages().len(), 100);
-    server.stop();
+    server.stop().await;
 }
 
+/// The reload SIGHUP asks for, sent in-process: refused or accepted, each
+/// one is in the audit trail with its outcome, and an accepted one is in
+/// force for the next message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill9_during_data_leaves_nothing() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
-    let mut c = Client::connect(server.port).await.unwrap();
-    assert_eq!(c.cmd("EHLO t").await.0, 250);
-    assert_eq!(c.cmd("MAIL FROM:<a@firm.example>").await.0, 250);
-    assert_eq!(c.cmd("RCPT TO:<j.smith@meridian-tankers.com>").await.0, 250);
-    assert_eq!(c.cmd("DATA").await.0, 354);
-    c.send(b"Subject: Harrowgate Shipping\r\n\r\nhalf a mess")
-        .await;
-    server.kill9();
-    let (code, _) = c.reply().await;
-    assert_eq!(code, 0, "the client must see no reply at all");
-    assert!(setup.held().is_empty());
-    assert!(sink.messages().is_empty());
-    let server = setup.serve().await;
-    server.stop();
-    assert!(setup.held().is_empty());
-}
-
-/// SIGTERM: no new sessions, idle ones get 421, and a transaction in
-/// flight finishes (its 250 only after the next hop took it).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_lets_the_transaction_in_flight_finish() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
-    let mut idle = Client::connect(server.port).await.unwrap();
-    assert_eq!(idle.cmd("EHLO idle").await.0, 250);
-    let mut c = Client::connect(server.port).await.unwrap();
-    assert_eq!(c.cmd("EHLO t").await.0, 250);
-    assert_eq!(c.cmd("MAIL FROM:<a@firm.example>").await.0, 250);
-    assert_eq!(c.cmd("RCPT TO:<b@partner.example>").await.0, 250);
-    assert_eq!(c.cmd("DATA").await.0, 354);
-    let wire = support::stuff(CLEAN);
-    let (first, rest) = wire.split_at(wire.len() / 2);
-    c.send(first).await;
-    server.signal("TERM");
-    // The idle session is told at once; that is also the sign the server
-    // is draining.
-    assert_eq!(idle.reply().await.0, 421);
-    assert!(
-        Client::connect(server.port).await.is_err(),
-        "a new session was accepted while draining"
-    );
-    c.send(rest).await;
-    let (code, text) = c.reply().await;
-    assert_eq!(code, 250, "{text}");
-    assert_eq!(sink.messages().len(), 1);
-    assert_eq!(sink.messages()[0].body, CLEAN);
-    // Back to idle: the session is closed with 421, and the process exits.
-    assert_eq!(c.reply().await.0, 421);
-    assert!(server.wait_exit().success());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn access_reload_and_metrics() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
-    // A broken config on SIGHUP is refused; the running one stays.
-    std::fs::write(setup.config(), "[smtp]\nnot_a_key = 1\n").unwrap();
-    server.signal("HUP");
-    let mut c = Client::connect(server.port).await.unwrap();
-    assert_eq!(
-        c.mail("a@firm.example", &["b@partner.example"], CLEAN)
-            .await
-            .0,
-        250
-    );
-    // A good one with loopback no longer allowed takes effect: 554.
-    setup.write_config(sink.port, "allowed_networks = [\"10.0.0.0/8\"]");
-    server.signal("HUP");
-    wait_until_loopback_is_refused(&server).await;
-    let metrics = http_get(setup.http_port, "/metrics").await;
-    assert!(
-        metrics.contains("matterwall_messages_total{outcome=\"pass\"} 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("matterwall_reloads_total{result=\"refused\"} 1"),
-        "{metrics}"
-    );
-    assert!(metrics.contains("matterwall_held_messages 0"), "{metrics}");
-    assert!(http_get(setup.http_port, "/healthz")
-        .await
-        .ends_with("ok\n"));
-    let log = server.log();
-    server.stop();
-    assert!(!log.contains("lunch"), "message content in the log");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reload_command_checks_first_then_signals() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+async fn every_reload_is_audited_and_the_accepted_one_applies() {
+    let (sink, setup, server) = support::start(&[]).await;
     let good = std::fs::read_to_string(setup.config()).unwrap();
-    // A bad file: the command names the problem and signals nobody.
-    std::fs::write(setup.config(), format!("{good}\n[smtp]\nlisten = 3\n")).unwrap();
-    let out = setup.cli(&["reload"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("matterwall.toml"), "{err}");
-    // A good one that refuses loopback: valid, signalled, and in force.
-    std::fs::write(setup.config(), &good).unwrap();
-    setup.write_config(sink.port, "allowed_networks = [\"10.0.0.0/8\"]");
-    let out = setup.cli(&["reload"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    std::fs::write(setup.config(), "[smtp]\nnot_a_key = 1\n").unwrap();
+    server.reload().await;
+    reloads_counted(setup.http_port, "refused", 1).await;
+    std::fs::write(setup.config(), good).unwrap();
+    setup.append(
+        r#"
+[[rule]]
+name = "lunch-is-held"
+when = { sender = ["a@firm.example"] }
+action = "hold"
+"#,
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("reload signalled"));
-    wait_until_loopback_is_refused(&server).await;
-    let metrics = http_get(setup.http_port, "/metrics").await;
-    assert!(
-        metrics.contains("matterwall_reloads_total{result=\"refused\"} 0"),
-        "{metrics}"
-    );
-    server.stop();
-    // With the server gone its PID file is gone: a clear error, no signal.
-    let out = setup.cli(&["reload"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is `matterwall serve` running?"));
+    server.reload().await;
+    reloads_counted(setup.http_port, "ok", 1).await;
+    let mut c = Client::connect(server.port).await.unwrap();
+    let reply = c
+        .mail("a@firm.example", &["b@partner.example"], CLEAN)
+        .await;
+    held_id(&reply);
+    assert!(sink.messages().is_empty());
+    server.stop().await;
+    let audited: Vec<_> = setup
+        .audit()
+        .into_iter()
+        .filter(|e| e["kind"] == "reload")
+        .map(|e| e["details"]["ok"].clone())
+        .collect();
+    assert_eq!(audited, [false, true]);
+}
+
+/// Waits until `/metrics` counts `n` reloads with `result`.
+async fn reloads_counted(http_port: u16, result: &str, n: usize) {
+    let want = format!("matterwall_reloads_total{{result=\"{result}\"}} {n}");
+    for _ in 0..200 {
+        if support::http::get(http_port, "/metrics", &[])
+            .await
+            .text()
+            .contains(&want)
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no {want} in /metrics");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_interrupted_midway_is_resolved_by_hand() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, setup, server) = support::start(&[]).await;
     let mut ids = Vec::new();
     for _ in 0..2 {
         ids.push(hold_one(server.port).await);
     }
-    server.stop();
+    server.stop().await;
     // What a crash between "releasing" and the next hop's answer leaves.
     let db = rusqlite::Connection::open(setup.dir.path().join("data/mw.db")).unwrap();
     db.execute("UPDATE held SET status = 'releasing'", [])
         .unwrap();
     drop(db);
     let server = setup.serve().await;
-    server.stop();
+    server.stop().await;
     // Neither is re-sent blindly, nor can be released as if held.
     assert!(sink.messages().is_empty());
     assert!(!setup
@@ -488,41 +393,4 @@ async fn a_release_interrupted_midway_is_resolved_by_hand() {
         .cli(&["quarantine", "resolve", &ids[0]])
         .status
         .success());
-}
-
-/// The first line the server says to a new connection.
-/// Waits for a reload that removed loopback from `allowed_networks` to
-/// land: polling for it, not asserting on its timing.
-async fn wait_until_loopback_is_refused(server: &Server) {
-    for _ in 0..200 {
-        if banner(server.port).await.starts_with("554 5.7.1") {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("reload did not apply: {}", server.log());
-}
-
-async fn banner(port: u16) -> String {
-    let s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let mut line = String::new();
-    let mut r = tokio::io::BufReader::new(s);
-    tokio::io::AsyncBufReadExt::read_line(&mut r, &mut line)
-        .await
-        .unwrap();
-    line
-}
-
-async fn http_get(port: u16, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
 }

@@ -3,11 +3,9 @@
 //! 4xx (retry) or the next hop's own 5xx, and nothing may be lost — a passed
 //! message is never reported delivered when the next hop did not say so.
 
-mod support;
-
+use crate::support::{free_port, Client, Setup};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use support::{free_port, Client, Setup};
 
 struct SmtpSink(Child);
 
@@ -59,7 +57,7 @@ async fn send_through(sink_args: &[&str]) -> (u16, String, usize) {
         .mail("a@firm.example", &["b@partner.example"], CLEAN)
         .await;
     let held = setup.held().len();
-    server.stop();
+    server.stop().await;
     (code, text, held)
 }
 

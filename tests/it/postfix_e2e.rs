@@ -9,12 +9,10 @@
 //! never reach it. Waits are for events (a message at the sink, a row in the
 //! quarantine), bounded so a broken setup fails instead of hanging.
 
-mod support;
-
+use crate::support::{self, free_port, Client, Setup, Sink, SinkMode};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use support::{free_port, Client, Setup, Sink, SinkMode};
 
 /// The daemons every instance needs (chroot off: the queue is in a temp dir).
 const SERVICES: &str = "\
@@ -177,9 +175,7 @@ async fn clean_passes_and_leak_is_held(pf: &Postfix, sink: &Sink, setup: &Setup)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_postfix_as_relayhost() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, setup, server) = support::start(&[]).await;
     let port = free_port();
     let pf = Postfix::start(
         port,
@@ -189,7 +185,7 @@ async fn behind_postfix_as_relayhost() {
     .await;
     clean_passes_and_leak_is_held(&pf, &sink, &setup).await;
     drop(pf);
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,7 +205,7 @@ async fn behind_postfix_as_content_filter() {
     let pf = Postfix::start(port, &main, &master).await;
     clean_passes_and_leak_is_held(&pf, &sink, &setup).await;
     drop(pf);
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,5 +228,5 @@ async fn behind_postfix_as_smtpd_proxy_filter() {
     let pf = Postfix::start(port, &main, &format!("{proxy}{reinjection}")).await;
     clean_passes_and_leak_is_held(&pf, &sink, &setup).await;
     drop(pf);
-    server.stop();
+    server.stop().await;
 }

@@ -1,12 +1,11 @@
-//! Inbound STARTTLS end to end: the built proxy with a certificate made
+//! Inbound STARTTLS end to end: the proxy (in-process) with a certificate made
 //! here by `rcgen`, a tokio-rustls client that trusts exactly that
 //! certificate, and `swaks --tls`. No timed assertions.
 
-mod support;
-
+use crate::support;
+use crate::support::{Setup, Sink, SinkMode};
 use std::process::Command;
 use std::sync::Arc;
-use support::{Setup, Sink, SinkMode};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -130,7 +129,7 @@ async fn starttls_mail_arrives_byte_identical() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].rcpts, ["b@partner.example"]);
     assert_eq!(got[0].body, CLEAN);
-    server.stop();
+    server.stop().await;
 }
 
 /// CVE-2011-0411: a command pipelined behind STARTTLS in plaintext must
@@ -150,7 +149,7 @@ async fn plaintext_pipelined_behind_starttls_is_discarded() {
     assert_eq!(cmd(&mut c, "MAIL FROM:<a@firm.example>").await.0, 503);
     assert_eq!(cmd(&mut c, "EHLO test").await.0, 250);
     assert_eq!(cmd(&mut c, "QUIT").await.0, 221);
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,7 +177,7 @@ async fn swaks_tls_mail_is_relayed() {
     let got = sink.messages();
     assert_eq!(got.len(), 1, "{transcript}");
     assert_eq!(got[0].rcpts, ["friend@gmail.com"]);
-    server.stop();
+    server.stop().await;
 }
 
 /// Plaintext where the handshake should be: the connection ends, nothing
@@ -200,5 +199,5 @@ async fn plaintext_instead_of_a_handshake_ends_only_that_session() {
     assert_eq!(plain_reply(&mut s).await.0, 220);
     let mut c = handshake(s, &der).await;
     assert_eq!(cmd(&mut c, "EHLO test").await.0, 250);
-    server.stop();
+    server.stop().await;
 }

@@ -3,10 +3,8 @@
 //! later that it was rejected, with the reviewer's comment; compliance gets
 //! one message per hold, or the digest. Everything arrives at the sink.
 
-mod support;
-
+use crate::support::{example, held_id, Client, Got, Setup, Sink, SinkMode};
 use std::time::Duration;
-use support::{example, held_id, Client, Got, Setup, Sink, SinkMode};
 
 const NOTIFY: &str = r#"
 [[rule]]
@@ -88,7 +86,7 @@ async fn held_rejected_and_digest_notices() {
     let got = wait_for(&sink, 3).await;
     assert_eq!(got.len(), 3);
     assert_eq!(got[2].rcpts, ["compliance@firm.example"]);
-    server.stop();
+    server.stop().await;
 
     // Rejection from the command line: the sender gets the comment.
     let out = setup.cli(&[

@@ -2,10 +2,8 @@
 //! STARTTLS with a certificate made here, verified against `tls_ca`.
 //! `required` never falls back to plaintext: `451 4.4.1` instead.
 
-mod support;
-
+use crate::support::{Client, Setup, Sink, SinkMode};
 use std::sync::Arc;
-use support::{Client, Setup, Sink, SinkMode};
 use tokio_rustls::rustls::{self, ServerConfig};
 
 const CLEAN: &[u8] = b"From: a@firm.example\r\nTo: b@partner.example\r\nSubject: lunch\r\n\r\n.leading dot\r\nend.\r\n";
@@ -39,7 +37,7 @@ async fn send(setup: &Setup) -> (u16, String) {
     let reply = c
         .mail("a@firm.example", &["b@partner.example"], CLEAN)
         .await;
-    server.stop();
+    server.stop().await;
     reply
 }
 

@@ -1,10 +1,8 @@
-//! A real SMTP client against the built proxy: `swaks` with `--pipeline`
+//! A real SMTP client against the proxy (in-process): `swaks` with `--pipeline`
 //! (RFC 2920), installed by `.ci/run`. The next hop is the test sink.
 
-mod support;
-
+use crate::support;
 use std::process::Command;
-use support::{Setup, Sink, SinkMode};
 
 fn swaks(port: u16, to: &str, data: &std::path::Path) -> (bool, String) {
     let out = Command::new("swaks")
@@ -26,9 +24,7 @@ fn swaks(port: u16, to: &str, data: &std::path::Path) -> (bool, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swaks_pipelined_clean_mail_is_relayed_and_a_leak_is_held() {
-    let sink = Sink::start(SinkMode::Normal, &[]).await;
-    let setup = Setup::new(sink.port, "");
-    let server = setup.serve().await;
+    let (sink, setup, server) = support::start(&[]).await;
     let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/examples");
 
     let (ok, transcript) = swaks(server.port, "friend@gmail.com", &examples.join("clean.eml"));
@@ -53,5 +49,5 @@ async fn swaks_pipelined_clean_mail_is_relayed_and_a_leak_is_held() {
     );
     let held = setup.held();
     assert_eq!(held.len(), 1);
-    server.stop();
+    server.stop().await;
 }

@@ -1,0 +1,314 @@
+//! The whole server in one call: the SMTP proxy, the review listener and
+//! their background jobs (daily digest, hourly retention), sharing one live
+//! config (swapped atomically on [`Signal::Reload`]; a bad one is refused
+//! and the old stays) and one store. Every reload, accepted or refused, is
+//! in the audit trail.
+//!
+//! It runs on listeners the caller has already bound, and takes its
+//! signals from a channel rather than from the operating system: the binary
+//! (`matterwall serve`) binds the configured addresses and turns SIGHUP and
+//! SIGTERM into [`Signal`]s; a test binds `127.0.0.1:0`, so no port is ever
+//! chosen, released and hoped for, and sends the same signals in-process.
+
+use crate::act::{notify, Actor, LiveWaivers};
+use crate::config::notify::ComplianceMode;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::review::{self, ReviewState};
+use crate::smtp::listener::Listener;
+use crate::store::{self, AuditEvent, Store, StoreError};
+use arc_swap::ArcSwap;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use thiserror::Error;
+use tokio::sync::{mpsc, watch};
+
+/// The two sockets the server accepts on, bound by the caller.
+#[derive(Debug)]
+pub struct Listeners {
+    /// Where mail comes in (`[smtp] listen` in the binary).
+    pub smtp: std::net::TcpListener,
+    /// The review interface, API and metrics (`[review] listen`).
+    pub review: std::net::TcpListener,
+}
+
+/// What the caller asks of a running server. Dropping every sender is the
+/// same as [`Signal::Stop`], so a caller that goes away stops the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Load the config file anew and swap it in if it is valid; re-read the
+    /// review-added waivers (another node may have changed them).
+    Reload,
+    /// Stop accepting, drain the sessions in flight, and return.
+    Stop,
+}
+
+/// Why the server could not start. Once it runs, failures are logged and
+/// it carries on.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    /// `[store] url` names a store that cannot be opened (path, key, schema).
+    #[error("cannot open the store")]
+    OpenStore(#[source] StoreError),
+    /// The startup reads (stuck releases, review waivers) failed.
+    #[error("cannot read the store")]
+    ReadStore(#[source] StoreError),
+    /// A listener handed in cannot be made non-blocking or registered.
+    #[error("cannot use the {0} listener")]
+    Listener(&'static str, #[source] std::io::Error),
+}
+
+/// Runs the server with `config` (loaded from `config_path`, which a
+/// reload reads again) until [`Signal::Stop`], then drains and returns.
+pub async fn run(
+    config_path: &Path,
+    config: Config,
+    listeners: Listeners,
+    signals: mpsc::Receiver<Signal>,
+) -> Result<(), ServeError> {
+    let store: Arc<dyn Store> = Arc::new(
+        store::open(
+            &config.store.url,
+            &config.dir,
+            config.store.key_file.as_deref(),
+        )
+        .map_err(ServeError::OpenStore)?,
+    );
+    for id in store.stuck_releasing().map_err(ServeError::ReadStore)? {
+        tracing::warn!(id = %id, "left in 'releasing' by an interrupted release: check the next hop, not re-sent");
+    }
+    let waivers: LiveWaivers = Arc::new(ArcSwap::from_pointee(Vec::new()));
+    let n = review::waivers::refresh(store.as_ref(), &waivers).map_err(ServeError::ReadStore)?;
+    let smtp = tokio_listener(listeners.smtp).map_err(|e| ServeError::Listener("SMTP", e))?;
+    let http = tokio_listener(listeners.review).map_err(|e| ServeError::Listener("review", e))?;
+    // The addresses actually bound: with port 0 in the config this line is
+    // how a caller learns them.
+    tracing::info!(smtp = %local(&smtp), review = %local(&http), https = config.review_tls.is_some(),
+        next_hop = %config.next_hop.address, review_waivers = n, "listening");
+    let review_tls = config.review_tls.clone();
+    let live = Live {
+        config: Arc::new(ArcSwap::from_pointee(config)),
+        waivers,
+        metrics: Arc::new(Metrics::default()),
+        store,
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(obey(
+        config_path.to_path_buf(),
+        live.clone(),
+        signals,
+        stop_tx,
+    ));
+    // Aborted on return, as the binary's runtime would drop them on exit:
+    // a server run in-process leaves nothing behind.
+    let jobs = [
+        tokio::spawn(digest_daily(live.config.clone(), live.store.clone())),
+        tokio::spawn(retention_hourly(live.config.clone(), live.store.clone())),
+    ];
+    let router = review::router(ReviewState {
+        config: live.config.clone(),
+        store: live.store.clone(),
+        metrics: live.metrics.clone(),
+        waivers: live.waivers.clone(),
+        limiter: Arc::default(),
+        secure_cookies: review_tls.is_some(),
+    });
+    let http_task = tokio::spawn(serve_http(http, review_tls, router, stop_rx.clone()));
+    let listener = Listener {
+        listener: smtp,
+        config: live.config.clone(),
+        settle: Arc::new(Actor {
+            config: live.config,
+            waivers: live.waivers,
+            store: live.store,
+            metrics: live.metrics,
+        }),
+    };
+    listener.run(stopped(stop_rx)).await;
+    if let Ok(Err(e)) = http_task.await {
+        tracing::error!(error = %e, "the review listener failed");
+    }
+    jobs.iter().for_each(tokio::task::JoinHandle::abort);
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// A std listener made non-blocking and handed to the runtime.
+fn tokio_listener(l: std::net::TcpListener) -> std::io::Result<tokio::net::TcpListener> {
+    l.set_nonblocking(true)?;
+    tokio::net::TcpListener::from_std(l)
+}
+
+fn local(l: &tokio::net::TcpListener) -> String {
+    l.local_addr()
+        .map_or_else(|_| "?".into(), |a: SocketAddr| a.to_string())
+}
+
+/// Resolves once `stop` says so (or its sender is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// The review listener, plain or HTTPS, until `stop`. The client's address
+/// reaches the handlers (login rate limiting, the audit trail).
+async fn serve_http(
+    http: tokio::net::TcpListener,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    router: axum::Router,
+    stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        None => {
+            axum::serve(http, app)
+                .with_graceful_shutdown(stopped(stop))
+                .await
+        }
+        Some(tls) => {
+            // `tap_io` is what lets axum hand the TLS listener's peer
+            // address to `ConnectInfo`.
+            let listener = review::tls::TlsListener::new(http, tls)?.tap_io(|_| {});
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopped(stop))
+                .await
+        }
+    }
+}
+
+/// What a reload swaps, and where it reports.
+#[derive(Clone)]
+struct Live {
+    config: Arc<ArcSwap<Config>>,
+    waivers: LiveWaivers,
+    metrics: Arc<Metrics>,
+    store: Arc<dyn Store>,
+}
+
+/// Carries out the caller's signals until [`Signal::Stop`] or until every
+/// sender is gone, then tells the listeners to stop.
+async fn obey(
+    path: PathBuf,
+    live: Live,
+    mut signals: mpsc::Receiver<Signal>,
+    stop: watch::Sender<bool>,
+) {
+    while let Some(Signal::Reload) = signals.recv().await {
+        let details = reload(&path, &live.config, &live.metrics).await;
+        audit(&live.store, AuditEvent::new("system", "reload", details)).await;
+        let (s, w) = (live.store.clone(), live.waivers.clone());
+        if let Ok(Err(e)) =
+            tokio::task::spawn_blocking(move || review::waivers::refresh(s.as_ref(), &w)).await
+        {
+            tracing::error!(error = %e, "cannot re-read the review waivers");
+        }
+    }
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+}
+
+/// Loads the config anew and swaps it in; returns what the audit trail
+/// records: the outcome and counts (never a problem's text, which can quote
+/// a dictionary row).
+async fn reload(path: &Path, config: &ArcSwap<Config>, metrics: &Metrics) -> serde_json::Value {
+    let p = path.to_path_buf();
+    match tokio::task::spawn_blocking(move || Config::load(&p)).await {
+        Ok(Ok(new)) => {
+            tracing::info!(
+                clients = new.dict.clients.len(),
+                matters = new.dict.matters.len(),
+                rules = new.rules.len(),
+                "configuration reloaded"
+            );
+            let details = json!({"ok": true, "clients": new.dict.clients.len(),
+                "matters": new.dict.matters.len(), "waivers": new.dict.waivers.len(),
+                "rules": new.rules.len()});
+            config.store(Arc::new(new));
+            metrics.reload(true);
+            details
+        }
+        Ok(Err(e)) => {
+            for p in &e.problems {
+                tracing::error!(problem = %p, "reload refused; the running configuration stays");
+            }
+            metrics.reload(false);
+            json!({"ok": false, "problems": e.problems.len()})
+        }
+        Err(_) => {
+            tracing::error!("reload panicked; the running configuration stays");
+            metrics.reload(false);
+            json!({"ok": false, "panicked": true})
+        }
+    }
+}
+
+/// Appends one entry; a failure is logged (a reload is not undone for it).
+async fn audit(store: &Arc<dyn Store>, event: AuditEvent) {
+    let s = store.clone();
+    match tokio::task::spawn_blocking(move || s.append(event)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "cannot write the audit trail"),
+        Err(_) => tracing::error!("the audit write panicked"),
+    }
+}
+
+/// In `[notify] compliance_mode = "digest"`, sends compliance the list of
+/// held mail once a day at `digest_at` (UTC). The mode and time are read at
+/// each turn, so a reload changes them.
+async fn digest_daily(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
+    loop {
+        let at = config.load().notify.digest_at;
+        let now = chrono::Utc::now();
+        let mut next = now.date_naive().and_time(at).and_utc();
+        if next <= now {
+            next += chrono::Duration::days(1);
+        }
+        let wait = (next - now).to_std().unwrap_or_default();
+        tokio::time::sleep(wait).await;
+        let cfg = config.load_full();
+        if cfg.notify.mode != ComplianceMode::Digest {
+            continue;
+        }
+        let s = store.clone();
+        let held = match tokio::task::spawn_blocking(move || s.list()).await {
+            Ok(Ok(h)) => h,
+            _ => {
+                tracing::error!("cannot read the store for the daily digest");
+                continue;
+            }
+        };
+        if let Some(n) = notify::digest(&cfg, &held) {
+            notify::send(&cfg, "digest", vec![n]).await;
+        }
+    }
+}
+
+/// Destroys what is past `[store] retention_days`, hourly. The first run is
+/// an hour after start, and a run is skipped when the wall clock moved more
+/// than an hour beyond the monotonic clock since the last one: a clock
+/// jumped forward must not expire the whole queue (RELIABILITY §2 item 16).
+async fn retention_hourly(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
+    let hour = std::time::Duration::from_secs(3600);
+    let mut last = (std::time::Instant::now(), chrono::Utc::now());
+    loop {
+        tokio::time::sleep(hour).await;
+        let now = (std::time::Instant::now(), chrono::Utc::now());
+        let jumped = store::clock_jumped(now.0 - last.0, now.1 - last.1);
+        last = now;
+        if jumped {
+            tracing::error!("the wall clock jumped; retention skipped this hour");
+            continue;
+        }
+        let days = config.load().store.retention_days;
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || store::apply_retention(&*s, days)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "retention failed; will try again in an hour")
+            }
+            Err(_) => tracing::error!("retention panicked; will try again in an hour"),
+        }
+    }
+}

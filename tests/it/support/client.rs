@@ -1,0 +1,96 @@
+//! An SMTP client for the tests, with its own dot-stuffing (so what is
+//! sent does not trust the code under test), and the "send one message
+//! that the default policy holds" shortcut.
+
+use super::example;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+pub struct Client {
+    io: BufReader<TcpStream>,
+}
+
+impl Client {
+    /// Connects and reads the banner.
+    pub async fn connect(port: u16) -> std::io::Result<Client> {
+        let s = TcpStream::connect(("127.0.0.1", port)).await?;
+        let mut c = Client {
+            io: BufReader::new(s),
+        };
+        let (code, _) = c.reply().await;
+        assert_eq!(code, 220);
+        Ok(c)
+    }
+
+    /// One reply: its code and the text of the last line.
+    pub async fn reply(&mut self) -> (u16, String) {
+        loop {
+            let mut line = String::new();
+            let n = self.io.read_line(&mut line).await.unwrap_or(0);
+            if n == 0 {
+                return (0, "connection closed".into());
+            }
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return (line[..3].parse().unwrap(), line[4..].trim_end().to_string());
+            }
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.io.get_mut().write_all(bytes).await.unwrap();
+    }
+
+    pub async fn cmd(&mut self, line: &str) -> (u16, String) {
+        self.send(format!("{line}\r\n").as_bytes()).await;
+        self.reply().await
+    }
+
+    /// A whole transaction; returns the reply to the end of DATA.
+    pub async fn mail(&mut self, from: &str, to: &[&str], body: &[u8]) -> (u16, String) {
+        assert_eq!(self.cmd("EHLO test").await.0, 250);
+        assert_eq!(self.cmd(&format!("MAIL FROM:<{from}>")).await.0, 250);
+        for t in to {
+            assert_eq!(self.cmd(&format!("RCPT TO:<{t}>")).await.0, 250);
+        }
+        assert_eq!(self.cmd("DATA").await.0, 354);
+        self.send(&stuff(body)).await;
+        self.reply().await
+    }
+}
+
+/// The test's own dot-stuffing, independent of the code under test.
+pub fn stuff(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in body.split_inclusive(|b| *b == b'\n') {
+        if line.first() == Some(&b'.') {
+            out.push(b'.');
+        }
+        out.extend_from_slice(line);
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+/// The held message's id from the reply to DATA, which must be
+/// `250 … held as ID`.
+pub fn held_id(reply: &(u16, String)) -> String {
+    assert!(
+        reply.0 == 250 && reply.1.contains("held as"),
+        "not held: {reply:?}"
+    );
+    reply.1.rsplit(' ').next().unwrap().to_string()
+}
+
+/// Sends the shipped misdirected example (held by the default policy);
+/// returns the held message's id.
+pub async fn hold_one(port: u16) -> String {
+    let mut c = Client::connect(port).await.unwrap();
+    let reply = c
+        .mail(
+            "a.partner@firm.example",
+            &["j.smith@meridian-tankers.com"],
+            &example("misdirected.eml"),
+        )
+        .await;
+    held_id(&reply)
+}
