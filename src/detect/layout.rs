@@ -1,0 +1,154 @@
+//! The text the built-in pattern detectors read: the segment as written, with
+//! its separators, line breaks, tabs and letter case kept (normalised text has
+//! lost all four, which is what let an SSN match a ZIP+4 code and a card
+//! number run across table cells), but with the forms that only *look*
+//! different made plain: full-width digits and letters become ASCII, every
+//! Unicode dash is `-`, every other space is ` ` (a line or paragraph
+//! separator is `\n`), and characters that render as nothing are dropped.
+//!
+//! Most mail is ASCII: then the layout *is* the segment, borrowed, and offsets
+//! need no map.
+
+use std::borrow::Cow;
+use std::ops::Range;
+use unicode_normalization::char::decompose_compatible;
+
+/// A segment's layout text, and the way back to the segment's offsets.
+pub struct Layout<'a> {
+    pub text: Cow<'a, str>,
+    /// For each byte of `text`, the offset in the segment of the character
+    /// it came from; empty when `text` is the segment itself.
+    map: Vec<u32>,
+    original: &'a str,
+}
+
+impl<'a> Layout<'a> {
+    pub fn of(original: &'a str) -> Layout<'a> {
+        let plain = original
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'));
+        if plain {
+            return Layout {
+                text: Cow::Borrowed(original),
+                map: Vec::new(),
+                original,
+            };
+        }
+        let mut text = String::with_capacity(original.len());
+        let mut map = Vec::with_capacity(original.len());
+        for (at, c) in original.char_indices() {
+            let before = text.len();
+            push(&mut text, c);
+            map.extend(std::iter::repeat_n(at as u32, text.len() - before));
+        }
+        Layout {
+            text: Cow::Owned(text),
+            map,
+            original,
+        }
+    }
+
+    /// The segment's byte range behind a range of the layout text.
+    pub fn original_range(&self, r: Range<usize>) -> Range<usize> {
+        if self.map.is_empty() {
+            return r;
+        }
+        let start = self.map[r.start] as usize;
+        let last = self.map[r.end - 1] as usize;
+        let end = last
+            + self.original[last..]
+                .chars()
+                .next()
+                .map_or(0, char::len_utf8);
+        start..end
+    }
+}
+
+fn push(text: &mut String, c: char) {
+    match c {
+        '\t' | '\n' | '\r' => text.push(c),
+        '\u{2028}' | '\u{2029}' | '\u{85}' => text.push('\n'),
+        c if c.is_control() || invisible(c) => {}
+        c if is_dash(c) => text.push('-'),
+        c if c.is_whitespace() => text.push(' '),
+        c if c.is_ascii() => text.push(c),
+        c => {
+            let mut parts = String::new();
+            decompose_compatible(c, |d| parts.push(d));
+            // Full-width and other compatibility forms of one ASCII letter or
+            // digit read as that letter or digit; anything else stays as is.
+            let mut chars = parts.chars();
+            match (chars.next(), chars.next()) {
+                (Some(a), None) if a.is_ascii_alphanumeric() => text.push(a),
+                _ => text.push(c),
+            }
+        }
+    }
+}
+
+/// Unicode dashes (general category Pd) and the minus sign.
+pub fn is_dash(c: char) -> bool {
+    matches!(
+        c,
+        '\u{058A}' | '\u{05BE}' | '\u{1400}' | '\u{1806}' | '\u{2010}'
+            ..='\u{2015}'
+                | '\u{2212}'
+                | '\u{2E17}'
+                | '\u{2E1A}'
+                | '\u{2E3A}'
+                | '\u{2E3B}'
+                | '\u{2E40}'
+                | '\u{301C}'
+                | '\u{3030}'
+                | '\u{30A0}'
+                | '\u{FE31}'
+                | '\u{FE32}'
+                | '\u{FE58}'
+                | '\u{FE63}'
+                | '\u{FF0D}'
+    )
+}
+
+/// Characters that render as nothing and are used to split a number
+/// invisibly (the same set normalisation drops).
+pub fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{E0000}'..='\u{E007F}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        let cases = [
+            ("4111 1111", "4111 1111"),
+            ("a\tb\r\nc", "a\tb\r\nc"),
+            ("４１１１‐１１１１", "4111-1111"),
+            ("123\u{2013}45\u{2212}6789", "123-45-6789"),
+            ("41\u{200B}11\u{00AD}1", "41111"),
+            ("GB82\u{00A0}WEST", "GB82 WEST"),
+            ("line\u{2028}next", "line\nnext"),
+            ("Café", "Café"),
+            ("x\u{0001}y", "xy"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(Layout::of(input).text, want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn ranges_map_back_to_the_segment() {
+        let input = "card ４１１１‐１ end";
+        let l = Layout::of(input);
+        let start = l.text.find('4').unwrap();
+        let r = l.original_range(start..start + 6);
+        assert_eq!(&input[r], "４１１１‐１");
+        let plain = Layout::of("abc 123");
+        assert_eq!(plain.original_range(4..7), 4..7);
+    }
+}
