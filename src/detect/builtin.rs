@@ -2,13 +2,14 @@
 //! does not trip them (DESIGN §2). They read the layout text
 //! ([`super::layout`]), where separators, line breaks and case survive:
 //!
-//! - **US SSN** `AAA-GG-SSSS` with one separator (`-` or a space) used
+//! - **US SSN** `AAA-GG-SSSS` with one separator (`-`, `.` or a space) used
 //!   throughout, without the SSA's never-issued ranges (area 000, 666,
 //!   900–999; group 00; serial 0000). Nine bare digits count only beside a
 //!   keyword (`SSN`, `social security`).
 //! - **Payment card**: 13–19 digits unseparated, or in the issuers' groupings
-//!   (4-4-4-4, 4-4-4-4-3, Amex 4-6-5, Diners 4-6-4) with one separator, on one
-//!   line; Luhn, and a known issuer prefix for that length.
+//!   (4-4-4-4, 4-4-4-4-3, Amex 4-6-5, Diners 4-6-4) with one separator (a
+//!   space, `-` or `.`), on one line; Luhn, and a known issuer prefix for
+//!   that length.
 //! - **IBAN**: upper-case country code, electronic or paper form (groups of
 //!   four), the country's fixed length and BBAN format from the ISO 13616
 //!   registry (the `iban_validate` crate carries it), and mod 97.
@@ -31,8 +32,15 @@ pub enum Builtin {
     Iban,
 }
 
-const SSN: &str = r"(?-u)\b(?:\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}|\d{9})\b";
-const CARD: &str = r"(?-u)\b(?:\d{4}(?: \d{4}){3}(?: \d{3})?|\d{4}(?:-\d{4}){3}(?:-\d{3})?|\d{4} \d{6} \d{4,5}|\d{4}-\d{6}-\d{4,5}|\d{13,19})\b";
+const SSN: &str = r"(?-u)\b(?:\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}|\d{3}\.\d{2}\.\d{4}|\d{9})\b";
+// One alternative per separator: the regex crate has no backreferences.
+const CARD: &str = concat!(
+    r"(?-u)\b(?:",
+    r"\d{4}(?: \d{4}){3}(?: \d{3})?|\d{4} \d{6} \d{4,5}|",
+    r"\d{4}(?:-\d{4}){3}(?:-\d{3})?|\d{4}-\d{6}-\d{4,5}|",
+    r"\d{4}(?:\.\d{4}){3}(?:\.\d{3})?|\d{4}\.\d{6}\.\d{4,5}|",
+    r"\d{13,19})\b"
+);
 const IBAN: &str =
     r"(?-u)\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,4})?)\b";
 

@@ -7,7 +7,7 @@
 //! separator is `\n`), and characters that render as nothing are dropped.
 //!
 //! Most mail is ASCII: then the layout *is* the segment, borrowed, and offsets
-//! need no map.
+//! need no map; otherwise the map back is built only when something matched.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -16,9 +16,6 @@ use unicode_normalization::char::decompose_compatible;
 /// A segment's layout text, and the way back to the segment's offsets.
 pub struct Layout<'a> {
     pub text: Cow<'a, str>,
-    /// For each byte of `text`, the offset in the segment of the character
-    /// it came from; empty when `text` is the segment itself.
-    map: Vec<u32>,
     original: &'a str,
 }
 
@@ -27,40 +24,39 @@ impl<'a> Layout<'a> {
         let plain = original
             .bytes()
             .all(|b| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'));
-        if plain {
-            return Layout {
-                text: Cow::Borrowed(original),
-                map: Vec::new(),
-                original,
-            };
+        let text = if plain {
+            Cow::Borrowed(original)
+        } else {
+            let mut text = String::with_capacity(original.len());
+            original.chars().for_each(|c| push(&mut text, c));
+            Cow::Owned(text)
+        };
+        Layout { text, original }
+    }
+
+    /// The segment's byte ranges behind ranges of the layout text. The map
+    /// from one to the other is built here, only for a segment with hits.
+    pub fn original_ranges(&self, ranges: &mut [Range<usize>]) {
+        if matches!(self.text, Cow::Borrowed(_)) {
+            return;
         }
-        let mut text = String::with_capacity(original.len());
-        let mut map = Vec::with_capacity(original.len());
-        for (at, c) in original.char_indices() {
+        let mut map = Vec::with_capacity(self.text.len());
+        let mut text = String::with_capacity(self.text.len());
+        for (at, c) in self.original.char_indices() {
             let before = text.len();
             push(&mut text, c);
             map.extend(std::iter::repeat_n(at as u32, text.len() - before));
         }
-        Layout {
-            text: Cow::Owned(text),
-            map,
-            original,
+        for r in ranges {
+            let start = map[r.start] as usize;
+            let last = map[r.end - 1] as usize;
+            let end = last
+                + self.original[last..]
+                    .chars()
+                    .next()
+                    .map_or(0, char::len_utf8);
+            *r = start..end;
         }
-    }
-
-    /// The segment's byte range behind a range of the layout text.
-    pub fn original_range(&self, r: Range<usize>) -> Range<usize> {
-        if self.map.is_empty() {
-            return r;
-        }
-        let start = self.map[r.start] as usize;
-        let last = self.map[r.end - 1] as usize;
-        let end = last
-            + self.original[last..]
-                .chars()
-                .next()
-                .map_or(0, char::len_utf8);
-        start..end
     }
 }
 
@@ -146,9 +142,11 @@ mod tests {
         let input = "card ４１１１‐１ end";
         let l = Layout::of(input);
         let start = l.text.find('4').unwrap();
-        let r = l.original_range(start..start + 6);
-        assert_eq!(&input[r], "４１１１‐１");
-        let plain = Layout::of("abc 123");
-        assert_eq!(plain.original_range(4..7), 4..7);
+        let mut r = [start..start + 6];
+        l.original_ranges(&mut r);
+        assert_eq!(&input[r[0].clone()], "４１１１‐１");
+        let mut plain = [4..7];
+        Layout::of("abc 123").original_ranges(&mut plain);
+        assert_eq!(plain, [4..7]);
     }
 }

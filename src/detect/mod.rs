@@ -156,11 +156,22 @@ impl Detector {
             return;
         }
         let layout = layout::Layout::of(original);
+        let (mut which, mut ranges) = (Vec::new(), Vec::new());
         for i in self.on_layout.matching(&layout.text) {
             self.patterns[i].find(&layout.text, |r| {
-                out.push(Hit::Builtin(i, layout.original_range(r)))
+                which.push(i);
+                ranges.push(r);
             });
         }
+        if !ranges.is_empty() {
+            layout.original_ranges(&mut ranges);
+        }
+        out.extend(
+            which
+                .into_iter()
+                .zip(ranges)
+                .map(|(i, r)| Hit::Builtin(i, r)),
+        );
     }
 
     /// Scans every segment and returns what the message mentions.
