@@ -94,25 +94,16 @@ fn separator(s: &str) -> Option<u8> {
 }
 
 /// Whether the candidate continues, on either side, into another group of
-/// digits: through its own separator or one of [`JOINERS`], or into a letter
-/// the ASCII `\b` did not see (a non-ASCII one). A `+` before it marks an
-/// international phone number.
+/// digits: through its own separator or one of [`JOINERS`]. A `+` before it
+/// marks an international phone number. (Letters need no check: an ASCII one
+/// fails the regex's `\b`, and text in scripts without spaces, such as
+/// Japanese, writes a number right after a word.)
 fn joined(text: &str, r: &Range<usize>, sep: Option<u8>) -> bool {
     let b = text.as_bytes();
     let joins = |c: u8| JOINERS.contains(&c) || Some(c) == sep;
     let before = |i: usize| r.start.checked_sub(i).map(|i| b[i]);
     let after = |i: usize| b.get(r.end + i - 1).copied();
-    let letter_before = text[..r.start]
-        .chars()
-        .next_back()
-        .is_some_and(char::is_alphanumeric);
-    let letter_after = text[r.end..]
-        .chars()
-        .next()
-        .is_some_and(char::is_alphanumeric);
-    letter_before
-        || letter_after
-        || before(1) == Some(b'+')
+    before(1) == Some(b'+')
         || (before(1).is_some_and(joins) && before(2).is_some_and(|c| c.is_ascii_digit()))
         || (after(1).is_some_and(joins) && after(2).is_some_and(|c| c.is_ascii_digit()))
 }
@@ -150,7 +141,9 @@ fn beside_keyword(text: &str, r: &Range<usize>) -> bool {
 /// Issuer identification ranges of the card schemes, with the lengths each
 /// issues: (low, high, digits compared, shortest, longest).
 const ISSUERS: &[(u32, u32, usize, usize, usize)] = &[
-    (4, 4, 1, 13, 19),       // Visa (13, 16, 19)
+    (4, 4, 1, 13, 13),       // Visa
+    (4, 4, 1, 16, 16),       // Visa
+    (4, 4, 1, 19, 19),       // Visa
     (51, 55, 2, 16, 16),     // Mastercard
     (2221, 2720, 4, 16, 16), // Mastercard 2-series
     (34, 34, 2, 15, 15),     // American Express
