@@ -150,9 +150,13 @@ impl<'a> Written<'a> {
     }
 }
 
-/// A separator the text may put at a group boundary: whitespace (a line
-/// break included) around at most one mark.
+/// A separator the text may put at a group boundary: whitespace around at
+/// most one mark, with at most one line break (a number wrapped at the end of
+/// a line; a blank line between two groups is two paragraphs).
 fn separator_allowed(sep: &str, colon_here: bool) -> bool {
+    if sep.matches('\n').count() > 1 || sep.matches('\r').count() > 1 {
+        return false;
+    }
     let mut marks = 0;
     for c in sep.chars() {
         if c.is_whitespace() || blank(c) {
@@ -362,6 +366,7 @@ mod tests {
             ("2024-0117", "ref 2O24-O117"),
             ("2024-0117", "ref 2024 - 0117"),
             ("2024-0117", "ref 2024-\r\n0117"),
+            ("2024-0117", "ref 2024\n    0117"),
             ("2024-0117", "ref 20\u{200B}24-01\u{00AD}17"),
             ("2024-0117", "ref 2024\u{00A0}0117"),
             ("2024-0117", "matter 2024-0117-01"),
@@ -399,6 +404,11 @@ mod tests {
             ("2024-0117", "2024:0117"),
             ("2024-0117", "2024 -- 0117"),
             ("2024-0117", "2024, 0117"),
+            (
+                "2024-0117",
+                "September 18-20, 2024\n   \n\n   0117 visitors",
+            ),
+            ("2024-0117", "in 2024\r\n\r\n0117 was"),
             ("2024-0117", "2,024,0117"),
             ("2024-0117", "2024\u{00BD}0117"),
             ("1:23-cv-04512", "1 23 c v 04512"),
