@@ -105,7 +105,7 @@ impl Shape {
     }
 }
 
-fn digitish(b: u8) -> bool {
+pub(super) fn digitish(b: u8) -> bool {
     b.is_ascii_digit() || b == b'o'
 }
 

@@ -3,13 +3,18 @@
 //! does no I/O.
 //!
 //! Each segment is normalised once; the automaton for names, the matter-number
-//! index and the pattern detectors each read the normalised text once. Only
-//! when something matched is the segment normalised again with an offset map,
-//! to show the reviewer the original words.
+//! index and custom pattern detectors each read the normalised text once; the
+//! built-in detectors read the layout text, where separators, line breaks and
+//! case survive. Only when something matched is the segment normalised again
+//! with an offset map: to check that a matter number keeps its shape as
+//! written, and to show the reviewer the original words.
 
+pub mod builtin;
+pub mod layout;
 pub mod matter;
 pub mod names;
 pub mod pattern;
+pub mod written;
 
 use crate::config::dictionary::{ClientIdx, Dictionaries, MatterIdx};
 use crate::extract::normalise::normalise;
@@ -27,14 +32,9 @@ pub enum Hit {
     Client(NameTarget, Range<usize>),
     Matter(MatterIdx, Range<usize>),
     Pattern(usize, Range<usize>),
-}
-
-impl Hit {
-    fn range(&self) -> &Range<usize> {
-        match self {
-            Hit::Client(_, r) | Hit::Matter(_, r) | Hit::Pattern(_, r) => r,
-        }
-    }
+    /// A built-in detector's hit; its range is in the segment's original
+    /// text, not the normalised one.
+    Builtin(usize, Range<usize>),
 }
 
 /// One reported match: what, where, and the words as written.
@@ -76,17 +76,50 @@ pub struct Detector {
     names: NameMatcher,
     matters: matter::MatterIndex,
     patterns: Vec<PatternDetector>,
-    /// All pattern regexes in one pass: only those that can match run alone.
-    any_pattern: regex::RegexSet,
+    /// The custom detectors' regexes in one pass over the normalised text,
+    /// the built-ins' in one pass over the layout text: only those that can
+    /// match run alone.
+    on_norm: PatternSet,
+    on_layout: PatternSet,
+}
+
+/// Some of the pattern detectors, as one `RegexSet`.
+#[derive(Debug)]
+struct PatternSet {
+    set: regex::RegexSet,
+    /// Index in `Detector::patterns` of each regex of the set.
+    which: Vec<usize>,
+}
+
+impl PatternSet {
+    fn build(patterns: &[PatternDetector], layout: bool) -> Result<Self, String> {
+        let which: Vec<usize> = (0..patterns.len())
+            .filter(|&i| patterns[i].reads_layout() == layout)
+            .collect();
+        let set = regex::RegexSetBuilder::new(which.iter().map(|&i| patterns[i].pattern()))
+            .size_limit(8 << 20)
+            .build()
+            .map_err(|e| format!("cannot combine the pattern detectors: {e}"))?;
+        Ok(PatternSet { set, which })
+    }
+
+    /// Indexes of the detectors whose regex matches somewhere in `text`.
+    fn matching(&self, text: &str) -> Vec<usize> {
+        if self.which.is_empty() {
+            return Vec::new();
+        }
+        self.set
+            .matches(text)
+            .iter()
+            .map(|k| self.which[k])
+            .collect()
+    }
 }
 
 impl Detector {
     pub fn build(dict: &Dictionaries, patterns: Vec<PatternDetector>) -> Result<Self, String> {
-        let any_pattern =
-            regex::RegexSetBuilder::new(patterns.iter().map(PatternDetector::pattern))
-                .size_limit(8 << 20)
-                .build()
-                .map_err(|e| format!("cannot combine the pattern detectors: {e}"))?;
+        let on_norm = PatternSet::build(&patterns, false)?;
+        let on_layout = PatternSet::build(&patterns, true)?;
         // The automaton is the slow part; the matter index builds beside it.
         let (names, matters) = std::thread::scope(|s| {
             let matters = s.spawn(|| matter::MatterIndex::build(&dict.matters));
@@ -97,7 +130,8 @@ impl Detector {
             names: names?,
             matters,
             patterns,
-            any_pattern,
+            on_norm,
+            on_layout,
         })
     }
 
@@ -106,16 +140,38 @@ impl Detector {
         self.names.heap_bytes() + self.matters.heap_bytes()
     }
 
-    /// Raw hits in one normalised text (public for the benchmark).
-    pub fn hits(&self, norm: &str, out: &mut Vec<Hit>) {
+    /// Raw hits in one text and its normalised form (public for the
+    /// benchmark). Matter hits are candidates until [`written::keeps_shape`]
+    /// has seen how they are written.
+    pub fn hits(&self, original: &str, norm: &str, out: &mut Vec<Hit>) {
         self.names.find(norm, out);
         self.matters.find(norm, out);
         if self.patterns.is_empty() {
             return;
         }
-        for i in self.any_pattern.matches(norm).iter() {
+        for i in self.on_norm.matching(norm) {
             self.patterns[i].find(norm, |r| out.push(Hit::Pattern(i, r)));
         }
+        if self.on_layout.which.is_empty() {
+            return;
+        }
+        let layout = layout::Layout::of(original);
+        let (mut which, mut ranges) = (Vec::new(), Vec::new());
+        for i in self.on_layout.matching(&layout.text) {
+            self.patterns[i].find(&layout.text, |r| {
+                which.push(i);
+                ranges.push(r);
+            });
+        }
+        if !ranges.is_empty() {
+            layout.original_ranges(&mut ranges);
+        }
+        out.extend(
+            which
+                .into_iter()
+                .zip(ranges)
+                .map(|(i, r)| Hit::Builtin(i, r)),
+        );
     }
 
     /// Scans every segment and returns what the message mentions.
@@ -127,12 +183,18 @@ impl Detector {
         for seg in segments {
             hits.clear();
             let norm = normalise(&seg.text, None);
-            self.hits(&norm, &mut hits);
+            self.hits(&seg.text, &norm, &mut hits);
             if hits.is_empty() {
                 continue;
             }
             let mut map = Vec::with_capacity(norm.len());
             normalise(&seg.text, Some(&mut map));
+            hits.retain(|h| match h {
+                Hit::Matter(m, r) => {
+                    written::keeps_shape(dict.matters.number(*m), &seg.text, &norm, &map, r)
+                }
+                _ => true,
+            });
             for hit in hits.drain(..) {
                 let m = self.describe(dict, &hit, seg, &map);
                 match seen.entry((m.kind.clone(), m.id.clone(), m.location.clone())) {
@@ -162,13 +224,18 @@ impl Detector {
                 dict.matters.number(*m).to_string(),
                 false,
             ),
-            Hit::Pattern(i, _) => (
+            Hit::Pattern(i, _) | Hit::Builtin(i, _) => (
                 self.patterns[*i].name.clone(),
                 self.patterns[*i].name.clone(),
                 false,
             ),
         };
-        let (text, snippet) = original_words(&seg.text, map, hit.range());
+        let (text, snippet) = match hit {
+            Hit::Client(_, r) | Hit::Matter(_, r) | Hit::Pattern(_, r) => {
+                original_words(&seg.text, map, r)
+            }
+            Hit::Builtin(_, r) => words_at(&seg.text, r.clone()),
+        };
         Match {
             kind,
             id,
@@ -205,7 +272,7 @@ impl Detector {
                     f.matters.insert(mi);
                     f.clients.insert(dict.matters.client(mi));
                 }
-                Hit::Pattern(i, _) => {
+                Hit::Pattern(i, _) | Hit::Builtin(i, _) => {
                     f.detectors.insert(self.patterns[i].name.clone());
                 }
             }
@@ -220,6 +287,12 @@ fn original_words(original: &str, map: &[u32], range: &Range<usize>) -> (String,
     let start = map[range.start] as usize;
     let last = map[range.end - 1] as usize;
     let end = last + original[last..].chars().next().map_or(0, char::len_utf8);
+    words_at(original, start..end)
+}
+
+/// The original words in `range`, and a snippet around them.
+fn words_at(original: &str, range: Range<usize>) -> (String, String) {
+    let (start, end) = (range.start, range.end);
     let text = original[start..end].to_string();
     let from = floor_char(original, start.saturating_sub(60));
     let to = floor_char(original, (end + 60).min(original.len()));

@@ -1,8 +1,10 @@
-//! Pattern detectors that rules can name: US social security numbers, payment
-//! card numbers (Luhn-checked), IBANs (ISO 7064 mod-97), and custom regular
-//! expressions with an optional validator. They run over the normalised text,
-//! which is lower-case with every dash as `-`.
+//! Pattern detectors that rules can name: the built-ins (US social security
+//! numbers, payment card numbers, IBANs; shapes and checks in
+//! [`super::builtin`]), which read the layout text, and custom regular
+//! expressions with an optional validator, which read the normalised text
+//! (lower-case words joined by single spaces, as DESIGN §2 describes).
 
+use super::builtin::Builtin;
 use regex::Regex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,14 +20,10 @@ pub struct PatternDetector {
     pub name: String,
     regex: Regex,
     validator: Validator,
+    /// Set for a built-in: it reads the layout text and judges its own
+    /// candidates.
+    builtin: Option<Builtin>,
 }
-
-// Normalised text is lower-case ASCII-folded words separated by single
-// spaces (every dash or dot is a space by then), so the built-ins use ASCII
-// classes and boundaries, which keep the regex engine on its fast DFA.
-const SSN: &str = r"(?-u:\b\d{3} ?\d{2} ?\d{4}\b)";
-const CARD: &str = r"(?-u:\b\d(?: ?\d){12,18}\b)";
-const IBAN: &str = r"(?-u:\b[a-z]{2}\d{2}(?: ?[a-z0-9]){11,30}\b)";
 
 impl PatternDetector {
     /// A detector from the config: a built-in name, or a regex plus validator.
@@ -35,16 +33,14 @@ impl PatternDetector {
         regex: Option<&str>,
         validate: Option<&str>,
     ) -> Result<Self, String> {
-        let (pattern, validator) = match (builtin, regex) {
-            (Some("ssn"), None) => (SSN, Validator::Ssn),
-            (Some("card"), None) => (CARD, Validator::Luhn),
-            (Some("iban"), None) => (IBAN, Validator::Iban),
-            (Some(other), None) => {
-                return Err(format!(
-                    "unknown built-in detector {other:?} (ssn, card, iban)"
-                ))
+        let (pattern, validator, builtin) = match (builtin, regex) {
+            (Some(name), None) => {
+                let b = Builtin::parse(name).ok_or_else(|| {
+                    format!("unknown built-in detector {name:?} (ssn, card, iban)")
+                })?;
+                (b.pattern(), Validator::None, Some(b))
             }
-            (None, Some(re)) => (re, parse_validator(validate)?),
+            (None, Some(re)) => (re, parse_validator(validate)?, None),
             (Some(_), Some(_)) => return Err("give either `builtin` or `regex`, not both".into()),
             (None, None) => return Err("a detector needs `builtin` or `regex`".into()),
         };
@@ -56,16 +52,29 @@ impl PatternDetector {
             name: name.to_string(),
             regex,
             validator,
+            builtin,
         })
+    }
+
+    /// Whether this detector reads the layout text (see [`super::layout`])
+    /// rather than the normalised text.
+    pub fn reads_layout(&self) -> bool {
+        self.builtin.is_some()
     }
 
     pub fn pattern(&self) -> &str {
         self.regex.as_str()
     }
 
+    /// Every match in `text`: the layout text for a built-in, the
+    /// normalised text for a custom detector.
     pub fn find(&self, text: &str, mut found: impl FnMut(std::ops::Range<usize>)) {
         for m in self.regex.find_iter(text) {
-            if validate(self.validator, m.as_str()) {
+            let real = match self.builtin {
+                Some(b) => b.accept(text, m.range()),
+                None => validate(self.validator, m.as_str()),
+            };
+            if real {
                 found(m.range());
             }
         }
@@ -123,22 +132,16 @@ pub fn luhn(s: &str) -> bool {
     sum % 10 == 0
 }
 
+/// The `iban` validator of custom detectors, which read lower-case
+/// normalised text: any case, any separators; the country's length and BBAN
+/// format (ISO 13616 registry) and mod 97 must hold.
 pub fn iban(s: &str) -> bool {
-    let compact: Vec<char> = s.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    if !(15..=34).contains(&compact.len()) {
-        return false;
-    }
-    let rearranged = compact[4..].iter().chain(&compact[..4]);
-    let mut rem: u32 = 0;
-    for c in rearranged {
-        let v = c.to_digit(36).unwrap_or(0);
-        rem = if v >= 10 {
-            (rem * 100 + v) % 97
-        } else {
-            (rem * 10 + v) % 97
-        };
-    }
-    rem == 1
+    let compact: String = s
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    compact.parse::<iban::Iban>().is_ok()
 }
 
 /// SSA rules: no area 000, 666 or 9xx, no group 00, no serial 0000.
@@ -172,12 +175,25 @@ mod tests {
     fn builtins_find() {
         let card = PatternDetector::new("card", Some("card"), None, None).unwrap();
         let mut n = 0;
-        // Detectors read normalised text, where dashes are spaces.
-        let text = crate::extract::normalise::normalise(
+        // Built-ins read the layout text, where separators survive.
+        let layout = crate::detect::layout::Layout::of(
             "pay with 4111-1111-1111-1111 today, not 1234 5678 9012 3458",
-            None,
         );
-        card.find(&text, |_| n += 1);
+        card.find(&layout.text, |_| n += 1);
         assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn custom_detectors_read_normalised_text() {
+        let docket = PatternDetector::new("d", None, Some(r"\bcase \d{4}\b"), None).unwrap();
+        assert!(!docket.reads_layout());
+        let mut n = 0;
+        docket.find(
+            &crate::extract::normalise::normalise("Case-2024", None),
+            |_| n += 1,
+        );
+        assert_eq!(n, 1);
+        assert!(iban("GB82-WEST-1234-5698-7654-32"));
+        assert!(!iban("gb82 west 1234 5698 7654"));
     }
 }

@@ -383,3 +383,239 @@ fn monitor_rules_report_without_acting() {
         vec!["personal-data-external"]
     );
 }
+
+// ---- §1.39: real mail must not trip detection (issue 12) -------------------
+
+/// The shipped rules with a dense matters dictionary: every `YYYY-NNNN` and
+/// `LIT/YY/NNNN` for 2019–2026, plus `M-YYYY-NNNN`, `MNNNNNN` and docket
+/// numbers (the shapes the corpus uses), so that almost every time and date
+/// has a matter of the same digits.
+fn dense_config() -> &'static Config {
+    static CFG: OnceLock<Config> = OnceLock::new();
+    CFG.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("mw-dense-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/rules");
+        for f in ["matterwall.toml", "clients.csv", "waivers.csv"] {
+            std::fs::copy(format!("{rules}/{f}"), dir.join(f)).unwrap();
+        }
+        copy_dir(&format!("{rules}/certs"), &dir.join("certs"));
+        let mut csv =
+            String::from("matter_number,client_id,description,cocounsel_domains,screened\n");
+        for year in 2019..=2026 {
+            for n in 0..10_000 {
+                csv.push_str(&format!("{year}-{n:04},C-10442,d,,\n"));
+                csv.push_str(&format!("LIT/{:02}/{n:04},C-10443,d,,\n", year % 100));
+            }
+            for n in (0..10_000).step_by(7) {
+                csv.push_str(&format!("M-{year}-{n:04},C-10445,d,,\n"));
+            }
+        }
+        for n in (0..1_000_000).step_by(97) {
+            csv.push_str(&format!("M{n:06},C-10446,d,,\n"));
+        }
+        for court in 1..=9 {
+            for n in (0..100_000).step_by(101) {
+                csv.push_str(&format!("{court}:24-cv-{n:05},C-10444,d,,\n"));
+            }
+        }
+        std::fs::write(dir.join("matters.csv"), csv).unwrap();
+        Config::load(&dir.join("matterwall.toml")).expect("the dense dictionary loads")
+    })
+}
+
+fn copy_dir(from: &str, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn run_dense(raw: &str) -> Verdict {
+    let env = Envelope {
+        from: "a.partner@firm.example".into(),
+        to: OUT.iter().map(|s| s.to_string()).collect(),
+    };
+    check(dense_config(), &env, raw.as_bytes(), today())
+}
+
+/// Reply and forward headers as Outlook, Gmail, Apple Mail and Thunderbird
+/// write them in several locales; `{d}` `{m}` `{y}` `{H}` `{M}` are the day,
+/// month, year, hour and minute, `{h}` the 12-hour hour, `{yy}` the year's
+/// last two digits.
+const REPLY_HEADERS: &[&str] = &[
+    "From: A Partner\r\nSent: Wednesday, {d} January {y} {H}:{M}\r\nTo: B\r\nSubject: RE: draft",
+    "Sent: Wednesday, January {d}, {y} {h}:{M} AM",
+    "Envoy\u{e9} : mercredi {d} janvier {y} {H}:{M}",
+    "Gesendet: Mittwoch, {d}. Januar {y} {H}:{M}",
+    "Verzonden: woensdag {d} januari {y} {H}:{M}",
+    "Enviado el: mi\u{e9}rcoles, {d} de enero de {y} {H}:{M}",
+    "Sent: {y}-{m}-{d} {H}:{M}",
+    "On Wed, {d} Jan {y} at {H}:{M}, A Partner <a@x.example> wrote:",
+    "On Wed, Jan {d}, {y} at {h}:{M}\u{202F}AM A Partner <a@x.example> wrote:",
+    "Le mer. {d} janv. {y} \u{e0} {H}:{M}, A Partner <a@x.example> a \u{e9}crit :",
+    "Am Mi., {d}. Jan. {y} um {H}:{M} Uhr schrieb A Partner <a@x.example>:",
+    "El mi\u{e9}, {d} ene {y} a las {H}:{M}, A Partner (<a@x.example>) escribi\u{f3}:",
+    "---------- Forwarded message ---------\r\nFrom: A <a@x.example>\r\nDate: Wed, {d} Jan {y} at {H}:{M}\r\nSubject: x",
+    "On {d} Jan {y}, at {H}:{M}, A Partner <a@x.example> wrote:",
+    "Le {d} janv. {y} \u{e0} {H}:{M}, A Partner <a@x.example> a \u{e9}crit :",
+    "Am {d}.{m}.{y} um {H}:{M} schrieb A Partner <a@x.example>:",
+    "On {d}/{m}/{y} {H}:{M}, A Partner wrote:",
+    "On {m}/{d}/{yy} {h}:{M} AM, A Partner wrote:",
+    "Am {d}.{m}.{yy} um {H}:{M} schrieb A Partner:",
+    "On {y}-{m}-{d} {H}:{M}, A Partner wrote:",
+    "-------- Original Message --------\r\nSubject: x\r\nDate: Wed, {d} Jan {y} {H}:{M}:05 +0100",
+    "Op wo 17 jan. {y} om {H}:{M} schreef A Partner <a@x.example>:",
+    "Il giorno mer {d} gen {y} alle ore {H}:{M} A Partner <a@x.example> ha scritto:",
+    "\u{9001}\u{4fe1}\u{65e5}\u{6642}: {y}\u{5e74}{m}\u{6708}{d}\u{65e5} {H}:{M}",
+];
+
+fn fill(template: &str, day: u32, month: u32, year: u32, hour: u32, minute: u32) -> String {
+    let h12 = if hour % 12 == 0 { 12 } else { hour % 12 };
+    template
+        .replace("{d}", &day.to_string())
+        .replace("{m}", &format!("{month:02}"))
+        .replace("{yy}", &format!("{:02}", year % 100))
+        .replace("{y}", &year.to_string())
+        .replace("{H}", &format!("{hour:02}"))
+        .replace("{h}", &h12.to_string())
+        .replace("{M}", &format!("{minute:02}"))
+}
+
+#[test]
+fn reply_headers_are_not_matter_numbers() {
+    // Every minute of a day, on a few dates, in every template: one message
+    // per template and year, so a failure names its template.
+    for template in REPLY_HEADERS {
+        for year in [2019, 2024, 2026] {
+            let mut body = String::new();
+            for hour in 0..24 {
+                for minute in 0..60 {
+                    let (day, month) = (1 + (hour + minute) % 28, 1 + minute % 12);
+                    body.push_str(&fill(template, day, month, year, hour, minute));
+                    body.push_str("\r\n\r\n");
+                }
+            }
+            let raw = msg("Content-Type: text/plain; charset=utf-8\r\n", &body);
+            let v = run_dense(&raw);
+            let found: Vec<String> = v
+                .matches
+                .iter()
+                .map(|m| format!("{} {:?}", m.id, m.text))
+                .collect();
+            assert!(found.is_empty(), "{template:?} {year}: {found:?}");
+        }
+    }
+}
+
+#[test]
+fn other_numbers_are_not_matter_numbers() {
+    let body = "Call +44 20 2024 0117 or 020 2024 0117 or (020) 2024 0117.\r\n\
+        Totals: 12 345, 1.234.567 and 2,024,0117.\r\n\
+        Dates: 2024-01-17, 17.01.2024, 2024/01/17, 01/17/2024, 20:24 01:17.\r\n\
+        Times: 2024 01:17; 2024:0117; build 2024.01.17.1";
+    let v = run_dense(&msg("", body));
+    assert!(v.matches.is_empty(), "{:?}", ids(&v));
+}
+
+#[test]
+fn dense_dictionary_still_finds_matter_variants() {
+    let cases: &[(&str, &str)] = &[
+        ("ref 2024-0117.", "2024-0117"),
+        ("ref 2024 0117", "2024-0117"),
+        ("ref 20240117", "2024-0117"),
+        ("ref 2024/0117", "2024-0117"),
+        ("ref 2024.0117", "2024-0117"),
+        ("ref 2024_0117", "2024-0117"),
+        (
+            "ref \u{FF12}\u{FF10}\u{FF12}\u{FF14}\u{2010}\u{FF10}\u{FF11}\u{FF11}\u{FF17}",
+            "2024-0117",
+        ),
+        ("ref 2024\u{2013}0117", "2024-0117"),
+        ("ref 2024\u{2011}0117", "2024-0117"),
+        ("ref 2O24-O117", "2024-0117"),
+        ("ref 2024-\r\n0117", "2024-0117"),
+        ("ref LIT.24.0117", "LIT/24/0117"),
+        ("ref M-2024-0119", "M-2024-0119"),
+        ("ref M 2024 0119", "M-2024-0119"),
+        ("ref 3:24-cv-00101", "3:24-cv-00101"),
+        ("ref 324cv00101", "3:24-cv-00101"),
+    ];
+    for (body, want) in cases {
+        let raw = msg("Content-Type: text/plain; charset=utf-8\r\n", body);
+        let v = run_dense(&raw);
+        assert!(ids(&v).contains(want), "{body:?}: {:?}", ids(&v));
+    }
+}
+
+/// Ordinary mail that the built-in detectors used to flag: with the
+/// personal-data rule in monitor mode, a detector hit shows in `matches`.
+#[test]
+fn ordinary_numbers_are_not_personal_data() {
+    let cases: &[(&str, &str)] = &[
+        ("zip+4", "Ship to 100 Main St, St Petersburg, FL 33710-3918"),
+        ("ip and port", "proxy at 10.20.250.15:8080 is down"),
+        ("longer run", "order 1234567890123 and ref 98765432101"),
+        ("nine bare digits", "tracking 123456789 arrives Monday"),
+        ("mixed separators", "ref 123-45 6789"),
+        ("codes", "codes 440/460/640/660/670"),
+        ("amounts", "salary band $30,001 - $35,000 and 4111 - $1111"),
+        ("phone", "call +1 4111 1111 1111 1111 or (212) 555-0100"),
+        ("lines", "4111 1111\r\n1111 1111"),
+        ("cells", "4111\t1111\t1111\t1111"),
+        ("lower-case iban", "token gb82west12345698765432 expires"),
+        ("random token", "id=aGB82WEST12345698765432"),
+        ("wrong length", "DE89 3704 0044 0532 0130 0"),
+    ];
+    for (name, body) in cases {
+        let v = run(&msg("", body), OUT);
+        assert!(
+            v.matches.is_empty() && v.monitor.is_empty(),
+            "{name}: {:?}",
+            v.matches
+        );
+    }
+    let html = "Content-Type: text/html\r\n";
+    let table = "<table><tr><td>4111</td><td>1111</td><td>1111</td><td>1111</td></tr></table>";
+    let v = run(&msg(html, table), OUT);
+    assert!(v.matches.is_empty(), "table cells: {:?}", v.matches);
+}
+
+#[test]
+fn personal_data_in_its_real_shapes_is_found() {
+    let cases: &[(&str, &str)] = &[
+        ("SSN 123-45-6789", "us-ssn"),
+        ("ssn: 123 45 6789", "us-ssn"),
+        ("Social Security Number: 123456789", "us-ssn"),
+        ("card 4111-1111-1111-1111 exp 12/27", "payment-card"),
+        ("amex 3782 822463 10005", "payment-card"),
+        ("4111111111111111", "payment-card"),
+        ("IBAN GB82 WEST 1234 5698 7654 32", "iban"),
+        ("IBAN DE89370400440532013000", "iban"),
+    ];
+    for (body, want) in cases {
+        let v = run(
+            &msg("Content-Type: text/plain; charset=utf-8\r\n", body),
+            OUT,
+        );
+        let kinds: Vec<&str> = v.matches.iter().map(|m| m.kind.as_str()).collect();
+        assert_eq!(kinds, vec![*want], "{body}");
+        assert_eq!(v.monitor, vec!["personal-data-external"], "{body}");
+    }
+    // Full-width digits and a Unicode dash are the same number.
+    let v = run(
+        &msg(
+            "Content-Type: text/plain; charset=utf-8\r\n",
+            "SSN \u{FF11}\u{FF12}\u{FF13}\u{2011}45\u{2011}6789",
+        ),
+        OUT,
+    );
+    assert_eq!(v.matches.len(), 1, "{:?}", v.matches);
+    assert_eq!(
+        v.matches[0].text,
+        "\u{FF11}\u{FF12}\u{FF13}\u{2011}45\u{2011}6789"
+    );
+}
