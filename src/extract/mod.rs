@@ -15,6 +15,7 @@ pub mod attachment;
 pub mod html;
 pub mod mime;
 pub mod normalise;
+pub mod text;
 pub mod views;
 
 use crate::config::raw::RawLimits;

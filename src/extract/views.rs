@@ -11,7 +11,7 @@
 //!   parser found, make the part uninspectable: a recipient's client may see a
 //!   different message from the one we scanned.
 
-use super::{attachment, mime::content_type, Ctx};
+use super::{attachment, text, Ctx};
 use base64::Engine;
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 use std::collections::HashMap;
@@ -33,16 +33,50 @@ pub fn check_message(ctx: &mut Ctx, prefix: &str, msg: &Message) {
         if distinct(types.iter().map(|t| media_type(t))) > 1 {
             ctx.uninspectable(&loc, "conflicting Content-Type headers");
         }
-        let boundaries: Vec<String> = types.iter().flat_map(|t| params(t, "boundary")).collect();
+        let boundaries: Vec<String> = types
+            .iter()
+            .flat_map(|t| param_values(t, "boundary"))
+            .collect();
         if distinct(boundaries.iter().cloned()) > 1 {
             ctx.uninspectable(&loc, "conflicting boundary parameters");
         }
         if let (PartType::Multipart(children), Some(b)) = (&part.body, boundaries.first()) {
             *expected.entry(b.clone()).or_default() += children.len();
+            preamble_and_epilogue(ctx, &loc, body_bytes(raw, part), b);
         }
     }
     if !expected.is_empty() {
         check_delimiters(ctx, &loc, raw, &expected);
+    }
+}
+
+/// The text before a multipart's first delimiter and after its closing one:
+/// not a part, but some clients show it, so it is scanned.
+fn preamble_and_epilogue(ctx: &mut Ctx, loc: &str, body: &[u8], boundary: &str) {
+    let delimiter = format!("--{boundary}");
+    let mut first: Option<usize> = None;
+    let mut after_close: Option<usize> = None;
+    let mut at = 0;
+    for line in body.split_inclusive(|&b| b == b'\n') {
+        let trimmed = trim_line_end(line);
+        if let Some(rest) = trimmed.strip_prefix(delimiter.as_bytes()) {
+            if rest.is_empty() {
+                first.get_or_insert(at);
+            } else if rest == b"--" {
+                first.get_or_insert(at);
+                after_close = Some(at + line.len());
+                break;
+            }
+        }
+        at += line.len();
+    }
+    let preamble = &body[..first.unwrap_or(0)];
+    let epilogue = after_close.map_or(&[][..], |end| &body[end..]);
+    for bytes in [preamble, epilogue] {
+        if !bytes.is_empty() {
+            let text = text::decode(bytes).unwrap_or_else(|| String::from_utf8_lossy(bytes).into());
+            ctx.text(loc, text);
+        }
     }
 }
 
@@ -90,28 +124,37 @@ fn trim_line_end(line: &[u8]) -> &[u8] {
     &line[..end]
 }
 
-/// Extra text views of a text part: other decodings and the raw bytes.
-pub fn alternatives(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart, primary: &str) {
-    let charset = part
-        .content_type()
-        .and_then(|c| c.attribute("charset"))
-        .and_then(charset);
-    let is_html = content_type(part) == "text/html";
+/// Extra text views of a text part: other decodings and the raw bytes, each
+/// read the way [`text::scan`] reads the primary text.
+pub fn alternatives(
+    ctx: &mut Ctx,
+    loc: &str,
+    msg: &Message,
+    part: &MessagePart,
+    primary: &str,
+    form: text::Form,
+) {
+    let label = part.content_type().and_then(|c| c.attribute("charset"));
+    let charset = label.and_then(charset);
     for bytes in decoded_views(ctx, loc, msg, part) {
         if decodes_to_itself(&bytes, charset, primary) {
             continue;
         }
-        let text = to_text(&bytes, charset);
-        if text == primary {
-            continue;
+        for text in to_texts(&bytes, charset) {
+            if text != primary {
+                text::scan(ctx, loc, &text, form);
+            }
         }
-        let text = if is_html {
-            super::html::to_text(&text)
-        } else {
-            text
-        };
-        ctx.text(loc, text);
     }
+}
+
+/// The text of a part whose declared charset gives binary: each decoding of
+/// its transfer encoding, read with the charset found by detection.
+pub fn detected_text(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) -> Option<String> {
+    decoded_views(ctx, loc, msg, part)
+        .iter()
+        .rev()
+        .find_map(|bytes| text::decode(bytes))
 }
 
 /// Other decodings of a binary part, read as attachments too when they differ.
@@ -260,11 +303,48 @@ fn charset(label: &str) -> Option<Charset> {
     encoding_rs::Encoding::for_label(label.trim().as_bytes())
 }
 
-fn to_text(bytes: &[u8], charset: Option<Charset>) -> String {
-    if let Some(enc) = charset {
-        return enc.decode_without_bom_handling(bytes).0.into_owned();
+/// Every plausible text of `bytes` under `charset`. For a stateful charset
+/// (ISO-2022-*) that includes the reading without escape sequences that
+/// switch and switch straight back: glibc and Python drop such a no-op pair,
+/// where WHATWG decoders write U+FFFD, so `Harrow ESC $B ESC (B gate` is
+/// `Harrowgate` in some clients.
+fn to_texts(bytes: &[u8], charset: Option<Charset>) -> Vec<String> {
+    let Some(enc) = charset else {
+        return vec![String::from_utf8_lossy(bytes).into_owned()];
+    };
+    let mut out = vec![enc.decode_without_bom_handling(bytes).0.into_owned()];
+    if enc == encoding_rs::ISO_2022_JP {
+        let pruned = without_empty_escapes(bytes);
+        if pruned != bytes {
+            out.push(enc.decode_without_bom_handling(&pruned).0.into_owned());
+        }
     }
-    String::from_utf8_lossy(bytes).into_owned()
+    out
+}
+
+/// `bytes` with every ISO 2022 escape sequence removed that is directly
+/// followed by another (it selects a character set no character uses).
+pub fn without_empty_escapes(bytes: &[u8]) -> Vec<u8> {
+    let escape_len = |at: usize| -> Option<usize> {
+        match bytes.get(at..at + 3)? {
+            [0x1b, b'(' | b'$', b'@' | b'A'..=b'J'] => Some(3),
+            [0x1b, b'$', b'(' | b')'] => bytes.get(at + 3).map(|_| 4),
+            _ => None,
+        }
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(len) = escape_len(i) {
+            if bytes.get(i + len) == Some(&0x1b) && escape_len(i + len).is_some() {
+                i += len;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
 }
 
 fn header_block<'a>(raw: &'a [u8], part: &MessagePart) -> &'a [u8] {
@@ -315,15 +395,112 @@ fn media_type(value: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Every value of parameter `name` in a header value (quoted or not).
-fn params(value: &str, name: &str) -> Vec<String> {
-    value
-        .split(';')
+/// Every value parameter `name` has in a header value, in every form a
+/// parser may read: plain (`name=`), RFC 2231 (`name*=`, and `name*0`,
+/// `name*1`… joined), and both with comments skipped and as a parser that
+/// does not know comments sees them (`(boundary="B";) boundary="A"`). More
+/// than one distinct value means parsers disagree.
+pub fn param_values(value: &str, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for text in [strip_comments(value), value.to_string()] {
+        let mut continued: Vec<(u32, String)> = Vec::new();
+        for (key, val) in split_params(&text) {
+            let Some(rest) = key.strip_prefix(name) else {
+                continue;
+            };
+            match rest {
+                "" => out.push(val),
+                "*" => out.push(rfc2231_value(&val, true)),
+                _ => {
+                    // `name*N` or `name*N*` (percent-encoded; the first
+                    // section also carries `charset'language'`).
+                    let section = rest.strip_prefix('*').unwrap_or(rest);
+                    let (num, extended) = match section.strip_suffix('*') {
+                        Some(n) => (n, true),
+                        None => (section, false),
+                    };
+                    let Ok(n) = num.parse::<u32>() else { continue };
+                    let v = match (extended, n) {
+                        (false, _) => val,
+                        (true, 0) => rfc2231_value(&val, true),
+                        (true, _) => percent_decode(&val),
+                    };
+                    continued.push((n, v));
+                }
+            }
+        }
+        if !continued.is_empty() {
+            continued.sort();
+            out.push(continued.into_iter().map(|(_, v)| v).collect());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `key=value` pairs after the media type, split on `;` outside quotes;
+/// keys lower case without stray comment parentheses, values unquoted.
+fn split_params(value: &str) -> Vec<(String, String)> {
+    let mut pieces = Vec::new();
+    let (mut quoted, mut start) = (false, 0);
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                pieces.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    pieces.push(&value[start..]);
+    pieces
+        .into_iter()
         .skip(1)
         .filter_map(|p| p.split_once('='))
-        .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim().trim_matches('"').to_string())
+        .map(|(k, v)| {
+            let key = k.trim_start_matches(|c: char| c.is_whitespace() || c == '(' || c == ')');
+            let v = v.trim();
+            let val = match v.strip_prefix('"') {
+                Some(q) => q.split('"').next().unwrap_or("").replace('\\', ""),
+                None => v.split([' ', '\t', '(']).next().unwrap_or("").to_string(),
+            };
+            (key.trim().to_ascii_lowercase(), val)
+        })
         .collect()
+}
+
+/// An RFC 2231 value: `charset'language'percent-encoded` when `extended`.
+fn rfc2231_value(val: &str, extended: bool) -> String {
+    if !extended {
+        return val.to_string();
+    }
+    let encoded = val.splitn(3, '\'').nth(2).unwrap_or(val);
+    percent_decode(encoded)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn strip_comments(v: &str) -> String {
