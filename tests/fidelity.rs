@@ -101,7 +101,11 @@ fn html_is_read_as_a_browser_renders_it() {
         assert_names_harrowgate(body, &run(&raw));
     }
     // An HTML attachment is rendered too, not only scanned as markup.
-    let raw = with_attachment("text/html", "page.html", b"<html><body>Harrow<!-- -->gate Shipping</body></html>");
+    let raw = with_attachment(
+        "text/html",
+        "page.html",
+        b"<html><body>Harrow<!-- -->gate Shipping</body></html>",
+    );
     assert_names_harrowgate("html attachment", &run_bytes(&raw, "x@outside.example"));
 }
 
@@ -134,7 +138,10 @@ fn calendar_and_vcard_folding_is_undone() {
                SUMMARY:Board call with Harrowg\r\n ate Shipping re charter\r\n\
                DESCRIPTION:Dial-in\\nAgenda: Harrowgate\\nShipping\r\n\
                END:VEVENT\r\nEND:VCALENDAR\r\n";
-    let raw = single("Content-Type: text/calendar; method=REQUEST; charset=utf-8\r\n", ics);
+    let raw = single(
+        "Content-Type: text/calendar; method=REQUEST; charset=utf-8\r\n",
+        ics,
+    );
     assert_names_harrowgate("text/calendar", &run(&raw));
     let raw = with_attachment("application/octet-stream", "invite.ics", ics.as_bytes());
     assert_names_harrowgate(".ics attachment", &run_bytes(&raw, "x@outside.example"));
@@ -157,7 +164,9 @@ fn boundary_given_twice_in_different_forms_is_uninspectable() {
         let raw = single(&format!("Content-Type: {ctype}\r\n"), parts);
         let v = run(&raw);
         assert!(
-            v.uninspectable.iter().any(|f| f.reason.contains("boundary")),
+            v.uninspectable
+                .iter()
+                .any(|f| f.reason.contains("boundary")),
             "{ctype}: {:?}",
             v.uninspectable
         );
@@ -182,7 +191,10 @@ fn stateful_charset_escapes_inside_a_word() {
     .into_bytes();
     raw.truncate(raw.len() - 2);
     raw.extend_from_slice(b"About Harrow\x1b$B\x1b(Bgate Shipping.\r\n");
-    assert_names_harrowgate("iso-2022-jp empty escape pair", &run_bytes(&raw, "x@outside.example"));
+    assert_names_harrowgate(
+        "iso-2022-jp empty escape pair",
+        &run_bytes(&raw, "x@outside.example"),
+    );
 }
 
 /// §1.27: the preamble and epilogue of a multipart are scanned.
@@ -195,7 +207,11 @@ fn preamble_and_epilogue_are_scanned() {
     let nested = "Content-Type: multipart/mixed; boundary=\"o\"\r\n\r\n--o\r\n\
         Content-Type: multipart/alternative; boundary=\"i\"\r\n\r\nHarrowgate Shipping inside\r\n\
         --i\r\nContent-Type: text/plain\r\n\r\nhello\r\n--i--\r\n--o--\r\n";
-    for (name, raw) in [("preamble", preamble), ("epilogue", epilogue), ("nested preamble", nested)] {
+    for (name, raw) in [
+        ("preamble", preamble),
+        ("epilogue", epilogue),
+        ("nested preamble", nested),
+    ] {
         let (headers, body) = raw.split_once("\r\n\r\n").unwrap();
         assert_names_harrowgate(name, &run(&single(&format!("{headers}\r\n"), body)));
     }
@@ -211,7 +227,11 @@ fn signed(name: &str) -> Vec<u8> {
 /// (encrypted) S/MIME is uninspectable.
 #[test]
 fn signed_mail_is_read_and_not_held() {
-    for clean in ["smime-detached-clean.eml", "smime-opaque-clean.eml", "pgp-detached-clean.eml"] {
+    for clean in [
+        "smime-detached-clean.eml",
+        "smime-opaque-clean.eml",
+        "pgp-detached-clean.eml",
+    ] {
         assert_clean_pass(clean, &run_bytes(&signed(clean), "x@outside.example"));
     }
     for named in [
@@ -222,26 +242,41 @@ fn signed_mail_is_read_and_not_held() {
     ] {
         assert_names_harrowgate(named, &run_bytes(&signed(named), "x@outside.example"));
     }
-    let raw = with_attachment("application/pkcs7-mime", "letter.p7m", &signed("letter.p7m"));
+    let raw = with_attachment(
+        "application/pkcs7-mime",
+        "letter.p7m",
+        &signed("letter.p7m"),
+    );
     assert_names_harrowgate("p7m attachment", &run_bytes(&raw, "x@outside.example"));
-    let raw = with_attachment("application/octet-stream", "letter.p7m", &signed("letter.p7m"));
+    let raw = with_attachment(
+        "application/octet-stream",
+        "letter.p7m",
+        &signed("letter.p7m"),
+    );
     assert_names_harrowgate("p7m as octet-stream", &run_bytes(&raw, "x@outside.example"));
     let v = run_bytes(&signed("smime-enveloped.eml"), "x@outside.example");
     assert!(
-        v.uninspectable.iter().any(|f| f.reason.contains("encrypted")),
+        v.uninspectable
+            .iter()
+            .any(|f| f.reason.contains("encrypted")),
         "enveloped: {:?}",
         v.uninspectable
     );
     assert_eq!(v.action.as_str(), "hold");
     // Junk labelled as a signature is not waved through.
-    let raw = with_attachment("application/pkcs7-signature", "smime.p7s", b"\x01\x02not a signature\xff");
+    let raw = with_attachment(
+        "application/pkcs7-signature",
+        "smime.p7s",
+        b"\x01\x02not a signature\xff",
+    );
     assert_eq!(run_bytes(&raw, "x@outside.example").action.as_str(), "hold");
 }
 
 fn zip_of(name: &str, bytes: &[u8]) -> Vec<u8> {
     let mut buf = std::io::Cursor::new(Vec::new());
     let mut zip = zip::ZipWriter::new(&mut buf);
-    zip.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+    zip.start_file(name, zip::write::SimpleFileOptions::default())
+        .unwrap();
     zip.write_all(bytes).unwrap();
     zip.finish().unwrap();
     buf.into_inner()
@@ -257,7 +292,8 @@ fn gzip_of(bytes: &[u8]) -> Vec<u8> {
 /// octet-stream part is read by detection, not called binary.
 #[test]
 fn legacy_charset_text_in_containers_is_read() {
-    let cp1252 = b"Soci\xe9t\xe9 G\xe9n\xe9rale des Eaux de Lumi\xe8re \x96 fees \x80 1,200\r\n".to_vec();
+    let cp1252 =
+        b"Soci\xe9t\xe9 G\xe9n\xe9rale des Eaux de Lumi\xe8re \x96 fees \x80 1,200\r\n".to_vec();
     let mut utf16 = vec![0xff, 0xfe];
     utf16.extend(
         "Client\tMatter\r\nHarrowgate Shipping\t2024-0117\r\n"
@@ -265,11 +301,31 @@ fn legacy_charset_text_in_containers_is_read() {
             .flat_map(u16::to_le_bytes),
     );
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("cp1252 txt in zip", with_attachment("application/zip", "b.zip", &zip_of("note.txt", &cp1252)), "C-10445"),
-        ("cp1252 txt in gzip", with_attachment("application/gzip", "note.txt.gz", &gzip_of(&cp1252)), "C-10445"),
-        ("latin-1 csv as octet-stream", with_attachment("application/octet-stream", "fees.csv", &cp1252), "C-10445"),
-        ("utf-16 with BOM", with_attachment("application/octet-stream", "export.txt", &utf16), "C-10442"),
-        ("utf-16 text/plain, no charset", with_attachment("text/plain", "export.txt", &utf16), "C-10442"),
+        (
+            "cp1252 txt in zip",
+            with_attachment("application/zip", "b.zip", &zip_of("note.txt", &cp1252)),
+            "C-10445",
+        ),
+        (
+            "cp1252 txt in gzip",
+            with_attachment("application/gzip", "note.txt.gz", &gzip_of(&cp1252)),
+            "C-10445",
+        ),
+        (
+            "latin-1 csv as octet-stream",
+            with_attachment("application/octet-stream", "fees.csv", &cp1252),
+            "C-10445",
+        ),
+        (
+            "utf-16 with BOM",
+            with_attachment("application/octet-stream", "export.txt", &utf16),
+            "C-10442",
+        ),
+        (
+            "utf-16 text/plain, no charset",
+            with_attachment("text/plain", "export.txt", &utf16),
+            "C-10442",
+        ),
     ];
     for (name, raw, want) in cases {
         let v = run_bytes(&raw, "x@outside.example");
@@ -281,7 +337,12 @@ fn legacy_charset_text_in_containers_is_read() {
         );
     }
     // Binary under every encoding is still unknown binary.
-    let noise: Vec<u8> = (0..2048u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    let v = run_bytes(&with_attachment("application/octet-stream", "x.bin", &noise), "x@outside.example");
+    let noise: Vec<u8> = (0..2048u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let v = run_bytes(
+        &with_attachment("application/octet-stream", "x.bin", &noise),
+        "x@outside.example",
+    );
     assert!(!v.uninspectable.is_empty(), "noise read as text");
 }

@@ -95,7 +95,14 @@ fn utf16_by_zeros(bytes: &[u8]) -> Option<&'static Encoding> {
         return None;
     }
     let pairs = sample.len() / 2;
-    let zeros = |parity: usize| sample.iter().skip(parity).step_by(2).filter(|&&b| b == 0).count();
+    let zeros = |parity: usize| {
+        sample
+            .iter()
+            .skip(parity)
+            .step_by(2)
+            .filter(|&&b| b == 0)
+            .count()
+    };
     let (even, odd) = (zeros(0), zeros(1));
     if odd * 10 >= pairs * 7 && even * 10 <= pairs {
         Some(UTF_16LE)
@@ -150,7 +157,10 @@ pub fn unflow(text: &str, delsp: bool) -> String {
 /// An iCalendar or vCard body unfolded and unescaped, or `None` when the
 /// text is neither.
 pub fn unfold_directory(text: &str) -> Option<String> {
-    let head = text.get(..text.len().min(2048)).unwrap_or(text).to_ascii_uppercase();
+    let head = text
+        .get(..text.len().min(2048))
+        .unwrap_or(text)
+        .to_ascii_uppercase();
     if !head.contains("BEGIN:VCALENDAR") && !head.contains("BEGIN:VCARD") {
         return None;
     }
@@ -182,17 +192,29 @@ mod tests {
 
     #[test]
     fn flowed_lines_join_and_delsp_removes_the_space() {
-        assert_eq!(unflow("Harrow \r\ngate Shipping\r\n", true), "Harrowgate Shipping\n\n");
-        assert_eq!(unflow("Harrowgate \r\nShipping\r\n", false), "Harrowgate Shipping\n\n");
+        assert_eq!(
+            unflow("Harrow \r\ngate Shipping\r\n", true),
+            "Harrowgate Shipping\n\n"
+        );
+        assert_eq!(
+            unflow("Harrowgate \r\nShipping\r\n", false),
+            "Harrowgate Shipping\n\n"
+        );
         assert_eq!(unflow("> a \r\n> b\r\nc\r\n", false), ">a b\nc\n\n");
-        assert_eq!(unflow(" From here\r\n-- \r\nsig\r\n", false), "From here\n-- \nsig\n\n");
+        assert_eq!(
+            unflow(" From here\r\n-- \r\nsig\r\n", false),
+            "From here\n-- \nsig\n\n"
+        );
     }
 
     #[test]
     fn directory_lines_unfold_and_unescape() {
         let ics = "BEGIN:VCALENDAR\r\nSUMMARY:Call with Harrow\r\n gate Shipping\\, re \\nTamarind\r\nEND:VCALENDAR\r\n";
         let got = unfold_directory(ics).unwrap();
-        assert!(got.contains("Call with Harrowgate Shipping, re \nTamarind"), "{got}");
+        assert!(
+            got.contains("Call with Harrowgate Shipping, re \nTamarind"),
+            "{got}"
+        );
         assert_eq!(unfold_directory("plain text\r\n folded"), None);
     }
 
@@ -200,7 +222,10 @@ mod tests {
     fn legacy_and_utf16_text_is_read() {
         let got = decode(b"Soci\xe9t\xe9 G\xe9n\xe9rale des Eaux");
         assert_eq!(got.as_deref(), Some("Société Générale des Eaux"));
-        let le: Vec<u8> = "Harrowgate".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let le: Vec<u8> = "Harrowgate"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
         assert_eq!(decode(&le).unwrap(), "Harrowgate");
         let mut bom = vec![0xfe, 0xff];
         bom.extend("Harrowgate".encode_utf16().flat_map(u16::to_be_bytes));

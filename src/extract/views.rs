@@ -58,7 +58,7 @@ fn preamble_and_epilogue(ctx: &mut Ctx, loc: &str, body: &[u8], boundary: &str) 
     let mut after_close: Option<usize> = None;
     let mut at = 0;
     for line in body.split_inclusive(|&b| b == b'\n') {
-        let trimmed = trim_line_end(line);
+        let trimmed = trim_line_end(line.strip_suffix(b"\n").unwrap_or(line));
         if let Some(rest) = trimmed.strip_prefix(delimiter.as_bytes()) {
             if rest.is_empty() {
                 first.get_or_insert(at);
@@ -150,7 +150,12 @@ pub fn alternatives(
 
 /// The text of a part whose declared charset gives binary: each decoding of
 /// its transfer encoding, read with the charset found by detection.
-pub fn detected_text(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) -> Option<String> {
+pub fn detected_text(
+    ctx: &mut Ctx,
+    loc: &str,
+    msg: &Message,
+    part: &MessagePart,
+) -> Option<String> {
     decoded_views(ctx, loc, msg, part)
         .iter()
         .rev()

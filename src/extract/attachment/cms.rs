@@ -18,7 +18,9 @@
 use crate::extract::{mime, Ctx};
 use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;
-use const_oid::db::rfc5911::{ID_CT_AUTH_ENVELOPED_DATA, ID_ENCRYPTED_DATA, ID_ENVELOPED_DATA, ID_SIGNED_DATA};
+use const_oid::db::rfc5911::{
+    ID_CT_AUTH_ENVELOPED_DATA, ID_ENCRYPTED_DATA, ID_ENVELOPED_DATA, ID_SIGNED_DATA,
+};
 use der::asn1::OctetString;
 use der::Decode;
 
@@ -35,7 +37,11 @@ pub enum Cms {
 /// DER or BER CMS, or the same in base64 (some clients send `.p7m` so).
 pub fn parse(bytes: &[u8]) -> Cms {
     let der = ber_to_der(bytes).or_else(|| {
-        let b64: Vec<u8> = bytes.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+        let b64: Vec<u8> = bytes
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
         use base64::Engine;
         let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
         ber_to_der(&raw)
@@ -54,7 +60,13 @@ pub fn parse(bytes: &[u8]) -> Cms {
             ),
             Err(_) => Cms::Unreadable,
         },
-        oid if [ID_ENVELOPED_DATA, ID_CT_AUTH_ENVELOPED_DATA, ID_ENCRYPTED_DATA].contains(&oid) => {
+        oid if [
+            ID_ENVELOPED_DATA,
+            ID_CT_AUTH_ENVELOPED_DATA,
+            ID_ENCRYPTED_DATA,
+        ]
+        .contains(&oid) =>
+        {
             Cms::Encrypted
         }
         _ => Cms::Unreadable,
@@ -68,7 +80,8 @@ pub fn starts_as(bytes: &[u8], signed: bool) -> bool {
     let want = if signed { 2 } else { 3 };
     bytes.first() == Some(&0x30)
         && (2..=6).any(|at| {
-            bytes.get(at..at + PREFIX.len()) == Some(PREFIX) && bytes.get(at + PREFIX.len()) == Some(&want)
+            bytes.get(at..at + PREFIX.len()) == Some(PREFIX)
+                && bytes.get(at + PREFIX.len()) == Some(&want)
         })
 }
 
@@ -78,7 +91,9 @@ pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
         Cms::Signed(Some(content)) => mime::walk_raw(ctx, &format!("{loc}/"), &content, depth + 1),
         Cms::Signed(None) => {}
         Cms::Encrypted => ctx.uninspectable(loc, "encrypted by the sender (S/MIME)"),
-        Cms::Unreadable => ctx.uninspectable(loc, "S/MIME content that is not a readable CMS object"),
+        Cms::Unreadable => {
+            ctx.uninspectable(loc, "S/MIME content that is not a readable CMS object")
+        }
     }
 }
 
@@ -134,7 +149,13 @@ impl<'a> Node<'a> {
                 children.push(child);
                 i += used;
             }
-            return Some((Node { tag, body: Body::Constructed(children) }, i + 2));
+            return Some((
+                Node {
+                    tag,
+                    body: Body::Constructed(children),
+                },
+                i + 2,
+            ));
         }
         let len = if len_byte < 0x80 {
             len_byte as usize
@@ -215,7 +236,10 @@ mod tests {
         // SEQUENCE (indefinite) { OCTET STRING chunked "ab" + "c" }
         let ber = b"\x30\x80\x24\x80\x04\x02ab\x04\x01c\x00\x00\x00\x00";
         assert_eq!(ber_to_der(ber).unwrap(), b"\x30\x05\x04\x03abc");
-        assert_eq!(ber_to_der(b"\x30\x05\x04\x03abc").unwrap(), b"\x30\x05\x04\x03abc");
+        assert_eq!(
+            ber_to_der(b"\x30\x05\x04\x03abc").unwrap(),
+            b"\x30\x05\x04\x03abc"
+        );
         assert_eq!(ber_to_der(b"\x30\x80\x04\x01"), None);
         assert_eq!(parse(b"not cms at all"), Cms::Unreadable);
     }

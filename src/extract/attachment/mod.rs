@@ -123,7 +123,9 @@ fn sniff_crypto(declared: &str, bytes: &[u8]) -> Option<Kind> {
         | "application/pkcs7-signature"
         | "application/x-pkcs7-signature" => return Some(Kind::Cms),
         "application/pgp-signature" if armored("SIGNATURE") => return Some(Kind::Signature),
-        "application/pgp-encrypted" | "application/pkcs7-encrypted" => return Some(Kind::Encrypted),
+        "application/pgp-encrypted" | "application/pkcs7-encrypted" => {
+            return Some(Kind::Encrypted)
+        }
         _ => {}
     }
     if bytes.starts_with(b"-----BEGIN PGP MESSAGE-----") || cms::starts_as(bytes, false) {

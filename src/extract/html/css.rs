@@ -131,7 +131,9 @@ impl StyleRules {
             let Some(body) = lower[open..].find('>').map(|i| open + i + 1) else {
                 break;
             };
-            let end = lower[body..].find("</style").map_or(html.len(), |i| body + i);
+            let end = lower[body..]
+                .find("</style")
+                .map_or(html.len(), |i| body + i);
             rules.add_sheet(&html[body..end]);
             from = end;
         }
@@ -181,7 +183,9 @@ fn strip_comments(css: &str) -> String {
     let mut rest = css;
     while let Some(i) = rest.find("/*") {
         out.push_str(&rest[..i]);
-        rest = rest[i + 2..].find("*/").map_or("", |j| &rest[i + 2 + j + 2..]);
+        rest = rest[i + 2..]
+            .find("*/")
+            .map_or("", |j| &rest[i + 2 + j + 2..]);
     }
     out.push_str(rest);
     out
@@ -194,14 +198,20 @@ mod tests {
     fn tag(name: &str, attrs: &[(&str, &str)]) -> Tag {
         Tag {
             name: name.into(),
-            attributes: attrs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+            attributes: attrs
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
         }
     }
 
     #[test]
     fn style_attributes() {
         assert_eq!(hides("display:none"), Some(true));
-        assert_eq!(hides("color:red; VISIBILITY : hidden !important"), Some(true));
+        assert_eq!(
+            hides("color:red; VISIBILITY : hidden !important"),
+            Some(true)
+        );
         assert_eq!(hides("display:none; display:block"), Some(false));
         assert_eq!(hides("font-size:0"), None);
     }

@@ -56,7 +56,13 @@ fn numeric(s: &str, out: &mut String) -> Option<usize> {
     };
     let digits = s[digits_at..]
         .bytes()
-        .take_while(|b| if hex { b.is_ascii_hexdigit() } else { b.is_ascii_digit() })
+        .take_while(|b| {
+            if hex {
+                b.is_ascii_hexdigit()
+            } else {
+                b.is_ascii_digit()
+            }
+        })
         .count();
     if digits == 0 {
         return None;
@@ -65,7 +71,11 @@ fn numeric(s: &str, out: &mut String) -> Option<usize> {
         .unwrap_or(u32::MAX);
     out.push(code_point(value));
     let end = digits_at + digits;
-    Some(if s[end..].starts_with(';') { end + 1 } else { end })
+    Some(if s[end..].starts_with(';') {
+        end + 1
+    } else {
+        end
+    })
 }
 
 /// The character a numeric reference stands for (HTML5 §13.2.5.80).

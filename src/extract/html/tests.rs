@@ -12,7 +12,10 @@ fn layout_keeps_every_text_in_place() {
         ("<p>Re: <b>Corz</b>en&nbsp;Holdings</p>", "Corzen Holdings"),
         ("Harrow<b>gate</b>", "Harrowgate"),
         ("&#83;&#69;&#67;", "SEC"),
-        ("<span style=\"display:none\">Hidden Name</span>", "Hidden Name"),
+        (
+            "<span style=\"display:none\">Hidden Name</span>",
+            "Hidden Name",
+        ),
         ("a<br>b", "a b"),
         ("5 < 6 and x", "5 < 6 and x"),
         ("<td>one</td><td>two</td>", "one two"),
@@ -91,7 +94,16 @@ fn hidden_and_out_of_flow_text_is_kept_aside() {
 
 #[test]
 fn never_fails_on_broken_markup() {
-    for html in ["<", "<a", "<a b='", "<!--", "<style>", "</", "&#", "<p x=\u{e9}>\u{e9}"] {
+    for html in [
+        "<",
+        "<a",
+        "<a b='",
+        "<!--",
+        "<style>",
+        "</",
+        "&#",
+        "<p x=\u{e9}>\u{e9}",
+    ] {
         let _ = to_text(html);
     }
     assert!(squash(&to_text("<a href='x")).contains("href"));

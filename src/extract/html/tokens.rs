@@ -79,7 +79,10 @@ impl<'a> Tokenizer<'a> {
                 Some(i) => {
                     let at = from + i;
                     let next = self.src.as_bytes().get(at + needle.len());
-                    if matches!(next, None | Some(b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>')) {
+                    if matches!(
+                        next,
+                        None | Some(b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>')
+                    ) {
                         break at;
                     }
                     from = at + needle.len();
@@ -98,7 +101,9 @@ impl<'a> Tokenizer<'a> {
     /// A comment or bogus comment starting at `<`; `skip` bytes of opener.
     fn bogus_comment(&mut self, skip: usize) -> Token<'a> {
         let body = self.pos + skip;
-        let end = self.src[body..].find('>').map_or(self.src.len(), |i| body + i);
+        let end = self.src[body..]
+            .find('>')
+            .map_or(self.src.len(), |i| body + i);
         let text = self.src[body..end].to_string();
         self.pos = (end + 1).min(self.src.len());
         Token::Aside(text)
@@ -164,7 +169,9 @@ impl<'a> Iterator for Tokenizer<'a> {
             Some(b'!') => self.bogus_comment(2),
             Some(b'?') => self.bogus_comment(1),
             Some(b'/') => match rest.as_bytes().get(2) {
-                Some(c) if c.is_ascii_alphabetic() => self.tag(true).unwrap_or_else(|| self.leftover()),
+                Some(c) if c.is_ascii_alphabetic() => {
+                    self.tag(true).unwrap_or_else(|| self.leftover())
+                }
                 Some(b'>') => {
                     self.pos += 3;
                     Token::Aside(String::new())
@@ -172,7 +179,9 @@ impl<'a> Iterator for Tokenizer<'a> {
                 Some(_) => self.bogus_comment(2),
                 None => Token::Text(self.take(self.src.len())),
             },
-            Some(c) if c.is_ascii_alphabetic() => self.tag(false).unwrap_or_else(|| self.leftover()),
+            Some(c) if c.is_ascii_alphabetic() => {
+                self.tag(false).unwrap_or_else(|| self.leftover())
+            }
             _ => Token::Text(self.take(self.pos + 1)),
         };
         Some(token)
