@@ -86,6 +86,10 @@ const BLOCK_TAGS: &[&str] = &[
     "ul",
 ];
 
+/// `display` values that start a new line (`none`, `contents` and the
+/// `inline` family do not; anything else is invalid and ignored).
+const BLOCK_DISPLAYS: &[&str] = &["block", "list-item", "table", "flex", "grid", "flow-root"];
+
 /// Elements with no content and no end tag.
 const VOID_TAGS: &[&str] = &[
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
@@ -139,7 +143,7 @@ pub fn parse(html: &str) -> HtmlText {
             Token::Text(t) => b.text(&entities::decode(t)),
             Token::Aside(t) => b.aside(&t),
             Token::Start(tag) => b.start(&tag, &rules),
-            Token::End(name) => b.end(&name, &rules),
+            Token::End(name) => b.end(&name),
         }
     }
     b.out
@@ -151,6 +155,9 @@ struct Builder {
     out: HtmlText,
     /// The element that hid the text (name, open count of that name).
     hidden: Option<(String, usize)>,
+    /// Open elements and whether each breaks words, so that an end tag
+    /// breaks only where its start tag did (a stray `</div>` does not).
+    open: Vec<(String, bool)>,
 }
 
 impl Builder {
@@ -186,10 +193,14 @@ impl Builder {
                 self.aside(value);
             }
         }
-        if is_block(tag, rules) {
+        let block = is_block(tag, rules);
+        if block {
             self.separate();
         }
         let void = VOID_TAGS.contains(&tag.name.as_str());
+        if !void && self.open.len() < 4096 {
+            self.open.push((tag.name.clone(), block));
+        }
         match &mut self.hidden {
             Some((name, open)) if *name == tag.name && !void => *open += 1,
             Some(_) => {}
@@ -201,7 +212,7 @@ impl Builder {
         }
     }
 
-    fn end(&mut self, name: &str, rules: &StyleRules) {
+    fn end(&mut self, name: &str) {
         if let Some((hidden, open)) = &mut self.hidden {
             if hidden == name {
                 *open -= 1;
@@ -211,11 +222,16 @@ impl Builder {
                 }
             }
         }
-        let closing = Tag {
-            name: name.to_string(),
-            attributes: Vec::new(),
+        let block = match self.open.iter().rposition(|(n, _)| n == name) {
+            Some(at) => {
+                let block = self.open[at].1;
+                self.open.truncate(at);
+                block
+            }
+            // A stray `</p>` or `</br>` still makes a paragraph or a break.
+            None => matches!(name, "p" | "br"),
         };
-        if is_block(&closing, rules) {
+        if block {
             self.separate();
         }
     }
@@ -223,9 +239,11 @@ impl Builder {
 
 /// A block element breaks words unless its style makes it inline.
 fn is_block(tag: &Tag, rules: &StyleRules) -> bool {
-    if let Some(display) = tag.attr("style").and_then(css::inline_display) {
-        // `none` renders nothing, so nothing between the words either.
-        return !display.starts_with("inline") && !matches!(display.as_str(), "contents" | "none");
+    // An unknown value is ignored by browsers, leaving the tag's default.
+    match tag.attr("style").and_then(css::inline_display).as_deref() {
+        Some(d) if d.starts_with("inline") || matches!(d, "contents" | "none") => return false,
+        Some(d) if BLOCK_DISPLAYS.iter().any(|b| d.starts_with(b)) => return true,
+        _ => {}
     }
     BLOCK_TAGS.contains(&tag.name.as_str()) && !rules.makes_inline(tag)
 }
