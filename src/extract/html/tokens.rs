@@ -210,9 +210,8 @@ fn attributes(src: &str, mut i: usize) -> Option<(Vec<(String, String)>, usize)>
         while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b'/') {
             i += 1;
         }
-        match bytes.get(i)? {
-            b'>' => return Some((out, i + 1)),
-            _ => {}
+        if *bytes.get(i)? == b'>' {
+            return Some((out, i + 1));
         }
         let start = i;
         i += 1; // the first character may be `=`
