@@ -15,6 +15,7 @@ pub mod attachment;
 pub mod html;
 pub mod mime;
 pub mod normalise;
+pub mod params;
 pub mod text;
 pub mod views;
 

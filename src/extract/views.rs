@@ -11,6 +11,7 @@
 //!   parser found, make the part uninspectable: a recipient's client may see a
 //!   different message from the one we scanned.
 
+use super::params::param_values;
 use super::{attachment, text, Ctx};
 use base64::Engine;
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
@@ -193,7 +194,7 @@ fn decoded_views(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) ->
     let body = body_bytes(raw, part);
     let ctes: Vec<String> = header_values(header_block(raw, part), "content-transfer-encoding")
         .iter()
-        .map(|v| strip_comments(v).trim().to_ascii_lowercase())
+        .map(|v| super::params::strip_comments(v).trim().to_ascii_lowercase())
         .collect();
     if distinct(ctes.iter().cloned()) > 1 {
         ctx.uninspectable(
@@ -398,131 +399,6 @@ fn media_type(value: &str) -> String {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase()
-}
-
-/// Every value parameter `name` has in a header value, in every form a
-/// parser may read: plain (`name=`), RFC 2231 (`name*=`, and `name*0`,
-/// `name*1`… joined), and both with comments skipped and as a parser that
-/// does not know comments sees them (`(boundary="B";) boundary="A"`). More
-/// than one distinct value means parsers disagree.
-pub fn param_values(value: &str, name: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for text in [strip_comments(value), value.to_string()] {
-        let mut continued: Vec<(u32, String)> = Vec::new();
-        for (key, val) in split_params(&text) {
-            let Some(rest) = key.strip_prefix(name) else {
-                continue;
-            };
-            match rest {
-                "" => out.push(val),
-                "*" => out.push(rfc2231_value(&val, true)),
-                _ => {
-                    // `name*N` or `name*N*` (percent-encoded; the first
-                    // section also carries `charset'language'`).
-                    let section = rest.strip_prefix('*').unwrap_or(rest);
-                    let (num, extended) = match section.strip_suffix('*') {
-                        Some(n) => (n, true),
-                        None => (section, false),
-                    };
-                    let Ok(n) = num.parse::<u32>() else { continue };
-                    let v = match (extended, n) {
-                        (false, _) => val,
-                        (true, 0) => rfc2231_value(&val, true),
-                        (true, _) => percent_decode(&val),
-                    };
-                    continued.push((n, v));
-                }
-            }
-        }
-        if !continued.is_empty() {
-            continued.sort();
-            out.push(continued.into_iter().map(|(_, v)| v).collect());
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// `key=value` pairs after the media type, split on `;` outside quotes;
-/// keys lower case without stray comment parentheses, values unquoted.
-fn split_params(value: &str) -> Vec<(String, String)> {
-    let mut pieces = Vec::new();
-    let (mut quoted, mut start) = (false, 0);
-    for (i, c) in value.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ';' if !quoted => {
-                pieces.push(&value[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    pieces.push(&value[start..]);
-    pieces
-        .into_iter()
-        .skip(1)
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| {
-            let key = k.trim_start_matches(|c: char| c.is_whitespace() || c == '(' || c == ')');
-            let v = v.trim();
-            let val = match v.strip_prefix('"') {
-                Some(q) => q.split('"').next().unwrap_or("").replace('\\', ""),
-                None => v.split([' ', '\t', '(']).next().unwrap_or("").to_string(),
-            };
-            (key.trim().to_ascii_lowercase(), val)
-        })
-        .collect()
-}
-
-/// An RFC 2231 value: `charset'language'percent-encoded` when `extended`.
-fn rfc2231_value(val: &str, extended: bool) -> String {
-    if !extended {
-        return val.to_string();
-    }
-    let encoded = val.splitn(3, '\'').nth(2).unwrap_or(val);
-    percent_decode(encoded)
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn strip_comments(v: &str) -> String {
-    let mut depth = 0usize;
-    v.chars()
-        .filter(|&c| match c {
-            '(' => {
-                depth += 1;
-                false
-            }
-            ')' => {
-                depth = depth.saturating_sub(1);
-                false
-            }
-            _ => depth == 0,
-        })
-        .collect()
 }
 
 fn distinct(items: impl Iterator<Item = String>) -> usize {
