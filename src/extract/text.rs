@@ -51,6 +51,23 @@ pub fn read_bytes(ctx: &mut Ctx, loc: &str, declared: &str, bytes: &[u8]) {
     scan(ctx, loc, &text, Form { html, flowed: None });
 }
 
+/// Whether `bytes` are text under some plausible encoding, judged on their
+/// first 64 KiB, so sniffing a large binary costs no full decode.
+pub fn is_text(bytes: &[u8]) -> bool {
+    const PREFIX: usize = 64 * 1024;
+    if bytes.len() <= PREFIX {
+        return decode(bytes).is_some();
+    }
+    let mut head = &bytes[..PREFIX];
+    // A multi-byte UTF-8 character cut by the prefix is not an error.
+    if let Err(e) = std::str::from_utf8(head) {
+        if e.error_len().is_none() {
+            head = &head[..e.valid_up_to()];
+        }
+    }
+    decode(head).is_some()
+}
+
 /// The text in `bytes` under the encoding a browser would pick when none is
 /// trusted: a BOM, else UTF-8 when valid, else UTF-16 by its zero bytes, else
 /// chardetng's guess. `None` when the result is binary all the same.

@@ -5,11 +5,17 @@
 //!
 //! * every distinct transfer encoding the headers name, decoded leniently
 //!   (base64 ignoring characters outside its alphabet, as RFC 2045 says), and
-//!   the raw bytes themselves, become extra views of the same location;
+//!   the raw bytes themselves, become extra views of the same location, each
+//!   decoded under every plausible reading of its charset (for ISO-2022-JP
+//!   also without no-op escape pairs) and read by [`text::scan`];
+//! * text whose declared charset gives binary is re-read by detection;
+//! * the preamble and epilogue of every multipart, which the parser drops,
+//!   are scanned at the multipart's location;
 //! * conflicting `Content-Type`, `Content-Transfer-Encoding` or `boundary`
-//!   values, and a multipart whose delimiter count differs from the parts the
-//!   parser found, make the part uninspectable: a recipient's client may see a
-//!   different message from the one we scanned.
+//!   values (a boundary in two forms included, see [`super::params`]), and a
+//!   multipart whose delimiter count differs from the parts the parser found,
+//!   make the part uninspectable: a recipient's client may see a different
+//!   message from the one we scanned.
 
 use super::params::param_values;
 use super::{attachment, text, Ctx};

@@ -100,7 +100,7 @@ pub fn sniff(declared: &str, bytes: &[u8]) -> Kind {
     } else if looks_like_message(bytes) {
         Kind::Message
     } else if bytes.is_empty()
-        || text::decode(bytes).is_some()
+        || text::is_text(bytes)
         || (declared.starts_with("text/") && !looks_binary(&String::from_utf8_lossy(bytes)))
     {
         Kind::Text
