@@ -346,3 +346,102 @@ fn legacy_charset_text_in_containers_is_read() {
     );
     assert!(!v.uninspectable.is_empty(), "noise read as text");
 }
+
+/// Decodes each input with `iconv` (glibc) and Python's codec, as the
+/// stateful-charset differential's real readers; `None` where one refuses.
+fn real_decoders(inputs: &[Vec<u8>]) -> Vec<[Option<String>; 2]> {
+    use std::process::{Command, Stdio};
+    let run = |cmd: &mut Command, input: &[u8]| -> Option<String> {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        child.stdin.take()?.write_all(input).ok()?;
+        let out = child.wait_with_output().ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let python = "import sys\nfor l in sys.stdin.read().split():\n    try: print(bytes.fromhex(l).decode('iso-2022-jp').replace('\\n',' '))\n    except Exception: print('\\x00')";
+    let hex: Vec<String> = inputs
+        .iter()
+        .map(|i| i.iter().map(|b| format!("{b:02x}")).collect())
+        .collect();
+    let py = run(
+        Command::new("python3").args(["-c", python]),
+        hex.join("\n").as_bytes(),
+    )
+    .unwrap_or_default();
+    let py: Vec<&str> = py.lines().collect();
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(n, input)| {
+            let glibc = run(
+                Command::new("iconv").args(["-f", "ISO-2022-JP", "-t", "UTF-8"]),
+                input,
+            );
+            let python = py.get(n).filter(|l| **l != "\0").map(|l| l.to_string());
+            [glibc, python]
+        })
+        .collect()
+}
+
+/// §1.23, the general test: escape sequences inserted at every position of
+/// a name in an ISO-2022-JP body; wherever glibc's iconv or Python's codec
+/// shows the name whole, `check` must find it.
+#[test]
+fn stateful_charset_differential_against_iconv_and_python() {
+    const ESCAPES: &[&[u8]] = &[
+        b"\x1b$B\x1b(B",
+        b"\x1b(J\x1b(B",
+        b"\x1b$@\x1b(B",
+        b"\x1b(B",
+        b"\x1b$B\x1b(J",
+        b"\x1b(B\x1b(B\x1b(B",
+        b"\x1b$(D\x1b(B",
+    ];
+    let name = "Harrowgate Shipping";
+    let mut bodies = Vec::new();
+    for at in 1..name.len() {
+        for esc in ESCAPES {
+            let mut body = b"Re: ".to_vec();
+            body.extend_from_slice(&name.as_bytes()[..at]);
+            body.extend_from_slice(esc);
+            body.extend_from_slice(&name.as_bytes()[at..]);
+            body.extend_from_slice(b" matter\r\n");
+            bodies.push(body);
+        }
+    }
+    let decoded = real_decoders(&bodies);
+    let (mut shown, mut missed) = (0, Vec::new());
+    for (body, readers) in bodies.iter().zip(decoded) {
+        if !readers.iter().flatten().any(|t| t.contains(name)) {
+            continue;
+        }
+        shown += 1;
+        let mut raw = b"From: a.partner@firm.example\r\nTo: x@outside.example\r\nSubject: s\r\n\
+            MIME-Version: 1.0\r\nContent-Type: text/plain; charset=ISO-2022-JP\r\n\
+            Content-Transfer-Encoding: 7bit\r\n\r\n"
+            .to_vec();
+        raw.extend_from_slice(body);
+        if !ids(&run_bytes(&raw, "x@outside.example")).contains(&"C-10442") {
+            missed.push(String::from_utf8_lossy(body).escape_debug().to_string());
+        }
+    }
+    eprintln!(
+        "iso-2022-jp differential: {} bodies, a real decoder showed the name in {shown}",
+        bodies.len()
+    );
+    assert!(
+        shown > bodies.len() / 2,
+        "iconv/python3 missing? only {shown} shown"
+    );
+    assert!(
+        missed.is_empty(),
+        "shown by iconv or Python, not found:\n{}",
+        missed.join("\n")
+    );
+}
