@@ -195,6 +195,12 @@ fn stateful_charset_escapes_inside_a_word() {
         "iso-2022-jp empty escape pair",
         &run_bytes(&raw, "x@outside.example"),
     );
+    // The same in a Subject, the pair straddling two encoded words.
+    let raw = single("", "hello").replace(
+        "Subject: s",
+        "Subject: =?ISO-2022-JP?B?SGFycm93GyRC?= =?iso-2022-jp?Q?=1B(Bgate?= Shipping",
+    );
+    assert_names_harrowgate("iso-2022-jp encoded words", &run(&raw));
 }
 
 /// §1.27: the preamble and epilogue of a multipart are scanned.

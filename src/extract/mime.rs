@@ -51,6 +51,12 @@ fn header_segments(ctx: &mut Ctx, prefix: &str, msg: &Message) {
                 if let Some(s) = header.value.as_text() {
                     ctx.text(&at(prefix, "subject"), s);
                 }
+                let raw = msg.raw_message();
+                let value = raw.get(header.offset_start as usize..header.offset_end as usize);
+                let value = String::from_utf8_lossy(value.unwrap_or_default());
+                if let Some(s) = views::iso2022_encoded_words(&value) {
+                    ctx.text(&at(prefix, "subject"), s);
+                }
             }
             HeaderName::Comments | HeaderName::Keywords => {
                 if let Some(list) = header.value.as_text_list() {

@@ -334,6 +334,65 @@ fn to_texts(bytes: &[u8], charset: Option<Charset>) -> Vec<String> {
     out
 }
 
+/// The ISO-2022-JP encoded words of a raw header value (RFC 2047) read with
+/// no-op escape pairs removed, adjacent words' bytes joined first (a pair may
+/// straddle two words). `None` when there is no such word.
+pub fn iso2022_encoded_words(raw: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut rest = raw;
+    let mut found = false;
+    while let Some(start) = rest.find("=?") {
+        let word = &rest[start + 2..];
+        let mut fields = word.splitn(4, '?');
+        let (Some(charset), Some(enc), Some(text)) = (fields.next(), fields.next(), fields.next())
+        else {
+            break;
+        };
+        // The encoded text ends at the next `?`, which must open the `?=`.
+        let end = charset.len() + enc.len() + text.len() + 2;
+        if !word[end..].starts_with("?=") {
+            break;
+        }
+        let between = &rest[..start];
+        if !between.trim().is_empty() || !charset.to_ascii_lowercase().starts_with("iso-2022-jp") {
+            flush(&mut out, &mut bytes);
+            out.push_str(between);
+        }
+        if charset.to_ascii_lowercase().starts_with("iso-2022-jp") {
+            found = true;
+            match enc {
+                "B" | "b" => {
+                    use base64::Engine;
+                    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
+                    bytes.extend(
+                        engine
+                            .decode(text.trim_end_matches('='))
+                            .unwrap_or_default(),
+                    );
+                }
+                _ => bytes.extend(quoted_printable(text.replace('_', " ").as_bytes())),
+            }
+        } else {
+            out.push_str(&rest[start..start + 2 + end + 2]);
+        }
+        rest = &word[end + 2..];
+    }
+    flush(&mut out, &mut bytes);
+    out.push_str(rest);
+    return found.then_some(out);
+
+    fn flush(out: &mut String, bytes: &mut Vec<u8>) {
+        let pruned = without_empty_escapes(bytes);
+        out.push_str(
+            &encoding_rs::ISO_2022_JP
+                .decode_without_bom_handling(&pruned)
+                .0,
+        );
+        bytes.clear();
+    }
+}
+
 /// `bytes` with every ISO 2022 escape sequence removed that is directly
 /// followed by another (it selects a character set no character uses).
 pub fn without_empty_escapes(bytes: &[u8]) -> Vec<u8> {
@@ -445,6 +504,17 @@ mod tests {
             charset("iso-8859-1"),
             accented
         ));
+    }
+
+    #[test]
+    fn iso2022_words_are_joined_then_pruned() {
+        // "Harrow ESC $B" and "ESC (B gate" in two words: the pair straddles them.
+        let raw = "=?ISO-2022-JP?B?SGFycm93GyRC?= =?iso-2022-jp?Q?=1B(Bgate?= Shipping";
+        assert_eq!(
+            iso2022_encoded_words(raw).as_deref(),
+            Some("Harrowgate Shipping")
+        );
+        assert_eq!(iso2022_encoded_words("=?utf-8?q?x?= plain"), None);
     }
 
     #[test]
