@@ -115,6 +115,10 @@ impl Selector {
     }
 }
 
+/// Selectors kept per document; real mail has a few dozen that hide or
+/// inline anything, and each start tag is checked against all of them.
+const MAX_SELECTORS: usize = 512;
+
 /// The `<style>` rules of one document that hide elements or make them inline.
 #[derive(Debug, Default)]
 pub struct StyleRules {
@@ -160,6 +164,10 @@ impl StyleRules {
                 let Some(sel) = last.and_then(Selector::parse) else {
                     continue;
                 };
+                // Bounded: every start tag is matched against every selector.
+                if self.hidden.len() + self.inline.len() >= MAX_SELECTORS {
+                    return;
+                }
                 if d.hidden() {
                     self.hidden.push(sel);
                 } else if inline {

@@ -93,11 +93,17 @@ fn code_point(value: u32) -> char {
 
 /// `&name;` or a legacy `&name`: bytes consumed after `&`, if it is one.
 fn named(s: &str, out: &mut String) -> Option<usize> {
-    let run = s.bytes().take_while(|b| b.is_ascii_alphanumeric()).count();
+    // No reference name is longer than 32 characters (legacy ones than 6):
+    // bounding the run keeps a long run of letters after `&` linear.
+    let run = s
+        .bytes()
+        .take(40)
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
     if run == 0 {
         return None;
     }
-    if s[run..].starts_with(';') {
+    if run < 40 && s[run..].starts_with(';') {
         let full = &s[..=run];
         let raw = format!("&{full}");
         let decoded = html_escape::decode_html_entities(&raw);
@@ -106,7 +112,9 @@ fn named(s: &str, out: &mut String) -> Option<usize> {
             return Some(run + 1);
         }
     }
-    let legacy = (1..=run).rev().find(|&n| LEGACY.contains(&&s[..n]))?;
+    let legacy = (1..=run.min(6))
+        .rev()
+        .find(|&n| LEGACY.contains(&&s[..n]))?;
     let decoded = html_escape::decode_html_entities(&format!("&{};", &s[..legacy])).into_owned();
     out.push_str(&decoded);
     Some(legacy)

@@ -158,6 +158,9 @@ struct Builder {
     /// Open elements and whether each breaks words, so that an end tag
     /// breaks only where its start tag did (a stray `</div>` does not).
     open: Vec<(String, bool)>,
+    /// How many of each name are in `open`: a stray end tag is told without
+    /// a scan, so hostile markup stays linear.
+    open_names: std::collections::HashMap<String, usize>,
 }
 
 impl Builder {
@@ -200,6 +203,7 @@ impl Builder {
         let void = VOID_TAGS.contains(&tag.name.as_str());
         if !void && self.open.len() < 4096 {
             self.open.push((tag.name.clone(), block));
+            *self.open_names.entry(tag.name.clone()).or_default() += 1;
         }
         match &mut self.hidden {
             Some((name, open)) if *name == tag.name && !void => *open += 1,
@@ -222,10 +226,20 @@ impl Builder {
                 }
             }
         }
-        let block = match self.open.iter().rposition(|(n, _)| n == name) {
+        let is_open = self.open_names.get(name).is_some_and(|&n| n > 0);
+        let at = if is_open {
+            self.open.iter().rposition(|(n, _)| n == name)
+        } else {
+            None
+        };
+        let block = match at {
             Some(at) => {
                 let block = self.open[at].1;
-                self.open.truncate(at);
+                for (closed, _) in self.open.drain(at..) {
+                    if let Some(n) = self.open_names.get_mut(&closed) {
+                        *n -= 1;
+                    }
+                }
                 block
             }
             // A stray `</p>` or `</br>` still makes a paragraph or a break.

@@ -108,3 +108,29 @@ fn never_fails_on_broken_markup() {
     }
     assert!(squash(&to_text("<a href='x")).contains("href"));
 }
+
+/// Hostile markup stays linear: stray end tags under thousands of open
+/// elements, a long run of letters after `&`, many selectors.
+#[test]
+fn hostile_markup_is_linear() {
+    let mut html = "<span>".repeat(5000);
+    html.push_str(&"</x>".repeat(200_000));
+    html.push('&');
+    html.push_str(&"a".repeat(1_000_000));
+    html.push_str("<style>");
+    html.push_str(
+        &(0..5000)
+            .map(|i| format!(".c{i}{{display:none}}"))
+            .collect::<String>(),
+    );
+    html.push_str("</style>");
+    html.push_str(&"<b class=c1>x</b>".repeat(20_000));
+    let started = std::time::Instant::now();
+    let t = parse(&html);
+    assert!(t.layout.len() > 1_000_000);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
