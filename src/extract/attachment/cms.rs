@@ -13,7 +13,9 @@
 //!
 //! Mail clients (NSS in Thunderbird, Outlook) write BER with indefinite
 //! lengths and chunked OCTET STRINGs; the `cms` crate reads DER, so the bytes
-//! are first re-encoded as definite-length DER by [`ber_to_der`].
+//! are first re-encoded as definite-length DER by [`ber_to_der`]. Where the
+//! crate's strict decoder still refuses a SignedData (an unsorted SET OF, say),
+//! the content is found by its position in the same tree.
 
 use crate::extract::{mime, Ctx};
 use cms::content_info::ContentInfo;
@@ -46,7 +48,10 @@ pub fn parse(bytes: &[u8]) -> Cms {
         let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
         ber_to_der(&raw)
     });
-    let Some(info) = der.and_then(|d| ContentInfo::from_der(&d).ok()) else {
+    let Some(der) = der else {
+        return Cms::Unreadable;
+    };
+    let Ok(info) = ContentInfo::from_der(&der) else {
         return Cms::Unreadable;
     };
     match info.content_type {
@@ -58,7 +63,9 @@ pub fn parse(bytes: &[u8]) -> Cms {
                     .and_then(|c| c.decode_as::<OctetString>().ok())
                     .map(|o| o.as_bytes().to_vec()),
             ),
-            Err(_) => Cms::Unreadable,
+            // The strict DER decoder refuses what some signers write (an
+            // unsorted SET OF certificates): the content is found by position.
+            Err(_) => encapsulated(&der).map_or(Cms::Unreadable, Cms::Signed),
         },
         oid if [
             ID_ENVELOPED_DATA,
@@ -70,6 +77,23 @@ pub fn parse(bytes: &[u8]) -> Cms {
             Cms::Encrypted
         }
         _ => Cms::Unreadable,
+    }
+}
+
+/// The eContent of a SignedData by position: ContentInfo `[0]` →
+/// SignedData → its third field, EncapsulatedContentInfo → `[0]` → OCTET
+/// STRING. `Some(None)` for a detached signature, `None` when malformed.
+fn encapsulated(der: &[u8]) -> Option<Option<Vec<u8>>> {
+    let (info, _) = Node::read(der, 0)?;
+    let signed = info.child(1)?.child(0)?;
+    let encap = signed.child(2)?;
+    match encap.child(1) {
+        None => Some(None),
+        Some(explicit) => {
+            let mut out = Vec::new();
+            explicit.child(0)?.octets(&mut out);
+            Some(Some(out))
+        }
     }
 }
 
@@ -207,6 +231,13 @@ impl<'a> Node<'a> {
         out.extend_from_slice(&content);
     }
 
+    fn child(&self, n: usize) -> Option<&Node<'a>> {
+        match &self.body {
+            Body::Constructed(children) => children.get(n),
+            Body::Primitive(_) => None,
+        }
+    }
+
     /// The octets of a (possibly chunked) OCTET STRING.
     fn octets(&self, out: &mut Vec<u8>) {
         match &self.body {
@@ -242,5 +273,15 @@ mod tests {
         );
         assert_eq!(ber_to_der(b"\x30\x80\x04\x01"), None);
         assert_eq!(parse(b"not cms at all"), Cms::Unreadable);
+    }
+
+    #[test]
+    fn encapsulated_content_is_found_by_position() {
+        // ContentInfo { OID, [0] { SignedData { INTEGER, SET, Encap { OID, [0] { "hi" } } } } }
+        let der = b"\x30\x19\x06\x01\x01\xa0\x14\x30\x12\x02\x01\x01\x31\x00\x30\x0b\x06\x01\x01\xa0\x06\x04\x04hi\r\n";
+        assert_eq!(encapsulated(der), Some(Some(b"hi\r\n".to_vec())));
+        let detached =
+            b"\x30\x11\x06\x01\x01\xa0\x0c\x30\x0a\x02\x01\x01\x31\x00\x30\x03\x06\x01\x01";
+        assert_eq!(encapsulated(detached), Some(None));
     }
 }
