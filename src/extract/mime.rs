@@ -2,7 +2,7 @@
 //! nested messages recursively. `mail-parser` gives the structure and decoded
 //! text; [`super::views`] adds the other plausible readings of each part.
 
-use super::{at, attachment, html, views, Ctx};
+use super::{at, attachment, text, views, Ctx};
 use mail_parser::{
     Address, HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType,
 };
@@ -49,6 +49,12 @@ fn header_segments(ctx: &mut Ctx, prefix: &str, msg: &Message) {
         match &header.name {
             HeaderName::Subject => {
                 if let Some(s) = header.value.as_text() {
+                    ctx.text(&at(prefix, "subject"), s);
+                }
+                let raw = msg.raw_message();
+                let value = raw.get(header.offset_start as usize..header.offset_end as usize);
+                let value = String::from_utf8_lossy(value.unwrap_or_default());
+                if let Some(s) = views::iso2022_encoded_words(&value) {
                     ctx.text(&at(prefix, "subject"), s);
                 }
             }
@@ -117,13 +123,13 @@ fn walk_part(ctx: &mut Ctx, prefix: &str, msg: &Message, id: u32, depth: usize) 
                 walk_part(ctx, prefix, msg, child, depth + 1);
             }
         }
-        PartType::Text(text) => {
-            text_part(ctx, &loc, part, text);
-            views::alternatives(ctx, &loc, msg, part, text);
+        PartType::Text(body) => {
+            text_part(ctx, &loc, msg, part, body, form(part, false));
+            views::alternatives(ctx, &loc, msg, part, body, form(part, false));
         }
         PartType::Html(markup) => {
-            text_part(ctx, &loc, part, &html::to_text(markup));
-            views::alternatives(ctx, &loc, msg, part, markup);
+            text_part(ctx, &loc, msg, part, markup, form(part, true));
+            views::alternatives(ctx, &loc, msg, part, markup, form(part, true));
         }
         PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
             attachment::read(ctx, &loc, &ctype, bytes, depth + 1);
@@ -169,18 +175,45 @@ fn unreadable_type(part: &MessagePart, ctype: &str) -> Option<&'static str> {
     }
 }
 
+/// How a text part is written: HTML, and `format=flowed` with its `delsp`.
+pub fn form(part: &MessagePart, html: bool) -> text::Form {
+    let param = |name: &str| {
+        part.content_type()
+            .and_then(|c| c.attributes())
+            .and_then(|attrs| attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name)))
+            .map(|a| a.value.trim().to_ascii_lowercase())
+    };
+    let flowed = param("format").is_some_and(|f| f == "flowed");
+    text::Form {
+        html,
+        flowed: flowed.then(|| param("delsp").is_some_and(|d| d == "yes")),
+    }
+}
+
 /// A text part: flags ciphertext, binary dressed as text, and embedded
 /// uuencode or yEnc blocks (a file the recipient's client may decode), then
-/// scans it.
-fn text_part(ctx: &mut Ctx, loc: &str, part: &MessagePart, text: &str) {
-    if text.contains("-----BEGIN PGP MESSAGE-----") {
+/// scans it with every reading [`text::scan`] derives. Text that looks binary
+/// under its declared charset is first re-read by detection (UTF-16 with a
+/// BOM, a wrong label): only what is binary under every reading is flagged.
+fn text_part(
+    ctx: &mut Ctx,
+    loc: &str,
+    msg: &Message,
+    part: &MessagePart,
+    body: &str,
+    form: text::Form,
+) {
+    if body.contains("-----BEGIN PGP MESSAGE-----") {
         ctx.uninspectable(loc, "encrypted by the sender (PGP)");
     }
-    if carries_encoded_file(text) {
+    if carries_encoded_file(body) {
         ctx.uninspectable(loc, "uuencoded or yEnc file inside text");
     }
-    if looks_binary(text) {
-        ctx.uninspectable(loc, "binary content that claims to be text");
+    if looks_binary(body) {
+        match views::detected_text(ctx, loc, msg, part) {
+            Some(detected) => text::scan(ctx, loc, &detected, form),
+            None => ctx.uninspectable(loc, "binary content that claims to be text"),
+        }
     }
     if part.is_encoding_problem {
         ctx.anomaly(
@@ -188,7 +221,7 @@ fn text_part(ctx: &mut Ctx, loc: &str, part: &MessagePart, text: &str) {
             "charset or transfer encoding could not be decoded cleanly",
         );
     }
-    ctx.text(loc, text);
+    text::scan(ctx, loc, body, form);
 }
 
 /// A line that opens a uuencoded (`begin 644 name`) or yEnc (`=ybegin `)

@@ -9,12 +9,17 @@
 //! structure and the decoded text, and [`views`] re-reads each part's raw bytes
 //! under every plausible transfer encoding, so the detector scans the union of
 //! all views; where the views disagree about the structure, the message is
-//! reported uninspectable.
+//! reported uninspectable. Each text is read as the recipient's client shows
+//! it ([`text`]: charset detection, `format=flowed`, calendar folding;
+//! [`html`]: layout, visible and aside texts), and signed S/MIME is opened
+//! ([`attachment::cms`]).
 
 pub mod attachment;
 pub mod html;
 pub mod mime;
 pub mod normalise;
+pub mod params;
+pub mod text;
 pub mod views;
 
 use crate::config::raw::RawLimits;

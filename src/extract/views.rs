@@ -5,13 +5,20 @@
 //!
 //! * every distinct transfer encoding the headers name, decoded leniently
 //!   (base64 ignoring characters outside its alphabet, as RFC 2045 says), and
-//!   the raw bytes themselves, become extra views of the same location;
+//!   the raw bytes themselves, become extra views of the same location, each
+//!   decoded under every plausible reading of its charset (for ISO-2022-JP
+//!   also without no-op escape pairs) and read by [`text::scan`];
+//! * text whose declared charset gives binary is re-read by detection;
+//! * the preamble and epilogue of every multipart, which the parser drops,
+//!   are scanned at the multipart's location;
 //! * conflicting `Content-Type`, `Content-Transfer-Encoding` or `boundary`
-//!   values, and a multipart whose delimiter count differs from the parts the
-//!   parser found, make the part uninspectable: a recipient's client may see a
-//!   different message from the one we scanned.
+//!   values (a boundary in two forms included, see [`super::params`]), and a
+//!   multipart whose delimiter count differs from the parts the parser found,
+//!   make the part uninspectable: a recipient's client may see a different
+//!   message from the one we scanned.
 
-use super::{attachment, mime::content_type, Ctx};
+use super::params::param_values;
+use super::{attachment, text, Ctx};
 use base64::Engine;
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 use std::collections::HashMap;
@@ -33,16 +40,50 @@ pub fn check_message(ctx: &mut Ctx, prefix: &str, msg: &Message) {
         if distinct(types.iter().map(|t| media_type(t))) > 1 {
             ctx.uninspectable(&loc, "conflicting Content-Type headers");
         }
-        let boundaries: Vec<String> = types.iter().flat_map(|t| params(t, "boundary")).collect();
+        let boundaries: Vec<String> = types
+            .iter()
+            .flat_map(|t| param_values(t, "boundary"))
+            .collect();
         if distinct(boundaries.iter().cloned()) > 1 {
             ctx.uninspectable(&loc, "conflicting boundary parameters");
         }
         if let (PartType::Multipart(children), Some(b)) = (&part.body, boundaries.first()) {
             *expected.entry(b.clone()).or_default() += children.len();
+            preamble_and_epilogue(ctx, &loc, body_bytes(raw, part), b);
         }
     }
     if !expected.is_empty() {
         check_delimiters(ctx, &loc, raw, &expected);
+    }
+}
+
+/// The text before a multipart's first delimiter and after its closing one:
+/// not a part, but some clients show it, so it is scanned.
+fn preamble_and_epilogue(ctx: &mut Ctx, loc: &str, body: &[u8], boundary: &str) {
+    let delimiter = format!("--{boundary}");
+    let mut first: Option<usize> = None;
+    let mut after_close: Option<usize> = None;
+    let mut at = 0;
+    for line in body.split_inclusive(|&b| b == b'\n') {
+        let trimmed = trim_line_end(line.strip_suffix(b"\n").unwrap_or(line));
+        if let Some(rest) = trimmed.strip_prefix(delimiter.as_bytes()) {
+            if rest.is_empty() {
+                first.get_or_insert(at);
+            } else if rest == b"--" {
+                first.get_or_insert(at);
+                after_close = Some(at + line.len());
+                break;
+            }
+        }
+        at += line.len();
+    }
+    let preamble = &body[..first.unwrap_or(0)];
+    let epilogue = after_close.map_or(&[][..], |end| &body[end..]);
+    for bytes in [preamble, epilogue] {
+        if !bytes.is_empty() {
+            let text = text::decode(bytes).unwrap_or_else(|| String::from_utf8_lossy(bytes).into());
+            ctx.text(loc, text);
+        }
     }
 }
 
@@ -90,28 +131,42 @@ fn trim_line_end(line: &[u8]) -> &[u8] {
     &line[..end]
 }
 
-/// Extra text views of a text part: other decodings and the raw bytes.
-pub fn alternatives(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart, primary: &str) {
-    let charset = part
-        .content_type()
-        .and_then(|c| c.attribute("charset"))
-        .and_then(charset);
-    let is_html = content_type(part) == "text/html";
+/// Extra text views of a text part: other decodings and the raw bytes, each
+/// read the way [`text::scan`] reads the primary text.
+pub fn alternatives(
+    ctx: &mut Ctx,
+    loc: &str,
+    msg: &Message,
+    part: &MessagePart,
+    primary: &str,
+    form: text::Form,
+) {
+    let label = part.content_type().and_then(|c| c.attribute("charset"));
+    let charset = label.and_then(charset);
     for bytes in decoded_views(ctx, loc, msg, part) {
         if decodes_to_itself(&bytes, charset, primary) {
             continue;
         }
-        let text = to_text(&bytes, charset);
-        if text == primary {
-            continue;
+        for text in to_texts(&bytes, charset) {
+            if text != primary {
+                text::scan(ctx, loc, &text, form);
+            }
         }
-        let text = if is_html {
-            super::html::to_text(&text)
-        } else {
-            text
-        };
-        ctx.text(loc, text);
     }
+}
+
+/// The text of a part whose declared charset gives binary: each decoding of
+/// its transfer encoding, read with the charset found by detection.
+pub fn detected_text(
+    ctx: &mut Ctx,
+    loc: &str,
+    msg: &Message,
+    part: &MessagePart,
+) -> Option<String> {
+    decoded_views(ctx, loc, msg, part)
+        .iter()
+        .rev()
+        .find_map(|bytes| text::decode(bytes))
 }
 
 /// Other decodings of a binary part, read as attachments too when they differ.
@@ -145,7 +200,7 @@ fn decoded_views(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) ->
     let body = body_bytes(raw, part);
     let ctes: Vec<String> = header_values(header_block(raw, part), "content-transfer-encoding")
         .iter()
-        .map(|v| strip_comments(v).trim().to_ascii_lowercase())
+        .map(|v| super::params::strip_comments(v).trim().to_ascii_lowercase())
         .collect();
     if distinct(ctes.iter().cloned()) > 1 {
         ctx.uninspectable(
@@ -260,11 +315,107 @@ fn charset(label: &str) -> Option<Charset> {
     encoding_rs::Encoding::for_label(label.trim().as_bytes())
 }
 
-fn to_text(bytes: &[u8], charset: Option<Charset>) -> String {
-    if let Some(enc) = charset {
-        return enc.decode_without_bom_handling(bytes).0.into_owned();
+/// Every plausible text of `bytes` under `charset`. For a stateful charset
+/// (ISO-2022-*) that includes the reading without escape sequences that
+/// switch and switch straight back: glibc and Python drop such a no-op pair,
+/// where WHATWG decoders write U+FFFD, so `Harrow ESC $B ESC (B gate` is
+/// `Harrowgate` in some clients.
+fn to_texts(bytes: &[u8], charset: Option<Charset>) -> Vec<String> {
+    let Some(enc) = charset else {
+        return vec![String::from_utf8_lossy(bytes).into_owned()];
+    };
+    let mut out = vec![enc.decode_without_bom_handling(bytes).0.into_owned()];
+    if enc == encoding_rs::ISO_2022_JP {
+        let pruned = without_empty_escapes(bytes);
+        if pruned != bytes {
+            out.push(enc.decode_without_bom_handling(&pruned).0.into_owned());
+        }
     }
-    String::from_utf8_lossy(bytes).into_owned()
+    out
+}
+
+/// The ISO-2022-JP encoded words of a raw header value (RFC 2047) read with
+/// no-op escape pairs removed, adjacent words' bytes joined first (a pair may
+/// straddle two words). `None` when there is no such word.
+pub fn iso2022_encoded_words(raw: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut rest = raw;
+    let mut found = false;
+    while let Some(start) = rest.find("=?") {
+        let word = &rest[start + 2..];
+        let mut fields = word.splitn(4, '?');
+        let (Some(charset), Some(enc), Some(text)) = (fields.next(), fields.next(), fields.next())
+        else {
+            break;
+        };
+        // The encoded text ends at the next `?`, which must open the `?=`.
+        let end = charset.len() + enc.len() + text.len() + 2;
+        if !word[end..].starts_with("?=") {
+            break;
+        }
+        let between = &rest[..start];
+        if !between.trim().is_empty() || !charset.to_ascii_lowercase().starts_with("iso-2022-jp") {
+            flush(&mut out, &mut bytes);
+            out.push_str(between);
+        }
+        if charset.to_ascii_lowercase().starts_with("iso-2022-jp") {
+            found = true;
+            match enc {
+                "B" | "b" => {
+                    use base64::Engine;
+                    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
+                    bytes.extend(
+                        engine
+                            .decode(text.trim_end_matches('='))
+                            .unwrap_or_default(),
+                    );
+                }
+                _ => bytes.extend(quoted_printable(text.replace('_', " ").as_bytes())),
+            }
+        } else {
+            out.push_str(&rest[start..start + 2 + end + 2]);
+        }
+        rest = &word[end + 2..];
+    }
+    flush(&mut out, &mut bytes);
+    out.push_str(rest);
+    return found.then_some(out);
+
+    fn flush(out: &mut String, bytes: &mut Vec<u8>) {
+        let pruned = without_empty_escapes(bytes);
+        out.push_str(
+            &encoding_rs::ISO_2022_JP
+                .decode_without_bom_handling(&pruned)
+                .0,
+        );
+        bytes.clear();
+    }
+}
+
+/// `bytes` with every ISO 2022 escape sequence removed that is directly
+/// followed by another (it selects a character set no character uses).
+pub fn without_empty_escapes(bytes: &[u8]) -> Vec<u8> {
+    let escape_len = |at: usize| -> Option<usize> {
+        match bytes.get(at..at + 3)? {
+            [0x1b, b'(' | b'$', b'@' | b'A'..=b'J'] => Some(3),
+            [0x1b, b'$', b'(' | b')'] => bytes.get(at + 3).map(|_| 4),
+            _ => None,
+        }
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(len) = escape_len(i) {
+            if bytes.get(i + len) == Some(&0x1b) && escape_len(i + len).is_some() {
+                i += len;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
 }
 
 fn header_block<'a>(raw: &'a [u8], part: &MessagePart) -> &'a [u8] {
@@ -315,34 +466,6 @@ fn media_type(value: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Every value of parameter `name` in a header value (quoted or not).
-fn params(value: &str, name: &str) -> Vec<String> {
-    value
-        .split(';')
-        .skip(1)
-        .filter_map(|p| p.split_once('='))
-        .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim().trim_matches('"').to_string())
-        .collect()
-}
-
-fn strip_comments(v: &str) -> String {
-    let mut depth = 0usize;
-    v.chars()
-        .filter(|&c| match c {
-            '(' => {
-                depth += 1;
-                false
-            }
-            ')' => {
-                depth = depth.saturating_sub(1);
-                false
-            }
-            _ => depth == 0,
-        })
-        .collect()
-}
-
 fn distinct(items: impl Iterator<Item = String>) -> usize {
     let mut seen: Vec<String> = items.collect();
     seen.sort();
@@ -381,6 +504,17 @@ mod tests {
             charset("iso-8859-1"),
             accented
         ));
+    }
+
+    #[test]
+    fn iso2022_words_are_joined_then_pruned() {
+        // "Harrow ESC $B" and "ESC (B gate" in two words: the pair straddles them.
+        let raw = "=?ISO-2022-JP?B?SGFycm93GyRC?= =?iso-2022-jp?Q?=1B(Bgate?= Shipping";
+        assert_eq!(
+            iso2022_encoded_words(raw).as_deref(),
+            Some("Harrowgate Shipping")
+        );
+        assert_eq!(iso2022_encoded_words("=?utf-8?q?x?= plain"), None);
     }
 
     #[test]

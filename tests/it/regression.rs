@@ -603,7 +603,11 @@ fn personal_data_in_its_real_shapes_is_found() {
         );
         let kinds: Vec<&str> = v.matches.iter().map(|m| m.kind.as_str()).collect();
         assert_eq!(kinds, vec![*want], "{body}");
-        assert_eq!(v.monitor, vec!["personal-data-external"], "{body}");
+        assert_eq!(
+            v.monitor.iter().map(|r| &r.name).collect::<Vec<_>>(),
+            vec!["personal-data-external"],
+            "{body}"
+        );
     }
     // Full-width digits and a Unicode dash are the same number.
     let v = run(

@@ -150,7 +150,7 @@ pub fn gzip(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
     match bounded::read_all(ctx, loc, decoder, bytes.len() as u64) {
         Ok(inner) => {
             let kind = super::sniff("", &inner);
-            super::dispatch(ctx, loc, kind, &inner, depth + 1);
+            super::dispatch(ctx, loc, kind, "", &inner, depth + 1);
         }
         Err(Stop::Limit) => {}
         Err(Stop::Corrupt(e)) => ctx.uninspectable(loc, format!("corrupt gzip: {e}")),

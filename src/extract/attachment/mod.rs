@@ -17,6 +17,7 @@
 
 pub mod archive;
 pub mod bounded;
+pub mod cms;
 pub mod lzfu;
 pub mod office;
 pub mod ole;
@@ -25,7 +26,7 @@ pub mod pdfscan;
 pub mod rtf;
 pub mod tnef;
 
-use super::{mime, mime::looks_binary, AttachmentFact, Ctx};
+use super::{mime, mime::looks_binary, text, AttachmentFact, Ctx};
 
 /// What the bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +43,10 @@ pub enum Kind {
     Message,
     /// Already encrypted by the sender (S/MIME, PGP).
     Encrypted,
+    /// An S/MIME CMS object: signed data is read, enveloped data is not.
+    Cms,
+    /// A detached OpenPGP signature: no content.
+    Signature,
     /// Images, audio, video: carry no text we read.
     Media,
     Text,
@@ -60,6 +65,8 @@ impl Kind {
             Kind::Tnef => "tnef",
             Kind::Message => "message",
             Kind::Encrypted => "encrypted",
+            Kind::Cms => "cms",
+            Kind::Signature => "signature",
             Kind::Media => "media",
             Kind::Text => "text",
             Kind::Unknown => "unknown",
@@ -68,18 +75,11 @@ impl Kind {
 }
 
 /// Decides the kind from the first bytes, with the declared type only to
-/// recognise sender-encrypted content, which has no reliable magic.
+/// recognise S/MIME and PGP objects, whose magic is weak or absent.
 pub fn sniff(declared: &str, bytes: &[u8]) -> Kind {
     let starts = |m: &[u8]| bytes.starts_with(m);
-    if matches!(
-        declared,
-        "application/pkcs7-mime"
-            | "application/x-pkcs7-mime"
-            | "application/pgp-encrypted"
-            | "application/pkcs7-encrypted"
-    ) || starts(b"-----BEGIN PGP MESSAGE-----")
-    {
-        return Kind::Encrypted;
+    if let Some(kind) = sniff_crypto(declared, bytes) {
+        return kind;
     }
     if starts(b"%PDF-") {
         Kind::Pdf
@@ -99,13 +99,41 @@ pub fn sniff(declared: &str, bytes: &[u8]) -> Kind {
         Kind::Media
     } else if looks_like_message(bytes) {
         Kind::Message
-    } else if std::str::from_utf8(bytes).is_ok_and(|t| !looks_binary(t))
-        || bytes.is_empty()
+    } else if bytes.is_empty()
+        || text::is_text(bytes)
         || (declared.starts_with("text/") && !looks_binary(&String::from_utf8_lossy(bytes)))
     {
         Kind::Text
     } else {
         Kind::Unknown
+    }
+}
+
+/// Signatures, S/MIME objects and ciphertext, by declared type or content.
+fn sniff_crypto(declared: &str, bytes: &[u8]) -> Option<Kind> {
+    let armored = |label: &str| {
+        let t = String::from_utf8_lossy(bytes);
+        let t = t.trim();
+        t.starts_with(&format!("-----BEGIN PGP {label}-----"))
+            && t.ends_with(&format!("-----END PGP {label}-----"))
+    };
+    match declared {
+        "application/pkcs7-mime"
+        | "application/x-pkcs7-mime"
+        | "application/pkcs7-signature"
+        | "application/x-pkcs7-signature" => return Some(Kind::Cms),
+        "application/pgp-signature" if armored("SIGNATURE") => return Some(Kind::Signature),
+        "application/pgp-encrypted" | "application/pkcs7-encrypted" => {
+            return Some(Kind::Encrypted)
+        }
+        _ => {}
+    }
+    if bytes.starts_with(b"-----BEGIN PGP MESSAGE-----") || cms::starts_as(bytes, false) {
+        Some(Kind::Encrypted)
+    } else if cms::starts_as(bytes, true) {
+        Some(Kind::Cms)
+    } else {
+        None
     }
 }
 
@@ -161,7 +189,7 @@ pub fn read(ctx: &mut Ctx, loc: &str, declared: &str, bytes: &[u8], depth: usize
         detected: kind.name().to_string(),
         size: bytes.len(),
     });
-    dispatch(ctx, loc, kind, bytes, depth);
+    dispatch(ctx, loc, kind, declared, bytes, depth);
 }
 
 /// Reads a member of a container at `loc` (`attachment:bundle.zip/memo.docx`).
@@ -170,7 +198,7 @@ pub fn read_member(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
 }
 
 /// Sends `bytes` to the reader for `kind`, within the depth and time limits.
-pub fn dispatch(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8], depth: usize) {
+pub fn dispatch(ctx: &mut Ctx, loc: &str, kind: Kind, declared: &str, bytes: &[u8], depth: usize) {
     if depth > ctx.limits.max_depth {
         let max = ctx.limits.max_depth;
         return ctx.uninspectable(loc, format!("nested deeper than the limit of {max}"));
@@ -180,7 +208,7 @@ pub fn dispatch(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8], depth: usize
     }
     appended_zip(ctx, loc, kind, bytes, depth);
     match kind {
-        Kind::Text => ctx.text(loc, String::from_utf8_lossy(bytes)),
+        Kind::Text => text::read_bytes(ctx, loc, declared, bytes),
         Kind::Pdf => pdf::read(ctx, loc, bytes),
         Kind::Zip => archive::zip(ctx, loc, bytes, depth),
         Kind::Gzip => archive::gzip(ctx, loc, bytes, depth),
@@ -190,6 +218,9 @@ pub fn dispatch(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8], depth: usize
         Kind::Tnef => tnef::read(ctx, loc, bytes, depth),
         Kind::Message => mime::walk_raw(ctx, &format!("{loc}/"), bytes, depth + 1),
         Kind::Encrypted => ctx.uninspectable(loc, "encrypted by the sender"),
+        Kind::Cms => cms::read(ctx, loc, bytes, depth),
+        // A detached signature is a signature, not content.
+        Kind::Signature => {}
         Kind::Media => {}
         Kind::Unknown => ctx.uninspectable(loc, "unknown binary format"),
     }
@@ -201,7 +232,7 @@ pub fn dispatch(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8], depth: usize
 /// record that opens as a ZIP counts, so stray bytes raise nothing.
 fn appended_zip(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8], depth: usize) {
     // A ZIP is read as one anyway; a tar may hold a stored ZIP as its last member.
-    if matches!(kind, Kind::Zip | Kind::Tar | Kind::Encrypted) {
+    if matches!(kind, Kind::Zip | Kind::Tar | Kind::Encrypted | Kind::Cms) {
         return;
     }
     // The EOCD record is within the last 64 KiB + 22 bytes.
