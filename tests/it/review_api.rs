@@ -657,3 +657,60 @@ async fn https_listener_marks_cookies_secure() {
     assert!(!answer.starts_with(b"HTTP/"), "answered in plaintext");
     server.stop().await;
 }
+
+/// A held message keeps the rule that held it: after a reload that renames
+/// that rule and changes its action, the message page and the API still show
+/// the name and action that fired, not the live rule (issue 11).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_does_not_rewrite_why_a_message_was_held() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    setup.add_user("rita", "reviewer", PW);
+    let token = setup.token("rita");
+    let server = setup.serve().await;
+    let port = setup.http_port;
+    let id = hold_one(server.port).await;
+
+    let text = std::fs::read_to_string(setup.config()).unwrap();
+    let renamed = text.replace(
+        "name = \"unauthorised-recipient\"\nwhen = { mentions = true, any_recipient = \"unauthorised\" }\naction = \"hold\"",
+        "name = \"misdirected\"\nwhen = { mentions = true, any_recipient = \"unauthorised\" }\naction = \"reject\"",
+    );
+    assert_ne!(renamed, text, "the rule to rename is in the config");
+    std::fs::write(setup.config(), renamed).unwrap();
+    server.reload().await;
+    support::reloads_counted(port, "ok", 1).await;
+    // The reload is in force: the same message is now rejected by the new rule.
+    let mut c = crate::support::Client::connect(server.port).await.unwrap();
+    let reply = c
+        .mail(
+            "a.partner@firm.example",
+            &["j.smith@meridian-tankers.com"],
+            &example("misdirected.eml"),
+        )
+        .await;
+    assert_eq!(reply.0, 550, "{reply:?}");
+    assert!(reply.1.contains("misdirected"), "{reply:?}");
+
+    let one = api(port, "GET", &format!("/api/held/{id}"), Some(&token), "").await;
+    assert_eq!(one.status, 200, "{}", one.text());
+    let verdict = &one.json()["verdict"];
+    assert_eq!(verdict["rules"][0], "unauthorised-recipient");
+    assert_eq!(verdict["fired"][0]["name"], "unauthorised-recipient");
+    assert_eq!(verdict["fired"][0]["action"], "hold");
+    assert_eq!(verdict["fired"][0]["mode"], "enforce");
+
+    let web = login(port, "rita", PW).await;
+    let page = http::get(port, &format!("/held/{id}"), &[("Cookie", &web.cookie)]).await;
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    let rules = &html[html.find("<ul class=\"rules\">").expect("the rules list")..];
+    let rules = &rules[..rules.find("</ul>").unwrap()];
+    assert!(rules.contains(">unauthorised-recipient<"), "{rules}");
+    assert!(rules.contains(">hold<"), "{rules}");
+    assert!(
+        !rules.contains("misdirected") && !rules.contains("reject"),
+        "{rules}"
+    );
+    server.stop().await;
+}

@@ -292,7 +292,7 @@ async fn every_reload_is_audited_and_the_accepted_one_applies() {
     let good = std::fs::read_to_string(setup.config()).unwrap();
     std::fs::write(setup.config(), "[smtp]\nnot_a_key = 1\n").unwrap();
     server.reload().await;
-    reloads_counted(setup.http_port, "refused", 1).await;
+    support::reloads_counted(setup.http_port, "refused", 1).await;
     std::fs::write(setup.config(), good).unwrap();
     setup.append(
         r#"
@@ -303,7 +303,7 @@ action = "hold"
 "#,
     );
     server.reload().await;
-    reloads_counted(setup.http_port, "ok", 1).await;
+    support::reloads_counted(setup.http_port, "ok", 1).await;
     let mut c = Client::connect(server.port).await.unwrap();
     let reply = c
         .mail("a@firm.example", &["b@partner.example"], CLEAN)
@@ -318,22 +318,6 @@ action = "hold"
         .map(|e| e["details"]["ok"].clone())
         .collect();
     assert_eq!(audited, [false, true]);
-}
-
-/// Waits until `/metrics` counts `n` reloads with `result`.
-async fn reloads_counted(http_port: u16, result: &str, n: usize) {
-    let want = format!("matterwall_reloads_total{{result=\"{result}\"}} {n}");
-    for _ in 0..200 {
-        if support::http::get(http_port, "/metrics", &[])
-            .await
-            .text()
-            .contains(&want)
-        {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("no {want} in /metrics");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

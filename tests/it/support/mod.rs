@@ -98,3 +98,19 @@ pub async fn start(refuse: &[&str]) -> (Sink, Setup, Server) {
     let server = setup.serve().await;
     (sink, setup, server)
 }
+
+/// Waits until `/metrics` counts `n` reloads with `result`.
+pub async fn reloads_counted(http_port: u16, result: &str, n: usize) {
+    let want = format!("matterwall_reloads_total{{result=\"{result}\"}} {n}");
+    for _ in 0..200 {
+        if http::get(http_port, "/metrics", &[])
+            .await
+            .text()
+            .contains(&want)
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no {want} in /metrics");
+}
