@@ -1,4 +1,4 @@
-//! The `matterwall` command: parse arguments, load the config, run, and map
+//! The `matterwall` command: parse arguments and dispatch to `cmd/`, mapping
 //! errors to exit codes (2 with a one-line message for bad input).
 
 #![forbid(unsafe_code)]
@@ -6,9 +6,6 @@
 mod cmd;
 
 use clap::{Parser, Subcommand};
-use matterwall::check::{self, Envelope};
-use matterwall::config::Config;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -161,20 +158,20 @@ fn main() -> ExitCode {
     withhold_panic_messages();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check { from, to, file } => run_check(&cli.config, from, to, &file),
+        Command::Check { from, to, file } => cmd::check::run(&cli.config, from, to, &file),
         Command::Rules {
             command: RulesCommand::Validate,
-        } => validate(&cli.config),
+        } => cmd::rules::validate(&cli.config),
         Command::Rules {
             command: RulesCommand::Test,
-        } => rules_test(&cli.config),
+        } => cmd::rules::test(&cli.config),
         Command::Serve => {
             init_logging();
             cmd::serve::run(&cli.config)
                 .map(|()| ExitCode::SUCCESS)
                 .map_err(|e| format!("{e:#}"))
         }
-        Command::Reload => load(&cli.config).and_then(|cfg| {
+        Command::Reload => cmd::load(&cli.config).and_then(|cfg| {
             cmd::reload::run(&cfg)
                 .map(|()| ExitCode::SUCCESS)
                 .map_err(|e| format!("{e:#}"))
@@ -183,9 +180,9 @@ fn main() -> ExitCode {
         Command::User { command } => user(&cli.config, command),
         Command::Token {
             command: TokenCommand::Create { name },
-        } => load(&cli.config)
+        } => cmd::load(&cli.config)
             .and_then(|cfg| glue(cmd::user::token(&cfg, &name).map(|()| ExitCode::SUCCESS))),
-        Command::Audit { command } => load(&cli.config).and_then(|cfg| {
+        Command::Audit { command } => cmd::load(&cli.config).and_then(|cfg| {
             glue(match command {
                 AuditCommand::Verify => cmd::audit::verify(&cfg),
                 AuditCommand::Export => cmd::audit::export(&cfg),
@@ -211,7 +208,7 @@ fn init_logging() {
 }
 
 fn quarantine(config: &Path, command: QuarantineCommand) -> Result<ExitCode, String> {
-    let cfg = load(config)?;
+    let cfg = cmd::load(config)?;
     let result = match command {
         QuarantineCommand::List { json } => cmd::quarantine::list(&cfg, json),
         QuarantineCommand::Show { id, raw } => cmd::quarantine::show(&cfg, &id, raw),
@@ -233,7 +230,7 @@ fn quarantine(config: &Path, command: QuarantineCommand) -> Result<ExitCode, Str
 }
 
 fn user(config: &Path, command: UserCommand) -> Result<ExitCode, String> {
-    let cfg = load(config)?;
+    let cfg = cmd::load(config)?;
     let UserCommand::Add {
         name,
         role,
@@ -260,94 +257,4 @@ fn withhold_panic_messages() {
             .unwrap_or_default();
         eprintln!("matterwall: internal panic at {at} (message withheld: it may carry content)");
     }));
-}
-
-fn load(path: &Path) -> Result<Config, String> {
-    Config::load(path).map_err(|e| e.to_string())
-}
-
-fn read_message(file: &Path) -> Result<Vec<u8>, String> {
-    if file == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
-        return Ok(buf);
-    }
-    std::fs::read(file).map_err(|e| format!("{}: cannot read: {e}", file.display()))
-}
-
-fn run_check(
-    config: &Path,
-    from: Option<String>,
-    to: Vec<String>,
-    file: &Path,
-) -> Result<ExitCode, String> {
-    let cfg = load(config)?;
-    let raw = read_message(file)?;
-    let envelope = Envelope::or_headers(&raw, from, to);
-    let verdict = check::check(&cfg, &envelope, &raw, check::today());
-    let json =
-        serde_json::to_string(&verdict).map_err(|e| format!("cannot encode the verdict: {e}"))?;
-    println!("{json}");
-    Ok(ExitCode::SUCCESS)
-}
-
-fn validate(config: &Path) -> Result<ExitCode, String> {
-    match Config::load(config) {
-        Ok(cfg) => {
-            println!(
-                "{}: ok ({} clients, {} matters, {} waivers, {} keys, {} rules)",
-                config.display(),
-                cfg.dict.clients.len(),
-                cfg.dict.matters.len(),
-                cfg.dict.waivers.len(),
-                cfg.certs.len(),
-                cfg.rules.len()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            for p in &e.problems {
-                eprintln!("{p}");
-            }
-            Err(format!(
-                "{} problem(s); configuration refused",
-                e.problems.len()
-            ))
-        }
-    }
-}
-
-fn rules_test(config: &Path) -> Result<ExitCode, String> {
-    let cfg = load(config)?;
-    if cfg.examples.is_empty() {
-        return Err(format!(
-            "{}: declares no [[example]] messages",
-            config.display()
-        ));
-    }
-    let mut failed = 0;
-    for ex in &cfg.examples {
-        let raw = read_message(&ex.file)?;
-        let envelope = Envelope::or_headers(&raw, ex.from.clone(), ex.to.clone());
-        let v = check::check(&cfg, &envelope, &raw, check::today());
-        let rules_ok = ex.rules.as_ref().is_none_or(|want| *want == v.rule_names());
-        let ok = v.action == ex.action && rules_ok;
-        failed += usize::from(!ok);
-        println!(
-            "{} {}: expected {}, got {} ({})",
-            if ok { "ok  " } else { "FAIL" },
-            ex.file.display(),
-            ex.action.as_str(),
-            v.action.as_str(),
-            v.rule_names().join(", ")
-        );
-    }
-    println!("{} passed, {} failed", cfg.examples.len() - failed, failed);
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }

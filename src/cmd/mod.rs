@@ -1,8 +1,15 @@
-//! The binary's glue for the long-running and store commands: wiring,
-//! signals, and printing. Library code stays in `matterwall::*`.
+//! The binary's glue for every command: wiring, signals, and printing.
+//! Library code stays in `matterwall::*`; `main.rs` only parses and dispatches.
 
 pub mod audit;
+pub mod check;
 pub mod quarantine;
 pub mod reload;
+pub mod rules;
 pub mod serve;
 pub mod user;
+
+/// Loads the configuration, its one-line error as `main` prints it.
+pub fn load(path: &std::path::Path) -> Result<matterwall::config::Config, String> {
+    matterwall::config::Config::load(path).map_err(|e| e.to_string())
+}

@@ -1,0 +1,67 @@
+//! `matterwall rules validate` and `rules test`: load everything and report
+//! every problem; run the example messages the rules file declares.
+
+use super::load;
+use matterwall::check::{self, Envelope};
+use matterwall::config::Config;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn validate(config: &Path) -> Result<ExitCode, String> {
+    match Config::load(config) {
+        Ok(cfg) => {
+            println!(
+                "{}: ok ({} clients, {} matters, {} waivers, {} keys, {} rules)",
+                config.display(),
+                cfg.dict.clients.len(),
+                cfg.dict.matters.len(),
+                cfg.dict.waivers.len(),
+                cfg.certs.len(),
+                cfg.rules.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{p}");
+            }
+            Err(format!(
+                "{} problem(s); configuration refused",
+                e.problems.len()
+            ))
+        }
+    }
+}
+
+pub fn test(config: &Path) -> Result<ExitCode, String> {
+    let cfg = load(config)?;
+    if cfg.examples.is_empty() {
+        return Err(format!(
+            "{}: declares no [[example]] messages",
+            config.display()
+        ));
+    }
+    let mut failed = 0;
+    for ex in &cfg.examples {
+        let raw = super::check::read_message(&ex.file)?;
+        let envelope = Envelope::or_headers(&raw, ex.from.clone(), ex.to.clone());
+        let v = check::check(&cfg, &envelope, &raw, check::today());
+        let rules_ok = ex.rules.as_ref().is_none_or(|want| *want == v.rule_names());
+        let ok = v.action == ex.action && rules_ok;
+        failed += usize::from(!ok);
+        println!(
+            "{} {}: expected {}, got {} ({})",
+            if ok { "ok  " } else { "FAIL" },
+            ex.file.display(),
+            ex.action.as_str(),
+            v.action.as_str(),
+            v.rule_names().join(", ")
+        );
+    }
+    println!("{} passed, {} failed", cfg.examples.len() - failed, failed);
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
