@@ -8,6 +8,7 @@
 
 use matterwall::check::{check, Envelope};
 use matterwall::config::Config;
+use matterwall::engine::Engine;
 use matterwall::extract::normalise::normalise;
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -205,7 +206,8 @@ fn main() {
     dictionaries(dir.path(), clients, matters);
     let before = rss_bytes();
     let start = Instant::now();
-    let cfg = Config::load(&dir.path().join("matterwall.toml")).expect("generated config loads");
+    let engine = Engine::load(&dir.path().join("matterwall.toml")).expect("generated config loads");
+    let cfg = &engine.config;
     let load = start.elapsed();
     let rss = rss_bytes().saturating_sub(before);
     let names = cfg
@@ -227,10 +229,10 @@ fn main() {
     );
     println!(
         "matchers alone: {:.0} bytes per entry",
-        cfg.detector.heap_bytes() as f64 / entries as f64
+        engine.detector.heap_bytes() as f64 / entries as f64
     );
     if std::env::var("MW_STAGES_ONLY").is_ok() {
-        return stages(&cfg, &text(2 << 20));
+        return stages(cfg, &text(2 << 20));
     }
     for size in [1usize << 20, 10 << 20] {
         let t = text(size);
@@ -243,7 +245,7 @@ fn main() {
             norm_s += s.elapsed().as_secs_f64();
             let s = Instant::now();
             let mut hits = Vec::new();
-            cfg.detector.hits(&t, &n, &mut hits);
+            engine.detector.hits(&t, &n, &mut hits);
             detect_s += s.elapsed().as_secs_f64();
             hits_n = hits.len();
         }
@@ -256,7 +258,7 @@ fn main() {
             mb * r / (norm_s + detect_s)
         );
     }
-    stages(&cfg, &text(10 << 20));
+    stages(cfg, &text(10 << 20));
     let body = text(1 << 20);
     let raw =
         format!("From: a@firm.example\r\nTo: b@outside.example\r\nSubject: report\r\n\r\n{body}");
@@ -268,7 +270,7 @@ fn main() {
     let rounds = 10;
     let mut action = String::new();
     for _ in 0..rounds {
-        action = check(&cfg, &env, raw.as_bytes(), matterwall::check::today())
+        action = check(&engine, &env, raw.as_bytes(), matterwall::check::today())
             .action
             .as_str()
             .to_string();

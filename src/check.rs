@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::detect::{Findings, Match};
+use crate::engine::Engine;
 use crate::extract::{self, Extraction, Flag};
 use crate::policy::recipients::{self, ExtraWaiver, Recipient};
 use crate::policy::rules::{Action, FiredRule};
@@ -192,24 +193,25 @@ impl HeldVerdict {
 }
 
 /// Decides what to do with `raw`, sent with `envelope`, on `today`.
-pub fn check(cfg: &Config, envelope: &Envelope, raw: &[u8], today: NaiveDate) -> Verdict {
-    check_with(cfg, envelope, raw, today, &[])
+pub fn check(engine: &Engine, envelope: &Envelope, raw: &[u8], today: NaiveDate) -> Verdict {
+    check_with(engine, envelope, raw, today, &[])
 }
 
 /// [`check`], with the waivers added in the review interface too.
 pub fn check_with(
-    cfg: &Config,
+    engine: &Engine,
     envelope: &Envelope,
     raw: &[u8],
     today: NaiveDate,
     extra: &[ExtraWaiver],
 ) -> Verdict {
+    let (cfg, policy) = (&engine.config, &engine.policy);
     let extraction = extract::extract(raw, &cfg.limits);
-    let findings = cfg.detector.scan(&cfg.dict, &extraction.segments);
+    let findings = engine.detector.scan(&cfg.dict, &extraction.segments);
     let mut rcpts: Vec<Recipient> = envelope
         .to
         .iter()
-        .map(|to| recipients::classify(cfg, to, &findings, today, extra))
+        .map(|to| recipients::classify(cfg, policy, to, &findings, today, extra))
         .collect();
     let sender_addr = crate::policy::address::normalise_address(&envelope.from)
         .unwrap_or_else(|_| envelope.from.trim().to_lowercase());
@@ -218,7 +220,7 @@ pub fn check_with(
         address: sender_addr,
     };
     let facts = facts(cfg, &findings, &rcpts, &sender, &extraction, raw.len());
-    let decision = policy::decide(cfg, &facts, &mut rcpts);
+    let decision = policy::decide(cfg, policy, &facts, &mut rcpts);
     let clients = facts.client_ids.iter().cloned().collect();
     let matters = facts.matter_numbers.iter().cloned().collect();
     Verdict {

@@ -21,6 +21,7 @@ pub mod act;
 pub mod check;
 pub mod config;
 pub mod detect;
+pub mod engine;
 pub mod extract;
 pub mod metrics;
 pub mod policy;

@@ -171,8 +171,8 @@ fn main() -> ExitCode {
                 .map(|()| ExitCode::SUCCESS)
                 .map_err(|e| format!("{e:#}"))
         }
-        Command::Reload => cmd::load(&cli.config).and_then(|cfg| {
-            cmd::reload::run(&cfg)
+        Command::Reload => cmd::load_engine(&cli.config).and_then(|engine| {
+            cmd::reload::run(&engine)
                 .map(|()| ExitCode::SUCCESS)
                 .map_err(|e| format!("{e:#}"))
         }),

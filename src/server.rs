@@ -12,7 +12,7 @@
 
 use crate::act::{notify, Actor, LiveWaivers};
 use crate::config::notify::ComplianceMode;
-use crate::config::Config;
+use crate::engine::Engine;
 use crate::metrics::Metrics;
 use crate::review::{self, ReviewState};
 use crate::smtp::listener::Listener;
@@ -60,14 +60,15 @@ pub enum ServeError {
     Listener(&'static str, #[source] std::io::Error),
 }
 
-/// Runs the server with `config` (loaded from `config_path`, which a
+/// Runs the server with `engine` (loaded from `config_path`, which a
 /// reload reads again) until [`Signal::Stop`], then drains and returns.
 pub async fn run(
     config_path: &Path,
-    config: Config,
+    engine: Engine,
     listeners: Listeners,
     signals: mpsc::Receiver<Signal>,
 ) -> Result<(), ServeError> {
+    let config = &engine.config;
     let store: Arc<dyn Store> = Arc::new(
         store::open(
             &config.store.url,
@@ -89,7 +90,7 @@ pub async fn run(
         next_hop = %config.next_hop.address, review_waivers = n, "listening");
     let review_tls = config.review_tls.clone();
     let live = Live {
-        config: Arc::new(ArcSwap::from_pointee(config)),
+        engine: Arc::new(ArcSwap::from_pointee(engine)),
         waivers,
         metrics: Arc::new(Metrics::default()),
         store,
@@ -104,11 +105,11 @@ pub async fn run(
     // Aborted on return, as the binary's runtime would drop them on exit:
     // a server run in-process leaves nothing behind.
     let jobs = [
-        tokio::spawn(digest_daily(live.config.clone(), live.store.clone())),
-        tokio::spawn(retention_hourly(live.config.clone(), live.store.clone())),
+        tokio::spawn(digest_daily(live.engine.clone(), live.store.clone())),
+        tokio::spawn(retention_hourly(live.engine.clone(), live.store.clone())),
     ];
     let router = review::router(ReviewState {
-        config: live.config.clone(),
+        engine: live.engine.clone(),
         store: live.store.clone(),
         metrics: live.metrics.clone(),
         waivers: live.waivers.clone(),
@@ -118,9 +119,9 @@ pub async fn run(
     let http_task = tokio::spawn(serve_http(http, review_tls, router, stop_rx.clone()));
     let listener = Listener {
         listener: smtp,
-        config: live.config.clone(),
+        engine: live.engine.clone(),
         settle: Arc::new(Actor {
-            config: live.config,
+            engine: live.engine,
             waivers: live.waivers,
             store: live.store,
             metrics: live.metrics,
@@ -181,7 +182,7 @@ async fn serve_http(
 /// What a reload swaps, and where it reports.
 #[derive(Clone)]
 struct Live {
-    config: Arc<ArcSwap<Config>>,
+    engine: Arc<ArcSwap<Engine>>,
     waivers: LiveWaivers,
     metrics: Arc<Metrics>,
     store: Arc<dyn Store>,
@@ -196,7 +197,7 @@ async fn obey(
     stop: watch::Sender<bool>,
 ) {
     while let Some(Signal::Reload) = signals.recv().await {
-        let details = reload(&path, &live.config, &live.metrics).await;
+        let details = reload(&path, &live.engine, &live.metrics).await;
         audit(&live.store, AuditEvent::new("system", "reload", details)).await;
         let (s, w) = (live.store.clone(), live.waivers.clone());
         if let Ok(Err(e)) =
@@ -212,20 +213,22 @@ async fn obey(
 /// Loads the config anew and swaps it in; returns what the audit trail
 /// records: the outcome and counts (never a problem's text, which can quote
 /// a dictionary row).
-async fn reload(path: &Path, config: &ArcSwap<Config>, metrics: &Metrics) -> serde_json::Value {
+async fn reload(path: &Path, live: &ArcSwap<Engine>, metrics: &Metrics) -> serde_json::Value {
     let p = path.to_path_buf();
-    match tokio::task::spawn_blocking(move || Config::load(&p)).await {
+    match tokio::task::spawn_blocking(move || Engine::load(&p)).await {
         Ok(Ok(new)) => {
+            let dict = &new.config.dict;
+            let rules = new.policy.rules.len();
             tracing::info!(
-                clients = new.dict.clients.len(),
-                matters = new.dict.matters.len(),
-                rules = new.rules.len(),
+                clients = dict.clients.len(),
+                matters = dict.matters.len(),
+                rules,
                 "configuration reloaded"
             );
-            let details = json!({"ok": true, "clients": new.dict.clients.len(),
-                "matters": new.dict.matters.len(), "waivers": new.dict.waivers.len(),
-                "rules": new.rules.len()});
-            config.store(Arc::new(new));
+            let details = json!({"ok": true, "clients": dict.clients.len(),
+                "matters": dict.matters.len(), "waivers": dict.waivers.len(),
+                "rules": rules});
+            live.store(Arc::new(new));
             metrics.reload(true);
             details
         }
@@ -257,9 +260,9 @@ async fn audit(store: &Arc<dyn Store>, event: AuditEvent) {
 /// In `[notify] compliance_mode = "digest"`, sends compliance the list of
 /// held mail once a day at `digest_at` (UTC). The mode and time are read at
 /// each turn, so a reload changes them.
-async fn digest_daily(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
+async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
     loop {
-        let at = config.load().notify.digest_at;
+        let at = live.load().config.notify.digest_at;
         let now = chrono::Utc::now();
         let mut next = now.date_naive().and_time(at).and_utc();
         if next <= now {
@@ -267,7 +270,8 @@ async fn digest_daily(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
         }
         let wait = (next - now).to_std().unwrap_or_default();
         tokio::time::sleep(wait).await;
-        let cfg = config.load_full();
+        let engine = live.load_full();
+        let cfg = &engine.config;
         if cfg.notify.mode != ComplianceMode::Digest {
             continue;
         }
@@ -279,8 +283,8 @@ async fn digest_daily(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
                 continue;
             }
         };
-        if let Some(n) = notify::digest(&cfg, &held) {
-            notify::send(&cfg, "digest", vec![n]).await;
+        if let Some(n) = notify::digest(cfg, &held) {
+            notify::send(cfg, "digest", vec![n]).await;
         }
     }
 }
@@ -289,7 +293,7 @@ async fn digest_daily(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
 /// an hour after start, and a run is skipped when the wall clock moved more
 /// than an hour beyond the monotonic clock since the last one: a clock
 /// jumped forward must not expire the whole queue (RELIABILITY §2 item 16).
-async fn retention_hourly(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
+async fn retention_hourly(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
     let hour = std::time::Duration::from_secs(3600);
     let mut last = (std::time::Instant::now(), chrono::Utc::now());
     loop {
@@ -301,7 +305,7 @@ async fn retention_hourly(config: Arc<ArcSwap<Config>>, store: Arc<dyn Store>) {
             tracing::error!("the wall clock jumped; retention skipped this hour");
             continue;
         }
-        let days = config.load().store.retention_days;
+        let days = live.load().config.store.retention_days;
         let s = store.clone();
         match tokio::task::spawn_blocking(move || store::apply_retention(&*s, days)).await {
             Ok(Ok(_)) => {}

@@ -22,7 +22,7 @@ mod pass;
 pub mod release;
 
 use crate::check::{self, Envelope, Verdict};
-use crate::config::Config;
+use crate::engine::Engine;
 use crate::metrics::Metrics;
 use crate::policy::recipients::ExtraWaiver;
 use crate::policy::rules::Action;
@@ -37,10 +37,10 @@ use std::time::Instant;
 /// Waivers added in the review interface, swapped whenever one changes.
 pub type LiveWaivers = Arc<ArcSwap<Vec<ExtraWaiver>>>;
 
-/// Shared by every session: the live config (swapped on reload), the live
+/// Shared by every session: the live engine (swapped on reload), the live
 /// review-added waivers, the store.
 pub struct Actor {
-    pub config: Arc<ArcSwap<Config>>,
+    pub engine: Arc<ArcSwap<Engine>>,
     pub waivers: LiveWaivers,
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
@@ -107,10 +107,11 @@ impl Settle for Actor {
 
 impl Actor {
     async fn decide_and_act(&self, rec: &mut Record, tx: &Transaction, raw: Vec<u8>) -> Reply {
-        let cfg = self.config.load_full();
+        let engine = self.engine.load_full();
+        let cfg = &engine.config;
         let started = Instant::now();
         let waivers = self.waivers.load_full();
-        let Some((verdict, raw)) = scan(cfg.clone(), waivers, tx, raw).await else {
+        let Some((verdict, raw)) = scan(engine.clone(), waivers, tx, raw).await else {
             tracing::error!(id = %rec.id, "the scan panicked; answering 451");
             return tempfail(Tempfail::Internal);
         };
@@ -127,7 +128,7 @@ impl Actor {
             Action::Pass => {
                 let started = Instant::now();
                 let out = modify::apply(&raw, &verdict.modifiers);
-                let reply = pass::relay(&cfg, self.store.clone(), &rec.id, tx, &out).await;
+                let reply = pass::relay(cfg, self.store.clone(), &rec.id, tx, &out).await;
                 let ms = started.elapsed().as_millis() as u64;
                 rec.relay_ms = Some(ms);
                 self.metrics.relay(ms);
@@ -137,14 +138,14 @@ impl Actor {
                 let store = self.store.clone();
                 let reply = hold::hold(store, &rec.id, tx, &verdict, raw, event).await;
                 if reply.is_positive() {
-                    self.notify_hold(cfg, &rec.id, tx, &verdict);
+                    self.notify_hold(engine.clone(), &rec.id, tx, &verdict);
                 }
                 reply
             }
             Action::Encrypt => {
                 let started = Instant::now();
                 let store = self.store.clone();
-                let reply = encrypt::encrypt(&cfg, store, &rec.id, tx, &verdict, raw).await;
+                let reply = encrypt::encrypt(cfg, store, &rec.id, tx, &verdict, raw).await;
                 let ms = started.elapsed().as_millis() as u64;
                 rec.relay_ms = Some(ms);
                 self.metrics.relay(ms);
@@ -228,21 +229,21 @@ fn log_fallbacks(id: &str, verdict: &Verdict) {
 impl Actor {
     /// Sends the hold's notices in the background: the client's `250` does
     /// not wait for them, and the held message is safe whatever they do.
-    fn notify_hold(&self, cfg: Arc<Config>, id: &str, tx: &Transaction, verdict: &Verdict) {
-        let notices = notify::on_hold(&cfg, id, &tx.from, &tx.rcpts, verdict);
+    fn notify_hold(&self, engine: Arc<Engine>, id: &str, tx: &Transaction, verdict: &Verdict) {
+        let notices = notify::on_hold(&engine.config, id, &tx.from, &tx.rcpts, verdict);
         if notices.is_empty() {
             return;
         }
         let id = id.to_string();
         tokio::spawn(async move {
-            notify::send(&cfg, &id, notices).await;
+            notify::send(&engine.config, &id, notices).await;
         });
     }
 }
 
 /// Runs `check` on a blocking thread; `None` if it panicked.
 async fn scan(
-    cfg: Arc<Config>,
+    engine: Arc<Engine>,
     waivers: Arc<Vec<ExtraWaiver>>,
     tx: &Transaction,
     raw: Vec<u8>,
@@ -252,7 +253,7 @@ async fn scan(
         to: tx.rcpts.clone(),
     };
     tokio::task::spawn_blocking(move || {
-        let verdict = check::check_with(&cfg, &envelope, &raw, check::today(), &waivers);
+        let verdict = check::check_with(&engine, &envelope, &raw, check::today(), &waivers);
         (verdict, raw)
     })
     .await

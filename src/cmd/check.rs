@@ -1,7 +1,7 @@
 //! `matterwall check`: the full decision for one message as one JSON line,
 //! sending nothing (extract → detect → policy, no network).
 
-use super::load;
+use super::load_engine;
 use matterwall::check::{self, Envelope};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -24,10 +24,10 @@ pub fn run(
     to: Vec<String>,
     file: &Path,
 ) -> Result<ExitCode, String> {
-    let cfg = load(config)?;
+    let engine = load_engine(config)?;
     let raw = read_message(file)?;
     let envelope = Envelope::or_headers(&raw, from, to);
-    let verdict = check::check(&cfg, &envelope, &raw, check::today());
+    let verdict = check::check(&engine, &envelope, &raw, check::today());
     let json =
         serde_json::to_string(&verdict).map_err(|e| format!("cannot encode the verdict: {e}"))?;
     print_line(&json)?;

@@ -13,3 +13,9 @@ pub mod user;
 pub fn load(path: &std::path::Path) -> Result<matterwall::config::Config, String> {
     matterwall::config::Config::load(path).map_err(|e| e.to_string())
 }
+
+/// Loads the configuration and builds the engine (rules and detectors
+/// checked, matchers built): what `check`, `rules` and `reload` need.
+pub fn load_engine(path: &std::path::Path) -> Result<matterwall::engine::Engine, String> {
+    matterwall::engine::Engine::load(path).map_err(|e| e.to_string())
+}

@@ -5,6 +5,7 @@
 
 use anyhow::{bail, Context, Result};
 use matterwall::config::Config;
+use matterwall::engine::Engine;
 use std::path::{Path, PathBuf};
 
 /// Where `serve` writes its PID: beside the embedded store's database, or
@@ -16,8 +17,9 @@ pub fn pid_file(cfg: &Config) -> PathBuf {
     }
 }
 
-/// Signals the server named by `cfg`'s PID file to reload `cfg`'s files.
-pub fn run(cfg: &Config) -> Result<()> {
+/// Signals the server named by the engine's PID file to reload its files.
+pub fn run(engine: &Engine) -> Result<()> {
+    let cfg = &engine.config;
     let path = pid_file(cfg);
     let pid = read_pid(&path)?;
     if !is_matterwall(pid) {
@@ -33,7 +35,7 @@ pub fn run(cfg: &Config) -> Result<()> {
         "configuration is valid ({} clients, {} matters, {} rules); reload signalled to process {pid}",
         cfg.dict.clients.len(),
         cfg.dict.matters.len(),
-        cfg.rules.len()
+        engine.policy.rules.len()
     );
     Ok(())
 }

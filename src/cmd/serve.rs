@@ -4,7 +4,7 @@
 //! lives in the library, so tests run the same code in-process.
 
 use anyhow::{Context, Result};
-use matterwall::config::Config;
+use matterwall::engine::Engine;
 use matterwall::server::{self, Listeners, Signal};
 use std::net::TcpListener;
 use std::path::Path;
@@ -12,7 +12,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
 pub fn run(config_path: &Path) -> Result<()> {
-    let cfg = Config::load(config_path).map_err(|e| {
+    let engine = Engine::load(config_path).map_err(|e| {
         for p in &e.problems {
             tracing::error!(problem = %p, "configuration refused");
         }
@@ -22,20 +22,21 @@ pub fn run(config_path: &Path) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?
-        .block_on(serve(config_path, cfg))
+        .block_on(serve(config_path, engine))
 }
 
-async fn serve(path: &Path, cfg: Config) -> Result<()> {
+async fn serve(path: &Path, engine: Engine) -> Result<()> {
+    let cfg = &engine.config;
     let bind =
         |addr: &str| TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"));
     let listeners = Listeners {
         smtp: bind(&cfg.smtp.listen)?,
         review: bind(&cfg.review.listen)?,
     };
-    let _pid = super::reload::PidFile::create(&cfg)?;
+    let _pid = super::reload::PidFile::create(cfg)?;
     let (tx, rx) = mpsc::channel(4);
     forward_signals(tx)?;
-    server::run(path, cfg, listeners, rx).await?;
+    server::run(path, engine, listeners, rx).await?;
     Ok(())
 }
 

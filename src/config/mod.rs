@@ -1,8 +1,10 @@
-//! Configuration: `matterwall.toml` plus the dictionaries it names, loaded
-//! and validated into one immutable [`Config`]. Everything derived from them —
-//! the name automaton, the matter index, the lookalike index, compiled rules —
-//! is built here, once per load, so a reload is "build a new `Config`, swap
-//! the `Arc`"; a load that fails leaves the running one untouched.
+//! Configuration: `matterwall.toml` plus the dictionaries and keys it names,
+//! loaded and validated into one immutable [`Config`] of plain data. What is
+//! built from it — the detector's matchers, the compiled rules and the
+//! look-alike index — belongs to the stage that uses it and is put together
+//! by [`crate::engine::Engine`]; the checks those stages make on their part
+//! of the file run inside the same load ([`Config::load_checked`]), so every
+//! problem is reported at once.
 
 pub mod certs;
 pub mod dictionary;
@@ -13,24 +15,21 @@ pub mod notify;
 pub mod raw;
 pub mod tls;
 
-use crate::detect::pattern::PatternDetector;
-use crate::detect::Detector;
 use crate::policy::address::{normalise_domain, within};
-use crate::policy::lookalike::LookalikeIndex;
-use crate::policy::rules::{Action, Mode, Rule};
 use certs::Certs;
 use dictionary::Dictionaries;
 pub use error::{ConfigError, Problem};
 use raw::RawConfig;
 use std::path::{Path, PathBuf};
 
-/// An example message declared in the rules file, for `rules test`.
+/// An example message declared in the rules file, for `rules test`; its
+/// expected action is checked by the engine's load like the rules are.
 #[derive(Debug, Clone)]
 pub struct Example {
     pub file: PathBuf,
     pub from: Option<String>,
     pub to: Vec<String>,
-    pub action: Action,
+    pub action: String,
     pub rules: Option<Vec<String>>,
 }
 
@@ -54,9 +53,13 @@ pub struct Config {
     pub notify: notify::Notify,
     pub limits: raw::RawLimits,
     pub dict: Dictionaries,
-    pub detector: Detector,
-    pub lookalike: LookalikeIndex,
-    pub rules: Vec<Rule>,
+    /// `[detect]`: look-alike settings, for the policy's index.
+    pub detect: raw::RawDetect,
+    /// `[[detector]]` tables as written (the detector compiles them).
+    pub detectors: Vec<raw::RawDetector>,
+    /// `[policy]` and `[[rule]]` tables as written (the policy compiles them).
+    pub policy: raw::RawPolicy,
+    pub rules: Vec<raw::RawRule>,
     pub certs: Certs,
     /// `[encrypt]`: archive keys, neutral Subject, RSA key transport.
     pub encrypt: encrypt::Encrypt,
@@ -64,8 +67,19 @@ pub struct Config {
 }
 
 impl Config {
-    /// Loads `path` and everything it names; collects every problem.
+    /// Loads `path` and everything it names as data; collects every problem.
+    /// (Rules and detectors are checked by [`crate::engine::Engine::load`].)
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_checked(path, |_, _| {})
+    }
+
+    /// [`Config::load`], with `check` run on the parsed file among the other
+    /// checks: the engine compiles rules and detectors there, so their
+    /// problems are reported with the rest (file, reason) in one refusal.
+    pub fn load_checked(
+        path: &Path,
+        check: impl FnOnce(&RawConfig, &mut Vec<Problem>),
+    ) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::one(Problem::at(path, None, format!("cannot read: {e}"))))?;
         let raw: RawConfig = toml::from_str(&text).map_err(|e| {
@@ -78,25 +92,23 @@ impl Config {
         } else {
             dir
         };
-        compile(path, &dir, raw)
+        compile(path, &dir, raw, check)
     }
 
     pub fn is_internal(&self, domain: &str) -> bool {
         self.internal_domains.iter().any(|d| within(domain, d))
     }
 
-    /// Internal, a client's, or a co-counsel's domain (or a subdomain of one).
-    pub fn is_known_domain(&self, domain: &str) -> bool {
-        let mut d = domain;
-        loop {
-            if self.lookalike.is_known(d) {
-                return true;
-            }
-            match d.split_once('.') {
-                Some((_, parent)) if parent.contains('.') => d = parent,
-                _ => return false,
-            }
+    /// The firm's, every client's and every co-counsel's domains: what a
+    /// look-alike imitates.
+    pub fn known_domains(&self) -> Vec<String> {
+        let mut known: Vec<String> = self.internal_domains.to_vec();
+        let dict = &self.dict;
+        known.extend(dict.clients.iter().flat_map(|c| c.domains.iter().cloned()));
+        for m in 0..dict.matters.len() as u32 {
+            known.extend(dict.matters.cocounsel_domains(m).iter().cloned());
         }
+        known
     }
 }
 
@@ -177,7 +189,12 @@ fn compile_next_hop_tls(
     }
 }
 
-fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
+fn compile(
+    path: &Path,
+    dir: &Path,
+    raw: RawConfig,
+    check: impl FnOnce(&RawConfig, &mut Vec<Problem>),
+) -> Result<Config, ConfigError> {
     let mut problems = Vec::new();
     let bad = |reason: String| Problem::at(path, None, reason);
     let mut internal_domains = Vec::new();
@@ -213,11 +230,8 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     let tls = compile_tls("smtp", smtp_keys, dir, &mut problems, &bad);
     let review_tls = compile_review_tls(&raw.review, dir, &mut problems, &bad);
     let next_hop_tls = compile_next_hop_tls(&raw.next_hop, dir, &mut problems, &bad);
-    let detectors = compile_detectors(&raw, &mut problems, &bad);
-    let names: Vec<String> = detectors.iter().map(|p| p.name.clone()).collect();
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let rules = compile_rules(&raw, &names, &mut problems, &bad);
-    let examples = compile_examples(&raw, dir, &mut problems, &bad);
+    check(&raw, &mut problems);
+    let examples = examples(&raw, dir);
     let notify = notify::Notify::compile(&raw.notify, &internal_domains).map_err(|p| {
         problems.extend(p.into_iter().map(&bad));
     });
@@ -229,19 +243,6 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     if !problems.is_empty() {
         return Err(ConfigError { problems });
     }
-    // The look-alike index needs only the domains: it builds on a second
-    // core while the matchers build on this one (a large firm's load is
-    // dominated by these two).
-    let min_length = raw.detect.lookalike_min_length;
-    let (detector, lookalike) = std::thread::scope(|s| {
-        let known = known_domains(&internal_domains, &dict);
-        let lookalike = s.spawn(move || LookalikeIndex::build(known, min_length));
-        let detector = Detector::build(&dict, detectors);
-        (detector, lookalike.join())
-    });
-    let detector = detector.map_err(|e| ConfigError::one(bad(e)))?;
-    let lookalike = lookalike
-        .map_err(|_| ConfigError::one(bad("building the look-alike index failed".into())))?;
     Ok(Config {
         path: path.to_path_buf(),
         dir: dir.to_path_buf(),
@@ -258,104 +259,25 @@ fn compile(path: &Path, dir: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         notify: notify.expect("checked with the other problems"),
         limits: raw.limits,
         dict,
-        detector,
-        lookalike,
-        rules,
+        detect: raw.detect,
+        detectors: raw.detectors,
+        policy: raw.policy,
+        rules: raw.rules,
         certs,
         encrypt,
         examples,
     })
 }
 
-fn known_domains(internal: &[String], dict: &Dictionaries) -> Vec<String> {
-    let mut known: Vec<String> = internal.to_vec();
-    known.extend(dict.clients.iter().flat_map(|c| c.domains.iter().cloned()));
-    for m in 0..dict.matters.len() as u32 {
-        known.extend(dict.matters.cocounsel_domains(m).iter().cloned());
-    }
-    known
-}
-
-fn compile_detectors(
-    raw: &RawConfig,
-    problems: &mut Vec<Problem>,
-    bad: &dyn Fn(String) -> Problem,
-) -> Vec<PatternDetector> {
-    let mut out: Vec<PatternDetector> = Vec::new();
-    for d in &raw.detectors {
-        if matches!(d.name.as_str(), "client" | "matter") || out.iter().any(|o| o.name == d.name) {
-            problems.push(bad(format!(
-                "[[detector]] {:?}: duplicate or reserved name",
-                d.name
-            )));
-            continue;
-        }
-        match PatternDetector::new(
-            &d.name,
-            d.builtin.as_deref(),
-            d.regex.as_deref(),
-            d.validate.as_deref(),
-        ) {
-            Ok(p) => out.push(p),
-            Err(e) => problems.push(bad(format!("[[detector]] {:?}: {e}", d.name))),
-        }
-    }
-    out
-}
-
-fn compile_rules(
-    raw: &RawConfig,
-    detectors: &[&str],
-    problems: &mut Vec<Problem>,
-    bad: &dyn Fn(String) -> Problem,
-) -> Vec<Rule> {
-    let global_mode = match raw.policy.mode.as_deref() {
-        None | Some("enforce") => Mode::Enforce,
-        Some("monitor") => Mode::Monitor,
-        Some(other) => {
-            problems.push(bad(format!(
-                "[policy] mode {other:?}: expected enforce or monitor"
-            )));
-            Mode::Enforce
-        }
-    };
-    let mut rules: Vec<Rule> = Vec::new();
-    for r in &raw.rules {
-        if rules.iter().any(|o| o.name == r.name) {
-            problems.push(bad(format!("[[rule]] {:?}: duplicate name", r.name)));
-            continue;
-        }
-        match Rule::compile(r, global_mode, detectors) {
-            Ok(rule) => rules.push(rule),
-            Err(e) => problems.push(bad(format!("[[rule]] {:?}: {e}", r.name))),
-        }
-    }
-    if rules.is_empty() {
-        problems.push(bad(
-            "no [[rule]] tables: with no rules every message would pass".into(),
-        ));
-    }
-    rules
-}
-
-fn compile_examples(
-    raw: &RawConfig,
-    dir: &Path,
-    problems: &mut Vec<Problem>,
-    bad: &dyn Fn(String) -> Problem,
-) -> Vec<Example> {
-    let mut out = Vec::new();
-    for e in &raw.examples {
-        match Action::parse(&e.action) {
-            Ok(action) => out.push(Example {
-                file: resolve(dir, &e.file),
-                from: e.from.clone(),
-                to: e.to.clone(),
-                action,
-                rules: e.rules.clone(),
-            }),
-            Err(why) => problems.push(bad(format!("[[example]] {:?}: {why}", e.file))),
-        }
-    }
-    out
+fn examples(raw: &RawConfig, dir: &Path) -> Vec<Example> {
+    raw.examples
+        .iter()
+        .map(|e| Example {
+            file: resolve(dir, &e.file),
+            from: e.from.clone(),
+            to: e.to.clone(),
+            action: e.action.clone(),
+            rules: e.rules.clone(),
+        })
+        .collect()
 }

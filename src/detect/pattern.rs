@@ -156,6 +156,35 @@ pub fn ssn(s: &str) -> bool {
     area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
 }
 
+/// Compiles every `[[detector]]` table; each problem (naming the detector)
+/// is added to `problems`.
+pub fn compile_all(
+    raw: &[crate::config::raw::RawDetector],
+    problems: &mut Vec<String>,
+) -> Vec<PatternDetector> {
+    let mut out: Vec<PatternDetector> = Vec::new();
+    for d in raw {
+        if matches!(d.name.as_str(), "client" | "matter") || out.iter().any(|o| o.name == d.name) {
+            problems.push(format!(
+                "[[detector]] {:?}: duplicate or reserved name",
+                d.name
+            ));
+            continue;
+        }
+        let made = PatternDetector::new(
+            &d.name,
+            d.builtin.as_deref(),
+            d.regex.as_deref(),
+            d.validate.as_deref(),
+        );
+        match made {
+            Ok(p) => out.push(p),
+            Err(e) => problems.push(format!("[[detector]] {:?}: {e}", d.name)),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

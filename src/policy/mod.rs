@@ -10,10 +10,35 @@ pub mod rules;
 
 use crate::config::certs::Lookup;
 use crate::config::Config;
+use lookalike::LookalikeIndex;
 use recipients::{Flags, Recipient};
 use rules::{Action, FiredRule, Mode, Rule};
 use serde::Serialize;
 use std::collections::BTreeSet;
+
+/// What the policy stage builds from one configuration: the compiled rules,
+/// in file order, and the index of known domains that look-alikes imitate.
+#[derive(Debug)]
+pub struct Policy {
+    pub rules: Vec<Rule>,
+    pub lookalike: LookalikeIndex,
+}
+
+impl Policy {
+    /// Internal, a client's, or a co-counsel's domain (or a subdomain of one).
+    pub fn is_known_domain(&self, domain: &str) -> bool {
+        let mut d = domain;
+        loop {
+            if self.lookalike.is_known(d) {
+                return true;
+            }
+            match d.split_once('.') {
+                Some((_, parent)) if parent.contains('.') => d = parent,
+                _ => return false,
+            }
+        }
+    }
+}
 
 /// Everything a rule can test.
 #[derive(Debug, Default)]
@@ -71,14 +96,19 @@ pub struct Decision {
 
 /// Applies every rule to `facts`; an `encrypt` rule that fires looks up each
 /// external recipient's key and falls back when one has none.
-pub fn decide(cfg: &Config, facts: &Facts, recipients: &mut [Recipient]) -> Decision {
+pub fn decide(
+    cfg: &Config,
+    policy: &Policy,
+    facts: &Facts,
+    recipients: &mut [Recipient],
+) -> Decision {
     let mut d = Decision {
         action: Action::Pass,
         rules: Vec::new(),
         monitor: Vec::new(),
         modifiers: Modifiers::default(),
     };
-    for rule in &cfg.rules {
+    for rule in &policy.rules {
         if !rule.fires(facts) {
             continue;
         }

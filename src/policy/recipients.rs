@@ -132,6 +132,7 @@ pub struct ExtraWaiver {
 /// Classifies one envelope recipient against what the message mentions.
 pub fn classify(
     cfg: &Config,
+    policy: &super::Policy,
     raw: &str,
     found: &Findings,
     today: NaiveDate,
@@ -159,8 +160,8 @@ pub fn classify(
     let f = &mut r.flags;
     f.internal = cfg.is_internal(&addr.domain);
     f.external = !f.internal;
-    if f.external && !cfg.is_known_domain(&addr.domain) {
-        if let Some(known) = cfg.lookalike.imitates(&addr.domain) {
+    if f.external && !policy.is_known_domain(&addr.domain) {
+        if let Some(known) = policy.lookalike.imitates(&addr.domain) {
             f.lookalike = true;
             r.reason = Some(format!("imitates {known}"));
         }

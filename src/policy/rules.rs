@@ -4,7 +4,7 @@
 
 use super::recipients::RecipientStatus;
 use super::Facts;
-use crate::config::raw::RawRule;
+use crate::config::raw::{RawPolicy, RawRule};
 use serde::{Deserialize, Serialize};
 
 /// Actions by severity: when several rules fire, the greatest wins.
@@ -219,4 +219,39 @@ fn sender_matches(pattern: &str, sender: &str) -> bool {
     sender
         .rsplit_once('@')
         .is_some_and(|(_, d)| super::address::within(d, pattern))
+}
+
+/// Compiles `[policy]` and every `[[rule]]` against the declared detector
+/// names; each problem (naming the rule) is added to `problems`.
+pub fn compile_all(
+    policy: &RawPolicy,
+    raw: &[RawRule],
+    detectors: &[&str],
+    problems: &mut Vec<String>,
+) -> Vec<Rule> {
+    let global_mode = match policy.mode.as_deref() {
+        None | Some("enforce") => Mode::Enforce,
+        Some("monitor") => Mode::Monitor,
+        Some(other) => {
+            problems.push(format!(
+                "[policy] mode {other:?}: expected enforce or monitor"
+            ));
+            Mode::Enforce
+        }
+    };
+    let mut rules: Vec<Rule> = Vec::new();
+    for r in raw {
+        if rules.iter().any(|o| o.name == r.name) {
+            problems.push(format!("[[rule]] {:?}: duplicate name", r.name));
+            continue;
+        }
+        match Rule::compile(r, global_mode, detectors) {
+            Ok(rule) => rules.push(rule),
+            Err(e) => problems.push(format!("[[rule]] {:?}: {e}", r.name)),
+        }
+    }
+    if rules.is_empty() {
+        problems.push("no [[rule]] tables: with no rules every message would pass".into());
+    }
+    rules
 }

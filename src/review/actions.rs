@@ -112,8 +112,9 @@ pub async fn release(
     raw_comment: &str,
 ) -> Result<Released, ActionError> {
     let c = comment(raw_comment)?;
-    let cfg = state.config.load_full();
-    release::release(&cfg, state.store.clone(), id, actor, Some(&c))
+    let engine = state.engine.load_full();
+    let cfg = &engine.config;
+    release::release(cfg, state.store.clone(), id, actor, Some(&c))
         .await
         .map_err(|e| match e {
             ReleaseError::Store(s) => ActionError::from(s),
@@ -143,11 +144,11 @@ pub async fn reject(
     .await?;
     // The sender hears of it, with the comment, in the background: the
     // rejection stands whatever the notice does.
-    let cfg = state.config.load_full();
-    if let Some(notice) = notify::on_reject(&cfg, &held, &c) {
+    let engine = state.engine.load_full();
+    if let Some(notice) = notify::on_reject(&engine.config, &held, &c) {
         let id = id.to_string();
         tokio::spawn(async move {
-            if notify::send(&cfg, &id, vec![notice]).await == 0 {
+            if notify::send(&engine.config, &id, vec![notice]).await == 0 {
                 tracing::warn!(id, "the sender could not be told of the rejection");
             }
         });

@@ -19,7 +19,7 @@ pub mod tls;
 pub mod view;
 pub mod waivers;
 
-use crate::config::Config;
+use crate::engine::Engine;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use arc_swap::ArcSwap;
@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct ReviewState {
-    pub config: Arc<ArcSwap<Config>>,
+    pub engine: Arc<ArcSwap<Engine>>,
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
     /// The review-added waivers the act stage reads (shared with it).
@@ -109,7 +109,8 @@ async fn metrics(State(s): State<ReviewState>) -> impl IntoResponse {
                 .into_response()
         }
     };
-    let cfg = s.config.load();
+    let engine = s.engine.load();
+    let cfg = &engine.config;
     let gauges = [
         (
             "matterwall_held_messages",
@@ -134,7 +135,7 @@ async fn metrics(State(s): State<ReviewState>) -> impl IntoResponse {
         (
             "matterwall_rules",
             "rules in the loaded configuration",
-            cfg.rules.len() as u64,
+            engine.policy.rules.len() as u64,
         ),
     ];
     let body = s.metrics.render(&gauges);

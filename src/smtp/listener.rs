@@ -6,7 +6,7 @@
 //! Shape after mini-redis's `server.rs`; draining is "acquire every permit".
 
 use super::session::{Limits, Session, Settle, Shutdown};
-use crate::config::Config;
+use crate::engine::Engine;
 use arc_swap::ArcSwap;
 use std::future::Future;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use tokio::sync::{watch, Semaphore};
 
 pub struct Listener<A> {
     pub listener: TcpListener,
-    pub config: Arc<ArcSwap<Config>>,
+    pub engine: Arc<ArcSwap<Engine>>,
     pub settle: Arc<A>,
 }
 
@@ -28,7 +28,8 @@ const HARD_STOP: Duration = Duration::from_secs(5);
 impl<A: Settle> Listener<A> {
     /// Accepts until `stop` resolves, then drains.
     pub async fn run(self, stop: impl Future<Output = ()>) {
-        let cfg = self.config.load_full();
+        let engine = self.engine.load_full();
+        let cfg = &engine.config;
         let max = cfg.smtp.max_connections.max(1);
         let grace = Duration::from_secs(cfg.smtp.shutdown_grace_secs);
         let permits = Arc::new(Semaphore::new(max));
@@ -72,7 +73,8 @@ impl<A: Settle> Listener<A> {
     ) {
         let _ = stream.set_nodelay(true);
         let peer = stream.peer_addr().ok();
-        let cfg = self.config.load();
+        let engine = self.engine.load();
+        let cfg = &engine.config;
         let allowed = peer.is_some_and(|p| cfg.allowed_networks.iter().any(|n| n.contains(p.ip())));
         if !allowed {
             tracing::warn!(client = ?peer, "connection from outside allowed_networks refused");
@@ -87,7 +89,7 @@ impl<A: Settle> Listener<A> {
             ));
             return;
         };
-        let limits = Limits::from_config(&cfg);
+        let limits = Limits::from_config(cfg);
         let session = Session::new(stream, self.settle.clone(), limits, peer, watcher.clone());
         tokio::spawn(async move {
             if let Err(e) = session.run().await {

@@ -2,7 +2,7 @@
 //! reason; the load is refused whole; `check` exits 2 with one line.
 
 use crate::support;
-use matterwall::config::Config;
+use matterwall::engine::Engine;
 use std::path::Path;
 
 const CLIENTS: &str = "client_id,name,aliases,domains\nC-1,Acme Ltd,Acme,acme.example\n";
@@ -29,7 +29,7 @@ fn write_config(
 fn problems(toml_extra: &str, clients: &str, matters: &str, waivers: &str) -> Vec<String> {
     let tmp = tempfile::tempdir().unwrap();
     let path = write_config(tmp.path(), toml_extra, clients, matters, waivers);
-    match Config::load(&path) {
+    match Engine::load(&path) {
         Ok(_) => vec![],
         Err(e) => e
             .problems
@@ -241,7 +241,7 @@ fn a_file_in_certs_that_is_no_key_is_named() {
     let path = write_config(tmp.path(), "", CLIENTS, MATTERS, NO_WAIVERS);
     std::fs::create_dir(tmp.path().join("certs")).unwrap();
     std::fs::write(tmp.path().join("certs/x@acme.example.pem"), "not a cert").unwrap();
-    let err = Config::load(&path).unwrap_err();
+    let err = Engine::load(&path).unwrap_err();
     assert_eq!(err.problems.len(), 1, "{err}");
     let shown = err.problems[0].to_string();
     assert!(

@@ -17,7 +17,7 @@
 
 use fantoccini::{Client, ClientBuilder};
 use matterwall::check::{check, Envelope};
-use matterwall::config::Config;
+use matterwall::engine::Engine;
 use matterwall::extract::normalise::normalise;
 use serde_json::{json, Value};
 use std::os::unix::process::CommandExt;
@@ -218,13 +218,13 @@ fn quoted_printable(html: &str, soft: usize) -> String {
     out
 }
 
-fn config() -> Config {
+fn config() -> Engine {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/matterwall.toml");
-    Config::load(Path::new(path)).expect("the shipped rules load")
+    Engine::load(Path::new(path)).expect("the shipped rules load")
 }
 
 /// The client ids `check` finds in `html` sent as a QP text/html body.
-fn found_ids(cfg: &Config, html: &str, rng: &mut Rng) -> Vec<String> {
+fn found_ids(cfg: &Engine, html: &str, rng: &mut Rng) -> Vec<String> {
     let body = quoted_printable(html, rng.below(html.len()));
     let raw = format!(
         "From: a.partner@firm.example\r\nTo: x@outside.example\r\nSubject: update\r\n\

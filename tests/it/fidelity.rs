@@ -3,17 +3,17 @@
 //! names the RELIABILITY.md §1 item it belongs to and states the verdict the
 //! library's `check` must reach against the shipped example in `rules/`.
 
-use base64::Engine;
+use base64::Engine as _;
 use matterwall::check::{check, Envelope, Verdict};
-use matterwall::config::Config;
+use matterwall::engine::Engine;
 use std::io::Write;
 use std::sync::OnceLock;
 
-fn config() -> &'static Config {
-    static CFG: OnceLock<Config> = OnceLock::new();
+fn config() -> &'static Engine {
+    static CFG: OnceLock<Engine> = OnceLock::new();
     CFG.get_or_init(|| {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/matterwall.toml");
-        Config::load(std::path::Path::new(path)).expect("the shipped rules load")
+        Engine::load(std::path::Path::new(path)).expect("the shipped rules load")
     })
 }
 

@@ -4,14 +4,14 @@
 //! expected verdict is HOLD.
 
 use matterwall::check::{check, Envelope, Verdict};
-use matterwall::config::Config;
+use matterwall::engine::Engine;
 use std::sync::OnceLock;
 
-fn config() -> &'static Config {
-    static CFG: OnceLock<Config> = OnceLock::new();
+fn config() -> &'static Engine {
+    static CFG: OnceLock<Engine> = OnceLock::new();
     CFG.get_or_init(|| {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/matterwall.toml");
-        Config::load(std::path::Path::new(path)).expect("the shipped rules load")
+        Engine::load(std::path::Path::new(path)).expect("the shipped rules load")
     })
 }
 
@@ -390,8 +390,8 @@ fn monitor_rules_report_without_acting() {
 /// `LIT/YY/NNNN` for 2019–2026, plus `M-YYYY-NNNN`, `MNNNNNN` and docket
 /// numbers (the shapes the corpus uses), so that almost every time and date
 /// has a matter of the same digits.
-fn dense_config() -> &'static Config {
-    static CFG: OnceLock<Config> = OnceLock::new();
+fn dense_config() -> &'static Engine {
+    static CFG: OnceLock<Engine> = OnceLock::new();
     CFG.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("mw-dense-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -420,7 +420,7 @@ fn dense_config() -> &'static Config {
             }
         }
         std::fs::write(dir.join("matters.csv"), csv).unwrap();
-        Config::load(&dir.join("matterwall.toml")).expect("the dense dictionary loads")
+        Engine::load(&dir.join("matterwall.toml")).expect("the dense dictionary loads")
     })
 }
 

@@ -109,7 +109,8 @@ pub async fn waivers(
     for a in &mut added {
         a.added_at = when(&a.added_at);
     }
-    let cfg = s.config.load();
+    let engine = s.engine.load();
+    let cfg = &engine.config;
     let from_file = cfg
         .dict
         .waivers
@@ -156,9 +157,10 @@ pub async fn add_waiver(
 ) -> Result<Redirect, PageError> {
     w.require(Perm::Admin)?;
     let Form(f) = form.map_err(|e| PageError::bad(e.body_text()))?;
-    let cfg = s.config.load_full();
+    let engine = s.engine.load_full();
+    let cfg = &engine.config;
     let new = waivers::validate(
-        &cfg,
+        cfg,
         &f.client_id,
         &f.recipient,
         &f.expires,

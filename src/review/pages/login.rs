@@ -56,7 +56,7 @@ fn login_page(
 ) -> Response {
     let token = secret::random_token("");
     let page = LoginPage {
-        firm: s.config.load().firm_name.clone(),
+        firm: s.engine.load().config.firm_name.clone(),
         token: token.clone(),
         username,
         error,
@@ -170,7 +170,7 @@ async fn authenticate(
 
 async fn start_session(s: &ReviewState, name: &str, addr: &str) -> Response {
     s.limiter.succeeded(name);
-    let minutes = s.config.load().review.session_minutes;
+    let minutes = s.engine.load().config.review.session_minutes;
     let (rec, id) = session::new_session(name, minutes);
     let store = s.store.clone();
     let created = tokio::task::spawn_blocking(move || store.create_session(&rec)).await;

@@ -107,7 +107,8 @@ pub async fn page(
     let msg = load(&s, &id).await?;
     actions::audit(&s.store, &w.user.name, "view", json!({"message": id})).await?;
     let verdict = HeldVerdict::parse(&msg.verdict_json);
-    let cfg = s.config.load();
+    let engine = s.engine.load();
+    let cfg = &engine.config;
     let label = |kind: &str, id: &str| match kind {
         "client" => cfg
             .dict

@@ -71,7 +71,7 @@ pub struct Chrome {
 impl Chrome {
     pub fn new(s: &ReviewState, w: &WebSession, active: &'static str) -> Chrome {
         Chrome {
-            firm: s.config.load().firm_name.clone(),
+            firm: s.engine.load().config.firm_name.clone(),
             user: w.user.name.clone(),
             role: w.user.role.as_str(),
             csrf: w.csrf.clone(),

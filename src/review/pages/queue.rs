@@ -142,7 +142,8 @@ pub async fn page(
         sort: p.sort.unwrap_or_default(),
         dir: p.dir.unwrap_or_default(),
     };
-    let cfg = s.config.load();
+    let engine = s.engine.load();
+    let cfg = &engine.config;
     let shown = page.items.len() as u64;
     let view = QueuePage {
         chrome: Chrome::new(&s, &w, "queue"),
@@ -155,7 +156,7 @@ pub async fn page(
         tabs: tabs(&f, &counts),
         columns: columns(&f),
         rows: page.items.into_iter().map(|h| row(h, now)).collect(),
-        rules: cfg.rules.iter().map(|r| r.name.clone()).collect(),
+        rules: engine.policy.rules.iter().map(|r| r.name.clone()).collect(),
         ages: AGES.to_vec(),
         clients: (cfg.dict.clients.len() <= MAX_CLIENT_CHOICES).then(|| {
             cfg.dict

@@ -12,7 +12,7 @@
 //! port 0 and the ports are read from its "listening" log line.
 
 use super::Client;
-use matterwall::config::Config;
+use matterwall::engine::Engine;
 use matterwall::server::{self, Listeners, Signal};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -113,7 +113,7 @@ impl Server {
                 })
                 .build()
                 .expect("a runtime for the server");
-            let result = match Config::load(&path) {
+            let result = match Engine::load(&path) {
                 Ok(cfg) => runtime
                     .block_on(server::run(&path, cfg, listeners, rx))
                     .map_err(|e| error_chain(&e)),
@@ -141,7 +141,7 @@ impl Server {
         let (done_tx, done) = oneshot::channel();
         let log = Log::default();
         let (path, listeners) = (config.to_path_buf(), ports.listeners());
-        let cfg = Config::load(&path).unwrap_or_else(|e| panic!("{e}: {:?}", e.problems));
+        let cfg = Engine::load(&path).unwrap_or_else(|e| panic!("{e}: {:?}", e.problems));
         let run = async move {
             let result = server::run(&path, cfg, listeners, rx).await;
             let _ = done_tx.send(result.map_err(|e| error_chain(&e)));
