@@ -9,7 +9,7 @@
 use matterwall::check::{check, Envelope};
 use matterwall::config::Config;
 use matterwall::engine::Engine;
-use matterwall::extract::normalise::normalise;
+use matterwall::text::normalise::normalise;
 use std::fmt::Write as _;
 use std::time::Instant;
 

@@ -213,7 +213,7 @@ pub fn check_with(
         .iter()
         .map(|to| recipients::classify(cfg, policy, to, &findings, today, extra))
         .collect();
-    let sender_addr = crate::policy::address::normalise_address(&envelope.from)
+    let sender_addr = crate::text::address::normalise_address(&envelope.from)
         .unwrap_or_else(|_| envelope.from.trim().to_lowercase());
     let sender = Sender {
         screened: recipients::is_screened(cfg, &sender_addr, &findings),

@@ -9,12 +9,23 @@
 //!                 → act (relay / encrypt / hold / reject) → store
 //! ```
 //!
-//! `config` loads the TOML and the dictionaries once into an immutable
-//! [`config::Config`] that every stage shares read-only (behind an `Arc` that a
-//! reload swaps). [`check::check`] is extract → detect → policy with no network,
-//! which is what `matterwall check` prints. [`server::run`] is the whole
-//! server (SMTP proxy, review listener, background jobs) on listeners the
-//! caller bound: `matterwall serve` and the integration tests both use it.
+//! Who owns what, in layers (a module imports only layers below it;
+//! `tests/it/layers.rs` checks it):
+//!
+//! | layer | modules | owns |
+//! |---|---|---|
+//! | 0 | `text`, `store`, `metrics` | normalisation, addresses, the matter key; the quarantine and audit trail; counters |
+//! | 1 | `extract` | MIME and attachments → text segments, within its [`extract::Limits`] |
+//! | 2 | `config` | the TOML, dictionaries and keys as plain data ([`config::Config`]) |
+//! | 3–4 | `detect`, `policy` | each compiles its part of the config and builds its matchers |
+//! | 5–6 | `engine`, `check` | [`engine::Engine`]: a config with its detector and policy, the snapshot a reload swaps; [`check::check`]: extract → detect → policy, no network |
+//! | 7–8 | `smtp`, `act` | the wire (codec, session, relay client); the only code that answers DATA |
+//! | 9–10 | `review`, `server` | the review listener; [`server::run`], the whole server on listeners the caller bound |
+//!
+//! The verdict is typed from end to end: fired rules carry their name,
+//! action and mode ([`policy::rules::FiredRule`]) and a held record seals
+//! them, so what a reviewer reads is what decided. `matterwall serve` and
+//! the integration tests both run [`server::run`].
 #![forbid(unsafe_code)]
 
 pub mod act;
@@ -29,3 +40,4 @@ pub mod review;
 pub mod server;
 pub mod smtp;
 pub mod store;
+pub mod text;

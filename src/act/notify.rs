@@ -159,7 +159,7 @@ pub async fn send(cfg: &Config, about: &str, notices: Vec<Notice>) -> usize {
 /// Only the firm's own people are told about holds: an outside address in
 /// MAIL FROM would turn notices into backscatter.
 fn is_internal_sender(cfg: &Config, from: &str) -> bool {
-    crate::policy::address::parse(from).is_ok_and(|a| cfg.is_internal(&a.domain))
+    crate::text::address::parse(from).is_ok_and(|a| cfg.is_internal(&a.domain))
 }
 
 fn compose(

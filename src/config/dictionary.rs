@@ -6,7 +6,7 @@
 //! one text arena rather than a `Vec` of structs with several `String`s each.
 
 use super::error::Problem;
-use crate::policy::address::{normalise_address, normalise_domain};
+use crate::text::address::{normalise_address, normalise_domain};
 use chrono::NaiveDate;
 use std::collections::HashMap;
 use std::path::Path;
@@ -275,7 +275,7 @@ fn load_matters(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem
         if number.is_empty() {
             return problems.push(bad("empty matter_number".into()));
         }
-        if let Err(reason) = crate::detect::matter::check_number(number) {
+        if let Err(reason) = crate::text::matter_key::check_number(number) {
             return problems.push(bad(format!("matter {number}: {reason}")));
         }
         if let Some(first) = seen.insert(number.to_string(), line) {

@@ -15,7 +15,7 @@ pub mod notify;
 pub mod raw;
 pub mod tls;
 
-use crate::policy::address::{normalise_domain, within};
+use crate::text::address::{normalise_domain, within};
 use certs::Certs;
 use dictionary::Dictionaries;
 pub use error::{ConfigError, Problem};
@@ -51,7 +51,7 @@ pub struct Config {
     /// HTTPS for the review listener, when `[review] tls_cert` and `tls_key` are set.
     pub review_tls: Tls,
     pub notify: notify::Notify,
-    pub limits: raw::RawLimits,
+    pub limits: crate::extract::Limits,
     pub dict: Dictionaries,
     /// `[detect]`: look-alike settings, for the policy's index.
     pub detect: raw::RawDetect,

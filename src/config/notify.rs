@@ -3,7 +3,7 @@
 //! exist (a typo like `{ruels}` would otherwise go out to every sender).
 
 use super::raw::RawNotify;
-use crate::policy::address;
+use crate::text::address;
 use chrono::NaiveTime;
 
 /// When compliance hears about holds.

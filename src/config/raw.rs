@@ -22,7 +22,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub notify: RawNotify,
     #[serde(default)]
-    pub limits: RawLimits,
+    pub limits: crate::extract::Limits,
     #[serde(default)]
     pub detect: RawDetect,
     #[serde(default)]
@@ -62,31 +62,6 @@ impl Default for RawDictionaries {
             matters: "matters.csv".into(),
             waivers: "waivers.csv".into(),
             certs: "certs".into(),
-        }
-    }
-}
-
-/// Extraction limits; exceeding one makes the part uninspectable, never passes it.
-#[derive(Debug, Deserialize, Clone)]
-#[serde(deny_unknown_fields, default)]
-pub struct RawLimits {
-    pub max_depth: usize,
-    pub max_decompressed_bytes: u64,
-    pub max_archive_entries: usize,
-    pub max_compression_ratio: u64,
-    pub max_scan_millis: u64,
-    pub max_parts: usize,
-}
-
-impl Default for RawLimits {
-    fn default() -> Self {
-        RawLimits {
-            max_depth: 32,
-            max_decompressed_bytes: 256 * 1024 * 1024,
-            max_archive_entries: 10_000,
-            max_compression_ratio: 200,
-            max_scan_millis: 20_000,
-            max_parts: 5_000,
         }
     }
 }

@@ -12,55 +12,14 @@
 
 use super::Hit;
 use crate::config::dictionary::{MatterIdx, Matters};
+use crate::text::matter_key::{key_bytes, pack, MAX_KEY};
 use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
 
-const MAX_KEY: usize = 24;
-/// Separators a dictionary number may be written with (normalisation turns
-/// each into a space, as it does in the text).
-const SEPARATORS: &[u8] = b" -/._:";
-
-/// Checks a dictionary matter number: it must reduce to a key of 1..=24 letters
-/// and digits with at least one digit (a digit-less number would match words).
-pub fn check_number(number: &str) -> Result<(), String> {
-    let norm = crate::extract::normalise::normalise(number, None);
-    let alnum: Vec<u8> = norm.bytes().filter(u8::is_ascii_alphanumeric).collect();
-    if alnum.is_empty() || !alnum.iter().any(u8::is_ascii_digit) {
-        return Err("a matter number needs at least one digit".into());
-    }
-    if alnum.len() > MAX_KEY {
-        return Err(format!("more than {MAX_KEY} letters and digits"));
-    }
-    if norm
-        .bytes()
-        .any(|b| !b.is_ascii_alphanumeric() && !SEPARATORS.contains(&b))
-    {
-        return Err(
-            "only letters, digits and the separators - / . _ : and space are allowed".into(),
-        );
-    }
-    Ok(())
-}
-
-fn symbol(b: u8) -> u128 {
-    match b {
-        b'o' => 1,
-        b'0'..=b'9' => (b - b'0') as u128 + 1,
-        b'a'..=b'z' => (b - b'a') as u128 + 11,
-        _ => unreachable!("only lower-case ASCII letters and digits reach the key"),
-    }
-}
-
-/// Packs lower-case letters and digits into a key (caller bounds the length).
-fn pack(bytes: impl Iterator<Item = u8>) -> u128 {
-    bytes.fold(0u128, |acc, b| acc * 37 + symbol(b))
-}
-
 /// The key of a dictionary matter number (already checked), and its shape.
 fn key_of(number: &str) -> (u128, Shape) {
-    let norm = crate::extract::normalise::normalise(number, None);
-    let alnum: Vec<u8> = norm.bytes().filter(u8::is_ascii_alphanumeric).collect();
+    let alnum = key_bytes(number);
     (pack(alnum.iter().copied()), Shape::of(&alnum))
 }
 

@@ -17,8 +17,8 @@ pub mod pattern;
 pub mod written;
 
 use crate::config::dictionary::{ClientIdx, Dictionaries, MatterIdx};
-use crate::extract::normalise::normalise;
 use crate::extract::Segment;
+use crate::text::normalise::normalise;
 use names::{NameMatcher, NameTarget};
 use pattern::PatternDetector;
 use serde::Serialize;

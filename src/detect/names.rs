@@ -22,7 +22,7 @@
 
 use super::Hit;
 use crate::config::dictionary::{ClientIdx, Dictionaries};
-use crate::extract::normalise::normalise;
+use crate::text::normalise::normalise;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
 use std::collections::HashMap;
 use std::ops::Range;

@@ -218,7 +218,7 @@ mod tests {
         assert!(!docket.reads_layout());
         let mut n = 0;
         docket.find(
-            &crate::extract::normalise::normalise("Case-2024", None),
+            &crate::text::normalise::normalise("Case-2024", None),
             |_| n += 1,
         );
         assert_eq!(n, 1);

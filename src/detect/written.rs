@@ -68,7 +68,7 @@ impl Groups {
         let mut boundaries = FxHashMap::default();
         let (mut count, mut pending, mut colon, mut last) = (0, false, false, None);
         for c in number.chars() {
-            let folded = crate::extract::normalise::normalise(c.encode_utf8(&mut [0; 4]), None);
+            let folded = crate::text::normalise::normalise(c.encode_utf8(&mut [0; 4]), None);
             let alnum: Vec<u8> = folded.bytes().filter(u8::is_ascii_alphanumeric).collect();
             if alnum.is_empty() {
                 pending = true;
@@ -315,7 +315,7 @@ fn is_date(a: &str, b: &str, c: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extract::normalise::normalise;
+    use crate::text::normalise::normalise;
 
     /// Whether `number` is found in `text`: every run of whole words whose
     /// letters and digits are the number's (as the index finds candidates),

@@ -17,17 +17,38 @@
 pub mod attachment;
 pub mod html;
 pub mod mime;
-pub mod normalise;
 pub mod params;
 pub mod text;
 pub mod views;
 
-use crate::config::raw::RawLimits;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
-/// Extraction limits (the `[limits]` table).
-pub type Limits = RawLimits;
+/// Extraction limits (`[limits]` in the TOML); exceeding one makes the part
+/// uninspectable, never passes it. Extraction owns them; the config reads them.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_depth: usize,
+    pub max_decompressed_bytes: u64,
+    pub max_archive_entries: usize,
+    pub max_compression_ratio: u64,
+    pub max_scan_millis: u64,
+    pub max_parts: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 32,
+            max_decompressed_bytes: 256 * 1024 * 1024,
+            max_archive_entries: 10_000,
+            max_compression_ratio: 200,
+            max_scan_millis: 20_000,
+            max_parts: 5_000,
+        }
+    }
+}
 
 /// A piece of text and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 //! sorted table; two strings within one edit of each other always share an
 //! entry there (the SymSpell observation), and candidates are then verified.
 
-use crate::extract::normalise::homoglyph;
+use crate::text::normalise::homoglyph;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 

@@ -3,7 +3,6 @@
 //! several fire, the most severe action wins and every fired rule is reported.
 //! `mode = "monitor"` rules are reported separately and change nothing.
 
-pub mod address;
 pub mod lookalike;
 pub mod recipients;
 pub mod rules;

@@ -9,10 +9,10 @@
 //! interface ([`ExtraWaiver`], kept in the store and passed in at decision
 //! time, so one added by an admin counts for the very next message).
 
-use super::address::{self, within, Address};
 use crate::config::dictionary::{ClientIdx, MatterIdx};
 use crate::config::Config;
 use crate::detect::Findings;
+use crate::text::address::{self, within, Address};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 

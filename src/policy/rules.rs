@@ -218,7 +218,7 @@ fn sender_matches(pattern: &str, sender: &str) -> bool {
     }
     sender
         .rsplit_once('@')
-        .is_some_and(|(_, d)| super::address::within(d, pattern))
+        .is_some_and(|(_, d)| crate::text::address::within(d, pattern))
 }
 
 /// Compiles `[policy]` and every `[[rule]]` against the declared detector

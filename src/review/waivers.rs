@@ -4,9 +4,9 @@
 
 use crate::act::LiveWaivers;
 use crate::config::Config;
-use crate::policy::address::{normalise_address, normalise_domain};
 use crate::policy::recipients::ExtraWaiver;
 use crate::store::{NewWaiver, Store, StoreError, WaiverRecord};
+use crate::text::address::{normalise_address, normalise_domain};
 use chrono::NaiveDate;
 use std::sync::Arc;
 

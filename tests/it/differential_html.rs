@@ -18,7 +18,7 @@
 use fantoccini::{Client, ClientBuilder};
 use matterwall::check::{check, Envelope};
 use matterwall::engine::Engine;
-use matterwall::extract::normalise::normalise;
+use matterwall::text::normalise::normalise;
 use serde_json::{json, Value};
 use std::os::unix::process::CommandExt;
 use std::path::Path;

@@ -14,7 +14,7 @@ pub mod openpgp;
 pub mod smime;
 
 use crate::config::Problem;
-use crate::policy::address::Address;
+use crate::text::address::Address;
 use smime::Bad;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

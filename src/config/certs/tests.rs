@@ -35,7 +35,7 @@ fn cert(tweak: impl FnOnce(&mut CertificateParams)) -> String {
 }
 
 fn addr(s: &str) -> Address {
-    crate::policy::address::parse(s).unwrap()
+    crate::text::address::parse(s).unwrap()
 }
 
 fn load(files: &[(&str, String)]) -> Certs {

@@ -1,5 +1,5 @@
 use super::{parse, to_text};
-use crate::extract::normalise::normalise;
+use crate::text::normalise::normalise;
 
 /// Runs of whitespace collapsed, as normalisation does later.
 fn squash(s: &str) -> String {
