@@ -21,6 +21,7 @@ mod retention;
 mod review_api;
 mod review_browser;
 mod serve_process;
+mod slowloris;
 mod smtp_e2e;
 mod swaks;
 mod tls;
