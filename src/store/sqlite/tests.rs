@@ -1,4 +1,4 @@
-use super::super::audit::{self, AuditEvent};
+use super::super::audit::{self, AuditEvent, AuditFilter};
 use super::super::*;
 use super::SqliteStore;
 use rusqlite::Connection;
@@ -251,6 +251,51 @@ fn audit_insertion_and_forged_head_are_caught() {
     assert!(store
         .append(AuditEvent::new("bob", "login", json!({})))
         .is_err());
+}
+
+fn listed(store: &SqliteStore) -> Vec<u64> {
+    let f = AuditFilter {
+        kind: None,
+        actor: None,
+        message: None,
+        before: None,
+        limit: 100,
+    };
+    store
+        .audit_query(&f)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect()
+}
+
+/// Issue #15 finding 2: rows verify does not cover are never listed.
+#[test]
+fn seq_at_or_below_zero_and_gaps_are_refused_reported_and_not_listed() {
+    let (dir, store) = trail(3);
+    let conn = editor(dir.path());
+    let forge = |seq: i64| {
+        conn.execute(
+            "INSERT INTO audit (seq, at, actor, kind, details, prev_hash, hash)
+             VALUES (?1, 'now', 'mallory', 'login', '{}', 'x', 'y')",
+            [seq],
+        )
+    };
+    for seq in [0, -7, 5] {
+        assert!(forge(seq).is_err(), "the trigger refuses seq {seq}");
+    }
+    conn.execute_batch("DROP TRIGGER audit_seq_contiguous")
+        .unwrap();
+    forge(-7).unwrap();
+    assert_eq!(listed(&store), [3, 2, 1]);
+    assert_eq!(bad_seq(&store), Some(0), "verify sees the forged row");
+    conn.execute("DELETE FROM audit WHERE seq = -7", [])
+        .unwrap();
+    forge(5).unwrap();
+    assert_eq!(listed(&store), [3, 2, 1], "past the head and a gap");
+    conn.execute("DELETE FROM audit WHERE seq = 2", []).unwrap();
+    assert_eq!(listed(&store), [1], "nothing past the gap");
+    assert_eq!(bad_seq(&store), Some(2));
 }
 
 #[test]
