@@ -298,6 +298,25 @@ fn seq_at_or_below_zero_and_gaps_are_refused_reported_and_not_listed() {
     assert_eq!(bad_seq(&store), Some(2));
 }
 
+/// Issue #15 finding 7: nothing in the data directory is for other users.
+#[test]
+fn data_directory_and_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .append(AuditEvent::new("bob", "login", json!({})))
+        .unwrap();
+    let mode = |p: &str| {
+        let m = std::fs::metadata(dir.path().join(p)).unwrap();
+        m.permissions().mode() & 0o777
+    };
+    assert_eq!(mode("q"), 0o700);
+    for f in ["q/db.sqlite", "q/db.sqlite-wal", "q/db.sqlite-shm"] {
+        assert_eq!(mode(f), 0o600, "{f}");
+    }
+}
+
 #[test]
 fn users_sessions_tokens_waivers() {
     let dir = tempfile::tempdir().unwrap();
