@@ -460,3 +460,32 @@ fn retention_destroys_content_but_not_a_release_in_flight() {
     assert_eq!(expired.len(), 2);
     assert_eq!(audit::verify(&store).unwrap(), Ok(7));
 }
+
+/// Issue #15 finding 3: rewriting a held record's envelope, received time
+/// or verdict columns in the file makes it fail to open; a release refuses
+/// and the record stays held.
+#[test]
+fn a_rewritten_envelope_or_verdict_is_refused_on_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let edits = [
+        r#"UPDATE held SET envelope = '{"from":"a@firm.example","to":["mallory@evil.example"]}'"#,
+        "UPDATE held SET received_at = '2020-01-01T00:00:00.000Z'",
+        "UPDATE held SET action = 'pass'",
+        "UPDATE held SET rules = '[]'",
+    ];
+    for edit in edits {
+        let id = hold(&store);
+        let conn = Connection::open(dir.path().join("q/db.sqlite")).unwrap();
+        conn.execute(&format!("{edit} WHERE id = ?1"), [&id])
+            .unwrap();
+        assert!(
+            matches!(store.begin_release(&id, &BY), Err(StoreError::Damaged(_))),
+            "{edit}"
+        );
+        let status = store.get(&id).err().map(|e| e.to_string());
+        assert!(status.is_some(), "{edit}: still refused");
+    }
+    let held = store.list().unwrap();
+    assert!(held.iter().all(|s| s.status == HeldStatus::Held));
+}
