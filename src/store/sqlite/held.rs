@@ -20,6 +20,57 @@ fn unix_now() -> i64 {
 const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, comment, \
                        clients, matters, subject_nonce, subject, reviewed_by";
 
+/// The audit kinds that change a held record's status, and the status each
+/// leaves it in.
+const STATUS_KINDS: [(&str, HeldStatus); 6] = [
+    ("verdict", HeldStatus::Held),
+    ("release", HeldStatus::Releasing),
+    ("released", HeldStatus::Released),
+    ("release-failed", HeldStatus::Held),
+    ("reject", HeldStatus::Rejected),
+    ("expired", HeldStatus::Expired),
+];
+
+/// Refuses a status change unless the audit trail's last status entry for
+/// `id` left it in `from` (issue #15): the status column alone can be set
+/// back to `held` by anyone who can write the file, the chained trail not
+/// without `audit verify` seeing it.
+fn trail_agrees(conn: &Connection, id: &str, from: HeldStatus) -> Result<(), StoreError> {
+    let last: Option<String> = conn
+        .query_row(
+            "SELECT kind FROM audit
+             WHERE kind IN ('verdict', 'release', 'released', 'release-failed', 'reject', 'expired')
+               AND CASE WHEN json_valid(details) THEN json_extract(details, '$.message') END = ?1
+             ORDER BY seq DESC LIMIT 1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let trail = last.and_then(|k| STATUS_KINDS.iter().find(|(n, _)| *n == k).map(|(_, s)| *s));
+    if trail == Some(from) {
+        return Ok(());
+    }
+    let status: Option<HeldStatus> = conn
+        .query_row("SELECT status FROM held WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?;
+    match (status, trail) {
+        (None, _) => Err(StoreError::NotFound(id.to_string())),
+        // The trail says it is elsewhere: an honest wrong-status refusal.
+        (Some(status), Some(t)) if status == t => Err(StoreError::WrongStatus {
+            id: id.to_string(),
+            status,
+            wanted: from,
+        }),
+        _ => {
+            tracing::error!(
+                message = id,
+                "held status disagrees with the audit trail: refused"
+            );
+            Err(StoreError::Damaged(id.to_string()))
+        }
+    }
+}
+
 /// Moves `id` from `from` to `to`; reports what it was if not `from`.
 fn transition(
     conn: &Connection,
@@ -29,6 +80,7 @@ fn transition(
     comment: Option<&str>,
     reviewed_by: Option<&str>,
 ) -> Result<(), StoreError> {
+    trail_agrees(conn, id, from)?;
     let changed = conn.execute(
         "UPDATE held SET status = ?1, updated_at = ?2, comment = COALESCE(?3, comment),
                          reviewed_by = COALESCE(?4, reviewed_by)

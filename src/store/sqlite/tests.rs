@@ -489,3 +489,21 @@ fn a_rewritten_envelope_or_verdict_is_refused_on_release() {
     let held = store.list().unwrap();
     assert!(held.iter().all(|s| s.status == HeldStatus::Held));
 }
+
+/// Issue #15 finding 3: a rejected message set back to `held` in the file
+/// cannot be released: the trail's last status for it is `rejected`.
+#[test]
+fn a_status_set_back_in_the_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let id = hold(&store);
+    store.reject(&id, &BY).unwrap();
+    let conn = Connection::open(dir.path().join("q/db.sqlite")).unwrap();
+    conn.execute("UPDATE held SET status = 'held' WHERE id = ?1", [&id])
+        .unwrap();
+    assert!(matches!(
+        store.begin_release(&id, &BY),
+        Err(StoreError::Damaged(_))
+    ));
+    assert_eq!(store.get(&id).unwrap().summary.status, HeldStatus::Held);
+}
