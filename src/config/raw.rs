@@ -180,10 +180,14 @@ pub struct RawSmtp {
     pub max_recipients: usize,
     /// Commands in one session before `421`: bounds a client that loops.
     pub max_commands: usize,
-    /// Idle time allowed between commands, and between DATA reads.
+    /// Idle time allowed between commands and between DATA reads, and the
+    /// wall-clock bound on one whole command line however slowly it trickles.
     pub command_timeout_secs: u64,
     /// Wall-clock bound on receiving one message body (slow trickle).
     pub data_timeout_secs: u64,
+    /// Lifetime cap on one session (`421` when over): a client that keeps
+    /// a slot with quick commands for ever still gives it back.
+    pub max_session_secs: u64,
     /// On SIGTERM, how long sessions in flight may take to finish.
     pub shutdown_grace_secs: u64,
     /// PEM certificate chain for STARTTLS; with `tls_key`, EHLO offers it.
@@ -204,6 +208,7 @@ impl Default for RawSmtp {
             max_commands: 10_000,
             command_timeout_secs: 300,
             data_timeout_secs: 600,
+            max_session_secs: 3600,
             shutdown_grace_secs: 30,
             tls_cert: None,
             tls_key: None,

@@ -46,6 +46,8 @@ pub struct Limits {
     pub max_commands: usize,
     pub command_timeout: Duration,
     pub data_timeout: Duration,
+    /// The session's lifetime cap, from its start.
+    pub max_session: Duration,
     /// The STARTTLS server side; `None`: not offered.
     pub tls: Option<Arc<ServerConfig>>,
 }
@@ -60,6 +62,8 @@ impl Limits {
             max_commands: s.max_commands,
             command_timeout: Duration::from_secs(s.command_timeout_secs),
             data_timeout: Duration::from_secs(s.data_timeout_secs),
+            // Zero would refuse every session: read it as one second.
+            max_session: Duration::from_secs(s.max_session_secs.max(1)),
             tls: cfg.tls.clone(),
         }
     }
@@ -122,6 +126,12 @@ pub struct Session<S, A> {
     lines: LineReader,
     output: Vec<u8>,
     commands: usize,
+    /// When the first byte of the command line now arriving came: the whole
+    /// line is due `command_timeout` after it (a per-byte idle timer alone
+    /// lets a slowloris keep its slot for ever).
+    line_started: Option<Instant>,
+    /// `max_session` after the session began.
+    session_end: Instant,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -141,7 +151,6 @@ where
         Session {
             stream: Stream::Plain(stream),
             settle,
-            limits,
             shutdown,
             peer: Peer {
                 addr: peer,
@@ -153,6 +162,9 @@ where
             lines: LineReader::default(),
             output: Vec::new(),
             commands: 0,
+            line_started: None,
+            session_end: Instant::now() + limits.max_session,
+            limits,
         }
     }
 
@@ -207,17 +219,32 @@ where
                 return Ok(Flow::Continue);
             }
         } else if let Some(line) = self.lines.next_line(&mut self.input) {
+            self.line_started = None;
             return Ok(self.command(line));
         }
         self.flush().await?;
         self.read().await
     }
 
-    async fn read(&mut self) -> std::io::Result<Flow> {
+    /// When the next read must have completed: the idle timeout, the body's
+    /// wall clock in DATA, the whole command line's deadline otherwise, and
+    /// never past the session's end.
+    fn read_deadline(&mut self) -> Instant {
+        let now = Instant::now();
         let deadline = match &self.state {
-            State::Data(_, _, end) => (*end).min(Instant::now() + self.limits.command_timeout),
-            _ => Instant::now() + self.limits.command_timeout,
+            State::Data(_, _, end) => (*end).min(now + self.limits.command_timeout),
+            _ => {
+                if self.input.is_empty() && !self.lines.is_discarding() {
+                    self.line_started = None;
+                }
+                self.line_started.unwrap_or(now) + self.limits.command_timeout
+            }
         };
+        deadline.min(self.session_end)
+    }
+
+    async fn read(&mut self) -> std::io::Result<Flow> {
+        let deadline = self.read_deadline();
         let idle = matches!(self.state, State::Connected | State::Greeted);
         let mut chunk = [0u8; READ_CHUNK];
         let mut shutdown = self.shutdown.clone();
@@ -227,9 +254,16 @@ where
                 Ok(Ok(0)) => Ok(Flow::Close),
                 Ok(Ok(n)) => {
                     self.input.extend_from_slice(&chunk[..n]);
+                    if !matches!(self.state, State::Data(..)) {
+                        self.line_started.get_or_insert_with(Instant::now);
+                    }
                     Ok(Flow::Continue)
                 }
                 Ok(Err(e)) => Err(e),
+                Err(_) if Instant::now() >= self.session_end => {
+                    self.reply(Reply::new(421, "4.4.2 session too long, closing"));
+                    Ok(Flow::Close)
+                }
                 Err(_) => {
                     self.reply(Reply::new(421, "4.4.2 timeout, closing"));
                     Ok(Flow::Close)
@@ -289,6 +323,12 @@ where
         self.commands += 1;
         if self.commands > self.limits.max_commands {
             self.reply(Reply::new(421, "4.7.0 too many commands, closing"));
+            return Flow::Close;
+        }
+        // A client whose commands are always buffered never waits on a read
+        // deadline: the cap is checked here too.
+        if Instant::now() >= self.session_end {
+            self.reply(Reply::new(421, "4.4.2 session too long, closing"));
             return Flow::Close;
         }
         let request = match line {

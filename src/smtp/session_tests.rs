@@ -26,6 +26,7 @@ fn limits() -> Limits {
         max_commands: 50,
         command_timeout: Duration::from_secs(60),
         data_timeout: Duration::from_secs(60),
+        max_session: Duration::from_secs(3600),
         tls: None,
     }
 }

@@ -8,7 +8,7 @@ use crate::support::http::{self, Response};
 use crate::support::{example, hold_one, Setup, Sink, SinkMode};
 use serde_json::Value;
 
-const PW: &str = "a long enough password";
+pub(crate) const PW: &str = "a long enough password";
 
 async fn api(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> Response {
     let auth = token.map(|t| format!("Bearer {t}"));
@@ -358,7 +358,7 @@ fn hidden_csrf(html: &str) -> String {
 
 /// Fetches the login form and posts it; returns the response and the
 /// login cookie sent.
-async fn login_attempt(port: u16, user: &str, pw: &str, code: &str) -> Response {
+pub(crate) async fn login_attempt(port: u16, user: &str, pw: &str, code: &str) -> Response {
     let form = http::get(port, "/login", &[]).await;
     let token = form.cookies()["mw_login"].clone();
     assert_eq!(hidden_csrf(&form.text()), token);

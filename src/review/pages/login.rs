@@ -6,6 +6,7 @@
 use super::{render, PageError};
 use crate::review::actions;
 use crate::review::auth::{password, secret, totp};
+use crate::review::ratelimit::Refusal;
 use crate::review::session::{self, WebSession, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::review::ReviewState;
 use crate::store::Store;
@@ -105,16 +106,20 @@ pub async fn submit(
     }
     let name: String = f.username.trim().chars().take(64).collect();
     if let Some(wait) = s.limiter.blocked(&name, &addr, Instant::now()) {
-        audit(
-            &s.store,
-            &name,
-            "login-failed",
-            json!({"user": name, "address": addr, "reason": "rate limited"}),
-        )
-        .await;
+        // One entry per window per (user, address), not one per request.
+        if let Refusal::Write { before } = s.limiter.refused(&name, &addr, Instant::now()) {
+            let details = json!({"user": name, "address": addr, "reason": "rate limited",
+                "refused_in_previous_window": before});
+            audit(&s.store, &name, "login-failed", details).await;
+        }
         let mins = wait.as_secs().div_ceil(60);
         let msg = format!("Too many failed attempts. Try again in {mins} minute(s).");
         return login_page(&s, StatusCode::TOO_MANY_REQUESTS, name, Some(msg));
+    }
+    if let Some(n) = s.limiter.take_refused(&name, &addr) {
+        let details = json!({"user": name, "address": addr, "reason": "rate limited",
+            "refused_in_window": n});
+        audit(&s.store, &name, "login-refusals", details).await;
     }
     match authenticate(&s.store, &name, f.password, f.code).await {
         Ok(()) => start_session(&s, &name, &addr).await,

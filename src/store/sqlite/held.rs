@@ -20,6 +20,61 @@ fn unix_now() -> i64 {
 const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, comment, \
                        clients, matters, subject_nonce, subject, reviewed_by";
 
+/// The audit kinds that change a held record's status, and the status each
+/// leaves it in.
+const STATUS_KINDS: [(&str, HeldStatus); 6] = [
+    ("verdict", HeldStatus::Held),
+    ("release", HeldStatus::Releasing),
+    ("released", HeldStatus::Released),
+    ("release-failed", HeldStatus::Held),
+    ("reject", HeldStatus::Rejected),
+    ("expired", HeldStatus::Expired),
+];
+
+/// Refuses a status change unless the audit trail's last status entry for
+/// `id` left it in `from` (issue #15): the status column alone can be set
+/// back to `held` by anyone who can write the file, the chained trail not
+/// without `audit verify` seeing it.
+fn trail_agrees(conn: &Connection, id: &str, from: HeldStatus) -> Result<(), StoreError> {
+    let last: Option<String> = conn
+        .query_row(
+            "SELECT kind FROM audit
+             WHERE kind IN ('verdict', 'release', 'released', 'release-failed', 'reject', 'expired')
+               AND CASE WHEN json_valid(details) THEN json_extract(details, '$.message') END = ?1
+             ORDER BY seq DESC LIMIT 1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let trail = last.and_then(|k| STATUS_KINDS.iter().find(|(n, _)| *n == k).map(|(_, s)| *s));
+    // Resolving a `releasing` record the trail still calls held sends
+    // nothing (an administrator says what happened), so it is allowed: a
+    // crash, or a hand edit, between the two is resolved the same way.
+    let resolving = from == HeldStatus::Releasing && trail == Some(HeldStatus::Held);
+    if trail == Some(from) || resolving {
+        return Ok(());
+    }
+    let status: Option<HeldStatus> = conn
+        .query_row("SELECT status FROM held WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?;
+    match (status, trail) {
+        (None, _) => Err(StoreError::NotFound(id.to_string())),
+        // The trail says it is elsewhere: an honest wrong-status refusal.
+        (Some(status), Some(t)) if status == t => Err(StoreError::WrongStatus {
+            id: id.to_string(),
+            status,
+            wanted: from,
+        }),
+        _ => {
+            tracing::error!(
+                message = id,
+                "held status disagrees with the audit trail: refused"
+            );
+            Err(StoreError::Damaged(id.to_string()))
+        }
+    }
+}
+
 /// Moves `id` from `from` to `to`; reports what it was if not `from`.
 fn transition(
     conn: &Connection,
@@ -29,6 +84,7 @@ fn transition(
     comment: Option<&str>,
     reviewed_by: Option<&str>,
 ) -> Result<(), StoreError> {
+    trail_agrees(conn, id, from)?;
     let changed = conn.execute(
         "UPDATE held SET status = ?1, updated_at = ?2, comment = COALESCE(?3, comment),
                          reviewed_by = COALESCE(?4, reviewed_by)
@@ -118,19 +174,39 @@ const FILTER: &str = "
     AND (?6 IS NULL OR received_at >= ?6)
     AND (?7 IS NULL OR received_at < ?7)";
 
+/// The associated data every sealed part of a held record is bound to
+/// (issue #15): its id, received time, envelope and the verdict columns the
+/// queue shows, exactly as stored. Rewriting any of them in the file makes
+/// the content fail to open, so a release refuses instead of sending it
+/// elsewhere. Records sealed before this binding (id only) no longer open:
+/// the product is pre-release, so no fallback that would weaken it.
+fn binding(id: &str, received_at: &str, envelope: &str, action: &str, rules: &str) -> String {
+    serde_json::json!([
+        "matterwall held v2",
+        id,
+        received_at,
+        envelope,
+        action,
+        rules
+    ])
+    .to_string()
+}
+
 impl Quarantine for SqliteStore {
     fn hold(&self, msg: NewHeld, verdict: AuditEvent) -> Result<String, StoreError> {
         let id = msg.id.clone();
-        let (raw_nonce, raw) = self.sealer.seal(id.as_bytes(), &msg.raw);
+        let received_at = now();
+        let envelope = json!({"from": msg.from, "to": msg.to}).to_string();
+        let rules = serde_json::to_string(&msg.rules)?;
+        let bound = binding(&id, &received_at, &envelope, &msg.action, &rules);
+        let (raw_nonce, raw) = self.sealer.seal(bound.as_bytes(), &msg.raw);
         let (verdict_nonce, verdict_ct) = self.sealer.seal(
-            format!("{id}/verdict").as_bytes(),
+            format!("{bound}/verdict").as_bytes(),
             msg.verdict_json.as_bytes(),
         );
         let (subject_nonce, subject) = self
             .sealer
             .seal(format!("{id}/subject").as_bytes(), msg.subject.as_bytes());
-        let envelope = json!({"from": msg.from, "to": msg.to}).to_string();
-        let rules = serde_json::to_string(&msg.rules)?;
         let clients = serde_json::to_string(&msg.clients)?;
         let matters = serde_json::to_string(&msg.matters)?;
         self.write(|tx| {
@@ -141,7 +217,7 @@ impl Quarantine for SqliteStore {
                  VALUES (?1, ?2, ?2, 'held', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     id,
-                    now(),
+                    received_at,
                     envelope,
                     msg.action,
                     rules,
@@ -211,21 +287,30 @@ impl Quarantine for SqliteStore {
                 [id],
                 |r| {
                     let blobs: [Vec<u8>; 4] = [r.get(13)?, r.get(14)?, r.get(15)?, r.get(16)?];
-                    Ok((self.summary(r)?, blobs))
+                    let cols: [String; 4] = [r.get(1)?, r.get(3)?, r.get(4)?, r.get(5)?];
+                    Ok((self.summary(r)?, blobs, cols))
                 },
             )
             .optional()?;
-        let (summary, [rn, raw, vn, verdict]) =
+        let (summary, [rn, raw, vn, verdict], [at, envelope, action, rules]) =
             row.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         if summary.status == HeldStatus::Expired {
             return Err(StoreError::Destroyed(id.to_string()));
         }
-        let damaged = || StoreError::Damaged(id.to_string());
+        let damaged = || {
+            // No content in the log: the id says which record to look at.
+            tracing::error!(
+                message = id,
+                "held record fails its seal: tampered or damaged"
+            );
+            StoreError::Damaged(id.to_string())
+        };
+        let bound = binding(id, &at, &envelope, &action, &rules);
         let raw = self
             .sealer
-            .open(id.as_bytes(), &rn, &raw)
+            .open(bound.as_bytes(), &rn, &raw)
             .ok_or_else(damaged)?;
-        let aad = format!("{id}/verdict");
+        let aad = format!("{bound}/verdict");
         let verdict = self
             .sealer
             .open(aad.as_bytes(), &vn, &verdict)

@@ -28,6 +28,41 @@ pub struct SqliteStore {
     sealer: Sealer,
 }
 
+/// Creates the data directory 0700 and the database file 0600 before SQLite
+/// opens it (issue #15: envelopes, ids and the audit trail are not for other
+/// local users). SQLite gives the `-wal` and `-shm` companions the database
+/// file's mode; files an older version left readable are tightened here.
+fn private_files(db: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| StoreError::Io { path, source }
+    };
+    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io(dir))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(db)
+        .map_err(io(db))?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let path = Path::new(&name);
+        if path.exists() {
+            let private = std::fs::Permissions::from_mode(0o600);
+            std::fs::set_permissions(path, private).map_err(io(path))?;
+        }
+    }
+    Ok(())
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -36,12 +71,7 @@ impl SqliteStore {
     /// Opens (creating on first start, migrating an older file) the
     /// database and its key.
     pub fn open(db: &Path, key: &Path) -> Result<SqliteStore, StoreError> {
-        if let Some(dir) = db.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
+        private_files(db)?;
         let mut conn = Connection::open(db)?;
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;

@@ -98,7 +98,18 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 ";
 
-const MIGRATIONS: &[&str] = &[V1];
+/// Version 2: `seq` starts at 1 and stays contiguous (issue #15): a row
+/// whose seq is not the head's plus one (so `seq <= 0`, or past a gap) is
+/// refused when written; the head moves in the same transaction. Someone who
+/// can write the file can drop the trigger; `audit verify` and the listing
+/// (which reads only the contiguous prefix up to the head) still catch it.
+const V2: &str = "
+CREATE TRIGGER audit_seq_contiguous BEFORE INSERT ON audit
+WHEN NEW.seq IS NOT COALESCE((SELECT seq FROM audit_head WHERE id = 1), 0) + 1
+BEGIN SELECT RAISE(ABORT, 'audit seq must start at 1 and stay contiguous'); END;
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(V0)?;

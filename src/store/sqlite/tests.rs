@@ -1,4 +1,4 @@
-use super::super::audit::{self, AuditEvent};
+use super::super::audit::{self, AuditEvent, AuditFilter};
 use super::super::*;
 use super::SqliteStore;
 use rusqlite::Connection;
@@ -253,6 +253,70 @@ fn audit_insertion_and_forged_head_are_caught() {
         .is_err());
 }
 
+fn listed(store: &SqliteStore) -> Vec<u64> {
+    let f = AuditFilter {
+        kind: None,
+        actor: None,
+        message: None,
+        before: None,
+        limit: 100,
+    };
+    store
+        .audit_query(&f)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect()
+}
+
+/// Issue #15 finding 2: rows verify does not cover are never listed.
+#[test]
+fn seq_at_or_below_zero_and_gaps_are_refused_reported_and_not_listed() {
+    let (dir, store) = trail(3);
+    let conn = editor(dir.path());
+    let forge = |seq: i64| {
+        conn.execute(
+            "INSERT INTO audit (seq, at, actor, kind, details, prev_hash, hash)
+             VALUES (?1, 'now', 'mallory', 'login', '{}', 'x', 'y')",
+            [seq],
+        )
+    };
+    for seq in [0, -7, 5] {
+        assert!(forge(seq).is_err(), "the trigger refuses seq {seq}");
+    }
+    conn.execute_batch("DROP TRIGGER audit_seq_contiguous")
+        .unwrap();
+    forge(-7).unwrap();
+    assert_eq!(listed(&store), [3, 2, 1]);
+    assert_eq!(bad_seq(&store), Some(0), "verify sees the forged row");
+    conn.execute("DELETE FROM audit WHERE seq = -7", [])
+        .unwrap();
+    forge(5).unwrap();
+    assert_eq!(listed(&store), [3, 2, 1], "past the head and a gap");
+    conn.execute("DELETE FROM audit WHERE seq = 2", []).unwrap();
+    assert_eq!(listed(&store), [1], "nothing past the gap");
+    assert_eq!(bad_seq(&store), Some(2));
+}
+
+/// Issue #15 finding 7: nothing in the data directory is for other users.
+#[test]
+fn data_directory_and_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .append(AuditEvent::new("bob", "login", json!({})))
+        .unwrap();
+    let mode = |p: &str| {
+        let m = std::fs::metadata(dir.path().join(p)).unwrap();
+        m.permissions().mode() & 0o777
+    };
+    assert_eq!(mode("q"), 0o700);
+    for f in ["q/db.sqlite", "q/db.sqlite-wal", "q/db.sqlite-shm"] {
+        assert_eq!(mode(f), 0o600, "{f}");
+    }
+}
+
 #[test]
 fn users_sessions_tokens_waivers() {
     let dir = tempfile::tempdir().unwrap();
@@ -395,4 +459,51 @@ fn retention_destroys_content_but_not_a_release_in_flight() {
         .unwrap();
     assert_eq!(expired.len(), 2);
     assert_eq!(audit::verify(&store).unwrap(), Ok(7));
+}
+
+/// Issue #15 finding 3: rewriting a held record's envelope, received time
+/// or verdict columns in the file makes it fail to open; a release refuses
+/// and the record stays held.
+#[test]
+fn a_rewritten_envelope_or_verdict_is_refused_on_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let edits = [
+        r#"UPDATE held SET envelope = '{"from":"a@firm.example","to":["mallory@evil.example"]}'"#,
+        "UPDATE held SET received_at = '2020-01-01T00:00:00.000Z'",
+        "UPDATE held SET action = 'pass'",
+        "UPDATE held SET rules = '[]'",
+    ];
+    for edit in edits {
+        let id = hold(&store);
+        let conn = Connection::open(dir.path().join("q/db.sqlite")).unwrap();
+        conn.execute(&format!("{edit} WHERE id = ?1"), [&id])
+            .unwrap();
+        assert!(
+            matches!(store.begin_release(&id, &BY), Err(StoreError::Damaged(_))),
+            "{edit}"
+        );
+        let status = store.get(&id).err().map(|e| e.to_string());
+        assert!(status.is_some(), "{edit}: still refused");
+    }
+    let held = store.list().unwrap();
+    assert!(held.iter().all(|s| s.status == HeldStatus::Held));
+}
+
+/// Issue #15 finding 3: a rejected message set back to `held` in the file
+/// cannot be released: the trail's last status for it is `rejected`.
+#[test]
+fn a_status_set_back_in_the_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let id = hold(&store);
+    store.reject(&id, &BY).unwrap();
+    let conn = Connection::open(dir.path().join("q/db.sqlite")).unwrap();
+    conn.execute("UPDATE held SET status = 'held' WHERE id = ?1", [&id])
+        .unwrap();
+    assert!(matches!(
+        store.begin_release(&id, &BY),
+        Err(StoreError::Damaged(_))
+    ));
+    assert_eq!(store.get(&id).unwrap().summary.status, HeldStatus::Held);
 }

@@ -54,6 +54,12 @@ impl Setup {
     pub fn write_config_with(&self, next_hop_port: u16, smtp_extra: &str, next_hop_extra: &str) {
         let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
         let r = |f: &str| rules.join(f).display().to_string();
+        // A test that sets its own limit must not repeat the key (TOML).
+        let max_connections = if smtp_extra.contains("max_connections") {
+            ""
+        } else {
+            "max_connections = 128"
+        };
         let text = format!(
             r#"
 [firm]
@@ -68,7 +74,7 @@ certs = "{}"
 [smtp]
 listen = "127.0.0.1:{}"
 max_message_size = 100000
-max_connections = 128
+{max_connections}
 {smtp_extra}
 
 [next_hop]
