@@ -13,6 +13,7 @@ mod differential_html;
 mod encrypt;
 mod faulty_next_hop;
 mod fidelity;
+mod fuzz_seeds;
 mod next_hop_tls;
 mod notify;
 mod postfix_e2e;
