@@ -47,7 +47,9 @@ fn terminator_end(data: &[u8]) -> Option<usize> {
     if data.starts_with(b".\r\n") {
         return Some(3);
     }
-    data.windows(5).position(|w| w == b"\r\n.\r\n").map(|i| i + 5)
+    data.windows(5)
+        .position(|w| w == b"\r\n.\r\n")
+        .map(|i| i + 5)
 }
 
 fn data_receiver(data: &[u8], split: usize) {
@@ -81,7 +83,11 @@ fn data_receiver(data: &[u8], split: usize) {
     // Whatever the input, un-stuffing what we stuff gives the body back.
     let (n, again) = DataReceiver::new(MAX).feed(&stuffed);
     assert_eq!(n, stuffed.len());
-    assert_eq!(again, Some(Ok(body)), "stuff then un-stuff is not the identity");
+    assert_eq!(
+        again,
+        Some(Ok(body)),
+        "stuff then un-stuff is not the identity"
+    );
 }
 
 /// Every line that starts with a dot starts with two (what a conforming
@@ -121,7 +127,10 @@ fn budget(limits: &Limits) -> Duration {
 fn bounded_output(out: &extract::Extraction, input: usize, limits: &Limits) {
     let text: usize = out.segments.iter().map(|s| s.text.len()).sum();
     let allowed = 64 * (input as u64 + limits.max_decompressed_bytes) + 4096;
-    assert!((text as u64) <= allowed, "{text} bytes of text from {input}");
+    assert!(
+        (text as u64) <= allowed,
+        "{text} bytes of text from {input}"
+    );
     assert!(out.attachments.len() <= input.max(1) * 4 + limits.max_parts * 4);
 }
 
@@ -179,7 +188,12 @@ pub fn attachment(data: &[u8]) {
 pub fn config(data: &[u8]) {
     let mut parts = data.splitn(4, |&b| b == 0);
     let dir = tempfile::tempdir().expect("temp dir");
-    let files = ["matterwall.toml", "clients.csv", "matters.csv", "waivers.csv"];
+    let files = [
+        "matterwall.toml",
+        "clients.csv",
+        "matters.csv",
+        "waivers.csv",
+    ];
     for name in files {
         let bytes = parts.next().unwrap_or_default();
         std::fs::write(dir.path().join(name), bytes).expect("write input");
