@@ -13,6 +13,7 @@ mod differential_html;
 mod encrypt;
 mod faulty_next_hop;
 mod fidelity;
+mod fuzz_seeds;
 mod layers;
 mod login_flood;
 mod next_hop_tls;
