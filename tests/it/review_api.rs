@@ -681,14 +681,7 @@ async fn a_reload_does_not_rewrite_why_a_message_was_held() {
     server.reload().await;
     support::reloads_counted(port, "ok", 1).await;
     // The reload is in force: the same message is now rejected by the new rule.
-    let mut c = crate::support::Client::connect(server.port).await.unwrap();
-    let reply = c
-        .mail(
-            "a.partner@firm.example",
-            &["j.smith@meridian-tankers.com"],
-            &example("misdirected.eml"),
-        )
-        .await;
+    let reply = support::send_misdirected(server.port).await;
     assert_eq!(reply.0, 550, "{reply:?}");
     assert!(reply.1.contains("misdirected"), "{reply:?}");
 

@@ -81,16 +81,19 @@ pub fn held_id(reply: &(u16, String)) -> String {
     reply.1.rsplit(' ').next().unwrap().to_string()
 }
 
+/// Sends the shipped misdirected example; returns the reply to its DATA.
+pub async fn send_misdirected(port: u16) -> (u16, String) {
+    let mut c = Client::connect(port).await.unwrap();
+    c.mail(
+        "a.partner@firm.example",
+        &["j.smith@meridian-tankers.com"],
+        &example("misdirected.eml"),
+    )
+    .await
+}
+
 /// Sends the shipped misdirected example (held by the default policy);
 /// returns the held message's id.
 pub async fn hold_one(port: u16) -> String {
-    let mut c = Client::connect(port).await.unwrap();
-    let reply = c
-        .mail(
-            "a.partner@firm.example",
-            &["j.smith@meridian-tankers.com"],
-            &example("misdirected.eml"),
-        )
-        .await;
-    held_id(&reply)
+    held_id(&send_misdirected(port).await)
 }

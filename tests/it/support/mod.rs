@@ -9,7 +9,7 @@ mod server;
 mod setup;
 mod sink;
 
-pub use client::{held_id, hold_one, stuff, Client};
+pub use client::{held_id, hold_one, send_misdirected, stuff, Client};
 pub use server::{Ports, Process, Server};
 pub use setup::Setup;
 pub use sink::{Got, Sink, SinkMode};
