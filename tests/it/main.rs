@@ -10,6 +10,7 @@ mod attachments;
 mod config_errors;
 mod corpus;
 mod differential_html;
+mod differential_mime;
 mod encrypt;
 mod faulty_next_hop;
 mod fidelity;
