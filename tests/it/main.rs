@@ -18,6 +18,7 @@ mod fidelity;
 mod fuzz_seeds;
 mod layers;
 mod login_flood;
+mod memory_limit;
 mod next_hop_tls;
 mod notify;
 mod postfix_e2e;
