@@ -8,6 +8,7 @@ mod support;
 
 mod attachments;
 mod chunking;
+mod clock_jump;
 mod config_errors;
 mod corpus;
 mod differential_html;
