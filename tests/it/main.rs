@@ -13,6 +13,7 @@ mod config_errors;
 mod corpus;
 mod differential_html;
 mod differential_mime;
+mod disk_full;
 mod encrypt;
 mod faulty_next_hop;
 mod fidelity;
