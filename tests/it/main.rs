@@ -17,6 +17,7 @@ mod disk_full;
 mod encrypt;
 mod faulty_next_hop;
 mod fidelity;
+mod fsync_error;
 mod fuzz_seeds;
 mod layers;
 mod login_flood;
