@@ -95,6 +95,7 @@ impl Settle for Actor {
             relay_ms: None,
         };
         let size = raw.len();
+        crate::failpoint::hit("data-received");
         let reply = self.decide_and_act(&mut rec, &tx, raw).await;
         let outcome = if reply.code >= 400 && rec.action == "pass" {
             "tempfail"
@@ -130,6 +131,7 @@ impl Actor {
             return tempfail(Tempfail::Internal);
         };
         rec.scan_ms = started.elapsed().as_millis() as u64;
+        crate::failpoint::hit("after-scan");
         self.metrics.scan(rec.scan_ms);
         rec.rules = verdict.rule_names();
         rec.action = verdict.action.as_str();

@@ -24,6 +24,7 @@ pub async fn relay(cfg: &Config, store: Handle, id: &str, tx: &Transaction, raw:
             match outcome.data {
                 Some(reply) => {
                     if reply.is_positive() {
+                        crate::failpoint::hit("next-hop-accepted");
                         super::dsn::report(cfg, store, id, tx, raw, &outcome.refused).await;
                     }
                     upstream(reply)

@@ -68,6 +68,7 @@ pub async fn release(
                 .as_ref()
                 .is_some_and(|r| (200..300).contains(&r.code)) =>
         {
+            crate::failpoint::hit("release-sent");
             let key = id.to_string();
             let refused: Vec<String> = o.refused.into_iter().map(|(r, _)| r).collect();
             let r = refused.clone();

@@ -19,6 +19,8 @@ mod faulty_next_hop;
 mod fidelity;
 mod fsync_error;
 mod fuzz_seeds;
+#[cfg(feature = "failpoints")]
+mod kill_points;
 mod layers;
 mod login_flood;
 mod memory_limit;

@@ -117,7 +117,11 @@ fn entry(r: &Row<'_>) -> rusqlite::Result<AuditEntry> {
 
 impl AuditLog for SqliteStore {
     fn append(&self, event: AuditEvent) -> Result<AuditEntry, StoreError> {
-        self.write(|tx| append_in(tx, &self.sealer, &event))
+        self.write(|tx| {
+            let entry = append_in(tx, &self.sealer, &event)?;
+            crate::failpoint::hit("audit-append");
+            Ok(entry)
+        })
     }
 
     fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {

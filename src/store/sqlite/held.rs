@@ -233,6 +233,7 @@ impl Quarantine for SqliteStore {
                 ],
             )?;
             append_in(tx, &self.sealer, &verdict)?;
+            crate::failpoint::hit("hold-write");
             Ok(())
         })?;
         Ok(id)
