@@ -117,6 +117,9 @@ fn walk_part(ctx: &mut Ctx, prefix: &str, msg: &Message, id: u32, depth: usize) 
     if let Some(why) = unreadable_type(part, &ctype) {
         ctx.uninspectable(&loc, why);
     }
+    if ctype.starts_with("multipart/") && encoded(part) {
+        views::encoded_multipart(ctx, prefix, &loc, msg, part, depth);
+    }
     match &part.body {
         PartType::Multipart(children) => {
             for &child in children {
@@ -155,12 +158,6 @@ fn unreadable_type(part: &MessagePart, ctype: &str) -> Option<&'static str> {
         .content_type()
         .and_then(|c| c.attribute("boundary"))
         .is_some();
-    let encoded = part.content_transfer_encoding().is_some_and(|e| {
-        !matches!(
-            e.trim().to_ascii_lowercase().as_str(),
-            "7bit" | "8bit" | "binary"
-        )
-    });
     match ctype {
         "multipart/encrypted" => Some("encrypted by the sender (multipart/encrypted)"),
         "message/partial" => Some("a fragment of a message split over several (message/partial)"),
@@ -168,11 +165,18 @@ fn unreadable_type(part: &MessagePart, ctype: &str) -> Option<&'static str> {
             Some("content stored outside the message (message/external-body)")
         }
         _ if multipart && !boundary => Some("multipart without a boundary parameter"),
-        _ if multipart && encoded => {
-            Some("multipart with a transfer encoding (not allowed by RFC 2045)")
-        }
         _ => None,
     }
+}
+
+/// A transfer encoding other than the identity ones.
+fn encoded(part: &MessagePart) -> bool {
+    part.content_transfer_encoding().is_some_and(|e| {
+        !matches!(
+            e.trim().to_ascii_lowercase().as_str(),
+            "7bit" | "8bit" | "binary"
+        )
+    })
 }
 
 /// How a text part is written: HTML, and `format=flowed` with its `delsp`.

@@ -11,6 +11,9 @@
 //! * text whose declared charset gives binary is re-read by detection;
 //! * the preamble and epilogue of every multipart, which the parser drops,
 //!   are scanned at the multipart's location;
+//! * a multipart with a quoted-printable or base64 transfer encoding (not
+//!   allowed by RFC 2045, yet sent) is read both ways: as the parser reads
+//!   it, encoding ignored, and decoded first then parsed again;
 //! * conflicting `Content-Type`, `Content-Transfer-Encoding` or `boundary`
 //!   values (a boundary in two forms included, see [`super::params`]), and a
 //!   multipart whose delimiter count differs from the parts the parser found,
@@ -18,7 +21,7 @@
 //!   message from the one we scanned.
 
 use super::params::param_values;
-use super::{attachment, text, Ctx};
+use super::{attachment, mime, text, Ctx};
 use base64::Engine;
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 use std::collections::HashMap;
@@ -416,6 +419,66 @@ pub fn without_empty_escapes(bytes: &[u8]) -> Vec<u8> {
         i += 1;
     }
     out
+}
+
+/// The second reading of a multipart with a transfer encoding: clients
+/// differ on whether to decode it before finding its parts, so the body is
+/// decoded and parsed again under the same Content-Type, and whatever that
+/// shows is scanned beside the parser's reading. Where the two readings
+/// find different delimiters the structure itself is in doubt
+/// (uninspectable, like any other disagreement); encodings other than
+/// quoted-printable and base64 leave no second reading: uninspectable.
+pub fn encoded_multipart(
+    ctx: &mut Ctx,
+    prefix: &str,
+    loc: &str,
+    msg: &Message,
+    part: &MessagePart,
+    depth: usize,
+) {
+    let raw = msg.raw_message();
+    let body = body_bytes(raw, part);
+    let encoding = part.content_transfer_encoding().unwrap_or_default();
+    let decoded = match encoding.trim().to_ascii_lowercase().as_str() {
+        "quoted-printable" => quoted_printable(body),
+        "base64" => lenient_base64(ctx, loc, body),
+        _ => {
+            return ctx.uninspectable(
+                loc,
+                "multipart with a transfer encoding (not allowed by RFC 2045)",
+            );
+        }
+    };
+    if decoded == body {
+        return;
+    }
+    let ctypes = header_values(header_block(raw, part), "content-type");
+    let boundaries = ctypes.iter().flat_map(|c| param_values(c, "boundary"));
+    let delimiters = |bytes: &[u8]| -> Vec<usize> {
+        let b: Vec<String> = boundaries.clone().map(|b| format!("--{b}")).collect();
+        let lines = bytes.split(|c| *c == b'\n');
+        b.iter()
+            .map(|d| {
+                lines
+                    .clone()
+                    .filter(|l| l.starts_with(d.as_bytes()))
+                    .count()
+            })
+            .collect()
+    };
+    if delimiters(body) != delimiters(&decoded) {
+        ctx.uninspectable(
+            loc,
+            "multipart whose parts differ once its transfer encoding is decoded",
+        );
+    }
+    let mut again = format!(
+        "Content-Type: {}\r\n\r\n",
+        ctypes.first().map_or("", |c| c.as_str())
+    )
+    .into_bytes();
+    again.extend_from_slice(&decoded);
+    mime::walk_raw(ctx, prefix, &again, depth + 1);
 }
 
 fn header_block<'a>(raw: &'a [u8], part: &MessagePart) -> &'a [u8] {
