@@ -34,6 +34,7 @@ mod review_browser;
 mod serve_process;
 mod slowloris;
 mod smtp_e2e;
+mod soak;
 mod store_corruption;
 mod swaks;
 mod tls;

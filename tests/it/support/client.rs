@@ -24,7 +24,6 @@ impl Client {
 
     /// Connects, without asserting: for a server that may be dying. An
     /// error when it cannot connect or the banner is not `220`.
-    #[cfg_attr(not(feature = "failpoints"), allow(dead_code))] // kill_points only
     pub async fn connect_quietly(port: u16) -> std::io::Result<Client> {
         let s = TcpStream::connect(("127.0.0.1", port)).await?;
         let mut c = Client {
@@ -38,7 +37,6 @@ impl Client {
 
     /// [`Client::mail`] without asserting on the way: the reply to the end
     /// of DATA, or 0 when any step failed (a server killed mid-way).
-    #[cfg_attr(not(feature = "failpoints"), allow(dead_code))] // kill_points only
     pub async fn mail_or_zero(&mut self, from: &str, to: &[&str], body: &[u8]) -> u16 {
         let steps = ["EHLO test".to_string(), format!("MAIL FROM:<{from}>")];
         let rcpts = to.iter().map(|t| format!("RCPT TO:<{t}>"));
@@ -53,7 +51,6 @@ impl Client {
         self.cmd_quietly(&stuff(body)).await
     }
 
-    #[cfg_attr(not(feature = "failpoints"), allow(dead_code))] // kill_points only
     async fn cmd_quietly(&mut self, bytes: &[u8]) -> u16 {
         if self.io.get_mut().write_all(bytes).await.is_err() {
             return 0;
