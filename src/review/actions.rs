@@ -14,6 +14,8 @@ use std::sync::Arc;
 pub enum ActionError {
     BadInput(String),
     NotFound(String),
+    /// The user's role or wall does not allow it.
+    Forbidden(String),
     /// The message is not in a state that allows it.
     Conflict(String),
     /// The next hop did not (certainly) take a release.
@@ -26,6 +28,7 @@ impl ActionError {
         match self {
             ActionError::BadInput(m)
             | ActionError::NotFound(m)
+            | ActionError::Forbidden(m)
             | ActionError::Conflict(m)
             | ActionError::Upstream(m)
             | ActionError::Internal(m) => m,

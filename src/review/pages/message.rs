@@ -6,10 +6,11 @@ use super::{render, size, when, Chrome, PageError};
 use crate::check::HeldVerdict;
 use crate::policy::rules::Mode;
 use crate::review::access::Perm;
-use crate::review::actions::{self, blocking};
+use crate::review::actions;
 use crate::review::api::valid_id;
 use crate::review::session::WebSession;
 use crate::review::view::{self, AttachmentView, MatchView};
+use crate::review::walls::{self, Sight};
 use crate::review::ReviewState;
 use crate::store::{HeldMessage, HeldStatus};
 use askama::Template;
@@ -67,12 +68,51 @@ pub struct Done {
     done: String,
 }
 
-async fn load(s: &ReviewState, id: &str) -> Result<HeldMessage, PageError> {
+/// The message as far as the user's ethical wall lets them see it: a
+/// hidden one is the same 404 as an unknown id.
+async fn load(
+    s: &ReviewState,
+    w: &WebSession,
+    id: &str,
+) -> Result<(HeldMessage, Sight), PageError> {
     if !valid_id(id) {
         return Err(PageError::not_found());
     }
-    let id = id.to_string();
-    Ok(blocking(&s.store, move |st| st.get(&id)).await?)
+    walls::load_for(s, &w.user, id)
+        .await
+        .map_err(not_found_page)
+}
+
+#[derive(Template)]
+#[template(path = "withheld.html")]
+struct WithheldPage {
+    chrome: Chrome,
+    id: String,
+    status: HeldStatus,
+    received: String,
+    from: String,
+    to: String,
+    rules: Vec<String>,
+}
+
+/// What an admin or auditor behind the wall sees: that it exists.
+async fn withheld(
+    s: &ReviewState,
+    w: &WebSession,
+    msg: HeldMessage,
+) -> Result<Html<String>, PageError> {
+    let sum = msg.summary;
+    let details = json!({"message": sum.id, "withheld": true});
+    actions::audit(&s.store, &w.user.name, "view", details).await?;
+    render(&WithheldPage {
+        chrome: Chrome::new(s, w, "queue"),
+        received: when(&sum.received_at),
+        to: sum.to.join(", "),
+        id: sum.id,
+        status: sum.status,
+        from: sum.from,
+        rules: sum.rules,
+    })
 }
 
 /// The enforced rules that held the message, with the action each had when it fired
@@ -104,7 +144,10 @@ pub async fn page(
     Query(done): Query<Done>,
 ) -> Result<Html<String>, PageError> {
     w.require(Perm::Read)?;
-    let msg = load(&s, &id).await?;
+    let (msg, sight) = load(&s, &w, &id).await?;
+    if sight != Sight::Full {
+        return withheld(&s, &w, msg).await;
+    }
     actions::audit(&s.store, &w.user.name, "view", json!({"message": id})).await?;
     let verdict = HeldVerdict::parse(&msg.verdict_json);
     let engine = s.engine.load();
@@ -174,7 +217,12 @@ pub async fn download(
     Path((id, n)): Path<(String, usize)>,
 ) -> Result<Response, PageError> {
     w.require(Perm::Read)?;
-    let msg = load(&s, &id).await?;
+    let (msg, sight) = load(&s, &w, &id).await?;
+    if sight != Sight::Full {
+        return Err(PageError::forbidden(
+            "You are screened from a matter this message mentions.".into(),
+        ));
+    }
     let (name, bytes) = view::attachment(&msg.raw, n).ok_or_else(PageError::not_found)?;
     // The file name may carry a client's name: the entry says which part.
     let details = json!({"message": id, "part": n, "bytes": bytes.len()});
@@ -211,6 +259,9 @@ pub async fn release(
     if !valid_id(&id) {
         return Err(PageError::not_found());
     }
+    walls::may_act(&s, &w.user, &id)
+        .await
+        .map_err(not_found_page)?;
     actions::release(&s, &w.user.name, &id, &f.comment).await?;
     Ok(Redirect::to(&format!("/held/{id}?done=released")))
 }
@@ -226,6 +277,18 @@ pub async fn reject(
     if !valid_id(&id) {
         return Err(PageError::not_found());
     }
+    walls::may_act(&s, &w.user, &id)
+        .await
+        .map_err(not_found_page)?;
     actions::reject(&s, &w.user.name, &id, &f.comment).await?;
     Ok(Redirect::to(&format!("/held/{id}?done=rejected")))
+}
+
+/// A hidden or unknown message is the one not-found page, whatever the
+/// store's wording.
+fn not_found_page(e: crate::review::actions::ActionError) -> PageError {
+    match e {
+        crate::review::actions::ActionError::NotFound(_) => PageError::not_found(),
+        e => e.into(),
+    }
 }
