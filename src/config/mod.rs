@@ -153,6 +153,9 @@ fn compile_review_tls(
     if review.session_minutes == 0 {
         problems.push(bad("[review] session_minutes must be at least 1".into()));
     }
+    if review.idle_minutes == 0 {
+        problems.push(bad("[review] idle_minutes must be at least 1".into()));
+    }
     let keys = (&review.tls_cert, &review.tls_key);
     compile_tls("review", keys, dir, problems, bad).map(|c| {
         let mut c = (*c).clone();

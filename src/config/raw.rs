@@ -281,6 +281,11 @@ pub struct RawReview {
     pub listen: String,
     /// How long a login lasts (a working day by default).
     pub session_minutes: u64,
+    /// A session unused this long ends, whatever `session_minutes` says.
+    pub idle_minutes: u64,
+    /// Ask for the password (and one-time code) again before a release
+    /// from the web pages when the last one is over 5 minutes old.
+    pub reauth_for_release: bool,
     /// PEM certificate chain: with `tls_key`, the listener speaks HTTPS
     /// only, and cookies are marked `Secure`.
     pub tls_cert: Option<String>,
@@ -292,6 +297,8 @@ impl Default for RawReview {
         RawReview {
             listen: "127.0.0.1:8025".into(),
             session_minutes: 480,
+            idle_minutes: 15,
+            reauth_for_release: true,
             tls_cert: None,
             tls_key: None,
         }

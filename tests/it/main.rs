@@ -23,6 +23,7 @@ mod regression;
 mod retention;
 mod review_api;
 mod review_browser;
+mod review_sessions;
 mod review_walls;
 mod serve_process;
 mod slowloris;

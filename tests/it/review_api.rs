@@ -577,7 +577,7 @@ async fn login_rate_limit_and_totp() {
     assert_eq!(failed[0]["details"]["address"], "127.0.0.1");
 }
 
-fn base32_decode(s: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(s: &str) -> Vec<u8> {
     let mut bits = 0u64;
     let mut n = 0;
     let mut out = Vec::new();

@@ -2,6 +2,8 @@
 //! not be inspected, the body as text, the attachments (downloadable only
 //! as attachments, as opaque bytes), and the release / reject forms.
 
+use super::login::ClientAddr;
+use super::reauth::{self, ReleaseForm};
 use super::{render, size, when, Chrome, PageError};
 use crate::check::HeldVerdict;
 use crate::policy::rules::Mode;
@@ -248,12 +250,15 @@ pub struct CommentForm {
     comment: String,
 }
 
+/// Releases after the wall check and, when due, the password asked again
+/// ([`super::reauth`]).
 pub async fn release(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
+    addr: ClientAddr,
     Path(id): Path<String>,
-    form: Result<Form<CommentForm>, FormRejection>,
-) -> Result<Redirect, PageError> {
+    form: Result<Form<ReleaseForm>, FormRejection>,
+) -> Result<Response, PageError> {
     w.require(Perm::Act)?;
     let Form(f) = form.map_err(|e| PageError::bad(e.body_text()))?;
     if !valid_id(&id) {
@@ -262,8 +267,11 @@ pub async fn release(
     walls::may_act(&s, &w.user, &id)
         .await
         .map_err(not_found_page)?;
+    if let Some(page) = reauth::required(&s, &w, &addr, &id, &f).await {
+        return Ok(page);
+    }
     actions::release(&s, &w.user.name, &id, &f.comment).await?;
-    Ok(Redirect::to(&format!("/held/{id}?done=released")))
+    Ok(Redirect::to(&format!("/held/{id}?done=released")).into_response())
 }
 
 pub async fn reject(

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod login;
 pub mod message;
 pub mod queue;
+pub mod reauth;
 
 use super::access::Perm;
 use super::actions::ActionError;
