@@ -89,6 +89,7 @@ pub async fn run(
     tracing::info!(smtp = %local(&smtp), review = %local(&http), https = config.review_tls.is_some(),
         next_hop = %config.next_hop.address, review_waivers = n, "listening");
     let review_tls = config.review_tls.clone();
+    let checkpoints = checkpoint_schedule(config);
     let live = Live {
         engine: Arc::new(ArcSwap::from_pointee(engine)),
         waivers,
@@ -107,6 +108,7 @@ pub async fn run(
     let jobs = [
         tokio::spawn(digest_daily(live.engine.clone(), live.store.clone())),
         tokio::spawn(retention_hourly(live.engine.clone(), live.store.clone())),
+        tokio::spawn(store::checkpoint::run(live.store.clone(), checkpoints)),
     ];
     let router = review::router(ReviewState {
         engine: live.engine.clone(),
@@ -314,5 +316,21 @@ async fn retention_hourly(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
             }
             Err(_) => tracing::error!("retention panicked; will try again in an hour"),
         }
+    }
+}
+
+/// Where and when the audit trail is checkpointed (`[store] checkpoint_*`);
+/// read at start, as the store is.
+pub fn checkpoint_schedule(cfg: &crate::config::Config) -> store::checkpoint::Schedule {
+    let s = &cfg.store;
+    store::checkpoint::Schedule {
+        paths: store::checkpoint::Paths::resolve(
+            &s.url,
+            &cfg.dir,
+            s.checkpoint_file.as_deref(),
+            s.checkpoint_key.as_deref(),
+        ),
+        every: s.checkpoint_every,
+        minutes: s.checkpoint_minutes,
     }
 }

@@ -261,6 +261,18 @@ pub struct RawStore {
     /// Days a message is kept (held, released or rejected) before its
     /// content is destroyed and it is marked `expired`; 0 keeps forever.
     pub retention_days: u32,
+    /// Signed audit checkpoints (issue #15): the append-only file of
+    /// checkpoint lines; default `audit-checkpoints.jsonl` beside the
+    /// database.
+    pub checkpoint_file: Option<String>,
+    /// The Ed25519 signing key of checkpoints (made 0600 when missing);
+    /// default `audit-checkpoint.key` beside the database.
+    pub checkpoint_key: Option<String>,
+    /// `serve` signs a checkpoint once this many entries were appended
+    /// since the last (0: not by count)…
+    pub checkpoint_every: u64,
+    /// …and at least this often while the trail grows (0: not by time).
+    pub checkpoint_minutes: u64,
 }
 
 impl Default for RawStore {
@@ -269,6 +281,10 @@ impl Default for RawStore {
             url: "sqlite://data/matterwall.db".into(),
             key_file: None,
             retention_days: 90,
+            checkpoint_file: None,
+            checkpoint_key: None,
+            checkpoint_every: 100,
+            checkpoint_minutes: 10,
         }
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod checkpoint;
 pub mod crypto;
 pub mod held;
 pub mod sqlite;
