@@ -36,7 +36,10 @@ pub fn verify(cfg: &Config, file: Option<&Path>) -> Result<ExitCode> {
     let lines = checkpoint::read(file)?;
     match (key, lines) {
         // Never checkpointed (no key yet) and no file given: nothing to compare.
-        (None, None) => println!("no checkpoints yet: truncation and rollback are not checked"),
+        // (on stderr: stdout stays the one line scripts already read).
+        (None, None) => {
+            eprintln!("no checkpoints yet: truncation and rollback are not checked")
+        }
         (None, Some(_)) => {
             println!(
                 "checkpoint key {} is missing: the checkpoints cannot be checked",

@@ -7,6 +7,7 @@
 mod support;
 
 mod attachments;
+mod audit_checkpoints;
 mod config_errors;
 mod corpus;
 mod differential_html;
