@@ -16,7 +16,7 @@ use crate::engine::Engine;
 use crate::metrics::Metrics;
 use crate::review::{self, ReviewState};
 use crate::smtp::listener::Listener;
-use crate::store::{self, AuditEvent, Store, StoreError};
+use crate::store::{self, AuditEvent, Handle, StoreError};
 use arc_swap::ArcSwap;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -69,19 +69,27 @@ pub async fn run(
     signals: mpsc::Receiver<Signal>,
 ) -> Result<(), ServeError> {
     let config = &engine.config;
-    let store: Arc<dyn Store> = Arc::new(
-        store::open(
-            &config.store.url,
-            &config.dir,
-            config.store.key_file.as_deref(),
-        )
-        .map_err(ServeError::OpenStore)?,
+    let (url, dir, key) = (
+        config.store.url.clone(),
+        config.dir.clone(),
+        config.store.key_file.clone(),
     );
-    for id in store.stuck_releasing().map_err(ServeError::ReadStore)? {
+    // Opened on the blocking pool like every later call: a store's client
+    // may not be used from async code.
+    let opened = tokio::task::spawn_blocking(move || store::open(&url, &dir, key.as_deref()))
+        .await
+        .map_err(|e| ServeError::OpenStore(StoreError::Task(e.to_string())))?;
+    let store = Handle::new(Arc::new(opened.map_err(ServeError::OpenStore)?));
+    let stuck = store.run(|st| st.stuck_releasing()).await;
+    for id in stuck.map_err(ServeError::ReadStore)? {
         tracing::warn!(id = %id, "left in 'releasing' by an interrupted release: check the next hop, not re-sent");
     }
     let waivers: LiveWaivers = Arc::new(ArcSwap::from_pointee(Vec::new()));
-    let n = review::waivers::refresh(store.as_ref(), &waivers).map_err(ServeError::ReadStore)?;
+    let w = waivers.clone();
+    let n = store
+        .run(move |st| review::waivers::refresh(st, &w))
+        .await
+        .map_err(ServeError::ReadStore)?;
     let smtp = tokio_listener(listeners.smtp).map_err(|e| ServeError::Listener("SMTP", e))?;
     let http = tokio_listener(listeners.review).map_err(|e| ServeError::Listener("review", e))?;
     // The addresses actually bound: with port 0 in the config this line is
@@ -187,7 +195,7 @@ struct Live {
     engine: Arc<ArcSwap<Engine>>,
     waivers: LiveWaivers,
     metrics: Arc<Metrics>,
-    store: Arc<dyn Store>,
+    store: Handle,
 }
 
 /// Carries out the caller's signals until [`Signal::Stop`] or until every
@@ -200,11 +208,11 @@ async fn obey(
 ) {
     while let Some(Signal::Reload) = signals.recv().await {
         let details = reload(&path, &live.engine, &live.metrics).await;
-        audit(&live.store, AuditEvent::new("system", "reload", details)).await;
-        let (s, w) = (live.store.clone(), live.waivers.clone());
-        if let Ok(Err(e)) =
-            tokio::task::spawn_blocking(move || review::waivers::refresh(s.as_ref(), &w)).await
-        {
+        let event = AuditEvent::new("system", "reload", details);
+        live.store.append_or_log("reload", event).await;
+        let w = live.waivers.clone();
+        let refreshed = live.store.run(move |st| review::waivers::refresh(st, &w));
+        if let Err(e) = refreshed.await {
             tracing::error!(error = %e, "cannot re-read the review waivers");
         }
     }
@@ -249,20 +257,10 @@ async fn reload(path: &Path, live: &ArcSwap<Engine>, metrics: &Metrics) -> serde
     }
 }
 
-/// Appends one entry; a failure is logged (a reload is not undone for it).
-async fn audit(store: &Arc<dyn Store>, event: AuditEvent) {
-    let s = store.clone();
-    match tokio::task::spawn_blocking(move || s.append(event)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "cannot write the audit trail"),
-        Err(_) => tracing::error!("the audit write panicked"),
-    }
-}
-
 /// In `[notify] compliance_mode = "digest"`, sends compliance the list of
 /// held mail once a day at `digest_at` (UTC). The mode and time are read at
 /// each turn, so a reload changes them.
-async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
+async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Handle) {
     loop {
         let at = live.load().config.notify.digest_at;
         let now = chrono::Utc::now();
@@ -277,10 +275,9 @@ async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
         if cfg.notify.mode != ComplianceMode::Digest {
             continue;
         }
-        let s = store.clone();
-        let held = match tokio::task::spawn_blocking(move || s.list()).await {
-            Ok(Ok(h)) => h,
-            _ => {
+        let held = match store.run(|st| st.list()).await {
+            Ok(h) => h,
+            Err(_) => {
                 tracing::error!("cannot read the store for the daily digest");
                 continue;
             }
@@ -295,7 +292,7 @@ async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
 /// an hour after start, and a run is skipped when the wall clock moved more
 /// than an hour beyond the monotonic clock since the last one: a clock
 /// jumped forward must not expire the whole queue (RELIABILITY §2 item 16).
-async fn retention_hourly(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
+async fn retention_hourly(live: Arc<ArcSwap<Engine>>, store: Handle) {
     let hour = std::time::Duration::from_secs(3600);
     let mut last = (std::time::Instant::now(), chrono::Utc::now());
     loop {
@@ -308,13 +305,8 @@ async fn retention_hourly(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
             continue;
         }
         let days = live.load().config.store.retention_days;
-        let s = store.clone();
-        match tokio::task::spawn_blocking(move || store::apply_retention(&*s, days)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "retention failed; will try again in an hour")
-            }
-            Err(_) => tracing::error!("retention panicked; will try again in an hour"),
+        if let Err(e) = store.run(move |st| store::apply_retention(st, days)).await {
+            tracing::error!(error = %e, "retention failed; will try again in an hour")
         }
     }
 }

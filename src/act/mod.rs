@@ -28,7 +28,7 @@ use crate::policy::recipients::ExtraWaiver;
 use crate::policy::rules::Action;
 use crate::smtp::codec::Reply;
 use crate::smtp::session::{Peer, Settle, Transaction};
-use crate::store::{AuditEvent, Store};
+use crate::store::{AuditEvent, Handle};
 use arc_swap::ArcSwap;
 use serde_json::json;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub type LiveWaivers = Arc<ArcSwap<Vec<ExtraWaiver>>>;
 pub struct Actor {
     pub engine: Arc<ArcSwap<Engine>>,
     pub waivers: LiveWaivers,
-    pub store: Arc<dyn Store>,
+    pub store: Handle,
     pub metrics: Arc<Metrics>,
 }
 
@@ -159,15 +159,10 @@ impl Actor {
 impl Actor {
     /// Commits one audit entry; false (and logged) if it could not be.
     async fn audit(&self, id: &str, event: AuditEvent) -> bool {
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.append(event)).await {
-            Ok(Ok(_)) => true,
-            Ok(Err(e)) => {
+        match self.store.append(event).await {
+            Ok(_) => true,
+            Err(e) => {
                 tracing::error!(id, error = %e, "cannot write the audit trail; answering 451");
-                false
-            }
-            Err(_) => {
-                tracing::error!(id, "the audit write panicked; answering 451");
                 false
             }
         }

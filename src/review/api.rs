@@ -4,12 +4,12 @@
 //! read here, so the API needs no CSRF defence.
 
 use super::access::{allowed, Perm};
-use super::actions::{self, blocking, ActionError};
+use super::actions::{self, ActionError};
 use super::auth::{password, secret, valid_user_name};
 use super::filter::QueueParams;
 use super::walls::{self, Sight};
 use super::ReviewState;
-use crate::store::{AuditFilter, NewUser, Role, User};
+use crate::store::{AuditFilter, NewUser, Role, StoreError, User};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -44,6 +44,12 @@ impl IntoResponse for ApiError {
             );
         }
         r
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ActionError::from(e).into()
     }
 }
 
@@ -94,7 +100,7 @@ impl FromRequestParts<ReviewState> for ApiUser {
             .map(str::trim)
             .ok_or_else(|| unauthorised("a bearer token is required"))?;
         let hash = secret::digest(token);
-        let user = blocking(&s.store, move |st| st.token_user(&hash)).await?;
+        let user = s.store.run(move |st| st.token_user(&hash)).await?;
         user.map(ApiUser)
             .ok_or_else(|| unauthorised("the token is unknown or its user is disabled"))
     }
@@ -207,13 +213,13 @@ async fn audit(
         before: p.before,
         limit: p.limit.unwrap_or(100).clamp(1, 1000),
     };
-    let entries = blocking(&s.store, move |st| st.audit_query(&f)).await?;
+    let entries = s.store.run(move |st| st.audit_query(&f)).await?;
     Ok(Json(json!({"entries": entries})))
 }
 
 async fn users(user: ApiUser, State(s): State<ReviewState>) -> Result<Json<Value>, ApiError> {
     user.require(Perm::Admin)?;
-    let all = blocking(&s.store, |st| st.users()).await?;
+    let all = s.store.run(|st| st.users()).await?;
     Ok(Json(json!({"users": all})))
 }
 
@@ -234,7 +240,7 @@ async fn add_user(
     let new = new_user(b.name, &b.role, b.password).await?;
     let (name, role) = (new.name.clone(), new.role);
     let by = user.0.name.clone();
-    blocking(&s.store, move |st| st.add_user(new, &by)).await?;
+    s.store.run(move |st| st.add_user(new, &by)).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"name": name, "role": role})),

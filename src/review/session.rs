@@ -104,11 +104,7 @@ pub fn form_field(body: &[u8], name: &str) -> Option<String> {
 pub async fn lookup(s: &ReviewState, headers: &HeaderMap) -> Option<WebSession> {
     let id = cookie(headers, SESSION_COOKIE)?;
     let hash = secret::digest(&id);
-    let store = s.store.clone();
-    let found = tokio::task::spawn_blocking(move || store.session(&hash))
-        .await
-        .ok()?;
-    match found {
+    match s.store.run(move |st| st.session(&hash)).await {
         Ok(Some((rec, user))) if still_active(s, &rec).await => Some(WebSession {
             user,
             csrf: rec.csrf,
@@ -133,17 +129,19 @@ async fn still_active(s: &ReviewState, rec: &SessionRecord) -> bool {
     let Some(quiet) = since(&rec.seen_at, now) else {
         return false;
     };
-    let (store, hash) = (s.store.clone(), rec.id_hash.clone());
+    let hash = rec.id_hash.clone();
     if quiet > chrono::Duration::minutes(idle as i64) {
         tracing::info!(user = %rec.user, idle_minutes = idle, "session ended: idle");
-        let _ = tokio::task::spawn_blocking(move || store.delete_session(&hash)).await;
+        let _ = s.store.run(move |st| st.delete_session(&hash)).await;
         return false;
     }
     if quiet > chrono::Duration::seconds(30) {
         let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let touched =
-            tokio::task::spawn_blocking(move || store.touch_session(&hash, &at, false)).await;
-        if !matches!(touched, Ok(Ok(()))) {
+        let touched = s
+            .store
+            .run(move |st| st.touch_session(&hash, &at, false))
+            .await;
+        if touched.is_err() {
             tracing::error!("cannot record a session's last request");
         }
     }

@@ -19,7 +19,7 @@
 //! Walls are per matter, like the policy's: a message that names only the
 //! client is not walled.
 
-use super::actions::{self, blocking, ActionError};
+use super::actions::{self, ActionError};
 use super::ReviewState;
 use crate::check::HeldVerdict;
 use crate::config::Config;
@@ -118,7 +118,7 @@ pub async fn load_for(
     id: &str,
 ) -> Result<(HeldMessage, Sight), ActionError> {
     let key = id.to_string();
-    let msg = blocking(&s.store, move |st| st.get(&key)).await?;
+    let msg = s.store.run(move |st| st.get(&key)).await?;
     let sight = Wall::sight(user.role, of(s, user).blocks(&msg));
     if sight == Sight::Hidden {
         let details = serde_json::json!({"message": id, "reason": "ethical wall"});
@@ -140,7 +140,7 @@ pub async fn query(
     if user.role == Role::Reviewer {
         q.hide_matters = wall.matters();
     }
-    let mut page = blocking(&s.store, move |st| st.query(&q)).await?;
+    let mut page = s.store.run(move |st| st.query(&q)).await?;
     if !wall.is_empty() && user.role != Role::Reviewer {
         page.items = page
             .items

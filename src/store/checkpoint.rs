@@ -403,31 +403,31 @@ const TICK: std::time::Duration = std::time::Duration::from_secs(5);
 /// entries were appended since the last one or `minutes` passed and the
 /// trail grew; and one at start. A trail that does not extend the last
 /// checkpoint is not signed (an error is logged each time it is seen).
-pub async fn run(store: std::sync::Arc<dyn super::Store>, s: Schedule) {
+pub async fn run(store: super::Handle, s: Schedule) {
     let mut since = std::time::Instant::now();
     let mut c: Option<Checkpointer> = None;
     let mut first = true;
     loop {
-        let (st, paths, taken) = (store.clone(), s.paths.clone(), c.take());
+        let (paths, taken) = (s.paths.clone(), c.take());
         let due = move |c: &Checkpointer, st: &dyn super::Store| -> Result<bool, StoreError> {
             let behind = c.behind(st)?;
             Ok(first
                 || (s.every > 0 && behind >= s.every)
                 || (s.minutes > 0 && behind > 0 && since.elapsed().as_secs() >= s.minutes * 60))
         };
-        let job = tokio::task::spawn_blocking(move || {
+        let job = move |st: &dyn super::Store| {
             let mut c = match taken {
                 Some(c) => c,
                 None => Checkpointer::open(paths).map_err(WriteError::Store)?,
             };
-            let wrote = if due(&c, st.as_ref())? {
-                c.write(st.as_ref(), true)?
+            let wrote = if due(&c, st)? {
+                c.write(st, true)?
             } else {
                 None
             };
             Ok::<_, WriteError>((c, wrote))
-        });
-        match job.await {
+        };
+        match store.run(move |st| Ok(job(st))).await {
             Ok(Ok((kept, wrote))) => {
                 if let Some(cp) = wrote {
                     tracing::info!(seq = cp.seq, "audit checkpoint signed");
@@ -437,7 +437,7 @@ pub async fn run(store: std::sync::Arc<dyn super::Store>, s: Schedule) {
                 c = Some(kept);
             }
             Ok(Err(e)) => tracing::error!(error = %e, "audit checkpoint not written"),
-            Err(_) => tracing::error!("the audit checkpoint job panicked"),
+            Err(e) => tracing::error!(error = %e, "the audit checkpoint job failed"),
         }
         tokio::time::sleep(TICK).await;
     }

@@ -7,18 +7,20 @@
 //! The same store holds the review users, sessions and API tokens, waivers
 //! added in the review interface, and the hash-chained audit trail.
 //!
-//! The traits are synchronous: callers on the async side run it on
-//! `spawn_blocking`, so a slow fsync never stalls a session.
+//! The traits are synchronous; the async side goes through one
+//! [`Handle`], which runs every call on the blocking pool.
 
 pub mod accounts;
 pub mod audit;
 pub mod checkpoint;
 pub mod crypto;
+pub mod handle;
 pub mod held;
 pub mod sqlite;
 
 pub use accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
 pub use audit::{AuditEntry, AuditEvent, AuditFilter, AuditHead};
+pub use handle::Handle;
 pub use held::{HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -57,6 +59,9 @@ pub enum StoreError {
     Invalid(String),
     #[error("{0} already exists")]
     Exists(String),
+    /// The blocking task running a store call panicked or was cancelled.
+    #[error("the store task failed: {0}")]
+    Task(String),
 }
 
 /// The quarantine. Every method commits durably before it returns, and

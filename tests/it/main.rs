@@ -8,9 +8,11 @@ mod support;
 
 mod attachments;
 mod audit_checkpoints;
+mod chunking;
 mod config_errors;
 mod corpus;
 mod differential_html;
+mod differential_mime;
 mod encrypt;
 mod faulty_next_hop;
 mod fidelity;

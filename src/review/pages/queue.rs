@@ -3,7 +3,6 @@
 
 use super::{ago, href, render, size, when, Chrome, PageError};
 use crate::review::access::Perm;
-use crate::review::actions::blocking;
 use crate::review::filter::{QueueParams, AGES};
 use crate::review::session::WebSession;
 use crate::review::ReviewState;
@@ -133,7 +132,7 @@ pub async fn page(
     let q = p.to_query(now, Some(PAGE_SIZE)).map_err(PageError::bad)?;
     let (offset, limit) = (q.offset as u64, q.limit as u64);
     let page: HeldPage = crate::review::walls::query(&s, &w.user, q).await?;
-    let counts = blocking(&s.store, |st| st.status_counts()).await?;
+    let counts = s.store.run(|st| st.status_counts()).await?;
     let f = Filters {
         status,
         client: p.client.unwrap_or_default(),

@@ -99,10 +99,15 @@ pub async fn required(
     match login::authenticate(&s.store, name, pw, f.code.clone()).await {
         Ok(()) => {
             s.limiter.succeeded(name);
-            let (store, hash) = (s.store.clone(), w.id_hash.clone());
+            let hash = w.id_hash.clone();
             let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let _ =
-                tokio::task::spawn_blocking(move || store.touch_session(&hash, &at, true)).await;
+            if s.store
+                .run(move |st| st.touch_session(&hash, &at, true))
+                .await
+                .is_err()
+            {
+                tracing::error!("cannot record a re-authentication");
+            }
             let details = json!({"user": name, "address": ip, "message": id});
             login::audit(&s.store, name, "reauth", details).await;
             None

@@ -40,6 +40,19 @@ impl Client {
         self.io.get_mut().write_all(bytes).await.unwrap();
     }
 
+    /// Sends `bytes` in pieces cut at `cuts` (ascending offsets), each its
+    /// own TCP segment: no Nagle delay, and a pause so the server reads the
+    /// pieces apart.
+    pub async fn send_cut(&mut self, bytes: &[u8], cuts: &[usize]) {
+        self.io.get_ref().set_nodelay(true).unwrap();
+        let mut from = 0;
+        for &at in cuts.iter().chain([&bytes.len()]) {
+            self.send(&bytes[from..at]).await;
+            tokio::time::sleep(std::time::Duration::from_micros(300)).await;
+            from = at;
+        }
+    }
+
     pub async fn cmd(&mut self, line: &str) -> (u16, String) {
         self.send(format!("{line}\r\n").as_bytes()).await;
         self.reply().await
