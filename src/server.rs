@@ -97,7 +97,7 @@ pub async fn run(
     tracing::info!(smtp = %local(&smtp), review = %local(&http), https = config.review_tls.is_some(),
         next_hop = %config.next_hop.address, review_waivers = n, "listening");
     let review_tls = config.review_tls.clone();
-    let checkpoints = checkpoint_schedule(config);
+    let checkpoints = config.checkpoints();
     let live = Live {
         engine: Arc::new(ArcSwap::from_pointee(engine)),
         waivers,
@@ -308,21 +308,5 @@ async fn retention_hourly(live: Arc<ArcSwap<Engine>>, store: Handle) {
         if let Err(e) = store.run(move |st| store::apply_retention(st, days)).await {
             tracing::error!(error = %e, "retention failed; will try again in an hour")
         }
-    }
-}
-
-/// Where and when the audit trail is checkpointed (`[store] checkpoint_*`);
-/// read at start, as the store is.
-pub fn checkpoint_schedule(cfg: &crate::config::Config) -> store::checkpoint::Schedule {
-    let s = &cfg.store;
-    store::checkpoint::Schedule {
-        paths: store::checkpoint::Paths::resolve(
-            &s.url,
-            &cfg.dir,
-            s.checkpoint_file.as_deref(),
-            s.checkpoint_key.as_deref(),
-        ),
-        every: s.checkpoint_every,
-        minutes: s.checkpoint_minutes,
     }
 }

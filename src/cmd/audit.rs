@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 /// Where this config keeps its checkpoints and their key.
 fn paths(cfg: &Config) -> Paths {
-    matterwall::server::checkpoint_schedule(cfg).paths
+    cfg.checkpoints().paths
 }
 
 /// Walks the chain, then checks it against the checkpoint lines (`file`, or
@@ -32,28 +32,12 @@ pub fn verify(cfg: &Config, file: Option<&Path>) -> Result<ExitCode> {
     };
     let paths = paths(cfg);
     let file = file.unwrap_or(&paths.file);
-    let key = checkpoint::read_key(&paths.key)?;
-    let lines = checkpoint::read(file)?;
-    match (key, lines) {
-        // Never checkpointed (no key yet) and no file given: nothing to compare.
-        // (on stderr: stdout stays the one line scripts already read).
-        (None, None) => {
-            eprintln!("no checkpoints yet: truncation and rollback are not checked")
-        }
-        (None, Some(_)) => {
-            println!(
-                "checkpoint key {} is missing: the checkpoints cannot be checked",
-                paths.key.display()
-            );
-            ok = false;
-        }
-        (Some(_), None) => {
-            println!("checkpoint file {} is missing", file.display());
-            ok = false;
-        }
-        (Some(key), Some(lines)) => {
-            let end = chain.as_ref().ok().copied();
-            let r = checkpoint::check(store.as_ref(), file, &lines, &key.verifying_key(), end)?;
+    let end = chain.as_ref().ok().copied();
+    match checkpoint::check_files(store.as_ref(), &paths, file, end)? {
+        // Never checkpointed: said on stderr, so stdout stays the one line
+        // scripts already read.
+        None => eprintln!("no checkpoints yet: truncation and rollback are not checked"),
+        Some(r) => {
             for p in &r.problems {
                 println!("{p}");
             }
@@ -62,11 +46,7 @@ pub fn verify(cfg: &Config, file: Option<&Path>) -> Result<ExitCode> {
                     "checkpoints: {} checked; the newest (seq {}, {}) matches",
                     r.checked, cp.seq, cp.time
                 ),
-                (None, true) => {
-                    println!("checkpoint file {} has no checkpoint", file.display());
-                    ok = false;
-                }
-                (_, false) => ok = false,
+                _ => ok = false,
             }
         }
     }

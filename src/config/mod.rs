@@ -95,6 +95,22 @@ impl Config {
         compile(path, &dir, raw, check)
     }
 
+    /// Where and when the audit trail is checkpointed (`[store]
+    /// checkpoint_*`), the paths resolved against the config folder.
+    pub fn checkpoints(&self) -> crate::store::checkpoint::Schedule {
+        let s = &self.store;
+        crate::store::checkpoint::Schedule {
+            paths: crate::store::checkpoint::Paths::resolve(
+                &s.url,
+                &self.dir,
+                s.checkpoint_file.as_deref(),
+                s.checkpoint_key.as_deref(),
+            ),
+            every: s.checkpoint_every,
+            minutes: s.checkpoint_minutes,
+        }
+    }
+
     pub fn is_internal(&self, domain: &str) -> bool {
         self.internal_domains.iter().any(|d| within(domain, d))
     }

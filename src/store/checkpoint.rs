@@ -386,6 +386,46 @@ fn truncated(cp: &Checkpoint, ends: Option<u64>) -> Broken {
     }
 }
 
+/// Checks the trail against the checkpoint lines in `file` (the configured
+/// one or a copy kept elsewhere) signed by the key at `paths.key`.
+/// `None`: never checkpointed (no key, no file), nothing to compare. A key
+/// without a file, a file without a key, or a file without a checkpoint is
+/// a problem in the report: checkpoints existed and are gone.
+pub fn check_files<L: AuditLog + ?Sized>(
+    log: &L,
+    paths: &Paths,
+    file: &Path,
+    chain_end: Option<u64>,
+) -> Result<Option<Report>, StoreError> {
+    let key = read_key(&paths.key)?;
+    let lines = read(file)?;
+    let gone = |problem: String| Report {
+        problems: vec![problem],
+        ..Report::default()
+    };
+    Ok(match (key, lines) {
+        (None, None) => None,
+        (None, Some(_)) => Some(gone(format!(
+            "checkpoint key {} is missing: the checkpoints cannot be checked",
+            paths.key.display()
+        ))),
+        (Some(_), None) => Some(gone(format!(
+            "checkpoint file {} is missing",
+            file.display()
+        ))),
+        (Some(key), Some(lines)) => {
+            let mut r = check(log, file, &lines, &key.verifying_key(), chain_end)?;
+            if r.newest.is_none() && r.problems.is_empty() {
+                r.problems.push(format!(
+                    "checkpoint file {} has no checkpoint",
+                    file.display()
+                ));
+            }
+            Some(r)
+        }
+    })
+}
+
 /// When `serve` signs: the paths, and after how many entries or minutes.
 #[derive(Debug, Clone)]
 pub struct Schedule {

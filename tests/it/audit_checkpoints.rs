@@ -190,3 +190,30 @@ async fn serve_signs_checkpoints_as_the_trail_grows() {
     let (code, out) = verify(&setup, &[]);
     assert_eq!(code, 0, "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verify_page_reports_a_truncation_too() {
+    let setup = Setup::new(support::free_port(), "");
+    setup.add_user("otto", "auditor", crate::review_api::PW);
+    let server = setup.serve().await;
+    let web = crate::review_api::login(setup.http_port, "otto", crate::review_api::PW).await;
+    checkpoint(&setup);
+    let page = web.get("/audit/verify").await.text();
+    assert!(
+        page.contains("matches the newest signed checkpoint"),
+        "{page}"
+    );
+    attacker(&setup)
+        .execute_batch("DELETE FROM audit; DELETE FROM audit_head;")
+        .unwrap();
+    let page = web.get("/audit/verify").await.text();
+    assert!(
+        page.contains("Intact: all 0 entries"),
+        "the chain alone: {page}"
+    );
+    assert!(
+        page.contains("truncated: the chain ends at seq 0"),
+        "{page}"
+    );
+    server.stop().await;
+}
