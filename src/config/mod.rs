@@ -105,6 +105,7 @@ impl Config {
                 &self.dir,
                 s.checkpoint_file.as_deref(),
                 s.checkpoint_key.as_deref(),
+                s.checkpoint_syslog.as_deref(),
             ),
             every: s.checkpoint_every,
             minutes: s.checkpoint_minutes,

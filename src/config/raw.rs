@@ -273,6 +273,9 @@ pub struct RawStore {
     pub checkpoint_every: u64,
     /// …and at least this often while the trail grows (0: not by time).
     pub checkpoint_minutes: u64,
+    /// A syslog datagram socket (`/dev/log`) every checkpoint line is also
+    /// sent to, for a log host that keeps it off the machine; none: not sent.
+    pub checkpoint_syslog: Option<String>,
 }
 
 impl Default for RawStore {
@@ -285,6 +288,7 @@ impl Default for RawStore {
             checkpoint_key: None,
             checkpoint_every: 100,
             checkpoint_minutes: 10,
+            checkpoint_syslog: None,
         }
     }
 }

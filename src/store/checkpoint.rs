@@ -52,12 +52,21 @@ pub fn signed_message(seq: u64, hash: &str, time: &str) -> String {
 pub struct Paths {
     pub file: PathBuf,
     pub key: PathBuf,
+    /// A syslog datagram socket (`/dev/log`) each line is also sent to, for
+    /// a log host that forwards it off the machine; `None`: not sent.
+    pub syslog: Option<PathBuf>,
 }
 
 impl Paths {
     /// `[store] checkpoint_file` and `checkpoint_key`, relative to the config
     /// folder; by default beside an SQLite database (or in the config folder).
-    pub fn resolve(url: &str, config_dir: &Path, file: Option<&str>, key: Option<&str>) -> Paths {
+    pub fn resolve(
+        url: &str,
+        config_dir: &Path,
+        file: Option<&str>,
+        key: Option<&str>,
+        syslog: Option<&str>,
+    ) -> Paths {
         let dir = url
             .strip_prefix("sqlite://")
             .map(|p| config_dir.join(p))
@@ -70,6 +79,7 @@ impl Paths {
         Paths {
             file: pick(file, "audit-checkpoints.jsonl"),
             key: pick(key, "audit-checkpoint.key"),
+            syslog: syslog.map(|p| config_dir.join(p)),
         }
     }
 }
@@ -170,6 +180,15 @@ pub fn append(path: &Path, cp: &Checkpoint) -> Result<(), StoreError> {
         .map_err(io(path))
 }
 
+/// Sends one checkpoint line to a syslog datagram socket: facility
+/// `log audit` (13), severity info, tag `matterwall-audit`.
+pub fn to_syslog(socket: &Path, cp: &Checkpoint) -> std::io::Result<()> {
+    let line = serde_json::to_string(cp).map_err(std::io::Error::other)?;
+    let msg = format!("<110>matterwall-audit: {line}");
+    std::os::unix::net::UnixDatagram::unbound()?.send_to(msg.as_bytes(), socket)?;
+    Ok(())
+}
+
 /// Every line of a checkpoint file, by line number; a line that does not
 /// parse is kept as `Err` (a verifier reports it). `None`: no such file.
 pub type Lines = Vec<(usize, Result<Checkpoint, String>)>;
@@ -264,6 +283,13 @@ impl Checkpointer {
         }
         let cp = sign(&self.key, seq, &hash);
         append(&self.paths.file, &cp)?;
+        if let Some(socket) = &self.paths.syslog {
+            // The file is the record; a log host that is down is logged, and
+            // the next checkpoint goes to it again.
+            if let Err(e) = to_syslog(socket, &cp) {
+                tracing::error!(socket = %socket.display(), error = %e, "checkpoint not sent to syslog");
+            }
+        }
         self.last = Some(cp.clone());
         Ok(Some(cp))
     }
@@ -291,81 +317,7 @@ fn anchor<L: AuditLog + ?Sized>(
     }
 }
 
-/// What `audit verify` found in the checkpoint lines.
-#[derive(Debug, Default)]
-pub struct Report {
-    /// Every problem, one sentence each: forged or unreadable lines,
-    /// truncation, rollback.
-    pub problems: Vec<String>,
-    /// The newest authentic checkpoint.
-    pub newest: Option<Checkpoint>,
-    /// How many lines were authentic.
-    pub checked: usize,
-}
-
-/// Checks every line of `lines` (from `file`, for the messages) against
-/// `key` and against the chain: each authentic checkpoint's seq must still
-/// be in the chain (`chain_end`: where an intact chain ends) with the same
-/// hash.
-pub fn check<L: AuditLog + ?Sized>(
-    log: &L,
-    file: &Path,
-    lines: &Lines,
-    key: &VerifyingKey,
-    chain_end: Option<u64>,
-) -> Result<Report, StoreError> {
-    let mut r = Report::default();
-    let at = |n: &usize| format!("{} line {n}", file.display());
-    for (n, line) in lines {
-        let cp = match line {
-            Ok(cp) => cp,
-            Err(e) => {
-                r.problems
-                    .push(format!("checkpoint unreadable: {}: {e}", at(n)));
-                continue;
-            }
-        };
-        if !authentic(cp, key) {
-            r.problems.push(format!(
-                "checkpoint FORGED: {}: its signature does not verify with the checkpoint key",
-                at(n)
-            ));
-            continue;
-        }
-        r.checked += 1;
-        if r.newest.as_ref().is_none_or(|c| c.seq < cp.seq) {
-            r.newest = Some(cp.clone());
-        }
-    }
-    let Some(newest) = &r.newest else {
-        return Ok(r);
-    };
-    // The newest tells truncation; every one tells a rewrite behind it.
-    if newest.seq > 0 && audit::entry_at(log, newest.seq)?.is_none() {
-        r.problems.push(format!(
-            "audit trail {}",
-            truncated(newest, chain_end).reason
-        ));
-    }
-    for (_, line) in lines {
-        let Ok(cp) = line else { continue };
-        if cp.seq == 0 || !authentic(cp, key) {
-            continue;
-        }
-        if let Some(e) = audit::entry_at(log, cp.seq)? {
-            if e.hash != cp.hash {
-                r.problems.push(format!(
-                    "audit trail at seq {}: {}",
-                    cp.seq,
-                    rolled_back(cp).reason
-                ));
-            }
-        }
-    }
-    Ok(r)
-}
-
-fn rolled_back(cp: &Checkpoint) -> Broken {
+pub(crate) fn rolled_back(cp: &Checkpoint) -> Broken {
     Broken {
         seq: Some(cp.seq),
         reason: format!(
@@ -375,7 +327,7 @@ fn rolled_back(cp: &Checkpoint) -> Broken {
     }
 }
 
-fn truncated(cp: &Checkpoint, ends: Option<u64>) -> Broken {
+pub(crate) fn truncated(cp: &Checkpoint, ends: Option<u64>) -> Broken {
     let ends = ends.map_or_else(|| "earlier".to_string(), |n| format!("at seq {n}"));
     Broken {
         seq: None,
@@ -384,46 +336,6 @@ fn truncated(cp: &Checkpoint, ends: Option<u64>) -> Broken {
             cp.time, cp.seq
         ),
     }
-}
-
-/// Checks the trail against the checkpoint lines in `file` (the configured
-/// one or a copy kept elsewhere) signed by the key at `paths.key`.
-/// `None`: never checkpointed (no key, no file), nothing to compare. A key
-/// without a file, a file without a key, or a file without a checkpoint is
-/// a problem in the report: checkpoints existed and are gone.
-pub fn check_files<L: AuditLog + ?Sized>(
-    log: &L,
-    paths: &Paths,
-    file: &Path,
-    chain_end: Option<u64>,
-) -> Result<Option<Report>, StoreError> {
-    let key = read_key(&paths.key)?;
-    let lines = read(file)?;
-    let gone = |problem: String| Report {
-        problems: vec![problem],
-        ..Report::default()
-    };
-    Ok(match (key, lines) {
-        (None, None) => None,
-        (None, Some(_)) => Some(gone(format!(
-            "checkpoint key {} is missing: the checkpoints cannot be checked",
-            paths.key.display()
-        ))),
-        (Some(_), None) => Some(gone(format!(
-            "checkpoint file {} is missing",
-            file.display()
-        ))),
-        (Some(key), Some(lines)) => {
-            let mut r = check(log, file, &lines, &key.verifying_key(), chain_end)?;
-            if r.newest.is_none() && r.problems.is_empty() {
-                r.problems.push(format!(
-                    "checkpoint file {} has no checkpoint",
-                    file.display()
-                ));
-            }
-            Some(r)
-        }
-    })
 }
 
 /// When `serve` signs: the paths, and after how many entries or minutes.
@@ -482,6 +394,9 @@ pub async fn run(store: super::Handle, s: Schedule) {
         tokio::time::sleep(TICK).await;
     }
 }
+
+mod verify;
+pub use verify::{check, check_files, Report};
 
 #[cfg(test)]
 mod tests;

@@ -217,3 +217,27 @@ async fn the_verify_page_reports_a_truncation_too() {
     );
     server.stop().await;
 }
+
+#[test]
+fn each_checkpoint_also_goes_to_a_syslog_socket_when_configured() {
+    let setup = Setup::new(support::free_port(), "");
+    let socket = setup.dir.path().join("log.sock");
+    let log = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+    log.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let toml = std::fs::read_to_string(setup.config()).unwrap().replace(
+        "[store]\n",
+        &format!("[store]\ncheckpoint_syslog = \"{}\"\n", socket.display()),
+    );
+    std::fs::write(setup.config(), toml).unwrap();
+    add_users(&setup, 0, 2);
+    checkpoint(&setup);
+    let mut buf = vec![0u8; 4096];
+    let n = log.recv(&mut buf).unwrap();
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let line = msg
+        .strip_prefix("<110>matterwall-audit: ")
+        .unwrap_or_else(|| panic!("{msg}"));
+    let in_file = std::fs::read_to_string(checkpoint_file(&setup)).unwrap();
+    assert_eq!(line, in_file.trim_end(), "the same signed line");
+}

@@ -48,7 +48,7 @@ fn the_key_and_the_file_are_private_and_kept() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(dir.path());
     append(&s, 3);
-    let paths = Paths::resolve("sqlite://q/db.sqlite", dir.path(), None, None);
+    let paths = Paths::resolve("sqlite://q/db.sqlite", dir.path(), None, None, None);
     assert_eq!(paths.key, dir.path().join("q/audit-checkpoint.key"));
     let mut c = Checkpointer::open(paths.clone()).unwrap();
     let cp = c.write(&s, true).unwrap().unwrap();
@@ -68,7 +68,7 @@ fn a_trail_that_does_not_extend_the_last_checkpoint_is_not_signed() {
     let dir = tempfile::tempdir().unwrap();
     let s = store(dir.path());
     append(&s, 5);
-    let paths = Paths::resolve("sqlite://q/db.sqlite", dir.path(), None, None);
+    let paths = Paths::resolve("sqlite://q/db.sqlite", dir.path(), None, None, None);
     let mut c = Checkpointer::open(paths.clone()).unwrap();
     c.write(&s, false).unwrap();
     drop(s);
