@@ -1,7 +1,7 @@
 //! Hold: commit the message to the quarantine (fsync'd) together with the
 //! verdict's audit entry, and only then 250.
 
-use super::{tempfail, Tempfail};
+use super::{store_tempfail, tempfail, Tempfail};
 use crate::check::Verdict;
 use crate::smtp::codec::Reply;
 use crate::smtp::session::Transaction;
@@ -41,8 +41,8 @@ pub async fn hold(
     match stored.await {
         Ok(id) => Reply::new(250, format!("2.0.0 held as {id}")),
         Err(e) => {
-            tracing::error!(id, error = %e, "cannot store the held message; answering 451");
-            tempfail(Tempfail::Internal)
+            tracing::error!(id, error = %e, "cannot store the held message; answering 4xx");
+            store_tempfail(&e)
         }
     }
 }

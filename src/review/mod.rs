@@ -118,6 +118,11 @@ async fn metrics(State(s): State<ReviewState>) -> impl IntoResponse {
             queue,
         ),
         (
+            "matterwall_store_failures",
+            "store calls that failed since start (disk full, I/O, database errors)",
+            s.store.failures(),
+        ),
+        (
             "matterwall_dictionary_clients",
             "clients in the loaded dictionary",
             cfg.dict.clients.len() as u64,

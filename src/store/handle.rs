@@ -7,16 +7,28 @@
 //! everything that runs in the server.
 
 use super::{AuditEntry, AuditEvent, Store, StoreError};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct Handle {
     store: Arc<dyn Store>,
+    /// Calls that failed, for `/metrics`: a full disk or a failing device
+    /// shows as a rising count, not only as 4xx replies in the log.
+    failures: Arc<AtomicU64>,
 }
 
 impl Handle {
     pub fn new(store: Arc<dyn Store>) -> Handle {
-        Handle { store }
+        Handle {
+            store,
+            failures: Arc::default(),
+        }
+    }
+
+    /// How many store calls have failed since start.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Relaxed)
     }
 
     /// Runs `f` against the store on the blocking pool. A panic inside it
@@ -28,9 +40,14 @@ impl Handle {
         F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
     {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
+        let result = tokio::task::spawn_blocking(move || f(store.as_ref()))
             .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
+            .map_err(|e| StoreError::Task(e.to_string()))
+            .and_then(|r| r);
+        if result.as_ref().is_err_and(StoreError::is_failure) {
+            self.failures.fetch_add(1, Relaxed);
+        }
+        result
     }
 
     /// Appends one audit entry, committed before it returns.
@@ -77,6 +94,9 @@ mod tests {
         assert!(matches!(r, Err(StoreError::Task(_))));
         // The handle still works afterwards.
         assert_eq!(h.run(|st| st.held_count()).await.unwrap(), 0);
+        // A refusal (no such message) is not a failure of the store.
+        assert!(h.run(|st| st.get("nope")).await.is_err());
+        assert_eq!(h.failures(), 1);
     }
 
     #[tokio::test]

@@ -64,6 +64,34 @@ pub enum StoreError {
     Task(String),
 }
 
+impl StoreError {
+    /// The store could not do its work (a database, disk or task error), as
+    /// opposed to refusing a request (no such message, wrong status, bad
+    /// input): what an operator must look at.
+    pub fn is_failure(&self) -> bool {
+        !matches!(
+            self,
+            StoreError::NotFound(_)
+                | StoreError::WrongStatus { .. }
+                | StoreError::Destroyed(_)
+                | StoreError::Invalid(_)
+                | StoreError::Exists(_)
+        )
+    }
+
+    /// The disk is full: SMTP says `452 4.3.1` (RFC 3463: mail system
+    /// full), so the client retries later rather than reporting a fault.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
+}
+
 /// The quarantine. Every method commits durably before it returns, and
 /// every status change writes its audit entry in the same transaction.
 pub trait Quarantine: Send + Sync {
