@@ -93,8 +93,15 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Walk the hash chain; exit 1 naming the first edited, inserted or deleted entry.
-    Verify,
+    /// Walk the hash chain and check it against the signed checkpoints; exit 1
+    /// naming the first edited, inserted or deleted entry, a truncation or a rollback.
+    Verify {
+        /// A checkpoint file kept elsewhere (default: `[store] checkpoint_file`).
+        #[arg(long)]
+        checkpoint: Option<std::path::PathBuf>,
+    },
+    /// Sign the trail's end now and append it to the checkpoint file.
+    Checkpoint,
     /// Write every entry as one JSON object per line.
     Export,
 }
@@ -184,7 +191,10 @@ fn main() -> ExitCode {
             .and_then(|cfg| glue(cmd::user::token(&cfg, &name).map(|()| ExitCode::SUCCESS))),
         Command::Audit { command } => cmd::load(&cli.config).and_then(|cfg| {
             glue(match command {
-                AuditCommand::Verify => cmd::audit::verify(&cfg),
+                AuditCommand::Verify { checkpoint } => {
+                    cmd::audit::verify(&cfg, checkpoint.as_deref())
+                }
+                AuditCommand::Checkpoint => cmd::audit::checkpoint(&cfg),
                 AuditCommand::Export => cmd::audit::export(&cfg),
             })
         }),

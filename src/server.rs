@@ -97,6 +97,7 @@ pub async fn run(
     tracing::info!(smtp = %local(&smtp), review = %local(&http), https = config.review_tls.is_some(),
         next_hop = %config.next_hop.address, review_waivers = n, "listening");
     let review_tls = config.review_tls.clone();
+    let checkpoints = config.checkpoints();
     let live = Live {
         engine: Arc::new(ArcSwap::from_pointee(engine)),
         waivers,
@@ -115,6 +116,7 @@ pub async fn run(
     let jobs = [
         tokio::spawn(digest_daily(live.engine.clone(), live.store.clone())),
         tokio::spawn(retention_hourly(live.engine.clone(), live.store.clone())),
+        tokio::spawn(store::checkpoint::run(live.store.clone(), checkpoints)),
     ];
     let router = review::router(ReviewState {
         engine: live.engine.clone(),

@@ -85,6 +85,20 @@ impl Matters {
             .map_or(&[][..], |e| e.screened.as_slice())
     }
 
+    /// The matters `address` (normalised) is walled off from: the review
+    /// interface hides their mail from that user. Scans only the side
+    /// table, which holds the few matters that have a screened list.
+    pub fn screened_from(&self, address: &str) -> Vec<MatterIdx> {
+        let mut out: Vec<MatterIdx> = self
+            .extra
+            .iter()
+            .filter(|(_, e)| e.screened.iter().any(|s| s == address))
+            .map(|(&m, _)| m)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
     fn push(&mut self, number: &str, description: &str, client: ClientIdx, extra: MatterExtra) {
         let idx = self.spans.len() as MatterIdx;
         let a = self.text.len() as u32;

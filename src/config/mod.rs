@@ -95,6 +95,23 @@ impl Config {
         compile(path, &dir, raw, check)
     }
 
+    /// Where and when the audit trail is checkpointed (`[store]
+    /// checkpoint_*`), the paths resolved against the config folder.
+    pub fn checkpoints(&self) -> crate::store::checkpoint::Schedule {
+        let s = &self.store;
+        crate::store::checkpoint::Schedule {
+            paths: crate::store::checkpoint::Paths::resolve(
+                &s.url,
+                &self.dir,
+                s.checkpoint_file.as_deref(),
+                s.checkpoint_key.as_deref(),
+                s.checkpoint_syslog.as_deref(),
+            ),
+            every: s.checkpoint_every,
+            minutes: s.checkpoint_minutes,
+        }
+    }
+
     pub fn is_internal(&self, domain: &str) -> bool {
         self.internal_domains.iter().any(|d| within(domain, d))
     }
@@ -152,6 +169,9 @@ fn compile_review_tls(
 ) -> Tls {
     if review.session_minutes == 0 {
         problems.push(bad("[review] session_minutes must be at least 1".into()));
+    }
+    if review.idle_minutes == 0 {
+        problems.push(bad("[review] idle_minutes must be at least 1".into()));
     }
     let keys = (&review.tls_cert, &review.tls_key);
     compile_tls("review", keys, dir, problems, bad).map(|c| {

@@ -261,6 +261,21 @@ pub struct RawStore {
     /// Days a message is kept (held, released or rejected) before its
     /// content is destroyed and it is marked `expired`; 0 keeps forever.
     pub retention_days: u32,
+    /// Signed audit checkpoints (issue #15): the append-only file of
+    /// checkpoint lines; default `audit-checkpoints.jsonl` beside the
+    /// database.
+    pub checkpoint_file: Option<String>,
+    /// The Ed25519 signing key of checkpoints (made 0600 when missing);
+    /// default `audit-checkpoint.key` beside the database.
+    pub checkpoint_key: Option<String>,
+    /// `serve` signs a checkpoint once this many entries were appended
+    /// since the last (0: not by count)…
+    pub checkpoint_every: u64,
+    /// …and at least this often while the trail grows (0: not by time).
+    pub checkpoint_minutes: u64,
+    /// A syslog datagram socket (`/dev/log`) every checkpoint line is also
+    /// sent to, for a log host that keeps it off the machine; none: not sent.
+    pub checkpoint_syslog: Option<String>,
 }
 
 impl Default for RawStore {
@@ -269,6 +284,11 @@ impl Default for RawStore {
             url: "sqlite://data/matterwall.db".into(),
             key_file: None,
             retention_days: 90,
+            checkpoint_file: None,
+            checkpoint_key: None,
+            checkpoint_every: 100,
+            checkpoint_minutes: 10,
+            checkpoint_syslog: None,
         }
     }
 }
@@ -281,6 +301,11 @@ pub struct RawReview {
     pub listen: String,
     /// How long a login lasts (a working day by default).
     pub session_minutes: u64,
+    /// A session unused this long ends, whatever `session_minutes` says.
+    pub idle_minutes: u64,
+    /// Ask for the password (and one-time code) again before a release
+    /// from the web pages when the last one is over 5 minutes old.
+    pub reauth_for_release: bool,
     /// PEM certificate chain: with `tls_key`, the listener speaks HTTPS
     /// only, and cookies are marked `Secure`.
     pub tls_cert: Option<String>,
@@ -292,6 +317,8 @@ impl Default for RawReview {
         RawReview {
             listen: "127.0.0.1:8025".into(),
             session_minutes: 480,
+            idle_minutes: 15,
+            reauth_for_release: true,
             tls_cert: None,
             tls_key: None,
         }

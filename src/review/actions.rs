@@ -13,6 +13,8 @@ use crate::store::{AuditEvent, Handle, Review, StoreError};
 pub enum ActionError {
     BadInput(String),
     NotFound(String),
+    /// The user's role or wall does not allow it.
+    Forbidden(String),
     /// The message is not in a state that allows it.
     Conflict(String),
     /// The next hop did not (certainly) take a release.
@@ -25,6 +27,7 @@ impl ActionError {
         match self {
             ActionError::BadInput(m)
             | ActionError::NotFound(m)
+            | ActionError::Forbidden(m)
             | ActionError::Conflict(m)
             | ActionError::Upstream(m)
             | ActionError::Internal(m) => m,

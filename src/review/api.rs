@@ -7,6 +7,7 @@ use super::access::{allowed, Perm};
 use super::actions::{self, ActionError};
 use super::auth::{password, secret, valid_user_name};
 use super::filter::QueueParams;
+use super::walls::{self, Sight};
 use super::ReviewState;
 use crate::store::{AuditFilter, NewUser, Role, StoreError, User};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -57,6 +58,7 @@ impl From<ActionError> for ApiError {
         let status = match e {
             ActionError::BadInput(_) => StatusCode::BAD_REQUEST,
             ActionError::NotFound(_) => StatusCode::NOT_FOUND,
+            ActionError::Forbidden(_) => StatusCode::FORBIDDEN,
             ActionError::Conflict(_) => StatusCode::CONFLICT,
             ActionError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ActionError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -128,7 +130,7 @@ async fn list(
     user.require(Perm::Read)?;
     let Query(p) = params.map_err(|e| bad(e.body_text()))?;
     let q = p.to_query(chrono::Utc::now(), None).map_err(bad)?;
-    let page = s.store.run(move |st| st.query(&q)).await?;
+    let page = walls::query(&s, &user.0, q).await?;
     Ok(Json(json!(page)))
 }
 
@@ -139,8 +141,13 @@ async fn show(
 ) -> Result<Json<Value>, ApiError> {
     user.require(Perm::Read)?;
     check_id(&id)?;
-    let key = id.clone();
-    let msg = s.store.run(move |st| st.get(&key)).await?;
+    let (msg, sight) = walls::load_for(&s, &user.0, &id).await?;
+    if sight != Sight::Full {
+        let details = json!({"message": id, "via": "api", "withheld": true});
+        actions::audit(&s.store, &user.0.name, "view", details).await?;
+        let summary = walls::withhold(msg.summary);
+        return Ok(Json(json!({"message": summary, "withheld": true})));
+    }
     let details = json!({"message": id, "via": "api"});
     actions::audit(&s.store, &user.0.name, "view", details).await?;
     let verdict: Value = serde_json::from_str(&msg.verdict_json).unwrap_or(Value::Null);
@@ -162,6 +169,7 @@ async fn release(
     user.require(Perm::Act)?;
     check_id(&id)?;
     let Json(b) = body.map_err(|e| bad(e.body_text()))?;
+    walls::may_act(&s, &user.0, &id).await?;
     let done = actions::release(&s, &user.0.name, &id, &b.comment).await?;
     Ok(Json(
         json!({"id": id, "status": "released", "refused": done.refused}),
@@ -177,6 +185,7 @@ async fn reject(
     user.require(Perm::Act)?;
     check_id(&id)?;
     let Json(b) = body.map_err(|e| bad(e.body_text()))?;
+    walls::may_act(&s, &user.0, &id).await?;
     actions::reject(&s, &user.0.name, &id, &b.comment).await?;
     Ok(Json(json!({"id": id, "status": "rejected"})))
 }

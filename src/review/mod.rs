@@ -18,6 +18,7 @@ pub mod session;
 pub mod tls;
 pub mod view;
 pub mod waivers;
+pub mod walls;
 
 use crate::engine::Engine;
 use crate::metrics::Metrics;

@@ -32,6 +32,9 @@ pub struct WebSession {
     pub user: User,
     pub csrf: String,
     pub id_hash: String,
+    /// When the user last gave their password (RFC 3339): a release may
+    /// ask again ([`super::reauth`]).
+    pub authed_at: String,
 }
 
 impl WebSession {
@@ -76,11 +79,14 @@ pub fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: boo
 pub fn new_session(user: &str, minutes: u64) -> (SessionRecord, String) {
     let id = secret::random_token("");
     let now = chrono::Utc::now();
+    let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let rec = SessionRecord {
         id_hash: secret::digest(&id),
         user: user.to_string(),
         csrf: secret::random_token(""),
-        created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        created_at: stamp.clone(),
+        seen_at: stamp.clone(),
+        authed_at: stamp,
         expires_at: (now + chrono::Duration::minutes(minutes as i64))
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     };
@@ -99,17 +105,54 @@ pub async fn lookup(s: &ReviewState, headers: &HeaderMap) -> Option<WebSession> 
     let id = cookie(headers, SESSION_COOKIE)?;
     let hash = secret::digest(&id);
     match s.store.run(move |st| st.session(&hash)).await {
-        Ok(Some((rec, user))) => Some(WebSession {
+        Ok(Some((rec, user))) if still_active(s, &rec).await => Some(WebSession {
             user,
             csrf: rec.csrf,
             id_hash: rec.id_hash,
+            authed_at: rec.authed_at,
         }),
+        Ok(Some(_)) => None,
         Ok(None) => None,
         Err(e) => {
             tracing::error!(error = %e, "cannot read sessions");
             None
         }
     }
+}
+
+/// Touches the session unless it has been idle longer than `[review]
+/// idle_minutes` (issue #15 finding 8), in which case it is ended for good.
+/// The last-seen time is written at most every 30 seconds.
+async fn still_active(s: &ReviewState, rec: &SessionRecord) -> bool {
+    let idle = s.engine.load().config.review.idle_minutes;
+    let now = chrono::Utc::now();
+    let Some(quiet) = since(&rec.seen_at, now) else {
+        return false;
+    };
+    let hash = rec.id_hash.clone();
+    if quiet > chrono::Duration::minutes(idle as i64) {
+        tracing::info!(user = %rec.user, idle_minutes = idle, "session ended: idle");
+        let _ = s.store.run(move |st| st.delete_session(&hash)).await;
+        return false;
+    }
+    if quiet > chrono::Duration::seconds(30) {
+        let at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let touched = s
+            .store
+            .run(move |st| st.touch_session(&hash, &at, false))
+            .await;
+        if touched.is_err() {
+            tracing::error!("cannot record a session's last request");
+        }
+    }
+    true
+}
+
+/// How long ago an RFC 3339 time was; `None` for a time that does not parse.
+pub fn since(rfc3339: &str, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::Duration> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|t| now - t.with_timezone(&chrono::Utc))
 }
 
 /// The guard in front of every page but the login form.

@@ -73,7 +73,14 @@ pub struct SessionRecord {
     /// The synchroniser token every form of this session must carry.
     pub csrf: String,
     pub created_at: String,
+    /// The absolute end (`[review] session_minutes` after the login).
     pub expires_at: String,
+    /// The last request: the idle timeout (`[review] idle_minutes`) counts
+    /// from here.
+    pub seen_at: String,
+    /// The last time the user proved who they are (login, or the password
+    /// asked again before a release).
+    pub authed_at: String,
 }
 
 /// A waiver added in the review interface (DESIGN §3), beside those of

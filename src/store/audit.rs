@@ -184,8 +184,18 @@ pub type Verified = Result<u64, Broken>;
 
 /// Walks the whole chain and checks it against the head.
 pub fn verify<L: AuditLog + ?Sized>(log: &L) -> Result<Verified, StoreError> {
+    Ok(verify_from(log, None)?.map(|last| last.map_or(0, |e| e.seq)))
+}
+
+/// Walks the chain on from `start` (an entry already trusted, e.g. the one
+/// a signed checkpoint names; `None`: from the first entry) and checks the
+/// end against the head. Returns the last entry, or the first break.
+pub fn verify_from<L: AuditLog + ?Sized>(
+    log: &L,
+    start: Option<AuditEntry>,
+) -> Result<Result<Option<AuditEntry>, Broken>, StoreError> {
     const PAGE: usize = 1000;
-    let mut last: Option<AuditEntry> = None;
+    let mut last = start;
     loop {
         let after = last.as_ref().map_or(0, |e| e.seq);
         let page = log.audit_after(after, PAGE)?;
@@ -199,7 +209,13 @@ pub fn verify<L: AuditLog + ?Sized>(log: &L) -> Result<Verified, StoreError> {
             break;
         }
     }
-    Ok(check_head(log.audit_head()?, last.as_ref()))
+    Ok(check_head(log.audit_head()?, last.as_ref()).map(|_| last))
+}
+
+/// The entry with this seq, if the store has it.
+pub fn entry_at<L: AuditLog + ?Sized>(log: &L, seq: u64) -> Result<Option<AuditEntry>, StoreError> {
+    let found = log.audit_after(seq.saturating_sub(1), 1)?;
+    Ok(found.into_iter().next().filter(|e| e.seq == seq))
 }
 
 /// One entry against its predecessor.

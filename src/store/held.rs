@@ -143,6 +143,9 @@ pub struct HeldQuery {
     pub since: Option<String>,
     /// Received before this RFC 3339 time.
     pub until: Option<String>,
+    /// Ethical walls (issue #15): messages that mention any of these
+    /// matter numbers are left out, and counted in [`HeldPage::hidden`].
+    pub hide_matters: Vec<String>,
     pub sort: HeldSort,
     pub ascending: bool,
     pub offset: usize,
@@ -154,4 +157,7 @@ pub struct HeldPage {
     pub items: Vec<HeldSummary>,
     /// How many match the filters, over all pages.
     pub total: u64,
+    /// How many more would match but are behind the caller's walls
+    /// (`hide_matters`): the queue says so, without showing them.
+    pub hidden: u64,
 }

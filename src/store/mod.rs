@@ -12,6 +12,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod checkpoint;
 pub mod crypto;
 pub mod handle;
 pub mod held;
@@ -151,7 +152,8 @@ pub trait Accounts: Send + Sync {
     fn add_user(&self, user: NewUser, by: &str) -> Result<(), StoreError>;
     fn user(&self, name: &str) -> Result<Option<User>, StoreError>;
     fn users(&self) -> Result<Vec<User>, StoreError>;
-    /// Disabling also ends the user's sessions; tokens stop working with it.
+    /// Disabling also ends the user's sessions and deletes their API tokens
+    /// (re-enabling does not bring them back).
     fn set_disabled(&self, name: &str, disabled: bool, by: &str) -> Result<(), StoreError>;
     /// Records a TOTP time step as used; false if it (or a later one) was
     /// already used, so a one-time code cannot be replayed.
@@ -159,6 +161,9 @@ pub trait Accounts: Send + Sync {
     fn create_session(&self, s: &SessionRecord) -> Result<(), StoreError>;
     /// The live (unexpired) session with this id hash, and its user.
     fn session(&self, id_hash: &str) -> Result<Option<(SessionRecord, User)>, StoreError>;
+    /// Records a request at `at` (RFC 3339) on the session; with `authed`,
+    /// also that the user just gave their password again.
+    fn touch_session(&self, id_hash: &str, at: &str, authed: bool) -> Result<(), StoreError>;
     fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
     /// Stores an API token by its SHA-256 (the token itself is never stored).
     fn add_token(&self, hash: &str, user: &str, by: &str) -> Result<(), StoreError>;

@@ -7,6 +7,7 @@
 mod support;
 
 mod attachments;
+mod audit_checkpoints;
 mod chunking;
 mod clock_jump;
 mod config_errors;
@@ -31,6 +32,8 @@ mod regression;
 mod retention;
 mod review_api;
 mod review_browser;
+mod review_sessions;
+mod review_walls;
 mod serve_process;
 mod slowloris;
 mod smtp_e2e;

@@ -10,7 +10,13 @@ use serde_json::Value;
 
 pub(crate) const PW: &str = "a long enough password";
 
-async fn api(port: u16, method: &str, path: &str, token: Option<&str>, body: &str) -> Response {
+pub(crate) async fn api(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> Response {
     let auth = token.map(|t| format!("Bearer {t}"));
     let mut headers = vec![("Content-Type", "application/json")];
     if let Some(a) = &auth {
@@ -345,13 +351,13 @@ fn audit_verify_names_an_inserted_row() {
 
 /// A logged-in browser session as seen over HTTP: its cookie and the CSRF
 /// token its pages carry.
-struct Web {
-    port: u16,
-    cookie: String,
-    csrf: String,
+pub(crate) struct Web {
+    pub(crate) port: u16,
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
-fn hidden_csrf(html: &str) -> String {
+pub(crate) fn hidden_csrf(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     html[at..at + html[at..].find('"').unwrap()].to_string()
 }
@@ -376,7 +382,7 @@ pub(crate) async fn login_attempt(port: u16, user: &str, pw: &str, code: &str) -
     http::request(port, "POST", "/login", &headers, &body).await
 }
 
-async fn login(port: u16, user: &str, pw: &str) -> Web {
+pub(crate) async fn login(port: u16, user: &str, pw: &str) -> Web {
     let r = login_attempt(port, user, pw, "").await;
     assert_eq!(r.status, 303, "{}", r.text());
     let set = r
@@ -403,11 +409,11 @@ async fn login(port: u16, user: &str, pw: &str) -> Web {
 }
 
 impl Web {
-    async fn get(&self, path: &str) -> Response {
+    pub(crate) async fn get(&self, path: &str) -> Response {
         http::get(self.port, path, &[("Cookie", &self.cookie)]).await
     }
 
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+    pub(crate) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         let headers = [
             ("Cookie", self.cookie.as_str()),
             ("Content-Type", "application/x-www-form-urlencoded"),
@@ -571,7 +577,7 @@ async fn login_rate_limit_and_totp() {
     assert_eq!(failed[0]["details"]["address"], "127.0.0.1");
 }
 
-fn base32_decode(s: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(s: &str) -> Vec<u8> {
     let mut bits = 0u64;
     let mut n = 0;
     let mut out = Vec::new();

@@ -6,6 +6,7 @@ use crate::review::access::Perm;
 use crate::review::session::WebSession;
 use crate::review::ReviewState;
 use crate::store::audit::{self, canonical};
+use crate::store::checkpoint;
 use crate::store::AuditFilter;
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
@@ -132,6 +133,17 @@ struct VerifyPage {
     chrome: Chrome,
     intact: Option<u64>,
     broken: String,
+    /// What the signed checkpoints say (`audit verify`'s second half).
+    checkpoints: Checkpoints,
+}
+
+/// The checkpoint half of the verify page.
+pub struct Checkpoints {
+    /// False when never checkpointed: nothing to compare.
+    pub any: bool,
+    pub problems: Vec<String>,
+    /// The newest authentic checkpoint's seq and time.
+    pub newest: Option<(u64, String)>,
 }
 
 pub async fn verify(
@@ -139,11 +151,29 @@ pub async fn verify(
     Extension(w): Extension<WebSession>,
 ) -> Result<Html<String>, PageError> {
     w.require(Perm::Audit)?;
-    let result = s.store.run(|st| audit::verify(st)).await?;
+    let paths = s.engine.load().config.checkpoints().paths;
+    let (result, report) = s
+        .store
+        .run(move |st| {
+            let chain = audit::verify(st)?;
+            let end = chain.as_ref().ok().copied();
+            let report = checkpoint::check_files(st, &paths, &paths.file, end)?;
+            Ok((chain, report))
+        })
+        .await?;
+    let checkpoints = Checkpoints {
+        any: report.is_some(),
+        newest: report
+            .as_ref()
+            .and_then(|r| r.newest.as_ref())
+            .map(|c| (c.seq, c.time.clone())),
+        problems: report.map(|r| r.problems).unwrap_or_default(),
+    };
     let page = VerifyPage {
         chrome: Chrome::new(&s, &w, "audit"),
         intact: result.as_ref().ok().copied(),
         broken: result.err().map(|b| b.to_string()).unwrap_or_default(),
+        checkpoints,
     };
     render(&page)
 }

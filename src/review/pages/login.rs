@@ -139,7 +139,7 @@ pub async fn submit(
 /// Checks the password (always spending argon2's time, even for an unknown
 /// name) and the TOTP code on the blocking pool; the error says why, for
 /// the audit trail only.
-async fn authenticate(
+pub(super) async fn authenticate(
     store: &Handle,
     name: &str,
     pw: String,

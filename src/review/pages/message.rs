@@ -2,6 +2,8 @@
 //! not be inspected, the body as text, the attachments (downloadable only
 //! as attachments, as opaque bytes), and the release / reject forms.
 
+use super::login::ClientAddr;
+use super::reauth::{self, ReleaseForm};
 use super::{render, size, when, Chrome, PageError};
 use crate::check::HeldVerdict;
 use crate::policy::rules::Mode;
@@ -10,6 +12,7 @@ use crate::review::actions;
 use crate::review::api::valid_id;
 use crate::review::session::WebSession;
 use crate::review::view::{self, AttachmentView, MatchView};
+use crate::review::walls::{self, Sight};
 use crate::review::ReviewState;
 use crate::store::{HeldMessage, HeldStatus};
 use askama::Template;
@@ -67,12 +70,51 @@ pub struct Done {
     done: String,
 }
 
-async fn load(s: &ReviewState, id: &str) -> Result<HeldMessage, PageError> {
+/// The message as far as the user's ethical wall lets them see it: a
+/// hidden one is the same 404 as an unknown id.
+async fn load(
+    s: &ReviewState,
+    w: &WebSession,
+    id: &str,
+) -> Result<(HeldMessage, Sight), PageError> {
     if !valid_id(id) {
         return Err(PageError::not_found());
     }
-    let id = id.to_string();
-    Ok(s.store.run(move |st| st.get(&id)).await?)
+    walls::load_for(s, &w.user, id)
+        .await
+        .map_err(not_found_page)
+}
+
+#[derive(Template)]
+#[template(path = "withheld.html")]
+struct WithheldPage {
+    chrome: Chrome,
+    id: String,
+    status: HeldStatus,
+    received: String,
+    from: String,
+    to: String,
+    rules: Vec<String>,
+}
+
+/// What an admin or auditor behind the wall sees: that it exists.
+async fn withheld(
+    s: &ReviewState,
+    w: &WebSession,
+    msg: HeldMessage,
+) -> Result<Html<String>, PageError> {
+    let sum = msg.summary;
+    let details = json!({"message": sum.id, "withheld": true});
+    actions::audit(&s.store, &w.user.name, "view", details).await?;
+    render(&WithheldPage {
+        chrome: Chrome::new(s, w, "queue"),
+        received: when(&sum.received_at),
+        to: sum.to.join(", "),
+        id: sum.id,
+        status: sum.status,
+        from: sum.from,
+        rules: sum.rules,
+    })
 }
 
 /// The enforced rules that held the message, with the action each had when it fired
@@ -104,7 +146,10 @@ pub async fn page(
     Query(done): Query<Done>,
 ) -> Result<Html<String>, PageError> {
     w.require(Perm::Read)?;
-    let msg = load(&s, &id).await?;
+    let (msg, sight) = load(&s, &w, &id).await?;
+    if sight != Sight::Full {
+        return withheld(&s, &w, msg).await;
+    }
     actions::audit(&s.store, &w.user.name, "view", json!({"message": id})).await?;
     let verdict = HeldVerdict::parse(&msg.verdict_json);
     let engine = s.engine.load();
@@ -174,7 +219,12 @@ pub async fn download(
     Path((id, n)): Path<(String, usize)>,
 ) -> Result<Response, PageError> {
     w.require(Perm::Read)?;
-    let msg = load(&s, &id).await?;
+    let (msg, sight) = load(&s, &w, &id).await?;
+    if sight != Sight::Full {
+        return Err(PageError::forbidden(
+            "You are screened from a matter this message mentions.".into(),
+        ));
+    }
     let (name, bytes) = view::attachment(&msg.raw, n).ok_or_else(PageError::not_found)?;
     // The file name may carry a client's name: the entry says which part.
     let details = json!({"message": id, "part": n, "bytes": bytes.len()});
@@ -200,19 +250,28 @@ pub struct CommentForm {
     comment: String,
 }
 
+/// Releases after the wall check and, when due, the password asked again
+/// ([`super::reauth`]).
 pub async fn release(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
+    addr: ClientAddr,
     Path(id): Path<String>,
-    form: Result<Form<CommentForm>, FormRejection>,
-) -> Result<Redirect, PageError> {
+    form: Result<Form<ReleaseForm>, FormRejection>,
+) -> Result<Response, PageError> {
     w.require(Perm::Act)?;
     let Form(f) = form.map_err(|e| PageError::bad(e.body_text()))?;
     if !valid_id(&id) {
         return Err(PageError::not_found());
     }
+    walls::may_act(&s, &w.user, &id)
+        .await
+        .map_err(not_found_page)?;
+    if let Some(page) = reauth::required(&s, &w, &addr, &id, &f).await {
+        return Ok(page);
+    }
     actions::release(&s, &w.user.name, &id, &f.comment).await?;
-    Ok(Redirect::to(&format!("/held/{id}?done=released")))
+    Ok(Redirect::to(&format!("/held/{id}?done=released")).into_response())
 }
 
 pub async fn reject(
@@ -226,6 +285,18 @@ pub async fn reject(
     if !valid_id(&id) {
         return Err(PageError::not_found());
     }
+    walls::may_act(&s, &w.user, &id)
+        .await
+        .map_err(not_found_page)?;
     actions::reject(&s, &w.user.name, &id, &f.comment).await?;
     Ok(Redirect::to(&format!("/held/{id}?done=rejected")))
+}
+
+/// A hidden or unknown message is the one not-found page, whatever the
+/// store's wording.
+fn not_found_page(e: crate::review::actions::ActionError) -> PageError {
+    match e {
+        crate::review::actions::ActionError::NotFound(_) => PageError::not_found(),
+        e => e.into(),
+    }
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod login;
 pub mod message;
 pub mod queue;
+pub mod reauth;
 
 use super::access::Perm;
 use super::actions::ActionError;
@@ -123,6 +124,7 @@ impl From<ActionError> for PageError {
         let status = match e {
             ActionError::BadInput(_) => StatusCode::BAD_REQUEST,
             ActionError::NotFound(_) => StatusCode::NOT_FOUND,
+            ActionError::Forbidden(_) => StatusCode::FORBIDDEN,
             ActionError::Conflict(_) => StatusCode::CONFLICT,
             ActionError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ActionError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

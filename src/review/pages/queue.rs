@@ -83,6 +83,8 @@ struct QueuePage {
     chrome: Chrome,
     rows: Vec<Row>,
     total: u64,
+    /// Messages matching the filters that the user's ethical wall hides.
+    hidden: u64,
     first: u64,
     last: u64,
     prev: Option<String>,
@@ -129,7 +131,7 @@ pub async fn page(
     let now = chrono::Utc::now();
     let q = p.to_query(now, Some(PAGE_SIZE)).map_err(PageError::bad)?;
     let (offset, limit) = (q.offset as u64, q.limit as u64);
-    let page: HeldPage = s.store.run(move |st| st.query(&q)).await?;
+    let page: HeldPage = crate::review::walls::query(&s, &w.user, q).await?;
     let counts = s.store.run(|st| st.status_counts()).await?;
     let f = Filters {
         status,
@@ -147,6 +149,7 @@ pub async fn page(
     let view = QueuePage {
         chrome: Chrome::new(&s, &w, "queue"),
         total: page.total,
+        hidden: page.hidden,
         first: if shown == 0 { 0 } else { offset + 1 },
         last: offset + shown,
         prev: (offset > 0).then(|| f.with("page", &(offset / limit).to_string())),

@@ -122,19 +122,20 @@ impl Accounts for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound(format!("user {name}")));
             }
+            // Disabling revokes the user's API tokens for good (issue #15):
+            // re-enabling must not bring a token that leaked meanwhile back.
+            let mut details = json!({"user": name});
             if disabled {
                 tx.execute("DELETE FROM sessions WHERE user = ?1", [name])?;
+                let n = tx.execute("DELETE FROM tokens WHERE user = ?1", [name])?;
+                details["tokens_revoked"] = n.into();
             }
             let kind = if disabled {
                 "user-disabled"
             } else {
                 "user-enabled"
             };
-            append_in(
-                tx,
-                &self.sealer,
-                &AuditEvent::new(by, kind, json!({"user": name})),
-            )?;
+            append_in(tx, &self.sealer, &AuditEvent::new(by, kind, details))?;
             Ok(())
         })
     }
@@ -153,9 +154,17 @@ impl Accounts for SqliteStore {
         // Expired sessions go whenever a new one starts: the table stays small.
         conn.execute("DELETE FROM sessions WHERE expires_at < ?1", [now()])?;
         conn.execute(
-            "INSERT INTO sessions (id_hash, user, csrf, created_at, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![s.id_hash, s.user, s.csrf, s.created_at, s.expires_at],
+            "INSERT INTO sessions (id_hash, user, csrf, created_at, expires_at, seen_at, authed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                s.id_hash,
+                s.user,
+                s.csrf,
+                s.created_at,
+                s.expires_at,
+                s.seen_at,
+                s.authed_at
+            ],
         )?;
         Ok(())
     }
@@ -166,7 +175,8 @@ impl Accounts for SqliteStore {
             .query_row(
                 &format!(
                     "SELECT s.id_hash, s.user, s.csrf, s.created_at, s.expires_at,
-                            u.{}
+                            coalesce(s.seen_at, s.created_at),
+                            coalesce(s.authed_at, s.created_at), u.{}
                      FROM sessions s JOIN users u ON u.name = s.user
                      WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
                     USER.replace(", ", ", u.")
@@ -179,13 +189,25 @@ impl Accounts for SqliteStore {
                         csrf: r.get(2)?,
                         created_at: r.get(3)?,
                         expires_at: r.get(4)?,
+                        seen_at: r.get(5)?,
+                        authed_at: r.get(6)?,
                     };
-                    let u = self.user_at(r, 5)?;
+                    let u = self.user_at(r, 7)?;
                     Ok((s, u))
                 },
             )
             .optional()?;
         Ok(row)
+    }
+
+    fn touch_session(&self, id_hash: &str, at: &str, authed: bool) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE sessions SET seen_at = ?2,
+                                 authed_at = CASE WHEN ?3 THEN ?2 ELSE authed_at END
+             WHERE id_hash = ?1",
+            params![id_hash, at, authed],
+        )?;
+        Ok(())
     }
 
     fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {

@@ -172,7 +172,9 @@ const FILTER: &str = "
     AND (?4 IS NULL OR instr(lower(json_extract(envelope, '$.from')), lower(?4)) > 0)
     AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(held.rules) WHERE value = ?5))
     AND (?6 IS NULL OR received_at >= ?6)
-    AND (?7 IS NULL OR received_at < ?7)";
+    AND (?7 IS NULL OR received_at < ?7)
+    AND (?8 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(held.matters) m
+                                   WHERE m.value IN (SELECT value FROM json_each(?8))))";
 
 /// The associated data every sealed part of a held record is bound to
 /// (issue #15): its id, received time, envelope and the verdict columns the
@@ -250,12 +252,26 @@ impl Quarantine for SqliteStore {
 
     fn query(&self, q: &HeldQuery) -> Result<HeldPage, StoreError> {
         let conn = self.conn();
-        let args = params![q.status, q.client, q.matter, q.sender, q.rule, q.since, q.until];
-        let total: i64 = conn.query_row(
-            &format!("SELECT count(*) FROM held WHERE {FILTER}"),
-            args,
-            |r| r.get(0),
-        )?;
+        // The walls travel as one JSON array parameter (?8), NULL for none.
+        let walls = (!q.hide_matters.is_empty())
+            .then(|| serde_json::to_string(&q.hide_matters))
+            .transpose()?;
+        let count = |walls: &Option<String>| -> rusqlite::Result<i64> {
+            let args =
+                params![q.status, q.client, q.matter, q.sender, q.rule, q.since, q.until, walls];
+            conn.query_row(
+                &format!("SELECT count(*) FROM held WHERE {FILTER}"),
+                args,
+                |r| r.get(0),
+            )
+        };
+        let total = count(&walls)?;
+        let hidden = if walls.is_some() {
+            count(&None)? - total
+        } else {
+            0
+        };
+        let args = params![q.status, q.client, q.matter, q.sender, q.rule, q.since, q.until, walls];
         let dir = if q.ascending { "ASC" } else { "DESC" };
         let mut stmt = conn.prepare(&format!(
             "SELECT {SUMMARY} FROM held WHERE {FILTER}
@@ -268,6 +284,7 @@ impl Quarantine for SqliteStore {
         Ok(HeldPage {
             items: rows.collect::<Result<_, _>>()?,
             total: total as u64,
+            hidden: hidden.max(0) as u64,
         })
     }
 

@@ -109,7 +109,15 @@ WHEN NEW.seq IS NOT COALESCE((SELECT seq FROM audit_head WHERE id = 1), 0) + 1
 BEGIN SELECT RAISE(ABORT, 'audit seq must start at 1 and stay contiguous'); END;
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+/// Version 3: a session's last request and last authentication (issue
+/// #15): the idle timeout and re-authentication before a release. NULL
+/// (a session from before) reads as its creation time.
+const V3: &str = "
+ALTER TABLE sessions ADD COLUMN seen_at TEXT;
+ALTER TABLE sessions ADD COLUMN authed_at TEXT;
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(V0)?;

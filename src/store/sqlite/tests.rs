@@ -346,9 +346,17 @@ fn users_sessions_tokens_waivers() {
         csrf: "c".into(),
         created_at: "now".into(),
         expires_at: future,
+        seen_at: "t0".into(),
+        authed_at: "t0".into(),
     };
     store.create_session(&s).unwrap();
     assert_eq!(store.session("h1").unwrap().unwrap().1.name, "alice");
+    store.touch_session("h1", "t1", false).unwrap();
+    let (rec, _) = store.session("h1").unwrap().unwrap();
+    assert_eq!((rec.seen_at.as_str(), rec.authed_at.as_str()), ("t1", "t0"));
+    store.touch_session("h1", "t2", true).unwrap();
+    let (rec, _) = store.session("h1").unwrap().unwrap();
+    assert_eq!((rec.seen_at.as_str(), rec.authed_at.as_str()), ("t2", "t2"));
     store
         .add_token("t1hash-abcdef", "alice", "cli:root")
         .unwrap();
