@@ -11,6 +11,7 @@ pub mod dictionary;
 pub mod encrypt;
 pub mod error;
 pub mod network;
+pub mod next_hop;
 pub mod notify;
 pub mod raw;
 pub mod tls;
@@ -46,6 +47,8 @@ pub struct Config {
     pub next_hop: raw::RawNextHop,
     /// `[next_hop] tls`, with the verifier built from `tls_ca`.
     pub next_hop_tls: tls::NextHopTls,
+    /// `[next_hop] auth_user` with the password read from its file.
+    pub next_hop_auth: Option<next_hop::Auth>,
     pub store: raw::RawStore,
     pub review: raw::RawReview,
     /// HTTPS for the review listener, when `[review] tls_cert` and `tls_key` are set.
@@ -112,7 +115,7 @@ impl Config {
     }
 }
 
-fn resolve(dir: &Path, p: &str) -> PathBuf {
+pub(crate) fn resolve(dir: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
     if p.is_absolute() {
         p.to_path_buf()
@@ -161,34 +164,6 @@ fn compile_review_tls(
     })
 }
 
-fn compile_next_hop_tls(
-    hop: &raw::RawNextHop,
-    dir: &Path,
-    problems: &mut Vec<Problem>,
-    bad: &dyn Fn(String) -> Problem,
-) -> tls::NextHopTls {
-    let required = match hop.tls.as_str() {
-        "none" => return tls::NextHopTls::None,
-        "opportunistic" => false,
-        "required" => true,
-        other => {
-            problems.push(bad(format!(
-                "[next_hop] tls: {other:?} is not none, opportunistic or required"
-            )));
-            return tls::NextHopTls::None;
-        }
-    };
-    let ca = hop.tls_ca.as_deref().map(|p| resolve(dir, p));
-    match tls::client_config(ca.as_deref()) {
-        Ok(c) if required => tls::NextHopTls::Required(c),
-        Ok(c) => tls::NextHopTls::Opportunistic(c),
-        Err(p) => {
-            problems.push(p);
-            tls::NextHopTls::None
-        }
-    }
-}
-
 fn compile(
     path: &Path,
     dir: &Path,
@@ -229,7 +204,8 @@ fn compile(
     let smtp_keys = (&raw.smtp.tls_cert, &raw.smtp.tls_key);
     let tls = compile_tls("smtp", smtp_keys, dir, &mut problems, &bad);
     let review_tls = compile_review_tls(&raw.review, dir, &mut problems, &bad);
-    let next_hop_tls = compile_next_hop_tls(&raw.next_hop, dir, &mut problems, &bad);
+    let next_hop_tls = next_hop::compile_tls(&raw.next_hop, dir, &mut problems, &bad);
+    let next_hop_auth = next_hop::compile_auth(&raw.next_hop, dir, &mut problems, &bad);
     check(&raw, &mut problems);
     let examples = examples(&raw, dir);
     let notify = notify::Notify::compile(&raw.notify, &internal_domains).map_err(|p| {
@@ -253,6 +229,7 @@ fn compile(
         allowed_networks,
         next_hop: raw.next_hop,
         next_hop_tls,
+        next_hop_auth,
         store: raw.store,
         review: raw.review,
         review_tls,

@@ -234,6 +234,16 @@ pub struct RawNextHop {
     pub tls: String,
     /// PEM CA certificates to verify the next hop by; default: the system's.
     pub tls_ca: Option<String>,
+    // Issue 14 (Microsoft 365 / Google Workspace), checked in config/next_hop.rs:
+    /// PEM chain (leaf first) presented when the next hop asks for a client
+    /// certificate; needs `tls = "required"`.
+    pub tls_client_cert: Option<String>,
+    /// PEM private key for `tls_client_cert`.
+    pub tls_client_key: Option<String>,
+    /// SMTP AUTH (PLAIN or LOGIN) user; only over TLS, so `tls = "required"`.
+    pub auth_user: Option<String>,
+    /// A file whose first line is the AUTH password (keep it mode 0600).
+    pub auth_password_file: Option<String>,
 }
 
 impl Default for RawNextHop {
@@ -246,6 +256,10 @@ impl Default for RawNextHop {
             data_done_timeout_secs: 90,
             tls: "none".into(),
             tls_ca: None,
+            tls_client_cert: None,
+            tls_client_key: None,
+            auth_user: None,
+            auth_password_file: None,
         }
     }
 }

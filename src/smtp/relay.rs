@@ -8,9 +8,14 @@
 //! always (`required`: not offered, refused or a failed handshake is a
 //! transport failure, never a plaintext fallback). Bytes the next hop sent
 //! behind its `220` are dropped with the read buffer before the handshake.
+//! With `tls_client_cert`, the handshake presents it. `[next_hop] auth_user`:
+//! AUTH after the TLS EHLO ([`auth`]), never on a plaintext connection.
+
+mod auth;
 
 use super::codec::{dot_stuff, MailParams, Reply};
 use super::stream::Stream;
+use crate::config::next_hop::Auth;
 use crate::config::tls::NextHopTls;
 use crate::config::Config;
 use std::time::Duration;
@@ -30,6 +35,7 @@ pub struct RelayConfig {
     pub command_timeout: Duration,
     pub data_done_timeout: Duration,
     pub tls: NextHopTls,
+    pub auth: Option<Auth>,
 }
 
 impl RelayConfig {
@@ -37,6 +43,7 @@ impl RelayConfig {
         let raw = &cfg.next_hop;
         RelayConfig {
             tls: cfg.next_hop_tls.clone(),
+            auth: cfg.next_hop_auth.clone(),
             address: raw.address.clone(),
             helo_name: raw.helo_name.clone(),
             connect_timeout: Duration::from_secs(raw.connect_timeout_secs),
@@ -64,6 +71,10 @@ pub enum RelayError {
     },
     #[error("TLS with the next hop failed: {0}")]
     Tls(String),
+    /// Our credentials were refused or could not be sent safely: a 4xx to
+    /// the client (a bounce would blame the message for our configuration).
+    #[error("SMTP AUTH with the next hop failed: {0}")]
+    Auth(String),
     #[error("the next hop sent a malformed reply during {0}")]
     Protocol(&'static str),
     /// The next hop refused the session or the sender: its reply stands.
@@ -195,6 +206,9 @@ pub async fn relay(
         .expect("EHLO", format!("EHLO {}", cfg.helo_name))
         .await?;
     let ehlo = secure(&mut conn, ehlo).await?;
+    if let Some(creds) = &cfg.auth {
+        auth::login(&mut conn, creds, &ehlo).await?;
+    }
     let caps = capabilities(&ehlo);
     let has = |c: &str| caps.iter().any(|x| x == c);
     let mut mail = format!("MAIL FROM:<{from}>");
@@ -245,10 +259,13 @@ pub async fn relay(
     Ok(outcome)
 }
 
+/// The EHLO reply's lines after the greeting, one extension each.
+fn capability_lines(ehlo: &Reply) -> impl Iterator<Item = &str> {
+    ehlo.text.lines().skip(1)
+}
+
 fn capabilities(ehlo: &Reply) -> Vec<String> {
-    ehlo.text
-        .lines()
-        .skip(1)
+    capability_lines(ehlo)
         .map(|l| l.split(' ').next().unwrap_or("").to_ascii_uppercase())
         .collect()
 }
@@ -315,9 +332,10 @@ impl RelayError {
         let phase = match self {
             RelayError::Timeout(p) | RelayError::Protocol(p) => *p,
             RelayError::Io { phase, .. } => *phase,
-            RelayError::Connect { .. } | RelayError::Refused { .. } | RelayError::Tls(_) => {
-                return false
-            }
+            RelayError::Connect { .. }
+            | RelayError::Refused { .. }
+            | RelayError::Tls(_)
+            | RelayError::Auth(_) => return false,
         };
         matches!(phase, "message" | "end of data")
     }

@@ -17,6 +17,8 @@ mod fuzz_seeds;
 mod layers;
 mod login_flood;
 mod next_hop_tls;
+// Issue 14: deployment with Microsoft 365 / Google Workspace.
+mod next_hop_identity;
 mod notify;
 mod postfix_e2e;
 mod regression;
