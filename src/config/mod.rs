@@ -10,6 +10,7 @@ pub mod certs;
 pub mod dictionary;
 pub mod encrypt;
 pub mod error;
+pub mod intake;
 pub mod network;
 pub mod next_hop;
 pub mod notify;
@@ -201,6 +202,7 @@ fn compile(
             Err(why) => problems.push(bad(format!("[smtp] allowed_networks: {why}"))),
         }
     }
+    intake::check_hostname(&raw.smtp, &mut problems, &bad);
     let smtp_keys = (&raw.smtp.tls_cert, &raw.smtp.tls_key);
     let tls = compile_tls("smtp", smtp_keys, dir, &mut problems, &bad);
     let review_tls = compile_review_tls(&raw.review, dir, &mut problems, &bad);

@@ -171,7 +171,9 @@ pub struct RawExample {
 #[serde(deny_unknown_fields, default)]
 pub struct RawSmtp {
     pub listen: String,
-    /// The name in the banner and the EHLO reply.
+    /// The name in the banner, the EHLO reply and (unless `[next_hop]
+    /// helo_name` says otherwise) our EHLO to the next hop; a fully
+    /// qualified name unless `listen` is on loopback.
     pub hostname: String,
     /// Networks (CIDR) allowed to connect; everyone else gets `554 5.7.1`.
     pub allowed_networks: Vec<String>,
@@ -223,8 +225,8 @@ impl Default for RawSmtp {
 #[serde(deny_unknown_fields, default)]
 pub struct RawNextHop {
     pub address: String,
-    /// The name we give in EHLO.
-    pub helo_name: String,
+    /// The name we give in EHLO; default: `[smtp] hostname`.
+    pub helo_name: Option<String>,
     pub connect_timeout_secs: u64,
     /// Banner, EHLO, MAIL, RCPT and DATA replies.
     pub command_timeout_secs: u64,
@@ -250,7 +252,7 @@ impl Default for RawNextHop {
     fn default() -> Self {
         RawNextHop {
             address: "127.0.0.1:10026".into(),
-            helo_name: "matterwall".into(),
+            helo_name: None,
             connect_timeout_secs: 10,
             command_timeout_secs: 60,
             data_done_timeout_secs: 90,

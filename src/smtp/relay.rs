@@ -45,7 +45,7 @@ impl RelayConfig {
             tls: cfg.next_hop_tls.clone(),
             auth: cfg.next_hop_auth.clone(),
             address: raw.address.clone(),
-            helo_name: raw.helo_name.clone(),
+            helo_name: raw.helo_name.clone().unwrap_or(cfg.smtp.hostname.clone()),
             connect_timeout: Duration::from_secs(raw.connect_timeout_secs),
             command_timeout: Duration::from_secs(raw.command_timeout_secs),
             data_done_timeout: Duration::from_secs(raw.data_done_timeout_secs),

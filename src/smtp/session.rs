@@ -171,7 +171,8 @@ where
     /// Runs the session to its end. I/O errors just end it: the client
     /// never got a 250 for anything unsettled.
     pub async fn run(mut self) -> std::io::Result<()> {
-        let banner = format!("2.0.0 {} ESMTP matterwall", self.limits.hostname);
+        // RFC 5321 §4.2: the domain comes first (no enhanced code in a greeting).
+        let banner = format!("{} ESMTP matterwall", self.limits.hostname);
         self.reply(Reply::new(220, banner));
         loop {
             match self.step().await? {

@@ -23,6 +23,8 @@ pub struct Got {
     pub body: Vec<u8>,
     /// The message came over TLS.
     pub tls: bool,
+    /// The name the relay gave in its (last) EHLO.
+    pub helo: String,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -99,11 +101,13 @@ async fn sink_session(
     let mut s: Conn = BufReader::new(Box::new(s));
     s.get_mut().write_all(b"220 sink ESMTP\r\n").await?;
     let mut secure = false;
+    let mut helo = String::new();
     let mut cur = Got {
         from: String::new(),
         rcpts: Vec::new(),
         body: Vec::new(),
         tls: false,
+        helo: String::new(),
     };
     loop {
         let mut line = String::new();
@@ -113,6 +117,7 @@ async fn sink_session(
         let upper = line.to_ascii_uppercase();
         let path = || line[line.find('<').unwrap() + 1..line.rfind('>').unwrap()].to_string();
         let reply: String = if upper.starts_with("EHLO") {
+            helo = line[4..].trim().to_string();
             let offer = if tls.is_some() {
                 "250-STARTTLS\r\n"
             } else {
@@ -137,6 +142,7 @@ async fn sink_session(
                 rcpts: Vec::new(),
                 body: Vec::new(),
                 tls: secure,
+                helo: helo.clone(),
             };
             "250 2.1.0 ok\r\n".into()
         } else if upper.starts_with("RCPT TO:") {

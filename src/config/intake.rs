@@ -1,0 +1,102 @@
+//! `[smtp]` settings for where the firm's mail really comes from (issue 14):
+//! the name matterwall gives itself (`hostname`: a fully qualified name in
+//! the banner, the EHLO reply and its own EHLO toward the next hop, since
+//! Exchange Online and Google check it), checked at load.
+
+use super::raw::RawSmtp;
+use super::Problem;
+use std::net::SocketAddr;
+
+/// A DNS name: labels of letters, digits and inner hyphens, 1–63 bytes
+/// each, 253 in all. It goes on the wire as is, so nothing else passes.
+fn is_dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// Fully qualified: a DNS name of two labels or more whose last is not a
+/// number (`gw.firm.example`, not `matterwall`, not `10.0.0.1`).
+pub fn is_fqdn(name: &str) -> bool {
+    is_dns_name(name)
+        && name.contains('.')
+        && !name
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `[smtp] hostname`: always a DNS name; fully qualified unless the
+/// listener is on loopback only (the shipped example and the tests, where
+/// no outside peer ever reads it).
+pub fn check_hostname(
+    smtp: &RawSmtp,
+    problems: &mut Vec<Problem>,
+    bad: &dyn Fn(String) -> Problem,
+) {
+    let name = &smtp.hostname;
+    let loopback = smtp
+        .listen
+        .parse::<SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback());
+    if !is_dns_name(name) {
+        problems.push(bad(format!("[smtp] hostname: {name:?} is not a host name")));
+    } else if !loopback && !is_fqdn(name) {
+        problems.push(bad(format!(
+            "[smtp] hostname: {name:?} is not fully qualified (e.g. \"gw.firm.example\"); \
+             only a listener on loopback may go without"
+        )));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fully_qualified_names() {
+        for good in ["gw.firm.example", "mx-1.eu.firm.example", "a.b"] {
+            assert!(is_fqdn(good), "{good}");
+        }
+        let long = format!("{}.example", "a".repeat(64));
+        for bad in [
+            "matterwall",
+            "gw.firm.example.",
+            "-gw.firm.example",
+            "10.0.0.1",
+            "gw firm.example",
+            "gw.firm.example\r\n250 x",
+            "",
+            long.as_str(),
+        ] {
+            assert!(!is_fqdn(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_short_name_is_only_for_loopback() {
+        let mut smtp = RawSmtp::default();
+        let bad = |r: String| Problem::at("m.toml", None, r);
+        let mut problems = Vec::new();
+        check_hostname(&smtp, &mut problems, &bad);
+        assert!(problems.is_empty(), "the default on loopback: {problems:?}");
+        smtp.listen = "0.0.0.0:25".into();
+        check_hostname(&smtp, &mut problems, &bad);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].reason.contains("not fully qualified"));
+        smtp.hostname = "gw.firm.example".into();
+        problems.clear();
+        check_hostname(&smtp, &mut problems, &bad);
+        assert!(problems.is_empty(), "{problems:?}");
+        smtp.hostname = "gw\r\n".into();
+        smtp.listen = "127.0.0.1:25".into();
+        check_hostname(&smtp, &mut problems, &bad);
+        assert_eq!(problems.len(), 1, "never a broken banner, even on loopback");
+    }
+}
