@@ -1,7 +1,8 @@
 //! `[smtp]` settings for where the firm's mail really comes from (issue 14):
 //! the name matterwall gives itself (`hostname`: a fully qualified name in
 //! the banner, the EHLO reply and its own EHLO toward the next hop, since
-//! Exchange Online and Google check it), checked at load.
+//! Exchange Online and Google check it) and `accept_tenant_ids` (the
+//! Microsoft 365 tenants whose mail is taken), checked at load.
 
 use super::raw::RawSmtp;
 use super::Problem;
@@ -55,6 +56,25 @@ pub fn check_hostname(
     }
 }
 
+/// A tenant id as Microsoft shows it: a GUID, 8-4-4-4-12 hex digits.
+fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// `[smtp] accept_tenant_ids`: each a GUID.
+pub fn check_tenants(smtp: &RawSmtp, problems: &mut Vec<Problem>, bad: &dyn Fn(String) -> Problem) {
+    for id in smtp.accept_tenant_ids.iter().filter(|id| !is_guid(id)) {
+        problems.push(bad(format!(
+            "[smtp] accept_tenant_ids: {id:?} is not a tenant id (a GUID like \"6babcaad-604b-40ac-a9d7-9fd97c0b779f\")"
+        )));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +97,14 @@ mod tests {
         ] {
             assert!(!is_fqdn(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn tenant_ids_are_guids() {
+        assert!(is_guid("6babcaad-604b-40ac-a9d7-9fd97c0b779f"));
+        assert!(is_guid("6BABCAAD-604B-40AC-A9D7-9FD97C0B779F"));
+        assert!(!is_guid("firm.onmicrosoft.com"));
+        assert!(!is_guid("6babcaad-604b-40ac-a9d7-9fd97c0b779"));
     }
 
     #[test]

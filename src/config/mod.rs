@@ -203,6 +203,7 @@ fn compile(
         }
     }
     intake::check_hostname(&raw.smtp, &mut problems, &bad);
+    intake::check_tenants(&raw.smtp, &mut problems, &bad);
     let smtp_keys = (&raw.smtp.tls_cert, &raw.smtp.tls_key);
     let tls = compile_tls("smtp", smtp_keys, dir, &mut problems, &bad);
     let review_tls = compile_review_tls(&raw.review, dir, &mut problems, &bad);

@@ -196,6 +196,10 @@ pub struct RawSmtp {
     pub tls_cert: Option<String>,
     /// PEM private key for `tls_cert`.
     pub tls_key: Option<String>,
+    // Issue 14 (Microsoft 365 intake), checked in config/intake.rs:
+    /// Microsoft 365 tenant ids (GUIDs) whose mail is taken; others, and
+    /// mail without the tenant header, get `550 5.7.1`. Empty: no check.
+    pub accept_tenant_ids: Vec<String>,
 }
 
 impl Default for RawSmtp {
@@ -214,6 +218,7 @@ impl Default for RawSmtp {
             shutdown_grace_secs: 30,
             tls_cert: None,
             tls_key: None,
+            accept_tenant_ids: Vec::new(),
         }
     }
 }

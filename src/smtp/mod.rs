@@ -3,6 +3,7 @@
 //! client that relays to the next hop.
 
 pub mod codec;
+pub mod intake;
 pub mod listener;
 pub mod relay;
 pub mod session;

@@ -14,6 +14,7 @@
 use super::codec::{
     parse_command, DataError, DataReceiver, Line, LineReader, MailParams, Reply, Request,
 };
+use super::intake;
 use super::stream::Stream;
 use crate::config::Config;
 use std::future::Future;
@@ -50,6 +51,8 @@ pub struct Limits {
     pub max_session: Duration,
     /// The STARTTLS server side; `None`: not offered.
     pub tls: Option<Arc<ServerConfig>>,
+    /// `[smtp] accept_tenant_ids`, lower-case; empty: no tenant check.
+    pub accept_tenants: Vec<String>,
 }
 
 impl Limits {
@@ -65,6 +68,11 @@ impl Limits {
             // Zero would refuse every session: read it as one second.
             max_session: Duration::from_secs(s.max_session_secs.max(1)),
             tls: cfg.tls.clone(),
+            accept_tenants: s
+                .accept_tenant_ids
+                .iter()
+                .map(|t| t.to_ascii_lowercase())
+                .collect(),
         }
     }
 }
@@ -302,7 +310,14 @@ where
             unreachable!("end_of_data outside DATA");
         };
         let reply = match end {
-            Ok(raw) => self.settle.settle(&self.peer, tx, raw).await,
+            Ok(raw) => match intake::check_tenant(&raw, &self.limits.accept_tenants) {
+                None => self.settle.settle(&self.peer, tx, raw).await,
+                Some(refusal) => {
+                    let why = "not from an accepted tenant";
+                    tracing::info!(client = ?self.peer.addr, from = %tx.from, to = ?tx.rcpts, action = "refused", reason = why, "message");
+                    refusal
+                }
+            },
             Err(e) => {
                 // Refused in transport: never scanned, so no id; no content.
                 tracing::info!(

@@ -28,6 +28,7 @@ fn limits() -> Limits {
         data_timeout: Duration::from_secs(60),
         max_session: Duration::from_secs(3600),
         tls: None,
+        accept_tenants: Vec::new(),
     }
 }
 

@@ -116,3 +116,40 @@ async fn a_held_message_from_the_null_sender_gets_no_notice() {
     assert_eq!(held.len(), 1);
     server.stop().await;
 }
+
+const TENANT: &str = "6babcaad-604b-40ac-a9d7-9fd97c0b779f";
+
+fn from_tenant(tenant: Option<&str>) -> Vec<u8> {
+    let header = tenant
+        .map(|t| format!("X-MS-Exchange-CrossTenant-Id: {t}\r\n"))
+        .unwrap_or_default();
+    let mut raw = header.into_bytes();
+    raw.extend_from_slice(CLEAN);
+    raw
+}
+
+/// Exchange Online's addresses are shared by every tenant: only mail that
+/// names the firm's tenant is taken; the rest is refused after DATA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_firms_tenant_is_accepted() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let extra = format!("accept_tenant_ids = [\"{}\"]", TENANT.to_uppercase());
+    let setup = Setup::new(sink.port, &extra);
+    let server = setup.serve().await;
+    let to = ["friend@partner.example"];
+    let other = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+    for (tenant, want) in [(Some(TENANT), 250), (Some(other), 550), (None, 550)] {
+        let mut c = Client::connect(server.port).await.unwrap();
+        let (code, text) = c
+            .mail("a.partner@firm.example", &to, &from_tenant(tenant))
+            .await;
+        assert_eq!(code, want, "{tenant:?}: {text}");
+        if want == 550 {
+            assert!(text.starts_with("5.7.1"), "{text}");
+        }
+    }
+    let got = sink.messages();
+    assert_eq!(got.len(), 1, "only the firm's tenant's message was relayed");
+    assert!(String::from_utf8_lossy(&got[0].body).contains(TENANT));
+    server.stop().await;
+}
