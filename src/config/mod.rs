@@ -15,6 +15,7 @@ pub mod network;
 pub mod next_hop;
 pub mod notify;
 pub mod raw;
+pub mod stamp;
 pub mod tls;
 
 use crate::text::address::{normalise_domain, within};
@@ -50,6 +51,8 @@ pub struct Config {
     pub next_hop_tls: tls::NextHopTls,
     /// `[next_hop] auth_user` with the password read from its file.
     pub next_hop_auth: Option<next_hop::Auth>,
+    /// The loop stamp's key file (read or made on first use).
+    pub stamp_key: stamp::StampKey,
     pub store: raw::RawStore,
     pub review: raw::RawReview,
     /// HTTPS for the review listener, when `[review] tls_cert` and `tls_key` are set.
@@ -219,6 +222,7 @@ fn compile(
         Certs::default()
     });
     let encrypt = encrypt::compile(&raw.encrypt, dir, &mut problems, path);
+    let stamp_key = stamp::StampKey::locate(dir, &raw.store);
     if !problems.is_empty() {
         return Err(ConfigError { problems });
     }
@@ -233,6 +237,7 @@ fn compile(
         next_hop: raw.next_hop,
         next_hop_tls,
         next_hop_auth,
+        stamp_key,
         store: raw.store,
         review: raw.review,
         review_tls,

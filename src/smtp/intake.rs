@@ -5,10 +5,39 @@
 //! `X-EOPTenantAttributedMessage`, whose value starts with the same GUID):
 //! missing, or any copy naming another tenant, is `550 5.7.1`.
 //!
+//! Any `X-Matterwall-Stamp` is removed first ([`super::stamp::strip`]):
+//! only what matterwall sends on carries one. One that is our own means
+//! the message came back round: the firm's transport rule is missing its
+//! exception, which the log says (the message is scanned again regardless).
+//!
 //! Header fields are read from the raw header block (up to the first empty
 //! line), unfolded; names compare case-insensitively.
 
 use super::codec::Reply;
+use super::session::Limits;
+use super::stamp;
+use std::net::SocketAddr;
+
+/// What the session hands the act stage: the message without stamps, or
+/// the refusal to send instead.
+pub fn admit(limits: &Limits, client: Option<SocketAddr>, raw: Vec<u8>) -> Result<Vec<u8>, Reply> {
+    let stamped = !values(&raw, stamp::FIELD).is_empty();
+    let ours = stamped
+        && limits
+            .stamp
+            .get()
+            .is_ok_and(|key| stamp::verify(&key, &raw).is_ok());
+    let (raw, stripped) = stamp::strip(raw);
+    if ours {
+        tracing::warn!(client = ?client, "a message came back carrying our own stamp: check the transport rule's exception (mail loop)");
+    } else if stripped > 0 {
+        tracing::info!(client = ?client, stripped, "removed an X-Matterwall-Stamp that matterwall did not make");
+    }
+    match check_tenant(&raw, &limits.accept_tenants) {
+        None => Ok(raw),
+        Some(refusal) => Err(refusal),
+    }
+}
 
 /// The header block: everything before the first empty line (all of the
 /// message if there is none).

@@ -7,4 +7,5 @@ pub mod intake;
 pub mod listener;
 pub mod relay;
 pub mod session;
+pub mod stamp;
 pub mod stream;

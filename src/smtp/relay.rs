@@ -14,8 +14,10 @@
 mod auth;
 
 use super::codec::{dot_stuff, MailParams, Reply};
+use super::stamp;
 use super::stream::Stream;
 use crate::config::next_hop::Auth;
+use crate::config::stamp::StampKey;
 use crate::config::tls::NextHopTls;
 use crate::config::Config;
 use std::time::Duration;
@@ -36,6 +38,8 @@ pub struct RelayConfig {
     pub data_done_timeout: Duration,
     pub tls: NextHopTls,
     pub auth: Option<Auth>,
+    /// Every message sent carries the loop stamp made with this key.
+    pub stamp: StampKey,
 }
 
 impl RelayConfig {
@@ -44,6 +48,7 @@ impl RelayConfig {
         RelayConfig {
             tls: cfg.next_hop_tls.clone(),
             auth: cfg.next_hop_auth.clone(),
+            stamp: cfg.stamp_key.clone(),
             address: raw.address.clone(),
             helo_name: raw.helo_name.clone().unwrap_or(cfg.smtp.hostname.clone()),
             connect_timeout: Duration::from_secs(raw.connect_timeout_secs),
@@ -71,6 +76,10 @@ pub enum RelayError {
     },
     #[error("TLS with the next hop failed: {0}")]
     Tls(String),
+    /// The loop stamp's key could not be read or made: nothing is sent
+    /// unstamped (it would come straight back round the firm's loop).
+    #[error("cannot stamp the message: {0}")]
+    Stamp(String),
     /// Our credentials were refused or could not be sent safely: a 4xx to
     /// the client (a bounce would blame the message for our configuration).
     #[error("SMTP AUTH with the next hop failed: {0}")]
@@ -201,6 +210,14 @@ pub async fn relay(
     rcpts: &[String],
     raw: &[u8],
 ) -> Result<Outcome, RelayError> {
+    let key = cfg
+        .stamp
+        .get()
+        .map_err(|e| RelayError::Stamp(e.to_string()))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let stamp = stamp::line(&key, raw, now);
     let mut conn = connect(cfg).await?;
     let ehlo = conn
         .expect("EHLO", format!("EHLO {}", cfg.helo_name))
@@ -213,7 +230,7 @@ pub async fn relay(
     let has = |c: &str| caps.iter().any(|x| x == c);
     let mut mail = format!("MAIL FROM:<{from}>");
     if has("SIZE") {
-        mail.push_str(&format!(" SIZE={}", raw.len()));
+        mail.push_str(&format!(" SIZE={}", stamp.len() + raw.len()));
     }
     if params.eight_bit && has("8BITMIME") {
         mail.push_str(" BODY=8BITMIME");
@@ -250,6 +267,8 @@ pub async fn relay(
             reply: go,
         });
     }
+    // The stamp's line never starts with a dot: it needs no stuffing.
+    conn.send("message", &stamp).await?;
     conn.send("message", &dot_stuff(raw)).await?;
     let done = conn
         .read_reply("end of data", cfg.data_done_timeout)
@@ -335,7 +354,8 @@ impl RelayError {
             RelayError::Connect { .. }
             | RelayError::Refused { .. }
             | RelayError::Tls(_)
-            | RelayError::Auth(_) => return false,
+            | RelayError::Auth(_)
+            | RelayError::Stamp(_) => return false,
         };
         matches!(phase, "message" | "end of data")
     }

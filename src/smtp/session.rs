@@ -53,6 +53,8 @@ pub struct Limits {
     pub tls: Option<Arc<ServerConfig>>,
     /// `[smtp] accept_tenant_ids`, lower-case; empty: no tenant check.
     pub accept_tenants: Vec<String>,
+    /// To tell our own loop stamp from a forged one in what arrives.
+    pub stamp: crate::config::stamp::StampKey,
 }
 
 impl Limits {
@@ -73,6 +75,7 @@ impl Limits {
                 .iter()
                 .map(|t| t.to_ascii_lowercase())
                 .collect(),
+            stamp: cfg.stamp_key.clone(),
         }
     }
 }
@@ -310,9 +313,9 @@ where
             unreachable!("end_of_data outside DATA");
         };
         let reply = match end {
-            Ok(raw) => match intake::check_tenant(&raw, &self.limits.accept_tenants) {
-                None => self.settle.settle(&self.peer, tx, raw).await,
-                Some(refusal) => {
+            Ok(raw) => match intake::admit(&self.limits, self.peer.addr, raw) {
+                Ok(raw) => self.settle.settle(&self.peer, tx, raw).await,
+                Err(refusal) => {
                     let why = "not from an accepted tenant";
                     tracing::info!(client = ?self.peer.addr, from = %tx.from, to = ?tx.rcpts, action = "refused", reason = why, "message");
                     refusal

@@ -29,6 +29,7 @@ fn limits() -> Limits {
         max_session: Duration::from_secs(3600),
         tls: None,
         accept_tenants: Vec::new(),
+        stamp: crate::config::stamp::StampKey::at("/nonexistent/stamp.key".into()),
     }
 }
 

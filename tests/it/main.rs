@@ -30,5 +30,6 @@ mod review_browser;
 mod serve_process;
 mod slowloris;
 mod smtp_e2e;
+mod stamp;
 mod swaks;
 mod tls;
