@@ -2,7 +2,8 @@
 //! the name matterwall gives itself (`hostname`: a fully qualified name in
 //! the banner, the EHLO reply and its own EHLO toward the next hop, since
 //! Exchange Online and Google check it) and `accept_tenant_ids` (the
-//! Microsoft 365 tenants whose mail is taken), checked at load.
+//! Microsoft 365 tenants whose mail is taken) and `proxy_protocol_from`
+//! (the load balancers that speak the PROXY protocol), checked at load.
 
 use super::raw::RawSmtp;
 use super::Problem;
@@ -73,6 +74,22 @@ pub fn check_tenants(smtp: &RawSmtp, problems: &mut Vec<Problem>, bad: &dyn Fn(S
             "[smtp] accept_tenant_ids: {id:?} is not a tenant id (a GUID like \"6babcaad-604b-40ac-a9d7-9fd97c0b779f\")"
         )));
     }
+}
+
+/// `[smtp] proxy_protocol_from`: CIDR blocks, like `allowed_networks`.
+pub fn compile_proxy_from(
+    smtp: &RawSmtp,
+    problems: &mut Vec<Problem>,
+    bad: &dyn Fn(String) -> Problem,
+) -> Vec<super::network::Network> {
+    let mut out = Vec::new();
+    for n in &smtp.proxy_protocol_from {
+        match super::network::Network::parse(n) {
+            Ok(n) => out.push(n),
+            Err(why) => problems.push(bad(format!("[smtp] proxy_protocol_from: {why}"))),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

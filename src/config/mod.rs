@@ -46,6 +46,8 @@ pub struct Config {
     /// The STARTTLS server side, when `[smtp] tls_cert` and `tls_key` are set.
     pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
     pub allowed_networks: Vec<network::Network>,
+    /// `[smtp] proxy_protocol_from`: who may send a PROXY header.
+    pub proxy_from: Vec<network::Network>,
     pub next_hop: raw::RawNextHop,
     /// `[next_hop] tls`, with the verifier built from `tls_ca`.
     pub next_hop_tls: tls::NextHopTls,
@@ -207,6 +209,7 @@ fn compile(
     }
     intake::check_hostname(&raw.smtp, &mut problems, &bad);
     intake::check_tenants(&raw.smtp, &mut problems, &bad);
+    let proxy_from = intake::compile_proxy_from(&raw.smtp, &mut problems, &bad);
     let smtp_keys = (&raw.smtp.tls_cert, &raw.smtp.tls_key);
     let tls = compile_tls("smtp", smtp_keys, dir, &mut problems, &bad);
     let review_tls = compile_review_tls(&raw.review, dir, &mut problems, &bad);
@@ -234,6 +237,7 @@ fn compile(
         smtp: raw.smtp,
         tls,
         allowed_networks,
+        proxy_from,
         next_hop: raw.next_hop,
         next_hop_tls,
         next_hop_auth,

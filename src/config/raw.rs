@@ -200,6 +200,10 @@ pub struct RawSmtp {
     /// Microsoft 365 tenant ids (GUIDs) whose mail is taken; others, and
     /// mail without the tenant header, get `550 5.7.1`. Empty: no check.
     pub accept_tenant_ids: Vec<String>,
+    /// Load balancers (CIDR) whose connections start with a PROXY protocol
+    /// header (v1 or v2); the client it names is the one checked and
+    /// logged. From anyone else a PROXY header is refused.
+    pub proxy_protocol_from: Vec<String>,
 }
 
 impl Default for RawSmtp {
@@ -219,6 +223,7 @@ impl Default for RawSmtp {
             tls_cert: None,
             tls_key: None,
             accept_tenant_ids: Vec::new(),
+            proxy_protocol_from: Vec::new(),
         }
     }
 }

@@ -1,14 +1,18 @@
 //! The accept loop: one task per connection, bounded by a semaphore
 //! (`421` beyond it), `554 5.7.1` to anyone outside `allowed_networks`,
-//! TCP_NODELAY on every socket, and graceful shutdown: stop accepting, let
+//! TCP_NODELAY on every socket, the PROXY protocol from listed load
+//! balancers (`[smtp] proxy_protocol_from`, [`super::proxy`]), and graceful shutdown: stop accepting, let
 //! sessions finish their transaction within the grace period, then `421`.
 //!
 //! Shape after mini-redis's `server.rs`; draining is "acquire every permit".
 
+use super::proxy;
 use super::session::{Limits, Session, Settle, Shutdown};
+use crate::config::Config;
 use crate::engine::Engine;
 use arc_swap::ArcSwap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -73,31 +77,69 @@ impl<A: Settle> Listener<A> {
     ) {
         let _ = stream.set_nodelay(true);
         let peer = stream.peer_addr().ok();
-        let engine = self.engine.load();
-        let cfg = &engine.config;
-        let allowed = peer.is_some_and(|p| cfg.allowed_networks.iter().any(|n| n.contains(p.ip())));
-        if !allowed {
-            tracing::warn!(client = ?peer, "connection from outside allowed_networks refused");
-            tokio::spawn(refuse(stream, "554 5.7.1 access denied\r\n"));
-            return;
-        }
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::warn!(client = ?peer, "too many connections");
-            tokio::spawn(refuse(
-                stream,
-                "421 4.7.0 too many connections, try again later\r\n",
-            ));
-            return;
+        let engine = self.engine.load_full();
+        let balancer = peer.filter(|p| engine.config.proxy_from.iter().any(|n| n.contains(p.ip())));
+        let Some(balancer) = balancer else {
+            let settle = self.settle.clone();
+            return start(stream, peer, &engine.config, settle, permits, watcher);
         };
-        let limits = Limits::from_config(cfg);
-        let session = Session::new(stream, self.settle.clone(), limits, peer, watcher.clone());
+        // From a listed load balancer: the PROXY header first, then the
+        // client it names is the one checked and logged.
+        let (settle, permits, watcher) = (self.settle.clone(), permits.clone(), watcher.clone());
         tokio::spawn(async move {
-            if let Err(e) = session.run().await {
-                tracing::debug!(client = ?peer, error = %e, "session ended with an I/O error");
+            let mut stream = stream;
+            // A balancer sends its header at once; a slow one is not one.
+            let limit = Duration::from_secs(engine.config.smtp.command_timeout_secs.clamp(1, 10));
+            match proxy::read_header(&mut stream, balancer, limit).await {
+                Ok(client) => start(
+                    stream,
+                    Some(client),
+                    &engine.config,
+                    settle,
+                    &permits,
+                    &watcher,
+                ),
+                Err(e) => {
+                    tracing::warn!(balancer = %balancer, error = %e, "PROXY header refused; connection closed");
+                }
             }
-            drop(permit);
         });
     }
+}
+
+/// Admits `client` (as the socket or the PROXY header names it): `554` if
+/// it is outside `allowed_networks`, `421` beyond `max_connections`, else
+/// a session in its own task.
+fn start<A: Settle>(
+    stream: TcpStream,
+    client: Option<SocketAddr>,
+    cfg: &Config,
+    settle: Arc<A>,
+    permits: &Arc<Semaphore>,
+    watcher: &watch::Receiver<Shutdown>,
+) {
+    let allowed = client.is_some_and(|p| cfg.allowed_networks.iter().any(|n| n.contains(p.ip())));
+    if !allowed {
+        tracing::warn!(client = ?client, "connection from outside allowed_networks refused");
+        tokio::spawn(refuse(stream, "554 5.7.1 access denied\r\n"));
+        return;
+    }
+    let Ok(permit) = permits.clone().try_acquire_owned() else {
+        tracing::warn!(client = ?client, "too many connections");
+        tokio::spawn(refuse(
+            stream,
+            "421 4.7.0 too many connections, try again later\r\n",
+        ));
+        return;
+    };
+    let limits = Limits::from_config(cfg);
+    let session = Session::new(stream, settle, limits, client, watcher.clone());
+    tokio::spawn(async move {
+        if let Err(e) = session.run().await {
+            tracing::debug!(client = ?client, error = %e, "session ended with an I/O error");
+        }
+        drop(permit);
+    });
 }
 
 /// Says one line and closes, bounded so a refused peer cannot hold a task.

@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod intake;
 pub mod listener;
+pub mod proxy;
 pub mod relay;
 pub mod session;
 pub mod stamp;

@@ -350,6 +350,15 @@ where
             self.reply(Reply::new(421, "4.4.2 session too long, closing"));
             return Flow::Close;
         }
+        if matches!(&line, Line::Complete(l) if l.starts_with(b"PROXY ")) {
+            // Only a listed load balancer may say who the client is, and
+            // the listener read its header before the banner.
+            self.reply(Reply::new(
+                554,
+                "5.7.0 PROXY header not accepted from this address",
+            ));
+            return Flow::Close;
+        }
         let request = match line {
             Line::TooLong => Err(super::codec::ParseError::LineTooLong),
             Line::Complete(l) => parse_command(&l),

@@ -23,6 +23,7 @@ mod next_hop_auth;
 mod next_hop_identity;
 mod notify;
 mod postfix_e2e;
+mod proxy_protocol;
 mod regression;
 mod retention;
 mod review_api;
