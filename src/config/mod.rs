@@ -8,6 +8,7 @@
 
 pub mod certs;
 pub mod dictionary;
+pub mod dkim;
 pub mod encrypt;
 pub mod error;
 pub mod intake;
@@ -55,6 +56,8 @@ pub struct Config {
     pub next_hop_auth: Option<next_hop::Auth>,
     /// The loop stamp's key file (read or made on first use).
     pub stamp_key: stamp::StampKey,
+    /// `[[dkim]]` keys, loaded; empty: nothing is signed.
+    pub dkim: std::sync::Arc<Vec<dkim::DkimKey>>,
     pub store: raw::RawStore,
     pub review: raw::RawReview,
     /// HTTPS for the review listener, when `[review] tls_cert` and `tls_key` are set.
@@ -226,6 +229,7 @@ fn compile(
     });
     let encrypt = encrypt::compile(&raw.encrypt, dir, &mut problems, path);
     let stamp_key = stamp::StampKey::locate(dir, &raw.store);
+    let dkim = std::sync::Arc::new(dkim::compile(&raw.dkim, dir, &mut problems, &bad));
     if !problems.is_empty() {
         return Err(ConfigError { problems });
     }
@@ -242,6 +246,7 @@ fn compile(
         next_hop_tls,
         next_hop_auth,
         stamp_key,
+        dkim,
         store: raw.store,
         review: raw.review,
         review_tls,

@@ -35,6 +35,26 @@ pub struct RawConfig {
     pub rules: Vec<RawRule>,
     #[serde(default, rename = "example")]
     pub examples: Vec<RawExample>,
+    /// Issue 14: `[[dkim]]` signing keys (config/dkim.rs); none: no signing.
+    #[serde(default, rename = "dkim")]
+    pub dkim: Vec<RawDkim>,
+}
+
+/// `[[dkim]]`: sign what leaves for `domain` (and its subdomains) with the
+/// key in `key_file` (PEM), published at `selector._domainkey.domain`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDkim {
+    pub domain: String,
+    pub selector: String,
+    pub key_file: String,
+    /// `rsa-sha256` (default) or `ed25519-sha256`.
+    #[serde(default = "rsa_sha256")]
+    pub algorithm: String,
+}
+
+fn rsa_sha256() -> String {
+    "rsa-sha256".into()
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -3,6 +3,7 @@
 //! client that relays to the next hop.
 
 pub mod codec;
+pub mod dkim;
 pub mod intake;
 pub mod listener;
 pub mod proxy;

@@ -40,6 +40,8 @@ pub struct RelayConfig {
     pub auth: Option<Auth>,
     /// Every message sent carries the loop stamp made with this key.
     pub stamp: StampKey,
+    /// `[[dkim]]`: what leaves for these domains is signed, last.
+    pub dkim: std::sync::Arc<Vec<crate::config::dkim::DkimKey>>,
 }
 
 impl RelayConfig {
@@ -49,6 +51,7 @@ impl RelayConfig {
             tls: cfg.next_hop_tls.clone(),
             auth: cfg.next_hop_auth.clone(),
             stamp: cfg.stamp_key.clone(),
+            dkim: cfg.dkim.clone(),
             address: raw.address.clone(),
             helo_name: raw.helo_name.clone().unwrap_or(cfg.smtp.hostname.clone()),
             connect_timeout: Duration::from_secs(raw.connect_timeout_secs),
@@ -217,7 +220,12 @@ pub async fn relay(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let stamp = stamp::line(&key, raw, now);
+    let mut stamp = stamp::line(&key, raw, now);
+    // The signature goes on top of everything, covering the stamp too.
+    if let Some(mut signature) = super::dkim::signature(&cfg.dkim, &stamp, raw, now) {
+        signature.extend_from_slice(&stamp);
+        stamp = signature;
+    }
     let mut conn = connect(cfg).await?;
     let ehlo = conn
         .expect("EHLO", format!("EHLO {}", cfg.helo_name))
@@ -267,7 +275,7 @@ pub async fn relay(
             reply: go,
         });
     }
-    // The stamp's line never starts with a dot: it needs no stuffing.
+    // The stamp's and signature's lines never start with a dot: no stuffing.
     conn.send("message", &stamp).await?;
     conn.send("message", &dot_stuff(raw)).await?;
     let done = conn

@@ -18,6 +18,7 @@ mod layers;
 mod login_flood;
 mod next_hop_tls;
 // Issue 14: deployment with Microsoft 365 / Google Workspace.
+mod dkim;
 mod intake;
 mod next_hop_auth;
 mod next_hop_identity;
