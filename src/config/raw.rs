@@ -224,6 +224,10 @@ pub struct RawSmtp {
     /// header (v1 or v2); the client it names is the one checked and
     /// logged. From anyone else a PROXY header is refused.
     pub proxy_protocol_from: Vec<String>,
+    /// DATA bytes held in memory across all sessions (each message counts
+    /// its `SIZE=`, or `max_message_size`); beyond: `452 4.3.1` at DATA.
+    /// 0: no cap.
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for RawSmtp {
@@ -244,6 +248,7 @@ impl Default for RawSmtp {
             tls_key: None,
             accept_tenant_ids: Vec::new(),
             proxy_protocol_from: Vec::new(),
+            max_buffered_bytes: 1 << 30,
         }
     }
 }

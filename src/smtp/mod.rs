@@ -2,6 +2,7 @@
 //! connection, the listener that accepts and bounds connections, and the
 //! client that relays to the next hop.
 
+pub mod budget;
 pub mod codec;
 pub mod dkim;
 pub mod intake;

@@ -11,6 +11,7 @@
 //! `Connected`; whatever the client sent behind the command in plaintext is
 //! dropped unread (CVE-2011-0411: it would otherwise run as if encrypted).
 
+use super::budget::{Budget, Reservation};
 use super::codec::{
     parse_command, DataError, DataReceiver, Line, LineReader, MailParams, Reply, Request,
 };
@@ -55,6 +56,8 @@ pub struct Limits {
     pub accept_tenants: Vec<String>,
     /// To tell our own loop stamp from a forged one in what arrives.
     pub stamp: crate::config::stamp::StampKey,
+    /// DATA bytes in memory across all sessions (the listener's, shared).
+    pub buffer: Arc<Budget>,
 }
 
 impl Limits {
@@ -76,6 +79,7 @@ impl Limits {
                 .map(|t| t.to_ascii_lowercase())
                 .collect(),
             stamp: cfg.stamp_key.clone(),
+            buffer: Budget::new(s.max_buffered_bytes),
         }
     }
 }
@@ -143,6 +147,9 @@ pub struct Session<S, A> {
     line_started: Option<Instant>,
     /// `max_session` after the session began.
     session_end: Instant,
+    /// The DATA bytes this session's message may hold, while it is read
+    /// and settled.
+    reserved: Option<Reservation>,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -175,6 +182,7 @@ where
             commands: 0,
             line_started: None,
             session_end: Instant::now() + limits.max_session,
+            reserved: None,
             limits,
         }
     }
@@ -334,6 +342,7 @@ where
                 e.reply()
             }
         };
+        self.reserved = None;
         self.reply(reply);
     }
 
@@ -503,8 +512,26 @@ where
             self.reply(Reply::new(554, "5.5.0 message data sent before 354"));
             return Flow::Close;
         }
+        let want = tx.params.size.map_or(self.limits.max_message_size, |n| {
+            (n as usize).min(self.limits.max_message_size)
+        });
+        let Some(reserved) = self.limits.buffer.reserve(want) else {
+            self.state = State::Mail(tx);
+            self.reply(Reply::new(
+                452,
+                "4.3.1 insufficient system storage, try again later",
+            ));
+            return Flow::Continue;
+        };
+        // Held to what was reserved: a SIZE= that lies gets 552.
+        let cap = if self.limits.buffer.is_capped() {
+            want
+        } else {
+            self.limits.max_message_size
+        };
+        self.reserved = Some(reserved);
         let deadline = Instant::now() + self.limits.data_timeout;
-        let rx = Box::new(DataReceiver::new(self.limits.max_message_size));
+        let rx = Box::new(DataReceiver::new(cap));
         self.state = State::Data(tx, rx, deadline);
         self.reply(Reply::new(354, "end data with <CR><LF>.<CR><LF>"));
         Flow::Continue

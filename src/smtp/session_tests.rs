@@ -30,6 +30,7 @@ fn limits() -> Limits {
         tls: None,
         accept_tenants: Vec::new(),
         stamp: crate::config::stamp::StampKey::at("/nonexistent/stamp.key".into()),
+        buffer: crate::smtp::budget::Budget::new(0),
     }
 }
 

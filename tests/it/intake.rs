@@ -153,3 +153,54 @@ async fn only_the_firms_tenant_is_accepted() {
     assert!(String::from_utf8_lossy(&got[0].body).contains(TENANT));
     server.stop().await;
 }
+
+/// `[smtp] max_buffered_bytes`: a message reserves its `SIZE=` at DATA;
+/// past the cap, `452 4.3.1` before any byte (the client retries), and a
+/// `SIZE=` that lies gets `552`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_in_memory_is_capped_across_sessions() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "max_buffered_bytes = 150000");
+    let server = setup.serve().await;
+    let mut a = Client::connect(server.port).await.unwrap();
+    assert_eq!(a.cmd("EHLO a").await.0, 250);
+    assert_eq!(
+        a.cmd("MAIL FROM:<a.partner@firm.example> SIZE=100000")
+            .await
+            .0,
+        250
+    );
+    assert_eq!(a.cmd("RCPT TO:<friend@partner.example>").await.0, 250);
+    assert_eq!(a.cmd("DATA").await.0, 354, "100000 of 150000 reserved");
+    let mut b = Client::connect(server.port).await.unwrap();
+    assert_eq!(b.cmd("EHLO b").await.0, 250);
+    assert_eq!(
+        b.cmd("MAIL FROM:<a.partner@firm.example> SIZE=60000")
+            .await
+            .0,
+        250
+    );
+    assert_eq!(b.cmd("RCPT TO:<friend@partner.example>").await.0, 250);
+    let (code, text) = b.cmd("DATA").await;
+    assert_eq!(
+        (code, text.as_str()),
+        (452, "4.3.1 insufficient system storage, try again later")
+    );
+    // The transaction stays open: a retry after A settles gets through.
+    a.send(&crate::support::stuff(CLEAN)).await;
+    assert_eq!(a.reply().await.0, 250);
+    assert_eq!(b.cmd("DATA").await.0, 354, "A's reservation was given back");
+    b.send(&crate::support::stuff(CLEAN)).await;
+    assert_eq!(b.reply().await.0, 250);
+    // A SIZE= that lies is held to what it said.
+    assert_eq!(
+        b.cmd("MAIL FROM:<a.partner@firm.example> SIZE=20").await.0,
+        250
+    );
+    assert_eq!(b.cmd("RCPT TO:<friend@partner.example>").await.0, 250);
+    assert_eq!(b.cmd("DATA").await.0, 354);
+    b.send(&crate::support::stuff(CLEAN)).await;
+    assert_eq!(b.reply().await.0, 552);
+    assert_eq!(sink.messages().len(), 2);
+    server.stop().await;
+}
