@@ -17,14 +17,8 @@ mod fuzz_seeds;
 mod layers;
 mod login_flood;
 mod next_hop_tls;
-// Issue 14: deployment with Microsoft 365 / Google Workspace.
-mod dkim;
-mod intake;
-mod next_hop_auth;
-mod next_hop_identity;
 mod notify;
 mod postfix_e2e;
-mod proxy_protocol;
 mod regression;
 mod retention;
 mod review_api;
@@ -32,6 +26,13 @@ mod review_browser;
 mod serve_process;
 mod slowloris;
 mod smtp_e2e;
-mod stamp;
 mod swaks;
 mod tls;
+
+// Issue 14: deployment with Microsoft 365 / Google Workspace.
+mod dkim;
+mod intake;
+mod next_hop_auth;
+mod next_hop_identity;
+mod proxy_protocol;
+mod stamp;
