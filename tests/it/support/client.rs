@@ -11,17 +11,6 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects and reads the banner.
-    pub async fn connect(port: u16) -> std::io::Result<Client> {
-        let s = TcpStream::connect(("127.0.0.1", port)).await?;
-        let mut c = Client {
-            io: BufReader::new(s),
-        };
-        let (code, _) = c.reply().await;
-        assert_eq!(code, 220);
-        Ok(c)
-    }
-
     /// Connects from the loopback address `from` (127.0.0.0/8 is all
     /// local): a test can play several clients; returns the banner too.
     pub async fn connect_from(from: &str, port: u16) -> std::io::Result<(Client, (u16, String))> {
@@ -33,6 +22,19 @@ impl Client {
         };
         let banner = c.reply().await;
         Ok((c, banner))
+    }
+}
+
+impl Client {
+    /// Connects and reads the banner.
+    pub async fn connect(port: u16) -> std::io::Result<Client> {
+        let s = TcpStream::connect(("127.0.0.1", port)).await?;
+        let mut c = Client {
+            io: BufReader::new(s),
+        };
+        let (code, _) = c.reply().await;
+        assert_eq!(code, 220);
+        Ok(c)
     }
 
     /// One reply: its code and the text of the last line.
