@@ -140,7 +140,13 @@ pub fn digest(cfg: &Config, held: &[HeldSummary]) -> Option<Notice> {
 pub async fn send(cfg: &Config, about: &str, notices: Vec<Notice>) -> usize {
     let rc = RelayConfig::from_config(cfg);
     let mut sent = 0;
-    for n in notices {
+    for mut n in notices {
+        // Never to the null reverse path: `<>` is no mailbox (RFC 5321
+        // §4.5.5), and a notice to it would be a bounce of a bounce.
+        n.to.retain(|t| !t.is_empty());
+        if n.to.is_empty() {
+            continue;
+        }
         let result = relay::relay(&rc, "", &MailParams::default(), &n.to, &n.raw).await;
         match result {
             Ok(o) if o.data.as_ref().is_some_and(|r| r.is_positive()) => {

@@ -8,11 +8,15 @@
 
 pub mod certs;
 pub mod dictionary;
+pub mod dkim;
 pub mod encrypt;
 pub mod error;
+pub mod intake;
 pub mod network;
+pub mod next_hop;
 pub mod notify;
 pub mod raw;
+pub mod stamp;
 pub mod tls;
 
 use crate::text::address::{normalise_domain, within};
@@ -43,9 +47,17 @@ pub struct Config {
     /// The STARTTLS server side, when `[smtp] tls_cert` and `tls_key` are set.
     pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
     pub allowed_networks: Vec<network::Network>,
+    /// `[smtp] proxy_protocol_from`: who may send a PROXY header.
+    pub proxy_from: Vec<network::Network>,
     pub next_hop: raw::RawNextHop,
     /// `[next_hop] tls`, with the verifier built from `tls_ca`.
     pub next_hop_tls: tls::NextHopTls,
+    /// `[next_hop] auth_user` with the password read from its file.
+    pub next_hop_auth: Option<next_hop::Auth>,
+    /// The loop stamp's key file (read or made on first use).
+    pub stamp_key: stamp::StampKey,
+    /// `[[dkim]]` keys, loaded; empty: nothing is signed.
+    pub dkim: std::sync::Arc<Vec<dkim::DkimKey>>,
     pub store: raw::RawStore,
     pub review: raw::RawReview,
     /// HTTPS for the review listener, when `[review] tls_cert` and `tls_key` are set.
@@ -129,7 +141,7 @@ impl Config {
     }
 }
 
-fn resolve(dir: &Path, p: &str) -> PathBuf {
+pub(crate) fn resolve(dir: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
     if p.is_absolute() {
         p.to_path_buf()
@@ -181,34 +193,6 @@ fn compile_review_tls(
     })
 }
 
-fn compile_next_hop_tls(
-    hop: &raw::RawNextHop,
-    dir: &Path,
-    problems: &mut Vec<Problem>,
-    bad: &dyn Fn(String) -> Problem,
-) -> tls::NextHopTls {
-    let required = match hop.tls.as_str() {
-        "none" => return tls::NextHopTls::None,
-        "opportunistic" => false,
-        "required" => true,
-        other => {
-            problems.push(bad(format!(
-                "[next_hop] tls: {other:?} is not none, opportunistic or required"
-            )));
-            return tls::NextHopTls::None;
-        }
-    };
-    let ca = hop.tls_ca.as_deref().map(|p| resolve(dir, p));
-    match tls::client_config(ca.as_deref()) {
-        Ok(c) if required => tls::NextHopTls::Required(c),
-        Ok(c) => tls::NextHopTls::Opportunistic(c),
-        Err(p) => {
-            problems.push(p);
-            tls::NextHopTls::None
-        }
-    }
-}
-
 fn compile(
     path: &Path,
     dir: &Path,
@@ -246,10 +230,14 @@ fn compile(
             Err(why) => problems.push(bad(format!("[smtp] allowed_networks: {why}"))),
         }
     }
+    intake::check_hostname(&raw.smtp, &mut problems, &bad);
+    intake::check_tenants(&raw.smtp, &mut problems, &bad);
+    let proxy_from = intake::compile_proxy_from(&raw.smtp, &mut problems, &bad);
     let smtp_keys = (&raw.smtp.tls_cert, &raw.smtp.tls_key);
     let tls = compile_tls("smtp", smtp_keys, dir, &mut problems, &bad);
     let review_tls = compile_review_tls(&raw.review, dir, &mut problems, &bad);
-    let next_hop_tls = compile_next_hop_tls(&raw.next_hop, dir, &mut problems, &bad);
+    let next_hop_tls = next_hop::compile_tls(&raw.next_hop, dir, &mut problems, &bad);
+    let next_hop_auth = next_hop::compile_auth(&raw.next_hop, dir, &mut problems, &bad);
     check(&raw, &mut problems);
     let examples = examples(&raw, dir);
     let notify = notify::Notify::compile(&raw.notify, &internal_domains).map_err(|p| {
@@ -260,6 +248,8 @@ fn compile(
         Certs::default()
     });
     let encrypt = encrypt::compile(&raw.encrypt, dir, &mut problems, path);
+    let stamp_key = stamp::StampKey::locate(dir, &raw.store);
+    let dkim = std::sync::Arc::new(dkim::compile(&raw.dkim, dir, &mut problems, &bad));
     if !problems.is_empty() {
         return Err(ConfigError { problems });
     }
@@ -271,8 +261,12 @@ fn compile(
         smtp: raw.smtp,
         tls,
         allowed_networks,
+        proxy_from,
         next_hop: raw.next_hop,
         next_hop_tls,
+        next_hop_auth,
+        stamp_key,
+        dkim,
         store: raw.store,
         review: raw.review,
         review_tls,

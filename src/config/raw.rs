@@ -35,6 +35,26 @@ pub struct RawConfig {
     pub rules: Vec<RawRule>,
     #[serde(default, rename = "example")]
     pub examples: Vec<RawExample>,
+    /// Issue 14: `[[dkim]]` signing keys (config/dkim.rs); none: no signing.
+    #[serde(default, rename = "dkim")]
+    pub dkim: Vec<RawDkim>,
+}
+
+/// `[[dkim]]`: sign what leaves for `domain` (and its subdomains) with the
+/// key in `key_file` (PEM), published at `selector._domainkey.domain`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDkim {
+    pub domain: String,
+    pub selector: String,
+    pub key_file: String,
+    /// `rsa-sha256` (default) or `ed25519-sha256`.
+    #[serde(default = "rsa_sha256")]
+    pub algorithm: String,
+}
+
+fn rsa_sha256() -> String {
+    "rsa-sha256".into()
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -171,7 +191,9 @@ pub struct RawExample {
 #[serde(deny_unknown_fields, default)]
 pub struct RawSmtp {
     pub listen: String,
-    /// The name in the banner and the EHLO reply.
+    /// The name in the banner, the EHLO reply and (unless `[next_hop]
+    /// helo_name` says otherwise) our EHLO to the next hop; a fully
+    /// qualified name unless `listen` is on loopback.
     pub hostname: String,
     /// Networks (CIDR) allowed to connect; everyone else gets `554 5.7.1`.
     pub allowed_networks: Vec<String>,
@@ -194,6 +216,18 @@ pub struct RawSmtp {
     pub tls_cert: Option<String>,
     /// PEM private key for `tls_cert`.
     pub tls_key: Option<String>,
+    // Issue 14 (Microsoft 365 intake), checked in config/intake.rs:
+    /// Microsoft 365 tenant ids (GUIDs) whose mail is taken; others, and
+    /// mail without the tenant header, get `550 5.7.1`. Empty: no check.
+    pub accept_tenant_ids: Vec<String>,
+    /// Load balancers (CIDR) whose connections start with a PROXY protocol
+    /// header (v1 or v2); the client it names is the one checked and
+    /// logged. From anyone else a PROXY header is refused.
+    pub proxy_protocol_from: Vec<String>,
+    /// DATA bytes held in memory across all sessions (each message counts
+    /// its `SIZE=`, or `max_message_size`); beyond: `452 4.3.1` at DATA.
+    /// 0: no cap.
+    pub max_buffered_bytes: usize,
 }
 
 impl Default for RawSmtp {
@@ -212,6 +246,9 @@ impl Default for RawSmtp {
             shutdown_grace_secs: 30,
             tls_cert: None,
             tls_key: None,
+            accept_tenant_ids: Vec::new(),
+            proxy_protocol_from: Vec::new(),
+            max_buffered_bytes: 1 << 30,
         }
     }
 }
@@ -223,8 +260,8 @@ impl Default for RawSmtp {
 #[serde(deny_unknown_fields, default)]
 pub struct RawNextHop {
     pub address: String,
-    /// The name we give in EHLO.
-    pub helo_name: String,
+    /// The name we give in EHLO; default: `[smtp] hostname`.
+    pub helo_name: Option<String>,
     pub connect_timeout_secs: u64,
     /// Banner, EHLO, MAIL, RCPT and DATA replies.
     pub command_timeout_secs: u64,
@@ -234,18 +271,32 @@ pub struct RawNextHop {
     pub tls: String,
     /// PEM CA certificates to verify the next hop by; default: the system's.
     pub tls_ca: Option<String>,
+    // Issue 14 (Microsoft 365 / Google Workspace), checked in config/next_hop.rs:
+    /// PEM chain (leaf first) presented when the next hop asks for a client
+    /// certificate; needs `tls = "required"`.
+    pub tls_client_cert: Option<String>,
+    /// PEM private key for `tls_client_cert`.
+    pub tls_client_key: Option<String>,
+    /// SMTP AUTH (PLAIN or LOGIN) user; only over TLS, so `tls = "required"`.
+    pub auth_user: Option<String>,
+    /// A file whose first line is the AUTH password (keep it mode 0600).
+    pub auth_password_file: Option<String>,
 }
 
 impl Default for RawNextHop {
     fn default() -> Self {
         RawNextHop {
             address: "127.0.0.1:10026".into(),
-            helo_name: "matterwall".into(),
+            helo_name: None,
             connect_timeout_secs: 10,
             command_timeout_secs: 60,
             data_done_timeout_secs: 90,
             tls: "none".into(),
             tls_ca: None,
+            tls_client_cert: None,
+            tls_client_key: None,
+            auth_user: None,
+            auth_password_file: None,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! `[smtp] tls_cert` / `tls_key`: the inbound STARTTLS certificate, loaded
 //! and checked at config load so a bad file is a config error naming it,
 //! never a handshake failure discovered by the first client. Likewise the
-//! `[next_hop] tls_ca` roots the relay verifies the next hop by.
+//! `[next_hop] tls_ca` roots the relay verifies the next hop by, and the
+//! `[next_hop] tls_client_cert` / `tls_client_key` identity it presents
+//! (how Exchange Online's inbound connector recognises the gateway).
 
 use super::Problem;
 use rustls_pki_types::pem::PemObject;
@@ -25,9 +27,20 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 const VERSIONS: [&rustls::SupportedProtocolVersion; 2] =
     [&rustls::version::TLS13, &rustls::version::TLS12];
 
+/// A client certificate chain (leaf first, every intermediate after it:
+/// the whole chain is sent) and its private key, as PEM files.
+pub struct ClientIdentity<'a> {
+    pub cert: &'a Path,
+    pub key: &'a Path,
+}
+
 /// The next hop's verifier: certificate chain and hostname, against `ca`
-/// or, without it, the system's roots.
-pub fn client_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, Problem> {
+/// or, without it, the system's roots; with `identity`, the certificate we
+/// present when the next hop asks for one (checked here: the key must fit).
+pub fn client_config(
+    ca: Option<&Path>,
+    identity: Option<ClientIdentity>,
+) -> Result<Arc<ClientConfig>, Problem> {
     let mut roots = RootCertStore::empty();
     match ca {
         Some(ca) => {
@@ -44,8 +57,21 @@ pub fn client_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, Problem> {
     let config = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&VERSIONS)
         .map_err(|e| Problem::at(ca.unwrap_or(Path::new("-")), None, format!("tls: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let config = match identity {
+        None => config.with_no_client_auth(),
+        Some(id) => {
+            let chain = load_chain(id.cert, "tls_client_cert")?;
+            let key = PrivateKeyDer::from_pem_file(id.key).map_err(|e| {
+                let why = format!("tls_client_key: no usable private key: {e}");
+                Problem::at(id.key, None, why)
+            })?;
+            config.with_client_auth_cert(chain, key).map_err(|e| {
+                let why = format!("tls_client_cert does not fit tls_client_key: {e}");
+                Problem::at(id.cert, None, why)
+            })?
+        }
+    };
     Ok(Arc::new(config))
 }
 
@@ -100,6 +126,24 @@ mod tests {
         assert_eq!(server_config(&junk, &key).unwrap_err().file, junk);
         assert_eq!(server_config(&cert, &junk).unwrap_err().file, junk);
         assert_eq!(server_config(&cert, &missing).unwrap_err().file, missing);
+    }
+
+    #[test]
+    fn a_client_identity_is_checked_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = write_pair(dir.path(), "a");
+        let (_, other) = write_pair(dir.path(), "b");
+        let id = |cert, key| Some(ClientIdentity { cert, key });
+        assert!(client_config(Some(&cert), id(&cert, &key)).is_ok());
+        assert_eq!(
+            client_config(Some(&cert), id(&cert, &other))
+                .unwrap_err()
+                .file,
+            cert
+        );
+        let missing = dir.path().join("missing.pem");
+        let err = client_config(Some(&cert), id(&cert, &missing)).unwrap_err();
+        assert_eq!(err.file, missing);
     }
 
     #[test]

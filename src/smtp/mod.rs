@@ -2,8 +2,13 @@
 //! connection, the listener that accepts and bounds connections, and the
 //! client that relays to the next hop.
 
+pub mod budget;
 pub mod codec;
+pub mod dkim;
+pub mod intake;
 pub mod listener;
+pub mod proxy;
 pub mod relay;
 pub mod session;
+pub mod stamp;
 pub mod stream;

@@ -8,9 +8,16 @@
 //! always (`required`: not offered, refused or a failed handshake is a
 //! transport failure, never a plaintext fallback). Bytes the next hop sent
 //! behind its `220` are dropped with the read buffer before the handshake.
+//! With `tls_client_cert`, the handshake presents it. `[next_hop] auth_user`:
+//! AUTH after the TLS EHLO ([`auth`]), never on a plaintext connection.
+
+mod auth;
 
 use super::codec::{dot_stuff, MailParams, Reply};
+use super::stamp;
 use super::stream::Stream;
+use crate::config::next_hop::Auth;
+use crate::config::stamp::StampKey;
 use crate::config::tls::NextHopTls;
 use crate::config::Config;
 use std::time::Duration;
@@ -30,6 +37,11 @@ pub struct RelayConfig {
     pub command_timeout: Duration,
     pub data_done_timeout: Duration,
     pub tls: NextHopTls,
+    pub auth: Option<Auth>,
+    /// Every message sent carries the loop stamp made with this key.
+    pub stamp: StampKey,
+    /// `[[dkim]]`: what leaves for these domains is signed, last.
+    pub dkim: std::sync::Arc<Vec<crate::config::dkim::DkimKey>>,
 }
 
 impl RelayConfig {
@@ -37,8 +49,11 @@ impl RelayConfig {
         let raw = &cfg.next_hop;
         RelayConfig {
             tls: cfg.next_hop_tls.clone(),
+            auth: cfg.next_hop_auth.clone(),
+            stamp: cfg.stamp_key.clone(),
+            dkim: cfg.dkim.clone(),
             address: raw.address.clone(),
-            helo_name: raw.helo_name.clone(),
+            helo_name: raw.helo_name.clone().unwrap_or(cfg.smtp.hostname.clone()),
             connect_timeout: Duration::from_secs(raw.connect_timeout_secs),
             command_timeout: Duration::from_secs(raw.command_timeout_secs),
             data_done_timeout: Duration::from_secs(raw.data_done_timeout_secs),
@@ -64,6 +79,14 @@ pub enum RelayError {
     },
     #[error("TLS with the next hop failed: {0}")]
     Tls(String),
+    /// The loop stamp's key could not be read or made: nothing is sent
+    /// unstamped (it would come straight back round the firm's loop).
+    #[error("cannot stamp the message: {0}")]
+    Stamp(String),
+    /// Our credentials were refused or could not be sent safely: a 4xx to
+    /// the client (a bounce would blame the message for our configuration).
+    #[error("SMTP AUTH with the next hop failed: {0}")]
+    Auth(String),
     #[error("the next hop sent a malformed reply during {0}")]
     Protocol(&'static str),
     /// The next hop refused the session or the sender: its reply stands.
@@ -190,16 +213,32 @@ pub async fn relay(
     rcpts: &[String],
     raw: &[u8],
 ) -> Result<Outcome, RelayError> {
+    let key = cfg
+        .stamp
+        .get()
+        .map_err(|e| RelayError::Stamp(e.to_string()))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut stamp = stamp::line(&key, raw, now);
+    // The signature goes on top of everything, covering the stamp too.
+    if let Some(mut signature) = super::dkim::signature(&cfg.dkim, &stamp, raw, now) {
+        signature.extend_from_slice(&stamp);
+        stamp = signature;
+    }
     let mut conn = connect(cfg).await?;
     let ehlo = conn
         .expect("EHLO", format!("EHLO {}", cfg.helo_name))
         .await?;
     let ehlo = secure(&mut conn, ehlo).await?;
+    if let Some(creds) = &cfg.auth {
+        auth::login(&mut conn, creds, &ehlo).await?;
+    }
     let caps = capabilities(&ehlo);
     let has = |c: &str| caps.iter().any(|x| x == c);
     let mut mail = format!("MAIL FROM:<{from}>");
     if has("SIZE") {
-        mail.push_str(&format!(" SIZE={}", raw.len()));
+        mail.push_str(&format!(" SIZE={}", stamp.len() + raw.len()));
     }
     if params.eight_bit && has("8BITMIME") {
         mail.push_str(" BODY=8BITMIME");
@@ -236,6 +275,8 @@ pub async fn relay(
             reply: go,
         });
     }
+    // The stamp's and signature's lines never start with a dot: no stuffing.
+    conn.send("message", &stamp).await?;
     conn.send("message", &dot_stuff(raw)).await?;
     let done = conn
         .read_reply("end of data", cfg.data_done_timeout)
@@ -245,10 +286,13 @@ pub async fn relay(
     Ok(outcome)
 }
 
+/// The EHLO reply's lines after the greeting, one extension each.
+fn capability_lines(ehlo: &Reply) -> impl Iterator<Item = &str> {
+    ehlo.text.lines().skip(1)
+}
+
 fn capabilities(ehlo: &Reply) -> Vec<String> {
-    ehlo.text
-        .lines()
-        .skip(1)
+    capability_lines(ehlo)
         .map(|l| l.split(' ').next().unwrap_or("").to_ascii_uppercase())
         .collect()
 }
@@ -315,9 +359,11 @@ impl RelayError {
         let phase = match self {
             RelayError::Timeout(p) | RelayError::Protocol(p) => *p,
             RelayError::Io { phase, .. } => *phase,
-            RelayError::Connect { .. } | RelayError::Refused { .. } | RelayError::Tls(_) => {
-                return false
-            }
+            RelayError::Connect { .. }
+            | RelayError::Refused { .. }
+            | RelayError::Tls(_)
+            | RelayError::Auth(_)
+            | RelayError::Stamp(_) => return false,
         };
         matches!(phase, "message" | "end of data")
     }

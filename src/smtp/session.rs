@@ -11,9 +11,11 @@
 //! `Connected`; whatever the client sent behind the command in plaintext is
 //! dropped unread (CVE-2011-0411: it would otherwise run as if encrypted).
 
+use super::budget::{Budget, Reservation};
 use super::codec::{
     parse_command, DataError, DataReceiver, Line, LineReader, MailParams, Reply, Request,
 };
+use super::intake;
 use super::stream::Stream;
 use crate::config::Config;
 use std::future::Future;
@@ -50,6 +52,12 @@ pub struct Limits {
     pub max_session: Duration,
     /// The STARTTLS server side; `None`: not offered.
     pub tls: Option<Arc<ServerConfig>>,
+    /// `[smtp] accept_tenant_ids`, lower-case; empty: no tenant check.
+    pub accept_tenants: Vec<String>,
+    /// To tell our own loop stamp from a forged one in what arrives.
+    pub stamp: crate::config::stamp::StampKey,
+    /// DATA bytes in memory across all sessions (the listener's, shared).
+    pub buffer: Arc<Budget>,
 }
 
 impl Limits {
@@ -65,6 +73,13 @@ impl Limits {
             // Zero would refuse every session: read it as one second.
             max_session: Duration::from_secs(s.max_session_secs.max(1)),
             tls: cfg.tls.clone(),
+            accept_tenants: s
+                .accept_tenant_ids
+                .iter()
+                .map(|t| t.to_ascii_lowercase())
+                .collect(),
+            stamp: cfg.stamp_key.clone(),
+            buffer: Budget::new(s.max_buffered_bytes),
         }
     }
 }
@@ -132,6 +147,9 @@ pub struct Session<S, A> {
     line_started: Option<Instant>,
     /// `max_session` after the session began.
     session_end: Instant,
+    /// The DATA bytes this session's message may hold, while it is read
+    /// and settled.
+    reserved: Option<Reservation>,
 }
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -164,6 +182,7 @@ where
             commands: 0,
             line_started: None,
             session_end: Instant::now() + limits.max_session,
+            reserved: None,
             limits,
         }
     }
@@ -171,7 +190,8 @@ where
     /// Runs the session to its end. I/O errors just end it: the client
     /// never got a 250 for anything unsettled.
     pub async fn run(mut self) -> std::io::Result<()> {
-        let banner = format!("2.0.0 {} ESMTP matterwall", self.limits.hostname);
+        // RFC 5321 §4.2: the domain comes first (no enhanced code in a greeting).
+        let banner = format!("{} ESMTP matterwall", self.limits.hostname);
         self.reply(Reply::new(220, banner));
         loop {
             match self.step().await? {
@@ -301,7 +321,14 @@ where
             unreachable!("end_of_data outside DATA");
         };
         let reply = match end {
-            Ok(raw) => self.settle.settle(&self.peer, tx, raw).await,
+            Ok(raw) => match intake::admit(&self.limits, self.peer.addr, raw) {
+                Ok(raw) => self.settle.settle(&self.peer, tx, raw).await,
+                Err(refusal) => {
+                    let why = "not from an accepted tenant";
+                    tracing::info!(client = ?self.peer.addr, from = %tx.from, to = ?tx.rcpts, action = "refused", reason = why, "message");
+                    refusal
+                }
+            },
             Err(e) => {
                 // Refused in transport: never scanned, so no id; no content.
                 tracing::info!(
@@ -315,6 +342,7 @@ where
                 e.reply()
             }
         };
+        self.reserved = None;
         self.reply(reply);
     }
 
@@ -329,6 +357,15 @@ where
         // deadline: the cap is checked here too.
         if Instant::now() >= self.session_end {
             self.reply(Reply::new(421, "4.4.2 session too long, closing"));
+            return Flow::Close;
+        }
+        if matches!(&line, Line::Complete(l) if l.starts_with(b"PROXY ")) {
+            // Only a listed load balancer may say who the client is, and
+            // the listener read its header before the banner.
+            self.reply(Reply::new(
+                554,
+                "5.7.0 PROXY header not accepted from this address",
+            ));
             return Flow::Close;
         }
         let request = match line {
@@ -475,8 +512,26 @@ where
             self.reply(Reply::new(554, "5.5.0 message data sent before 354"));
             return Flow::Close;
         }
+        let want = tx.params.size.map_or(self.limits.max_message_size, |n| {
+            (n as usize).min(self.limits.max_message_size)
+        });
+        let Some(reserved) = self.limits.buffer.reserve(want) else {
+            self.state = State::Mail(tx);
+            self.reply(Reply::new(
+                452,
+                "4.3.1 insufficient system storage, try again later",
+            ));
+            return Flow::Continue;
+        };
+        // Held to what was reserved: a SIZE= that lies gets 552.
+        let cap = if self.limits.buffer.is_capped() {
+            want
+        } else {
+            self.limits.max_message_size
+        };
+        self.reserved = Some(reserved);
         let deadline = Instant::now() + self.limits.data_timeout;
-        let rx = Box::new(DataReceiver::new(self.limits.max_message_size));
+        let rx = Box::new(DataReceiver::new(cap));
         self.state = State::Data(tx, rx, deadline);
         self.reply(Reply::new(354, "end data with <CR><LF>.<CR><LF>"));
         Flow::Continue

@@ -28,6 +28,9 @@ fn limits() -> Limits {
         data_timeout: Duration::from_secs(60),
         max_session: Duration::from_secs(3600),
         tls: None,
+        accept_tenants: Vec::new(),
+        stamp: crate::config::stamp::StampKey::at("/nonexistent/stamp.key".into()),
+        buffer: crate::smtp::budget::Budget::new(0),
     }
 }
 

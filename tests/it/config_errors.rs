@@ -249,3 +249,40 @@ fn a_file_in_certs_that_is_no_key_is_named() {
         "{shown}"
     );
 }
+
+/// Issue 14: the next hop's client certificate and AUTH are checked at
+/// load, and neither may go without `tls = "required"`.
+#[test]
+fn next_hop_identity_and_auth_are_checked_at_load() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "[next_hop]\ntls = \"required\"\ntls_client_cert = \"gw.crt\"\n",
+            "tls_client_cert and tls_client_key go together",
+        ),
+        (
+            "[next_hop]\ntls = \"opportunistic\"\ntls_client_cert = \"gw.crt\"\ntls_client_key = \"gw.key\"\n",
+            "tls_client_cert needs tls = \"required\"",
+        ),
+        (
+            "[next_hop]\ntls = \"required\"\ntls_client_cert = \"gw.crt\"\ntls_client_key = \"gw.key\"\n",
+            "/gw.crt: tls_client_cert",
+        ),
+        (
+            "[next_hop]\nauth_user = \"gw@firm.example\"\nauth_password_file = \"pw\"\n",
+            "a password never goes in plaintext",
+        ),
+        (
+            "[next_hop]\ntls = \"required\"\nauth_user = \"gw@firm.example\"\nauth_password_file = \"pw\"\n",
+            "/pw: auth_password_file: cannot read",
+        ),
+        (
+            "[next_hop]\ntls = \"required\"\nauth_user = \"gw@firm.example\"\n",
+            "auth_user and auth_password_file go together",
+        ),
+    ];
+    for (toml, want) in cases {
+        let got = problems(toml, CLIENTS, MATTERS, NO_WAIVERS);
+        assert_eq!(got.len(), 1, "{toml}: {got:?}");
+        assert!(got[0].contains(want), "{toml}: {got:?}");
+    }
+}

@@ -41,3 +41,11 @@ mod soak;
 mod store_corruption;
 mod swaks;
 mod tls;
+
+// Issue 14: deployment with Microsoft 365 / Google Workspace.
+mod dkim;
+mod intake;
+mod next_hop_auth;
+mod next_hop_identity;
+mod proxy_protocol;
+mod stamp;

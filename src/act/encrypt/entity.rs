@@ -20,6 +20,11 @@ const OUTER: &[&str] = &[
     "subject",
 ];
 
+/// Exchange's own organisation headers (`X-MS-Exchange-Organization-*`),
+/// kept exactly as received: Exchange Online reads them when the copy comes
+/// back (attribution, direction, loop detection); they name no client.
+const EXCHANGE_ORG: &str = "x-ms-exchange-organization-";
+
 /// One header field: its lower-case name and where its raw bytes are
 /// (continuation lines and the final CRLF included).
 struct Field {
@@ -96,7 +101,9 @@ impl Split<'_> {
         let mut out = Vec::new();
         let mut subject_done = false;
         for f in &self.fields {
-            let keep = OUTER.contains(&f.name.as_str()) || extra.contains(&f.name);
+            let keep = OUTER.contains(&f.name.as_str())
+                || extra.contains(&f.name)
+                || f.name.starts_with(EXCHANGE_ORG);
             if !keep {
                 continue;
             }
@@ -195,6 +202,15 @@ mod tests {
         assert_eq!(
             neutral,
             b"From: a@firm.example\r\nTo: b@client.example,\r\n c@client.example\r\nSubject: Encrypted message\r\nX-Mailer: Outlook\r\n"
+        );
+    }
+
+    #[test]
+    fn exchange_organisation_headers_stay_exactly_on_the_copy() {
+        let raw = b"X-MS-Exchange-Organization-AuthAs: Internal\r\nFrom: a@firm.example\r\nx-ms-exchange-organization-network-message-id:\r\n\t0b1c2d3e\r\nX-MS-Exchange-CrossTenant-Id: t\r\n\r\nhi\r\n";
+        assert_eq!(
+            split(raw).outer_headers(None, &[]),
+            b"X-MS-Exchange-Organization-AuthAs: Internal\r\nFrom: a@firm.example\r\nx-ms-exchange-organization-network-message-id:\r\n\t0b1c2d3e\r\n"
         );
     }
 

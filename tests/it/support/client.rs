@@ -11,6 +11,21 @@ pub struct Client {
 }
 
 impl Client {
+    /// Connects from the loopback address `from` (127.0.0.0/8 is all
+    /// local): a test can play several clients; returns the banner too.
+    pub async fn connect_from(from: &str, port: u16) -> std::io::Result<(Client, (u16, String))> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(format!("{from}:0").parse().unwrap())?;
+        let s = socket.connect(([127, 0, 0, 1], port).into()).await?;
+        let mut c = Client {
+            io: BufReader::new(s),
+        };
+        let banner = c.reply().await;
+        Ok((c, banner))
+    }
+}
+
+impl Client {
     /// Connects and reads the banner.
     pub async fn connect(port: u16) -> std::io::Result<Client> {
         let s = TcpStream::connect(("127.0.0.1", port)).await?;

@@ -5,11 +5,14 @@
 
 mod client;
 pub mod http;
+pub mod pki;
+mod postfix;
 mod server;
 mod setup;
 mod sink;
 
 pub use client::{held_id, hold_one, send_misdirected, stuff, Client};
+pub use postfix::Postfix;
 pub use server::{Ports, Process, Server};
 pub use setup::Setup;
 pub use sink::{Got, Sink, SinkMode};

@@ -16,6 +16,9 @@ type Conn = BufReader<Box<dyn Io>>;
 
 /// One message as the sink got it: the body is un-dot-stuffed here, by the
 /// test's own code, so the comparison does not trust the code under test.
+/// The loop stamp matterwall puts on top of everything it sends (issue 14)
+/// is taken off into `stamp`, so `body` is what the sender wrote, byte for
+/// byte; `tests/it/stamp.rs` checks the stamp itself.
 #[derive(Debug, Clone)]
 pub struct Got {
     pub from: String,
@@ -23,6 +26,10 @@ pub struct Got {
     pub body: Vec<u8>,
     /// The message came over TLS.
     pub tls: bool,
+    /// The name the relay gave in its (last) EHLO.
+    pub helo: String,
+    /// The `X-Matterwall-Stamp: …` line that came first, CRLF included.
+    pub stamp: Option<Vec<u8>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -99,11 +106,14 @@ async fn sink_session(
     let mut s: Conn = BufReader::new(Box::new(s));
     s.get_mut().write_all(b"220 sink ESMTP\r\n").await?;
     let mut secure = false;
+    let mut helo = String::new();
     let mut cur = Got {
         from: String::new(),
         rcpts: Vec::new(),
         body: Vec::new(),
         tls: false,
+        helo: String::new(),
+        stamp: None,
     };
     loop {
         let mut line = String::new();
@@ -113,6 +123,7 @@ async fn sink_session(
         let upper = line.to_ascii_uppercase();
         let path = || line[line.find('<').unwrap() + 1..line.rfind('>').unwrap()].to_string();
         let reply: String = if upper.starts_with("EHLO") {
+            helo = line[4..].trim().to_string();
             let offer = if tls.is_some() {
                 "250-STARTTLS\r\n"
             } else {
@@ -137,6 +148,8 @@ async fn sink_session(
                 rcpts: Vec::new(),
                 body: Vec::new(),
                 tls: secure,
+                helo: helo.clone(),
+                stamp: None,
             };
             "250 2.1.0 ok\r\n".into()
         } else if upper.starts_with("RCPT TO:") {
@@ -151,7 +164,8 @@ async fn sink_session(
             }
         } else if upper.starts_with("DATA") {
             s.get_mut().write_all(b"354 go\r\n").await?;
-            cur.body = read_body(&mut s).await?;
+            let body = read_body(&mut s).await?;
+            (cur.stamp, cur.body) = unstamp(body);
             let mut g = got.lock().unwrap();
             g.push(cur.clone());
             format!("250 2.0.0 queued as sink{}\r\n", g.len())
@@ -186,4 +200,16 @@ async fn read_body(s: &mut Conn) -> std::io::Result<Vec<u8>> {
         let start = usize::from(line.first() == Some(&b'.'));
         body.extend_from_slice(&line[start..]);
     }
+}
+
+/// Splits off the first line when it is matterwall's loop stamp.
+fn unstamp(body: Vec<u8>) -> (Option<Vec<u8>>, Vec<u8>) {
+    if !body.starts_with(b"X-Matterwall-Stamp: v=1; ") {
+        return (None, body);
+    }
+    let end = body
+        .iter()
+        .position(|b| *b == b'\n')
+        .map_or(body.len(), |i| i + 1);
+    (Some(body[..end].to_vec()), body[end..].to_vec())
 }

@@ -1,0 +1,114 @@
+//! Where the loop stamp's secret lives (issue 14): `stamp.key`, 32 random
+//! bytes, mode 0600, in the data directory (beside `[store] key_file` when
+//! set, else beside the SQLite database). Read, or created, on first use
+//! rather than at load, so `check` and `rules validate` never write it; a
+//! key that cannot be read or made is retried at the next message (each
+//! relay fails with `451` meanwhile: a message must not leave unstamped,
+//! or the firm's transport rule would send it back round the loop).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The stamp key's file and, once read, its bytes.
+#[derive(Debug, Clone)]
+pub struct StampKey {
+    pub path: PathBuf,
+    cached: Arc<Mutex<Option<[u8; 32]>>>,
+}
+
+impl StampKey {
+    /// The key file for a config in `dir` with these `[store]` settings.
+    pub fn locate(dir: &Path, store: &super::raw::RawStore) -> StampKey {
+        let folder = match (&store.key_file, store.url.strip_prefix("sqlite://")) {
+            (Some(k), _) => super::resolve(dir, k).parent().map(Path::to_path_buf),
+            (None, Some(db)) => super::resolve(dir, db).parent().map(Path::to_path_buf),
+            (None, None) => None,
+        };
+        StampKey::at(
+            folder
+                .unwrap_or_else(|| dir.to_path_buf())
+                .join("stamp.key"),
+        )
+    }
+
+    pub fn at(path: PathBuf) -> StampKey {
+        StampKey {
+            path,
+            cached: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The key: read from its file, or made there (0600, fsync'd) when the
+    /// file does not exist yet.
+    pub fn get(&self) -> std::io::Result<[u8; 32]> {
+        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = *cached {
+            return Ok(k);
+        }
+        let key = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes.try_into().map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "stamp.key is not 32 bytes")
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.create()?,
+            Err(e) => return Err(e),
+        };
+        *cached = Some(key);
+        Ok(key)
+    }
+
+    /// Writes a new key beside the path and links it into place, so a
+    /// crash never leaves a short file and two writers agree on one key.
+    fn create(&self) -> std::io::Result<[u8; 32]> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut key = [0u8; 32];
+        getrandom::getrandom(&mut key).map_err(std::io::Error::other)?;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(".stamp.key.{}", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&key)?;
+        f.sync_all()?;
+        let linked = std::fs::hard_link(&tmp, &self.path);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => {
+                std::fs::File::open(dir)?.sync_all()?;
+                tracing::info!(key_file = %self.path.display(), "created the loop-stamp key");
+                Ok(key)
+            }
+            // Someone else made it first: theirs is the key.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                std::fs::read(&self.path)?.try_into().map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "stamp.key is not 32 bytes",
+                    )
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_once_0600_then_read_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let k = StampKey::at(dir.path().join("data/stamp.key"));
+        let first = k.get().unwrap();
+        let mode = std::fs::metadata(&k.path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let again = StampKey::at(k.path.clone()).get().unwrap();
+        assert_eq!(first, again);
+    }
+}
