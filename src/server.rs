@@ -69,14 +69,13 @@ pub async fn run(
     signals: mpsc::Receiver<Signal>,
 ) -> Result<(), ServeError> {
     let config = &engine.config;
-    let store: Arc<dyn Store> = Arc::new(
-        store::open(
-            &config.store.url,
-            &config.dir,
-            config.store.key_file.as_deref(),
-        )
-        .map_err(ServeError::OpenStore)?,
-    );
+    let store: Arc<dyn Store> = store::open(
+        &config.store.url,
+        &config.dir,
+        config.store.key_file.as_deref(),
+        config.store.node.as_deref(),
+    )
+    .map_err(ServeError::OpenStore)?;
     for id in store.stuck_releasing().map_err(ServeError::ReadStore)? {
         tracing::warn!(id = %id, "left in 'releasing' by an interrupted release: check the next hop, not re-sent");
     }

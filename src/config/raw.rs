@@ -261,6 +261,9 @@ pub struct RawStore {
     /// Days a message is kept (held, released or rejected) before its
     /// content is destroyed and it is marked `expired`; 0 keeps forever.
     pub retention_days: u32,
+    /// This node's name in log lines and in the audit entries it writes
+    /// (issue #13); default: the host name.
+    pub node: Option<String>,
 }
 
 impl Default for RawStore {
@@ -269,6 +272,7 @@ impl Default for RawStore {
             url: "sqlite://data/matterwall.db".into(),
             key_file: None,
             retention_days: 90,
+            node: None,
         }
     }
 }

@@ -25,6 +25,8 @@ mod review_api;
 mod review_browser;
 mod serve_process;
 mod slowloris;
+mod store_suite;
+mod postgres;
 mod smtp_e2e;
 mod swaks;
 mod tls;

@@ -5,7 +5,6 @@
 use super::super::accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
 use super::super::audit::AuditEvent;
 use super::super::{Accounts, StoreError};
-use super::audit::append_in;
 use super::{now, SqliteStore};
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::json;
@@ -86,10 +85,7 @@ impl Accounts for SqliteStore {
             )?;
             let details = json!({"user": user.name, "role": user.role.as_str(),
                                  "totp": user.totp_secret.is_some()});
-            append_in(
-                tx,
-                &self.sealer,
-                &AuditEvent::new(by, "user-added", details),
+            self.append_in(tx, &AuditEvent::new(by, "user-added", details),
             )?;
             Ok(())
         })
@@ -130,10 +126,7 @@ impl Accounts for SqliteStore {
             } else {
                 "user-enabled"
             };
-            append_in(
-                tx,
-                &self.sealer,
-                &AuditEvent::new(by, kind, json!({"user": name})),
+            self.append_in(tx, &AuditEvent::new(by, kind, json!({"user": name})),
             )?;
             Ok(())
         })
@@ -203,10 +196,7 @@ impl Accounts for SqliteStore {
             // The first 12 hex digits name the token in the trail without
             // making it usable.
             let details = json!({"user": user, "token": &hash[..12.min(hash.len())]});
-            append_in(
-                tx,
-                &self.sealer,
-                &AuditEvent::new(by, "token-created", details),
+            self.append_in(tx, &AuditEvent::new(by, "token-created", details),
             )?;
             Ok(())
         })
@@ -246,10 +236,7 @@ impl Accounts for SqliteStore {
             };
             let details = json!({"waiver": rec.id, "client": rec.client_id,
                 "recipient": rec.recipient, "expires": rec.expires, "reference": rec.reference});
-            append_in(
-                tx,
-                &self.sealer,
-                &AuditEvent::new(by, "waiver-added", details),
+            self.append_in(tx, &AuditEvent::new(by, "waiver-added", details),
             )?;
             Ok(rec)
         })
@@ -266,10 +253,7 @@ impl Accounts for SqliteStore {
                 return Err(StoreError::NotFound(format!("waiver {id}")));
             }
             let details = json!({"waiver": id});
-            append_in(
-                tx,
-                &self.sealer,
-                &AuditEvent::new(by, "waiver-revoked", details),
+            self.append_in(tx, &AuditEvent::new(by, "waiver-revoked", details),
             )?;
             Ok(())
         })

@@ -109,7 +109,17 @@ WHEN NEW.seq IS NOT COALESCE((SELECT seq FROM audit_head WHERE id = 1), 0) + 1
 BEGIN SELECT RAISE(ABORT, 'audit seq must start at 1 and stay contiguous'); END;
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+/// Version 3: once-per-cluster job claims (issue #13), kept on both
+/// backends so a job's schedule survives a restart.
+const V3: &str = "
+CREATE TABLE jobs (
+    name       TEXT PRIMARY KEY,
+    claimed_at TEXT NOT NULL,
+    node       TEXT NOT NULL
+);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(V0)?;

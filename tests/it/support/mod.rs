@@ -8,6 +8,7 @@ pub mod http;
 mod server;
 mod setup;
 mod sink;
+pub mod postgres;
 
 pub use client::{held_id, hold_one, send_misdirected, stuff, Client};
 pub use server::{Ports, Process, Server};
