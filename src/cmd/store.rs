@@ -7,11 +7,7 @@ use matterwall::store;
 use std::process::ExitCode;
 
 pub fn migrate(cfg: &Config, to: &str) -> Result<ExitCode> {
-    let node = cfg
-        .store
-        .node
-        .clone()
-        .unwrap_or_else(store::default_node);
+    let node = cfg.store.node.clone().unwrap_or_else(store::default_node);
     let copied = store::migrate::run(
         &cfg.store.url,
         &cfg.dir,

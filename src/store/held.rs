@@ -173,7 +173,13 @@ pub(crate) const STATUS_KINDS: [(&str, HeldStatus); 6] = [
 /// the content fail to open, so a release refuses instead of sending it
 /// elsewhere. Records sealed before this binding (id only) no longer open:
 /// the product is pre-release, so no fallback that would weaken it.
-pub(crate) fn binding(id: &str, received_at: &str, envelope: &str, action: &str, rules: &str) -> String {
+pub(crate) fn binding(
+    id: &str,
+    received_at: &str,
+    envelope: &str,
+    action: &str,
+    rules: &str,
+) -> String {
     serde_json::json!([
         "matterwall held v2",
         id,
@@ -184,4 +190,3 @@ pub(crate) fn binding(id: &str, received_at: &str, envelope: &str, action: &str,
     ])
     .to_string()
 }
-

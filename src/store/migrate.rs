@@ -117,7 +117,10 @@ pub fn run(
         })?;
     let db = config_dir.join(path);
     if !db.exists() {
-        return Err(StoreError::Invalid(format!("{}: no such store", db.display())));
+        return Err(StoreError::Invalid(format!(
+            "{}: no such store",
+            db.display()
+        )));
     }
     let key = match key_file {
         Some(k) => config_dir.join(k),

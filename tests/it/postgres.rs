@@ -46,19 +46,30 @@ fn a_release_pressed_on_two_nodes_at_once_happens_once() {
     for _ in 0..5 {
         let id = hold(a.as_ref());
         let id2 = id.clone();
-        let got = race([&a, &b], 4, move |s, _| s.begin_release(&id2, &BY).map(|_| ()));
+        let got = race([&a, &b], 4, move |s, _| {
+            s.begin_release(&id2, &BY).map(|_| ())
+        });
         let wins = got.iter().filter(|r| r.is_ok()).count();
         assert_eq!(wins, 1, "{got:?}");
         for r in got.iter().filter(|r| r.is_err()) {
             assert!(
-                matches!(r, Err(StoreError::WrongStatus { status: HeldStatus::Releasing, .. })),
+                matches!(
+                    r,
+                    Err(StoreError::WrongStatus {
+                        status: HeldStatus::Releasing,
+                        ..
+                    })
+                ),
                 "{r:?}"
             );
         }
         b.finish_release(&id, &[]).unwrap();
         assert!(matches!(
             a.begin_release(&id, &BY),
-            Err(StoreError::WrongStatus { status: HeldStatus::Released, .. })
+            Err(StoreError::WrongStatus {
+                status: HeldStatus::Released,
+                ..
+            })
         ));
     }
     assert_eq!(audit::verify(a.as_ref()).unwrap(), Ok(15));
@@ -100,7 +111,10 @@ fn a_session_made_on_one_node_is_valid_on_the_other_and_ends_everywhere() {
     };
     a.create_session(&s).unwrap();
     let (got, u) = b.session("h1").unwrap().unwrap();
-    assert_eq!((got.csrf.as_str(), u.totp_secret.as_deref()), ("c", Some(&b"secret-secret-secret"[..])));
+    assert_eq!(
+        (got.csrf.as_str(), u.totp_secret.as_deref()),
+        ("c", Some(&b"secret-secret-secret"[..]))
+    );
     // A one-time code used on one node cannot be replayed on the other.
     assert!(a.use_totp_step("alice", 7).unwrap());
     assert!(!b.use_totp_step("alice", 7).unwrap());
@@ -125,7 +139,10 @@ fn a_waiver_added_on_one_node_is_news_on_the_other_within_a_second() {
     assert!(b.wait_review_change(Duration::from_secs(1)).unwrap());
     assert!(t0.elapsed() < Duration::from_secs(1));
     assert_eq!(b.waivers().unwrap().len(), 1);
-    assert!(b.review_generation().unwrap() > before, "the backstop sees it too");
+    assert!(
+        b.review_generation().unwrap() > before,
+        "the backstop sees it too"
+    );
     // Held messages are not review news.
     hold(a.as_ref());
     assert!(!b.wait_review_change(Duration::from_millis(300)).unwrap());
@@ -147,12 +164,17 @@ fn a_schema_newer_than_known_or_another_key_is_refused() {
     let (dir, url, a, _b) = two_nodes();
     drop(a);
     let other = tempfile::tempdir().unwrap();
-    let err = open(&url, other.path(), Some("k"), Some("c")).err().unwrap();
+    let err = open(&url, other.path(), Some("k"), Some("c"))
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("same key_file"), "{err}");
     let v = postgres::SCHEMA_VERSION + 1;
     cluster.psql(&url, &format!("UPDATE schema_version SET version = {v}"));
     let err = open(&url, dir.path(), Some("k"), Some("a")).err().unwrap();
-    assert!(err.to_string().contains("newer than this program knows"), "{err}");
+    assert!(
+        err.to_string().contains("newer than this program knows"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -163,7 +185,10 @@ fn migrations_are_idempotent_and_the_trail_refuses_edits() {
     for _ in 0..2 {
         open(&url, dir.path(), Some("k"), Some("again")).unwrap();
     }
-    assert_eq!(cluster.psql(&url, "SELECT version FROM schema_version"), "1");
+    assert_eq!(
+        cluster.psql(&url, "SELECT version FROM schema_version"),
+        "1"
+    );
     for sql in [
         "UPDATE audit SET actor = 'mallory'",
         "DELETE FROM audit",
@@ -228,12 +253,28 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
     let before = setup.audit();
     let out = setup.cli(&["store", "migrate", "--to", &url]);
     let said = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(said.contains("audit trail intact there"), "{said}");
-    let pg = open(&url, setup.dir.path(), Some("data/matterwall.key"), Some("new")).unwrap();
+    let pg = open(
+        &url,
+        setup.dir.path(),
+        Some("data/matterwall.key"),
+        Some("new"),
+    )
+    .unwrap();
     assert_eq!(pg.get(&ids[2]).unwrap().raw, crate::store_suite::msg().raw);
-    assert_eq!(pg.get(&ids[0]).unwrap().summary.status, HeldStatus::Released);
-    assert_eq!(pg.get(&ids[1]).unwrap().summary.status, HeldStatus::Rejected);
+    assert_eq!(
+        pg.get(&ids[0]).unwrap().summary.status,
+        HeldStatus::Released
+    );
+    assert_eq!(
+        pg.get(&ids[1]).unwrap().summary.status,
+        HeldStatus::Rejected
+    );
     assert!(pg.user("alice").unwrap().is_some());
     assert_eq!(pg.waivers().unwrap().len(), 1);
     assert_eq!(audit::verify(pg.as_ref()).unwrap(), Ok(before.len() as u64));
@@ -246,7 +287,10 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
         reference: "WV".into(),
     };
     assert_eq!(pg.add_waiver(w, "admin").unwrap().id, 3);
-    assert_eq!(audit::verify(pg.as_ref()).unwrap(), Ok(before.len() as u64 + 2));
+    assert_eq!(
+        audit::verify(pg.as_ref()).unwrap(),
+        Ok(before.len() as u64 + 2)
+    );
     let again = setup.cli(&["store", "migrate", "--to", &url]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
@@ -260,5 +304,9 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
     let after = setup.audit();
     assert_eq!(after[..before.len()], before[..]);
     let out = setup.cli(&["audit", "verify"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

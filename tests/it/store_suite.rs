@@ -87,10 +87,7 @@ fn hold_release_reject(store: &dyn Store) {
     store.begin_release(&third, &BY).unwrap();
     store.abort_release(&third, "next hop refused").unwrap();
     assert_eq!(store.get(&third).unwrap().summary.status, HeldStatus::Held);
-    assert!(matches!(
-        store.get("nope"),
-        Err(StoreError::NotFound(_))
-    ));
+    assert!(matches!(store.get("nope"), Err(StoreError::NotFound(_))));
     assert_eq!(store.list().unwrap().len(), 3);
     assert_eq!(
         kinds(store),
@@ -137,10 +134,19 @@ fn queue_filters_sort_and_count(store: &dyn Store) {
         ids[2]
     );
     assert_eq!(q(&|q| q.rule = Some("nope".into())).total, 0);
-    assert_eq!(q(&|q| q.rule = Some("unauthorised-recipient".into())).total, 3);
+    assert_eq!(
+        q(&|q| q.rule = Some("unauthorised-recipient".into())).total,
+        3
+    );
     assert_eq!(q(&|q| q.matter = Some("2024-0117".into())).total, 3);
-    assert_eq!(q(&|q| q.since = Some("2000-01-01T00:00:00Z".into())).total, 3);
-    assert_eq!(q(&|q| q.until = Some("2000-01-01T00:00:00Z".into())).total, 0);
+    assert_eq!(
+        q(&|q| q.since = Some("2000-01-01T00:00:00Z".into())).total,
+        3
+    );
+    assert_eq!(
+        q(&|q| q.until = Some("2000-01-01T00:00:00Z".into())).total,
+        0
+    );
     let by_size = q(&|q| {
         q.sort = HeldSort::Size;
         q.ascending = true;
@@ -268,12 +274,18 @@ fn retention_destroys_content_but_not_a_release_in_flight(store: &dyn Store) {
     want.sort();
     assert_eq!(gone, want);
     assert!(matches!(store.get(&held), Err(StoreError::Destroyed(_))));
-    assert!(store.get(&releasing).is_ok(), "a release in flight is left alone");
+    assert!(
+        store.get(&releasing).is_ok(),
+        "a release in flight is left alone"
+    );
     assert!(store.begin_release(&held, &BY).is_err());
     let summary = store.list().unwrap();
     let h = summary.iter().find(|s| s.id == held).unwrap();
     assert_eq!((h.status, h.subject.as_str()), (HeldStatus::Expired, ""));
-    assert!(store.expire(&store.db_now().unwrap()).unwrap().is_empty(), "once only");
+    assert!(
+        store.expire(&store.db_now().unwrap()).unwrap().is_empty(),
+        "once only"
+    );
     let expired = store
         .audit_query(&AuditFilter {
             kind: Some("expired".into()),
@@ -302,10 +314,34 @@ fn audit_trail_pages_filters_and_head(store: &dyn Store) {
         limit: 100,
         ..Default::default()
     };
-    assert_eq!(by(AuditFilter { kind: Some("login".into()), ..all() }), 5);
-    assert_eq!(by(AuditFilter { actor: Some("smtp".into()), ..all() }), 1);
-    assert_eq!(by(AuditFilter { message: Some(id), ..all() }), 1);
-    assert_eq!(by(AuditFilter { before: Some(3), ..all() }), 2);
+    assert_eq!(
+        by(AuditFilter {
+            kind: Some("login".into()),
+            ..all()
+        }),
+        5
+    );
+    assert_eq!(
+        by(AuditFilter {
+            actor: Some("smtp".into()),
+            ..all()
+        }),
+        1
+    );
+    assert_eq!(
+        by(AuditFilter {
+            message: Some(id),
+            ..all()
+        }),
+        1
+    );
+    assert_eq!(
+        by(AuditFilter {
+            before: Some(3),
+            ..all()
+        }),
+        2
+    );
     assert_eq!(audit::verify(store).unwrap(), Ok(6));
 }
 
@@ -321,7 +357,10 @@ fn copy_memory(store: &dyn Store) {
 fn jobs_are_claimed_once_per_period(store: &dyn Store) {
     let hour = std::time::Duration::from_secs(3600);
     assert!(store.claim_job("retention", hour).unwrap());
-    assert!(!store.claim_job("retention", hour).unwrap(), "claimed already");
+    assert!(
+        !store.claim_job("retention", hour).unwrap(),
+        "claimed already"
+    );
     assert!(store.claim_job("digest", hour).unwrap(), "another job");
     std::thread::sleep(std::time::Duration::from_millis(20));
     let short = std::time::Duration::from_millis(10);

@@ -95,7 +95,10 @@ impl Accounts for PgStore {
 
     fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
         let row = self.with(|c| {
-            Ok(c.query_opt(&format!("SELECT {USER} FROM users u WHERE u.name = $1"), &[&name])?)
+            Ok(c.query_opt(
+                &format!("SELECT {USER} FROM users u WHERE u.name = $1"),
+                &[&name],
+            )?)
         })?;
         Ok(row.map(|r| self.user_at(&r, 0)))
     }
@@ -189,9 +192,7 @@ impl Accounts for PgStore {
     fn add_token(&self, hash: &str, user: &str, by: &str) -> Result<(), StoreError> {
         self.audited(by, "token-created", |tx| {
             tx.execute(
-                &format!(
-                    "INSERT INTO tokens (hash, user_name, created_at) VALUES ($1, $2, {NOW})"
-                ),
+                &format!("INSERT INTO tokens (hash, user_name, created_at) VALUES ($1, $2, {NOW})"),
                 &[&hash, &user],
             )?;
             let details = json!({"user": user, "token": &hash[..12.min(hash.len())]});

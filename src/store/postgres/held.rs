@@ -23,8 +23,10 @@ fn status_of(s: &str) -> HeldStatus {
 }
 
 fn current(c: &mut impl GenericClient, id: &str) -> Result<Option<HeldStatus>, StoreError> {
-    Ok(c.query_opt("SELECT status FROM held WHERE id = $1", &[&id])?
-        .map(|r| status_of(r.get(0))))
+    Ok(
+        c.query_opt("SELECT status FROM held WHERE id = $1", &[&id])?
+            .map(|r| status_of(r.get(0))),
+    )
 }
 
 /// See the SQLite store: the trail's last status entry for `id` must agree

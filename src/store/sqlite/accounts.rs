@@ -85,8 +85,7 @@ impl Accounts for SqliteStore {
             )?;
             let details = json!({"user": user.name, "role": user.role.as_str(),
                                  "totp": user.totp_secret.is_some()});
-            self.append_in(tx, &AuditEvent::new(by, "user-added", details),
-            )?;
+            self.append_in(tx, &AuditEvent::new(by, "user-added", details))?;
             Ok(())
         })
     }
@@ -126,8 +125,7 @@ impl Accounts for SqliteStore {
             } else {
                 "user-enabled"
             };
-            self.append_in(tx, &AuditEvent::new(by, kind, json!({"user": name})),
-            )?;
+            self.append_in(tx, &AuditEvent::new(by, kind, json!({"user": name})))?;
             Ok(())
         })
     }
@@ -196,8 +194,7 @@ impl Accounts for SqliteStore {
             // The first 12 hex digits name the token in the trail without
             // making it usable.
             let details = json!({"user": user, "token": &hash[..12.min(hash.len())]});
-            self.append_in(tx, &AuditEvent::new(by, "token-created", details),
-            )?;
+            self.append_in(tx, &AuditEvent::new(by, "token-created", details))?;
             Ok(())
         })
     }
@@ -236,8 +233,7 @@ impl Accounts for SqliteStore {
             };
             let details = json!({"waiver": rec.id, "client": rec.client_id,
                 "recipient": rec.recipient, "expires": rec.expires, "reference": rec.reference});
-            self.append_in(tx, &AuditEvent::new(by, "waiver-added", details),
-            )?;
+            self.append_in(tx, &AuditEvent::new(by, "waiver-added", details))?;
             Ok(rec)
         })
     }
@@ -253,8 +249,7 @@ impl Accounts for SqliteStore {
                 return Err(StoreError::NotFound(format!("waiver {id}")));
             }
             let details = json!({"waiver": id});
-            self.append_in(tx, &AuditEvent::new(by, "waiver-revoked", details),
-            )?;
+            self.append_in(tx, &AuditEvent::new(by, "waiver-revoked", details))?;
             Ok(())
         })
     }

@@ -306,8 +306,7 @@ impl Quarantine for SqliteStore {
                 Some(by.actor),
             )?;
             let details = json!({"message": id, "comment": by.comment});
-            self.append_in(tx, &AuditEvent::new(by.actor, "release", details),
-            )?;
+            self.append_in(tx, &AuditEvent::new(by.actor, "release", details))?;
             Ok(())
         })?;
         Ok(msg)
@@ -325,8 +324,7 @@ impl Quarantine for SqliteStore {
             )?;
             let actor = Self::reviewer_of(tx, id)?;
             let details = json!({"message": id, "refused": refused});
-            self.append_in(tx, &AuditEvent::new(actor, "released", details),
-            )?;
+            self.append_in(tx, &AuditEvent::new(actor, "released", details))?;
             Ok(())
         })
     }
@@ -360,8 +358,7 @@ impl Quarantine for SqliteStore {
                 Some(by.actor),
             )?;
             let details = json!({"message": id, "comment": by.comment});
-            self.append_in(tx, &AuditEvent::new(by.actor, "reject", details),
-            )?;
+            self.append_in(tx, &AuditEvent::new(by.actor, "reject", details))?;
             Ok(())
         })
     }

@@ -412,3 +412,23 @@ fn a_status_set_back_in_the_file_is_refused() {
     ));
     assert_eq!(store.get(&id).unwrap().summary.status, HeldStatus::Held);
 }
+
+/// Issue #13: a database written by a newer matterwall is refused, not
+/// half-understood; reopening a current one migrates nothing twice.
+#[test]
+fn a_schema_newer_than_known_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    drop(open(dir.path()));
+    let conn = Connection::open(dir.path().join("q/db.sqlite")).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let q = dir.path().join("q");
+    let err = SqliteStore::open(&q.join("db.sqlite"), &q.join("matterwall.key"), "t")
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("newer than this program knows"),
+        "{err}"
+    );
+}

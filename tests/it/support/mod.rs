@@ -5,10 +5,10 @@
 
 mod client;
 pub mod http;
+pub mod postgres;
 mod server;
 mod setup;
 mod sink;
-pub mod postgres;
 
 pub use client::{held_id, hold_one, send_misdirected, stuff, Client};
 pub use server::{Ports, Process, Server};

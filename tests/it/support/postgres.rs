@@ -36,7 +36,10 @@ fn bindir() -> PathBuf {
         .filter(|b| b.join("initdb").exists())
         .collect();
     found.sort_by_key(|p| {
-        let v = p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str());
+        let v = p
+            .parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str());
         v.and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)
     });
     found
@@ -77,7 +80,15 @@ impl PgCluster {
             assert!(out.status.success(), "chown: {out:?}");
         }
         let out = as_owner(&bin.join("initdb"))
-            .args(["-U", "matterwall", "--auth=trust", "-E", "UTF8", "--no-sync", "-D"])
+            .args([
+                "-U",
+                "matterwall",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "-D",
+            ])
             .arg(dir.path().join("data"))
             .output()
             .expect("initdb");
@@ -116,9 +127,7 @@ impl PgCluster {
             .expect("start postgres");
         self.keeper = Some(keeper);
         let t0 = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err()
-            || !self.ready()
-        {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() || !self.ready() {
             assert!(
                 t0.elapsed() < Duration::from_secs(60),
                 "PostgreSQL did not start: {}",
@@ -154,7 +163,11 @@ impl PgCluster {
     /// A new empty database; returns its URL.
     pub fn fresh_db(&self) -> String {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("t{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+        let name = format!(
+            "t{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
         let out = Command::new(self.bin.join("psql"))
             .args(["-q", "-v", "ON_ERROR_STOP=1", "-d"])
             .arg(self.url("postgres"))
@@ -175,7 +188,17 @@ impl PgCluster {
     /// As [`PgCluster::psql`]; the error PostgreSQL gave when it refused.
     pub fn try_psql(&self, url: &str, sql: &str) -> Result<String, String> {
         let out = Command::new(self.bin.join("psql"))
-            .args(["-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+            .args([
+                "-q",
+                "-t",
+                "-A",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                url,
+                "-c",
+                sql,
+            ])
             .output()
             .expect("psql");
         if !out.status.success() {
