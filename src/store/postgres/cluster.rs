@@ -14,7 +14,7 @@ impl Cluster for PgStore {
     }
 
     fn db_now(&self) -> Result<String, StoreError> {
-        self.with(|c| Self::now_in(c))
+        self.with(Self::now_in)
     }
 
     fn claim_job(&self, name: &str, period: Duration) -> Result<bool, StoreError> {
