@@ -256,6 +256,12 @@ async fn audit(store: &Arc<dyn Store>, event: AuditEvent) {
     }
 }
 
+/// How long a node's claim on the daily digest keeps other nodes off it:
+/// less than a day, so tomorrow's run is free whatever the clocks' drift.
+const DIGEST_PERIOD: std::time::Duration = std::time::Duration::from_secs(20 * 3600);
+/// Likewise for the hourly retention run.
+const RETENTION_PERIOD: std::time::Duration = std::time::Duration::from_secs(50 * 60);
+
 /// In `[notify] compliance_mode = "digest"`, sends compliance the list of
 /// held mail once a day at `digest_at` (UTC). The mode and time are read at
 /// each turn, so a reload changes them.
@@ -275,8 +281,15 @@ async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
             continue;
         }
         let s = store.clone();
-        let held = match tokio::task::spawn_blocking(move || s.list()).await {
-            Ok(Ok(h)) => h,
+        // Once per cluster (issue #13): the node that claims today's run
+        // sends it; the others skip it.
+        let claim = move || match s.claim_job("digest", DIGEST_PERIOD)? {
+            true => s.list().map(Some),
+            false => Ok(None),
+        };
+        let held = match tokio::task::spawn_blocking(claim).await {
+            Ok(Ok(Some(h))) => h,
+            Ok(Ok(None)) => continue,
             _ => {
                 tracing::error!("cannot read the store for the daily digest");
                 continue;
@@ -306,7 +319,13 @@ async fn retention_hourly(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
         }
         let days = live.load().config.store.retention_days;
         let s = store.clone();
-        match tokio::task::spawn_blocking(move || store::apply_retention(&*s, days)).await {
+        // One node per cluster per hour (issue #13); expiry is idempotent,
+        // so this saves work rather than guarding correctness.
+        let run = move || match s.claim_job("retention", RETENTION_PERIOD)? {
+            true => store::apply_retention(&*s, days),
+            false => Ok(Vec::new()),
+        };
+        match tokio::task::spawn_blocking(run).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "retention failed; will try again in an hour")

@@ -240,7 +240,11 @@ pub fn apply_retention(
     if days == 0 {
         return Ok(Vec::new());
     }
-    let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    // The database's clock: on several nodes, one cut-off for all.
+    let now = chrono::DateTime::parse_from_rfc3339(&store.db_now()?)
+        .map_err(|e| StoreError::Invalid(format!("the database's clock: {e}")))?
+        .with_timezone(&chrono::Utc);
+    let cutoff = now - chrono::Duration::days(i64::from(days));
     let gone = store.expire(&cutoff.to_rfc3339())?;
     for (id, was) in &gone {
         tracing::info!(id = %id, was = %was, days, "retention: content destroyed, message expired");
