@@ -310,3 +310,24 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// The sync client runs its own runtime: from async code every store call
+/// must go through `spawn_blocking` (as the server's are), where it works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_calls_work_from_async_code_on_blocking_threads() {
+    let url = PgCluster::shared().fresh_db();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    let store = tokio::task::spawn_blocking(move || open(&url, &d, None, Some("a")).unwrap())
+        .await
+        .unwrap();
+    let s = store.clone();
+    let id = tokio::task::spawn_blocking(move || hold(s.as_ref()))
+        .await
+        .unwrap();
+    let s = store.clone();
+    let got = tokio::task::spawn_blocking(move || s.get(&id).map(|m| m.summary.status))
+        .await
+        .unwrap();
+    assert_eq!(got.unwrap(), HeldStatus::Held);
+}

@@ -49,6 +49,21 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
+/// The sync client blocks on its own runtime when dropped (to say goodbye
+/// to the server), which panics on a thread that drives async tasks: where
+/// the last handle goes away in async code, the connections are closed on
+/// a thread of their own.
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        let take =
+            |m: &mut Mutex<Option<Client>>| m.get_mut().unwrap_or_else(|p| p.into_inner()).take();
+        let clients = [take(&mut self.conn), take(&mut self.listener)];
+        if tokio::runtime::Handle::try_current().is_ok() {
+            std::thread::spawn(move || drop(clients));
+        }
+    }
+}
+
 /// Key of the advisory lock every audited write takes first: it also
 /// covers the very first append, when there is no head row to lock yet.
 const WRITE_LOCK: i64 = 0x6d77_0001;
