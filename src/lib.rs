@@ -34,6 +34,7 @@ pub mod config;
 pub mod detect;
 pub mod engine;
 pub mod extract;
+pub mod failpoint;
 pub mod metrics;
 pub mod policy;
 pub mod review;

@@ -16,7 +16,7 @@ use crate::engine::Engine;
 use crate::metrics::Metrics;
 use crate::review::{self, ReviewState};
 use crate::smtp::listener::Listener;
-use crate::store::{self, AuditEvent, Store, StoreError};
+use crate::store::{self, AuditEvent, Handle, Store, StoreError};
 use arc_swap::ArcSwap;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -69,18 +69,30 @@ pub async fn run(
     signals: mpsc::Receiver<Signal>,
 ) -> Result<(), ServeError> {
     let config = &engine.config;
-    let store: Arc<dyn Store> = store::open(
-        &config.store.url,
-        &config.dir,
-        config.store.key_file.as_deref(),
-        config.store.node.as_deref(),
-    )
-    .map_err(ServeError::OpenStore)?;
-    for id in store.stuck_releasing().map_err(ServeError::ReadStore)? {
+    let (url, dir, key, node) = (
+        config.store.url.clone(),
+        config.dir.clone(),
+        config.store.key_file.clone(),
+        config.store.node.clone(),
+    );
+    // Opened on the blocking pool like every later call: a store's client
+    // may not be used from async code.
+    let opened = tokio::task::spawn_blocking(move || {
+        store::open(&url, &dir, key.as_deref(), node.as_deref())
+    })
+    .await
+    .map_err(|e| ServeError::OpenStore(StoreError::Task(e.to_string())))?;
+    let store = Handle::new(opened.map_err(ServeError::OpenStore)?);
+    let stuck = store.run(|st| st.stuck_releasing()).await;
+    for id in stuck.map_err(ServeError::ReadStore)? {
         tracing::warn!(id = %id, "left in 'releasing' by an interrupted release: check the next hop, not re-sent");
     }
     let waivers: LiveWaivers = Arc::new(ArcSwap::from_pointee(Vec::new()));
-    let n = review::waivers::refresh(store.as_ref(), &waivers).map_err(ServeError::ReadStore)?;
+    let w = waivers.clone();
+    let n = store
+        .run(move |st| review::waivers::refresh(st, &w))
+        .await
+        .map_err(ServeError::ReadStore)?;
     let smtp = tokio_listener(listeners.smtp).map_err(|e| ServeError::Listener("SMTP", e))?;
     let http = tokio_listener(listeners.review).map_err(|e| ServeError::Listener("review", e))?;
     // The addresses actually bound: with port 0 in the config this line is
@@ -184,7 +196,7 @@ struct Live {
     engine: Arc<ArcSwap<Engine>>,
     waivers: LiveWaivers,
     metrics: Arc<Metrics>,
-    store: Arc<dyn Store>,
+    store: Handle,
 }
 
 /// Carries out the caller's signals until [`Signal::Stop`] or until every
@@ -197,11 +209,11 @@ async fn obey(
 ) {
     while let Some(Signal::Reload) = signals.recv().await {
         let details = reload(&path, &live.engine, &live.metrics).await;
-        audit(&live.store, AuditEvent::new("system", "reload", details)).await;
-        let (s, w) = (live.store.clone(), live.waivers.clone());
-        if let Ok(Err(e)) =
-            tokio::task::spawn_blocking(move || review::waivers::refresh(s.as_ref(), &w)).await
-        {
+        let event = AuditEvent::new("system", "reload", details);
+        live.store.append_or_log("reload", event).await;
+        let w = live.waivers.clone();
+        let refreshed = live.store.run(move |st| review::waivers::refresh(st, &w));
+        if let Err(e) = refreshed.await {
             tracing::error!(error = %e, "cannot re-read the review waivers");
         }
     }
@@ -246,16 +258,6 @@ async fn reload(path: &Path, live: &ArcSwap<Engine>, metrics: &Metrics) -> serde
     }
 }
 
-/// Appends one entry; a failure is logged (a reload is not undone for it).
-async fn audit(store: &Arc<dyn Store>, event: AuditEvent) {
-    let s = store.clone();
-    match tokio::task::spawn_blocking(move || s.append(event)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "cannot write the audit trail"),
-        Err(_) => tracing::error!("the audit write panicked"),
-    }
-}
-
 /// How long a node's claim on the daily digest keeps other nodes off it:
 /// less than a day, so tomorrow's run is free whatever the clocks' drift.
 const DIGEST_PERIOD: std::time::Duration = std::time::Duration::from_secs(20 * 3600);
@@ -265,7 +267,7 @@ const RETENTION_PERIOD: std::time::Duration = std::time::Duration::from_secs(50 
 /// In `[notify] compliance_mode = "digest"`, sends compliance the list of
 /// held mail once a day at `digest_at` (UTC). The mode and time are read at
 /// each turn, so a reload changes them.
-async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
+async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Handle) {
     loop {
         let at = live.load().config.notify.digest_at;
         let now = chrono::Utc::now();
@@ -280,17 +282,16 @@ async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
         if cfg.notify.mode != ComplianceMode::Digest {
             continue;
         }
-        let s = store.clone();
         // Once per cluster (issue #13): the node that claims today's run
         // sends it; the others skip it.
-        let claim = move || match s.claim_job("digest", DIGEST_PERIOD)? {
-            true => s.list().map(Some),
+        let claim = |st: &dyn Store| match st.claim_job("digest", DIGEST_PERIOD)? {
+            true => st.list().map(Some),
             false => Ok(None),
         };
-        let held = match tokio::task::spawn_blocking(claim).await {
-            Ok(Ok(Some(h))) => h,
-            Ok(Ok(None)) => continue,
-            _ => {
+        let held = match store.run(claim).await {
+            Ok(Some(h)) => h,
+            Ok(None) => continue,
+            Err(_) => {
                 tracing::error!("cannot read the store for the daily digest");
                 continue;
             }
@@ -305,7 +306,7 @@ async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
 /// an hour after start, and a run is skipped when the wall clock moved more
 /// than an hour beyond the monotonic clock since the last one: a clock
 /// jumped forward must not expire the whole queue (RELIABILITY §2 item 16).
-async fn retention_hourly(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
+async fn retention_hourly(live: Arc<ArcSwap<Engine>>, store: Handle) {
     let hour = std::time::Duration::from_secs(3600);
     let mut last = (std::time::Instant::now(), chrono::Utc::now());
     loop {
@@ -318,19 +319,14 @@ async fn retention_hourly(live: Arc<ArcSwap<Engine>>, store: Arc<dyn Store>) {
             continue;
         }
         let days = live.load().config.store.retention_days;
-        let s = store.clone();
         // One node per cluster per hour (issue #13); expiry is idempotent,
         // so this saves work rather than guarding correctness.
-        let run = move || match s.claim_job("retention", RETENTION_PERIOD)? {
-            true => store::apply_retention(&*s, days),
+        let run = move |st: &dyn Store| match st.claim_job("retention", RETENTION_PERIOD)? {
+            true => store::apply_retention(st, days),
             false => Ok(Vec::new()),
         };
-        match tokio::task::spawn_blocking(run).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "retention failed; will try again in an hour")
-            }
-            Err(_) => tracing::error!("retention panicked; will try again in an hour"),
+        if let Err(e) = store.run(run).await {
+            tracing::error!(error = %e, "retention failed; will try again in an hour")
         }
     }
 }

@@ -18,8 +18,7 @@ use crate::config::Config;
 use crate::smtp::codec::{MailParams, Reply};
 use crate::smtp::relay::{self, RelayConfig};
 use crate::smtp::session::Transaction;
-use crate::store::{AuditEvent, NewHeld, Store};
-use std::sync::Arc;
+use crate::store::{AuditEvent, Handle, NewHeld};
 
 /// The rule name a report is held under when it cannot be sent.
 pub const UNSENT_RULE: &str = "undeliverable-report";
@@ -27,7 +26,7 @@ pub const UNSENT_RULE: &str = "undeliverable-report";
 /// Sends the report for `refused` to the sender of message `id`.
 pub async fn report(
     cfg: &Config,
-    store: Arc<dyn Store>,
+    store: Handle,
     id: &str,
     tx: &Transaction,
     raw: &[u8],
@@ -56,7 +55,7 @@ pub async fn report(
 }
 
 /// Keeps an unsendable report in the quarantine under [`UNSENT_RULE`].
-async fn hold_unsent(store: Arc<dyn Store>, id: &str, sender: &str, dsn: Vec<u8>) {
+async fn hold_unsent(store: Handle, id: &str, sender: &str, dsn: Vec<u8>) {
     let verdict = Verdict::internal(UNSENT_RULE);
     let msg = NewHeld {
         id: crate::store::new_id(),
@@ -74,8 +73,8 @@ async fn hold_unsent(store: Arc<dyn Store>, id: &str, sender: &str, dsn: Vec<u8>
     let details = serde_json::json!({"message": msg.id, "from": "", "to": msg.to,
         "action": "hold", "rules": msg.rules, "report_for": id});
     let event = AuditEvent::new("smtp", "verdict", details);
-    match tokio::task::spawn_blocking(move || store.hold(msg, event)).await {
-        Ok(Ok(held)) => tracing::warn!(id, held = %held, "delivery report held"),
+    match store.run(move |st| st.hold(msg, event)).await {
+        Ok(held) => tracing::warn!(id, held = %held, "delivery report held"),
         _ => tracing::error!(
             id,
             "cannot hold the delivery report: it is in this log line only"

@@ -1,15 +1,14 @@
 //! Hold: commit the message to the quarantine (fsync'd) together with the
 //! verdict's audit entry, and only then 250.
 
-use super::{tempfail, Tempfail};
+use super::{store_tempfail, tempfail, Tempfail};
 use crate::check::Verdict;
 use crate::smtp::codec::Reply;
 use crate::smtp::session::Transaction;
-use crate::store::{AuditEvent, NewHeld, Store};
-use std::sync::Arc;
+use crate::store::{AuditEvent, Handle, NewHeld};
 
 pub async fn hold(
-    store: Arc<dyn Store>,
+    store: Handle,
     id: &str,
     tx: &Transaction,
     verdict: &Verdict,
@@ -35,19 +34,15 @@ pub async fn hold(
         verdict_json,
         raw,
     };
-    let stored = tokio::task::spawn_blocking(move || {
+    let stored = store.run(move |st| {
         msg.subject = subject(&msg.raw);
-        store.hold(msg, event)
+        st.hold(msg, event)
     });
     match stored.await {
-        Ok(Ok(id)) => Reply::new(250, format!("2.0.0 held as {id}")),
-        Ok(Err(e)) => {
-            tracing::error!(id, error = %e, "cannot store the held message; answering 451");
-            tempfail(Tempfail::Internal)
-        }
-        Err(_) => {
-            tracing::error!(id, "the store panicked; answering 451");
-            tempfail(Tempfail::Internal)
+        Ok(id) => Reply::new(250, format!("2.0.0 held as {id}")),
+        Err(e) => {
+            tracing::error!(id, error = %e, "cannot store the held message; answering 4xx");
+            store_tempfail(&e)
         }
     }
 }

@@ -28,7 +28,7 @@ use crate::policy::recipients::ExtraWaiver;
 use crate::policy::rules::Action;
 use crate::smtp::codec::Reply;
 use crate::smtp::session::{Peer, Settle, Transaction};
-use crate::store::{AuditEvent, Store};
+use crate::store::{AuditEvent, Handle, StoreError};
 use arc_swap::ArcSwap;
 use serde_json::json;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub type LiveWaivers = Arc<ArcSwap<Vec<ExtraWaiver>>>;
 pub struct Actor {
     pub engine: Arc<ArcSwap<Engine>>,
     pub waivers: LiveWaivers,
-    pub store: Arc<dyn Store>,
+    pub store: Handle,
     pub metrics: Arc<Metrics>,
 }
 
@@ -53,12 +53,26 @@ pub enum Tempfail {
     NextHop,
     /// Anything of ours: a panic in the scan, a store failure.
     Internal,
+    /// The store's disk is full.
+    StorageFull,
 }
 
 pub fn tempfail(t: Tempfail) -> Reply {
     match t {
         Tempfail::NextHop => Reply::new(451, "4.4.1 next hop unavailable, try again later"),
         Tempfail::Internal => Reply::new(451, "4.3.0 internal error, try again later"),
+        Tempfail::StorageFull => {
+            Reply::new(452, "4.3.1 insufficient system storage, try again later")
+        }
+    }
+}
+
+/// The 4xx for a store that could not commit.
+pub fn store_tempfail(e: &StoreError) -> Reply {
+    if e.is_storage_full() {
+        tempfail(Tempfail::StorageFull)
+    } else {
+        tempfail(Tempfail::Internal)
     }
 }
 
@@ -81,6 +95,7 @@ impl Settle for Actor {
             relay_ms: None,
         };
         let size = raw.len();
+        crate::failpoint::hit("data-received");
         let reply = self.decide_and_act(&mut rec, &tx, raw).await;
         let outcome = if reply.code >= 400 && rec.action == "pass" {
             "tempfail"
@@ -116,12 +131,15 @@ impl Actor {
             return tempfail(Tempfail::Internal);
         };
         rec.scan_ms = started.elapsed().as_millis() as u64;
+        crate::failpoint::hit("after-scan");
         self.metrics.scan(rec.scan_ms);
         rec.rules = verdict.rule_names();
         rec.action = verdict.action.as_str();
         let event = verdict_event(&rec.id, tx, &verdict);
-        if !holds(verdict.action) && !self.audit(&rec.id, event.clone()).await {
-            return tempfail(Tempfail::Internal);
+        if !holds(verdict.action) {
+            if let Err(reply) = self.audit(&rec.id, event.clone()).await {
+                return reply;
+            }
         }
         log_fallbacks(&rec.id, &verdict);
         match verdict.action {
@@ -157,18 +175,13 @@ impl Actor {
 }
 
 impl Actor {
-    /// Commits one audit entry; false (and logged) if it could not be.
-    async fn audit(&self, id: &str, event: AuditEvent) -> bool {
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.append(event)).await {
-            Ok(Ok(_)) => true,
-            Ok(Err(e)) => {
-                tracing::error!(id, error = %e, "cannot write the audit trail; answering 451");
-                false
-            }
-            Err(_) => {
-                tracing::error!(id, "the audit write panicked; answering 451");
-                false
+    /// Commits one audit entry; else (logged) the 4xx to answer.
+    async fn audit(&self, id: &str, event: AuditEvent) -> Result<(), Reply> {
+        match self.store.append(event).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::error!(id, error = %e, "cannot write the audit trail; answering 4xx");
+                Err(store_tempfail(&e))
             }
         }
     }

@@ -12,16 +12,9 @@ use crate::config::Config;
 use crate::smtp::codec::Reply;
 use crate::smtp::relay::{self, RelayConfig, RelayError};
 use crate::smtp::session::Transaction;
-use crate::store::Store;
-use std::sync::Arc;
+use crate::store::Handle;
 
-pub async fn relay(
-    cfg: &Config,
-    store: Arc<dyn Store>,
-    id: &str,
-    tx: &Transaction,
-    raw: &[u8],
-) -> Reply {
+pub async fn relay(cfg: &Config, store: Handle, id: &str, tx: &Transaction, raw: &[u8]) -> Reply {
     let rc = RelayConfig::from_config(cfg);
     match relay::relay(&rc, &tx.from, &tx.params, &tx.rcpts, raw).await {
         Ok(outcome) => {
@@ -31,6 +24,7 @@ pub async fn relay(
             match outcome.data {
                 Some(reply) => {
                     if reply.is_positive() {
+                        crate::failpoint::hit("next-hop-accepted");
                         super::dsn::report(cfg, store, id, tx, raw, &outcome.refused).await;
                     }
                     upstream(reply)

@@ -13,8 +13,7 @@
 use crate::config::Config;
 use crate::smtp::codec::MailParams;
 use crate::smtp::relay::{self, RelayConfig};
-use crate::store::{AuditEvent, Review, Store, StoreError};
-use std::sync::Arc;
+use crate::store::{AuditEvent, Handle, Review, StoreError};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -25,8 +24,6 @@ pub enum ReleaseError {
     NotDelivered { id: String, why: String },
     #[error("message {id} may or may not have reached the next hop ({why}); it stays 'releasing' for a person to check")]
     Uncertain { id: String, why: String },
-    #[error("the store task failed")]
-    Join,
 }
 
 /// What a successful release reports: recipients the next hop refused.
@@ -38,26 +35,25 @@ pub struct Released {
 /// Releases `id` on behalf of `actor` (a user name or `cli:NAME`).
 pub async fn release(
     cfg: &Config,
-    store: Arc<dyn Store>,
+    store: Handle,
     id: &str,
     actor: &str,
     comment: Option<&str>,
 ) -> Result<Released, ReleaseError> {
-    let s = store.clone();
     let (key, who, why) = (
         id.to_string(),
         actor.to_string(),
         comment.map(str::to_string),
     );
-    let msg = tokio::task::spawn_blocking(move || {
-        let by = Review {
-            actor: &who,
-            comment: why.as_deref(),
-        };
-        s.begin_release(&key, &by)
-    })
-    .await
-    .map_err(|_| ReleaseError::Join)??;
+    let msg = store
+        .run(move |st| {
+            let by = Review {
+                actor: &who,
+                comment: why.as_deref(),
+            };
+            st.begin_release(&key, &by)
+        })
+        .await?;
     let sum = &msg.summary;
     let params = MailParams {
         size: None,
@@ -72,12 +68,11 @@ pub async fn release(
                 .as_ref()
                 .is_some_and(|r| (200..300).contains(&r.code)) =>
         {
+            crate::failpoint::hit("release-sent");
             let key = id.to_string();
             let refused: Vec<String> = o.refused.into_iter().map(|(r, _)| r).collect();
             let r = refused.clone();
-            tokio::task::spawn_blocking(move || store.finish_release(&key, &r))
-                .await
-                .map_err(|_| ReleaseError::Join)??;
+            store.run(move |st| st.finish_release(&key, &r)).await?;
             return Ok(Released { refused });
         }
         Ok(o) => match (o.data.as_ref(), o.refused.first()) {
@@ -93,9 +88,7 @@ pub async fn release(
             );
             // The record stays `releasing` whatever happens here; a failed
             // audit write is logged, and the error below is reported anyway.
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.append(event)).await {
-                tracing::error!(id, error = %e, "cannot audit an uncertain release");
-            }
+            store.append_or_log("release-uncertain", event).await;
             return Err(ReleaseError::Uncertain {
                 id: id.to_string(),
                 why,
@@ -104,9 +97,7 @@ pub async fn release(
         Err(e) => e.to_string(),
     };
     let (key, why) = (id.to_string(), failed.clone());
-    tokio::task::spawn_blocking(move || store.abort_release(&key, &why))
-        .await
-        .map_err(|_| ReleaseError::Join)??;
+    store.run(move |st| st.abort_release(&key, &why)).await?;
     Err(ReleaseError::NotDelivered {
         id: id.to_string(),
         why: failed,

@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use matterwall::act::{notify, release};
 use matterwall::config::Config;
-use matterwall::store::{self, HeldSummary, Review, Store};
+use matterwall::store::{self, Handle, HeldSummary, Review, Store};
 use std::sync::Arc;
 
 pub fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
@@ -72,7 +72,13 @@ pub fn cli_actor() -> String {
 pub fn release(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()> {
     let store = open_store(cfg)?;
     let actor = cli_actor();
-    let done = runtime()?.block_on(release::release(cfg, store, id, &actor, comment))?;
+    let done = runtime()?.block_on(release::release(
+        cfg,
+        Handle::new(store),
+        id,
+        &actor,
+        comment,
+    ))?;
     println!("{id}: released");
     if !done.refused.is_empty() {
         bail!("{id}: the next hop refused {}", done.refused.join(", "));

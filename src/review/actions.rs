@@ -6,8 +6,7 @@
 use super::ReviewState;
 use crate::act::notify;
 use crate::act::release::{self, ReleaseError, Released};
-use crate::store::{AuditEvent, Review, Store, StoreError};
-use std::sync::Arc;
+use crate::store::{AuditEvent, Handle, Review, StoreError};
 
 /// Why an action was refused, as both faces report it.
 #[derive(Debug)]
@@ -77,29 +76,17 @@ pub fn comment(raw: &str) -> Result<String, ActionError> {
     Ok(c.replace("\r\n", "\n"))
 }
 
-/// Runs a store call on the blocking pool.
-pub async fn blocking<T: Send + 'static>(
-    store: &Arc<dyn Store>,
-    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, ActionError> {
-    let s = store.clone();
-    match tokio::task::spawn_blocking(move || f(s.as_ref())).await {
-        Ok(r) => r.map_err(ActionError::from),
-        Err(_) => Err(ActionError::Internal("the store task failed".into())),
-    }
-}
-
 /// Appends one audit entry. Reading held content (`view`, `download`) is
 /// audited before the content is shown, and a failed write refuses the
 /// request: content nobody could account for afterwards is not shown.
 pub async fn audit(
-    store: &Arc<dyn Store>,
+    store: &Handle,
     actor: &str,
     kind: &str,
     details: serde_json::Value,
 ) -> Result<(), ActionError> {
-    let event = AuditEvent::new(actor, kind, details);
-    blocking(store, move |st| st.append(event))
+    store
+        .append(AuditEvent::new(actor, kind, details))
         .await
         .map(|_| ())
         .map_err(|_| ActionError::Internal("the audit trail cannot be written".into()))
@@ -121,7 +108,6 @@ pub async fn release(
             e @ (ReleaseError::NotDelivered { .. } | ReleaseError::Uncertain { .. }) => {
                 ActionError::Upstream(e.to_string())
             }
-            ReleaseError::Join => ActionError::Internal(e.to_string()),
         })
 }
 
@@ -133,15 +119,17 @@ pub async fn reject(
 ) -> Result<(), ActionError> {
     let c = comment(raw_comment)?;
     let (who, key, why) = (actor.to_string(), id.to_string(), c.clone());
-    let held = blocking(&state.store, move |s| {
-        let by = Review {
-            actor: &who,
-            comment: Some(&why),
-        };
-        s.reject(&key, &by)?;
-        Ok(s.get(&key)?.summary)
-    })
-    .await?;
+    let held = state
+        .store
+        .run(move |s| {
+            let by = Review {
+                actor: &who,
+                comment: Some(&why),
+            };
+            s.reject(&key, &by)?;
+            Ok(s.get(&key)?.summary)
+        })
+        .await?;
     // The sender hears of it, with the comment, in the background: the
     // rejection stands whatever the notice does.
     let engine = state.engine.load_full();

@@ -4,11 +4,11 @@
 //! read here, so the API needs no CSRF defence.
 
 use super::access::{allowed, Perm};
-use super::actions::{self, blocking, ActionError};
+use super::actions::{self, ActionError};
 use super::auth::{password, secret, valid_user_name};
 use super::filter::QueueParams;
 use super::ReviewState;
-use crate::store::{AuditFilter, NewUser, Role, User};
+use crate::store::{AuditFilter, NewUser, Role, StoreError, User};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -43,6 +43,12 @@ impl IntoResponse for ApiError {
             );
         }
         r
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ActionError::from(e).into()
     }
 }
 
@@ -92,7 +98,7 @@ impl FromRequestParts<ReviewState> for ApiUser {
             .map(str::trim)
             .ok_or_else(|| unauthorised("a bearer token is required"))?;
         let hash = secret::digest(token);
-        let user = blocking(&s.store, move |st| st.token_user(&hash)).await?;
+        let user = s.store.run(move |st| st.token_user(&hash)).await?;
         user.map(ApiUser)
             .ok_or_else(|| unauthorised("the token is unknown or its user is disabled"))
     }
@@ -122,7 +128,7 @@ async fn list(
     user.require(Perm::Read)?;
     let Query(p) = params.map_err(|e| bad(e.body_text()))?;
     let q = p.to_query(chrono::Utc::now(), None).map_err(bad)?;
-    let page = blocking(&s.store, move |st| st.query(&q)).await?;
+    let page = s.store.run(move |st| st.query(&q)).await?;
     Ok(Json(json!(page)))
 }
 
@@ -134,7 +140,7 @@ async fn show(
     user.require(Perm::Read)?;
     check_id(&id)?;
     let key = id.clone();
-    let msg = blocking(&s.store, move |st| st.get(&key)).await?;
+    let msg = s.store.run(move |st| st.get(&key)).await?;
     let details = json!({"message": id, "via": "api"});
     actions::audit(&s.store, &user.0.name, "view", details).await?;
     let verdict: Value = serde_json::from_str(&msg.verdict_json).unwrap_or(Value::Null);
@@ -198,13 +204,13 @@ async fn audit(
         before: p.before,
         limit: p.limit.unwrap_or(100).clamp(1, 1000),
     };
-    let entries = blocking(&s.store, move |st| st.audit_query(&f)).await?;
+    let entries = s.store.run(move |st| st.audit_query(&f)).await?;
     Ok(Json(json!({"entries": entries})))
 }
 
 async fn users(user: ApiUser, State(s): State<ReviewState>) -> Result<Json<Value>, ApiError> {
     user.require(Perm::Admin)?;
-    let all = blocking(&s.store, |st| st.users()).await?;
+    let all = s.store.run(|st| st.users()).await?;
     Ok(Json(json!({"users": all})))
 }
 
@@ -225,7 +231,7 @@ async fn add_user(
     let new = new_user(b.name, &b.role, b.password).await?;
     let (name, role) = (new.name.clone(), new.role);
     let by = user.0.name.clone();
-    blocking(&s.store, move |st| st.add_user(new, &by)).await?;
+    s.store.run(move |st| st.add_user(new, &by)).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"name": name, "role": role})),

@@ -21,7 +21,7 @@ pub mod waivers;
 
 use crate::engine::Engine;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::Handle;
 use arc_swap::ArcSwap;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -33,7 +33,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct ReviewState {
     pub engine: Arc<ArcSwap<Engine>>,
-    pub store: Arc<dyn Store>,
+    pub store: Handle,
     pub metrics: Arc<Metrics>,
     /// The review-added waivers the act stage reads (shared with it).
     pub waivers: crate::act::LiveWaivers,
@@ -98,9 +98,8 @@ async fn healthz() -> &'static str {
 }
 
 async fn metrics(State(s): State<ReviewState>) -> impl IntoResponse {
-    let store = s.store.clone();
-    let queue = match tokio::task::spawn_blocking(move || store.held_count()).await {
-        Ok(Ok(n)) => n,
+    let queue = match s.store.run(|st| st.held_count()).await {
+        Ok(n) => n,
         _ => {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -116,6 +115,11 @@ async fn metrics(State(s): State<ReviewState>) -> impl IntoResponse {
             "matterwall_held_messages",
             "messages waiting in the quarantine",
             queue,
+        ),
+        (
+            "matterwall_store_failures",
+            "store calls that failed since start (disk full, I/O, database errors)",
+            s.store.failures(),
         ),
         (
             "matterwall_dictionary_clients",

@@ -98,11 +98,7 @@ pub fn form_field(body: &[u8], name: &str) -> Option<String> {
 pub async fn lookup(s: &ReviewState, headers: &HeaderMap) -> Option<WebSession> {
     let id = cookie(headers, SESSION_COOKIE)?;
     let hash = secret::digest(&id);
-    let store = s.store.clone();
-    let found = tokio::task::spawn_blocking(move || store.session(&hash))
-        .await
-        .ok()?;
-    match found {
+    match s.store.run(move |st| st.session(&hash)).await {
         Ok(Some((rec, user))) => Some(WebSession {
             user,
             csrf: rec.csrf,

@@ -7,10 +7,10 @@
 //! The same store holds the review users, sessions and API tokens, waivers
 //! added in the review interface, and the hash-chained audit trail.
 //!
-//! The traits are synchronous: callers on the async side run it on
-//! `spawn_blocking`, so a slow fsync never stalls a session. That is a
-//! must for PostgreSQL: the sync `postgres` client drives its own runtime
-//! and panics when called from inside an async task.
+//! The traits are synchronous; the async side goes through one
+//! [`Handle`], which runs every call on the blocking pool. That is a must
+//! for PostgreSQL: the sync `postgres` client drives its own runtime and
+//! panics when called from inside an async task.
 //!
 //! Two backends: [`sqlite`] (the embedded default, one node) and
 //! [`postgres`] (several nodes on one database, issue #13). [`Cluster`] is
@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod crypto;
+pub mod handle;
 pub mod held;
 pub mod migrate;
 pub mod postgres;
@@ -27,6 +28,7 @@ pub mod sqlite;
 
 pub use accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
 pub use audit::{AuditEntry, AuditEvent, AuditFilter, AuditHead};
+pub use handle::Handle;
 pub use held::{HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -68,6 +70,37 @@ pub enum StoreError {
     Invalid(String),
     #[error("{0} already exists")]
     Exists(String),
+    /// The blocking task running a store call panicked or was cancelled.
+    #[error("the store task failed: {0}")]
+    Task(String),
+}
+
+impl StoreError {
+    /// The store could not do its work (a database, disk or task error), as
+    /// opposed to refusing a request (no such message, wrong status, bad
+    /// input): what an operator must look at.
+    pub fn is_failure(&self) -> bool {
+        !matches!(
+            self,
+            StoreError::NotFound(_)
+                | StoreError::WrongStatus { .. }
+                | StoreError::Destroyed(_)
+                | StoreError::Invalid(_)
+                | StoreError::Exists(_)
+        )
+    }
+
+    /// The disk is full: SMTP says `452 4.3.1` (RFC 3463: mail system
+    /// full), so the client retries later rather than reporting a fault.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            StoreError::Io { source, .. } => source.kind() == std::io::ErrorKind::StorageFull,
+            _ => false,
+        }
+    }
 }
 
 /// The quarantine. Every method commits durably before it returns, and

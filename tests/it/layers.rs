@@ -9,6 +9,7 @@ use std::path::Path;
 /// Lowest first. Data and vocabulary below, the stages in the order data
 /// reaches them, the network and the wiring above.
 const LAYERS: &[&[&str]] = &[
+    &["failpoint"],
     &["text", "metrics", "store"],
     &["extract"],
     &["config"],

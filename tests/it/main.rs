@@ -7,15 +7,23 @@
 mod support;
 
 mod attachments;
+mod chunking;
+mod clock_jump;
 mod config_errors;
 mod corpus;
 mod differential_html;
+mod differential_mime;
+mod disk_full;
 mod encrypt;
 mod faulty_next_hop;
 mod fidelity;
+mod fsync_error;
 mod fuzz_seeds;
+#[cfg(feature = "failpoints")]
+mod kill_points;
 mod layers;
 mod login_flood;
+mod memory_limit;
 mod next_hop_tls;
 mod notify;
 mod postfix_e2e;
@@ -27,6 +35,7 @@ mod review_browser;
 mod serve_process;
 mod slowloris;
 mod smtp_e2e;
+mod store_corruption;
 mod store_suite;
 mod swaks;
 mod tls;

@@ -34,7 +34,7 @@ use crate::config::Config;
 use crate::smtp::codec::{MailParams, Reply};
 use crate::smtp::relay::{self, RelayConfig};
 use crate::smtp::session::Transaction;
-use crate::store::Store;
+use crate::store::Handle;
 use outcome::Fate;
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
@@ -79,7 +79,7 @@ struct Copy {
 /// Makes, relays and accounts for every copy; the reply to DATA.
 pub async fn encrypt(
     cfg: &Config,
-    store: Arc<dyn Store>,
+    store: Handle,
     id: &str,
     tx: &Transaction,
     verdict: &Verdict,
@@ -134,7 +134,7 @@ fn plan(tx: &Transaction, verdict: &Verdict) -> Option<Vec<Copy>> {
 /// accepted. `raw` (what the client sent) names it across attempts.
 async fn one_copy(
     cfg: &Config,
-    store: Arc<dyn Store>,
+    store: Handle,
     tx: &Transaction,
     (raw, out): (&[u8], &Arc<Vec<u8>>),
     copy: &Copy,
@@ -142,16 +142,14 @@ async fn one_copy(
     id: &str,
 ) -> Fate {
     let key = copy_key(tx, raw, &copy.rcpts);
-    let s = store.clone();
     let k = key.clone();
-    match tokio::task::spawn_blocking(move || s.copy_accepted(&k, REMEMBER)).await {
-        Ok(Ok(true)) => return Fate::Earlier,
-        Ok(Ok(false)) => {}
-        Ok(Err(e)) => {
+    match store.run(move |st| st.copy_accepted(&k, REMEMBER)).await {
+        Ok(true) => return Fate::Earlier,
+        Ok(false) => {}
+        Err(e) => {
             tracing::error!(id, error = %e, "cannot read the accepted copies; answering 451");
             return Fate::Temporary(tempfail(Tempfail::Internal));
         }
-        Err(_) => return Fate::Temporary(tempfail(Tempfail::Internal)),
     }
     let bytes = match make(cfg, &copy.kind, out, extra).await {
         Ok(b) => b,
@@ -170,9 +168,10 @@ async fn one_copy(
     let fate = outcome::fate(id, &copy.rcpts, result);
     if matches!(fate, Fate::Accepted { .. }) {
         let owned = id.to_string();
-        let remembered =
-            tokio::task::spawn_blocking(move || store.record_copy(&key, &owned, REMEMBER)).await;
-        if !matches!(remembered, Ok(Ok(()))) {
+        let remembered = store
+            .run(move |st| st.record_copy(&key, &owned, REMEMBER))
+            .await;
+        if remembered.is_err() {
             // The copy is delivered; only a retry could now duplicate it.
             tracing::warn!(
                 id,

@@ -5,7 +5,6 @@
 use super::{render, when, Chrome, PageError};
 use crate::check::today;
 use crate::review::access::Perm;
-use crate::review::actions::blocking;
 use crate::review::api::new_user;
 use crate::review::session::WebSession;
 use crate::review::{waivers, ReviewState};
@@ -30,7 +29,7 @@ pub async fn users(
     Extension(w): Extension<WebSession>,
 ) -> Result<Html<String>, PageError> {
     w.require(Perm::Admin)?;
-    let mut users = blocking(&s.store, |st| st.users()).await?;
+    let mut users = s.store.run(|st| st.users()).await?;
     for u in &mut users {
         u.created_at = when(&u.created_at);
     }
@@ -60,7 +59,7 @@ pub async fn add_user(
     let Form(f) = form.map_err(|e| PageError::bad(e.body_text()))?;
     let user = new_user(f.name.trim().to_string(), &f.role, f.password).await?;
     let by = w.user.name.clone();
-    blocking(&s.store, move |st| st.add_user(user, &by)).await?;
+    s.store.run(move |st| st.add_user(user, &by)).await?;
     Ok(Redirect::to("/admin/users"))
 }
 
@@ -79,7 +78,9 @@ pub async fn set_disabled(
         return Err(PageError::bad("You cannot disable yourself.".into()));
     }
     let by = w.user.name.clone();
-    blocking(&s.store, move |st| st.set_disabled(&name, disabled, &by)).await?;
+    s.store
+        .run(move |st| st.set_disabled(&name, disabled, &by))
+        .await?;
     Ok(Redirect::to("/admin/users"))
 }
 
@@ -105,7 +106,7 @@ pub async fn waivers(
     Extension(w): Extension<WebSession>,
 ) -> Result<Html<String>, PageError> {
     w.require(Perm::Admin)?;
-    let mut added = blocking(&s.store, |st| st.waivers()).await?;
+    let mut added = s.store.run(|st| st.waivers()).await?;
     for a in &mut added {
         a.added_at = when(&a.added_at);
     }
@@ -169,11 +170,12 @@ pub async fn add_waiver(
     )
     .map_err(PageError::bad)?;
     let (by, live) = (w.user.name.clone(), s.waivers.clone());
-    blocking(&s.store, move |st| {
-        st.add_waiver(new, &by)?;
-        waivers::refresh(st, &live)
-    })
-    .await?;
+    s.store
+        .run(move |st| {
+            st.add_waiver(new, &by)?;
+            waivers::refresh(st, &live)
+        })
+        .await?;
     Ok(Redirect::to("/admin/waivers"))
 }
 
@@ -184,10 +186,11 @@ pub async fn revoke_waiver(
 ) -> Result<Redirect, PageError> {
     w.require(Perm::Admin)?;
     let (by, live) = (w.user.name.clone(), s.waivers.clone());
-    blocking(&s.store, move |st| {
-        st.revoke_waiver(id, &by)?;
-        waivers::refresh(st, &live)
-    })
-    .await?;
+    s.store
+        .run(move |st| {
+            st.revoke_waiver(id, &by)?;
+            waivers::refresh(st, &live)
+        })
+        .await?;
     Ok(Redirect::to("/admin/waivers"))
 }

@@ -3,7 +3,6 @@
 
 use super::{href, render, when, Chrome, PageError};
 use crate::review::access::Perm;
-use crate::review::actions::blocking;
 use crate::review::session::WebSession;
 use crate::review::ReviewState;
 use crate::store::audit::{self, canonical};
@@ -89,7 +88,7 @@ pub async fn page(
         before: p.before,
         limit: PAGE_SIZE,
     };
-    let entries = blocking(&s.store, move |st| st.audit_query(&f)).await?;
+    let entries = s.store.run(move |st| st.audit_query(&f)).await?;
     let pairs = |before: &str| {
         href(
             "/audit",
@@ -140,7 +139,7 @@ pub async fn verify(
     Extension(w): Extension<WebSession>,
 ) -> Result<Html<String>, PageError> {
     w.require(Perm::Audit)?;
-    let result = blocking(&s.store, |st| audit::verify(st)).await?;
+    let result = s.store.run(|st| audit::verify(st)).await?;
     let page = VerifyPage {
         chrome: Chrome::new(&s, &w, "audit"),
         intact: result.as_ref().ok().copied(),

@@ -4,12 +4,11 @@
 //! fresh code; every success and failure is audited with the address.
 
 use super::{render, PageError};
-use crate::review::actions;
 use crate::review::auth::{password, secret, totp};
 use crate::review::ratelimit::Refusal;
 use crate::review::session::{self, WebSession, LOGIN_COOKIE, SESSION_COOKIE};
 use crate::review::ReviewState;
-use crate::store::Store;
+use crate::store::{AuditEvent, Handle, Store};
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -20,7 +19,6 @@ use axum::{Extension, Form};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 /// The client's address, for rate limiting and the audit trail.
@@ -139,47 +137,49 @@ pub async fn submit(
 }
 
 /// Checks the password (always spending argon2's time, even for an unknown
-/// name) and the TOTP code; the error says why, for the audit trail only.
+/// name) and the TOTP code on the blocking pool; the error says why, for
+/// the audit trail only.
 async fn authenticate(
-    store: &Arc<dyn Store>,
+    store: &Handle,
     name: &str,
     pw: String,
     code: String,
 ) -> Result<(), &'static str> {
-    let (st, name) = (store.clone(), name.to_string());
-    let check = move || -> Result<(), &'static str> {
-        let user = st.user(&name).map_err(|_| "store error")?;
-        let Some(user) = user else {
-            password::verify_dummy(&pw);
-            return Err("unknown user");
-        };
-        if !password::verify(&pw, &user.password_hash) {
-            return Err("wrong password");
-        }
-        if user.disabled {
-            return Err("user disabled");
-        }
-        if let Some(secret) = &user.totp_secret {
-            let now = chrono::Utc::now().timestamp().max(0) as u64;
-            let step = totp::check(secret, &code, now).ok_or("wrong one-time code")?;
-            if !st.use_totp_step(&name, step).map_err(|_| "store error")? {
-                return Err("one-time code reused");
-            }
-        }
-        Ok(())
-    };
-    tokio::task::spawn_blocking(check)
+    let name = name.to_string();
+    store
+        .run(move |st| Ok(check_login(st, &name, &pw, &code)))
         .await
         .unwrap_or(Err("internal error"))
+}
+
+fn check_login(st: &dyn Store, name: &str, pw: &str, code: &str) -> Result<(), &'static str> {
+    let user = st.user(name).map_err(|_| "store error")?;
+    let Some(user) = user else {
+        password::verify_dummy(pw);
+        return Err("unknown user");
+    };
+    if !password::verify(pw, &user.password_hash) {
+        return Err("wrong password");
+    }
+    if user.disabled {
+        return Err("user disabled");
+    }
+    if let Some(secret) = &user.totp_secret {
+        let now = chrono::Utc::now().timestamp().max(0) as u64;
+        let step = totp::check(secret, code, now).ok_or("wrong one-time code")?;
+        if !st.use_totp_step(name, step).map_err(|_| "store error")? {
+            return Err("one-time code reused");
+        }
+    }
+    Ok(())
 }
 
 async fn start_session(s: &ReviewState, name: &str, addr: &str) -> Response {
     s.limiter.succeeded(name);
     let minutes = s.engine.load().config.review.session_minutes;
     let (rec, id) = session::new_session(name, minutes);
-    let store = s.store.clone();
-    let created = tokio::task::spawn_blocking(move || store.create_session(&rec)).await;
-    if !matches!(created, Ok(Ok(()))) {
+    let created = s.store.run(move |st| st.create_session(&rec)).await;
+    if created.is_err() {
         tracing::error!(user = name, "cannot store a new session");
         return PageError::bad("The session could not be started; see the server log.".into())
             .into_response();
@@ -202,8 +202,10 @@ async fn start_session(s: &ReviewState, name: &str, addr: &str) -> Response {
 }
 
 pub async fn logout(State(s): State<ReviewState>, Extension(w): Extension<WebSession>) -> Response {
-    let (store, hash) = (s.store.clone(), w.id_hash.clone());
-    let _ = tokio::task::spawn_blocking(move || store.delete_session(&hash)).await;
+    let hash = w.id_hash.clone();
+    if let Err(e) = s.store.run(move |st| st.delete_session(&hash)).await {
+        tracing::error!(error = %e, "cannot end a session");
+    }
     audit(
         &s.store,
         &w.user.name,
@@ -216,8 +218,8 @@ pub async fn logout(State(s): State<ReviewState>, Extension(w): Extension<WebSes
 }
 
 /// Appends an entry; a failure is logged (a login is not undone for it).
-pub async fn audit(store: &Arc<dyn Store>, actor: &str, kind: &str, details: serde_json::Value) {
-    if actions::audit(store, actor, kind, details).await.is_err() {
-        tracing::error!(kind, "cannot write the audit trail");
-    }
+pub async fn audit(store: &Handle, actor: &str, kind: &str, details: serde_json::Value) {
+    store
+        .append_or_log(kind, AuditEvent::new(actor, kind, details))
+        .await;
 }

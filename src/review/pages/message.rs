@@ -6,7 +6,7 @@ use super::{render, size, when, Chrome, PageError};
 use crate::check::HeldVerdict;
 use crate::policy::rules::Mode;
 use crate::review::access::Perm;
-use crate::review::actions::{self, blocking};
+use crate::review::actions;
 use crate::review::api::valid_id;
 use crate::review::session::WebSession;
 use crate::review::view::{self, AttachmentView, MatchView};
@@ -72,7 +72,7 @@ async fn load(s: &ReviewState, id: &str) -> Result<HeldMessage, PageError> {
         return Err(PageError::not_found());
     }
     let id = id.to_string();
-    Ok(blocking(&s.store, move |st| st.get(&id)).await?)
+    Ok(s.store.run(move |st| st.get(&id)).await?)
 }
 
 /// The enforced rules that held the message, with the action each had when it fired

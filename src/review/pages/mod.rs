@@ -112,6 +112,12 @@ impl PageError {
     }
 }
 
+impl From<crate::store::StoreError> for PageError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ActionError::from(e).into()
+    }
+}
+
 impl From<ActionError> for PageError {
     fn from(e: ActionError) -> Self {
         let status = match e {

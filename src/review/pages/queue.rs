@@ -3,7 +3,6 @@
 
 use super::{ago, href, render, size, when, Chrome, PageError};
 use crate::review::access::Perm;
-use crate::review::actions::blocking;
 use crate::review::filter::{QueueParams, AGES};
 use crate::review::session::WebSession;
 use crate::review::ReviewState;
@@ -130,8 +129,8 @@ pub async fn page(
     let now = chrono::Utc::now();
     let q = p.to_query(now, Some(PAGE_SIZE)).map_err(PageError::bad)?;
     let (offset, limit) = (q.offset as u64, q.limit as u64);
-    let page: HeldPage = blocking(&s.store, move |st| st.query(&q)).await?;
-    let counts = blocking(&s.store, |st| st.status_counts()).await?;
+    let page: HeldPage = s.store.run(move |st| st.query(&q)).await?;
+    let counts = s.store.run(|st| st.status_counts()).await?;
     let f = Filters {
         status,
         client: p.client.unwrap_or_default(),

@@ -124,7 +124,11 @@ fn entry(r: &Row<'_>) -> rusqlite::Result<AuditEntry> {
 
 impl AuditLog for SqliteStore {
     fn append(&self, event: AuditEvent) -> Result<AuditEntry, StoreError> {
-        self.write(|tx| self.append_in(tx, &event))
+        self.write(|tx| {
+            let entry = self.append_in(tx, &event)?;
+            crate::failpoint::hit("audit-append");
+            Ok(entry)
+        })
     }
 
     fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {

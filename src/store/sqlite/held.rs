@@ -204,6 +204,7 @@ impl Quarantine for SqliteStore {
                 ],
             )?;
             self.append_in(tx, &verdict)?;
+            crate::failpoint::hit("hold-write");
             Ok(())
         })?;
         Ok(id)

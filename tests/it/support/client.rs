@@ -22,6 +22,45 @@ impl Client {
         Ok(c)
     }
 
+    /// Connects, without asserting: for a server that may be dying. An
+    /// error when it cannot connect or the banner is not `220`.
+    #[cfg_attr(not(feature = "failpoints"), allow(dead_code))] // kill_points only
+    pub async fn connect_quietly(port: u16) -> std::io::Result<Client> {
+        let s = TcpStream::connect(("127.0.0.1", port)).await?;
+        let mut c = Client {
+            io: BufReader::new(s),
+        };
+        match c.reply().await.0 {
+            220 => Ok(c),
+            _ => Err(std::io::ErrorKind::ConnectionReset.into()),
+        }
+    }
+
+    /// [`Client::mail`] without asserting on the way: the reply to the end
+    /// of DATA, or 0 when any step failed (a server killed mid-way).
+    #[cfg_attr(not(feature = "failpoints"), allow(dead_code))] // kill_points only
+    pub async fn mail_or_zero(&mut self, from: &str, to: &[&str], body: &[u8]) -> u16 {
+        let steps = ["EHLO test".to_string(), format!("MAIL FROM:<{from}>")];
+        let rcpts = to.iter().map(|t| format!("RCPT TO:<{t}>"));
+        for line in steps.into_iter().chain(rcpts) {
+            if self.cmd_quietly(format!("{line}\r\n").as_bytes()).await != 250 {
+                return 0;
+            }
+        }
+        if self.cmd_quietly(b"DATA\r\n").await != 354 {
+            return 0;
+        }
+        self.cmd_quietly(&stuff(body)).await
+    }
+
+    #[cfg_attr(not(feature = "failpoints"), allow(dead_code))] // kill_points only
+    async fn cmd_quietly(&mut self, bytes: &[u8]) -> u16 {
+        if self.io.get_mut().write_all(bytes).await.is_err() {
+            return 0;
+        }
+        self.reply().await.0
+    }
+
     /// One reply: its code and the text of the last line.
     pub async fn reply(&mut self) -> (u16, String) {
         loop {
@@ -38,6 +77,19 @@ impl Client {
 
     pub async fn send(&mut self, bytes: &[u8]) {
         self.io.get_mut().write_all(bytes).await.unwrap();
+    }
+
+    /// Sends `bytes` in pieces cut at `cuts` (ascending offsets), each its
+    /// own TCP segment: no Nagle delay, and a pause so the server reads the
+    /// pieces apart.
+    pub async fn send_cut(&mut self, bytes: &[u8], cuts: &[usize]) {
+        self.io.get_ref().set_nodelay(true).unwrap();
+        let mut from = 0;
+        for &at in cuts.iter().chain([&bytes.len()]) {
+            self.send(&bytes[from..at]).await;
+            tokio::time::sleep(std::time::Duration::from_micros(300)).await;
+            from = at;
+        }
     }
 
     pub async fn cmd(&mut self, line: &str) -> (u16, String) {

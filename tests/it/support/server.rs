@@ -214,9 +214,24 @@ impl Process {
     /// Runs `matterwall serve` on `config` (which listens on port 0), with
     /// its log in `serve.log` beside the config, and waits until it answers.
     pub async fn start(config: &Path) -> Process {
+        Process::start_under(&[], config).await
+    }
+
+    /// [`Process::start`] under a wrapper command (`prlimit --as=N`,
+    /// `faketime …`): `wrapper` runs the binary with its arguments.
+    pub async fn start_under(wrapper: &[&str], config: &Path) -> Process {
         let log_path = config.with_file_name("serve.log");
         let log = std::fs::File::create(&log_path).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_matterwall"))
+        let bin = env!("CARGO_BIN_EXE_matterwall");
+        let mut cmd = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let child = cmd
             .arg("--config")
             .arg(config)
             .arg("serve")
