@@ -331,3 +331,55 @@ async fn store_calls_work_from_async_code_on_blocking_threads() {
         .unwrap();
     assert_eq!(got.unwrap(), HeldStatus::Held);
 }
+
+/// Points a setup's `[store]` at PostgreSQL `url` as node `node`, with the
+/// key file every node shares.
+fn on_postgres(setup: &crate::support::Setup, url: &str, key: &std::path::Path, node: &str) {
+    let text = std::fs::read_to_string(setup.config()).unwrap();
+    let store = format!(
+        "url = \"{url}\"\nkey_file = \"{}\"\nnode = \"{node}\"",
+        key.display()
+    );
+    let text = text.replace("url = \"sqlite://data/mw.db\"", &store);
+    std::fs::write(setup.config(), text).unwrap();
+}
+
+/// Two `matterwall serve` processes on one PostgreSQL: what each holds is
+/// in the one quarantine, one node killed with SIGKILL leaves the other
+/// holding, and the one audit trail names both nodes and verifies whole.
+#[tokio::test]
+async fn two_serve_processes_share_one_quarantine_and_one_trail() {
+    let sink = crate::support::Sink::start(crate::support::SinkMode::Normal, &[]).await;
+    let url = PgCluster::shared().fresh_db();
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("shared.key");
+    let a = crate::support::Setup::for_process(sink.port, "");
+    let b = crate::support::Setup::for_process(sink.port, "");
+    on_postgres(&a, &url, &key, "mw-a");
+    on_postgres(&b, &url, &key, "mw-b");
+    let pa = a.spawn().await;
+    let pb = b.spawn().await;
+    let on_a = crate::support::hold_one(pa.port).await;
+    let on_b = crate::support::hold_one(pb.port).await;
+    let ids = |s: &crate::support::Setup| -> Vec<String> {
+        let held = s.held();
+        held.iter()
+            .map(|h| h["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let seen = ids(&b);
+    assert!(seen.contains(&on_a) && seen.contains(&on_b), "{seen:?}");
+    pa.kill9();
+    let third = crate::support::hold_one(pb.port).await;
+    assert_eq!(ids(&a).len(), 3, "{third} too");
+    let trail = a.audit();
+    let by = |n: &str| trail.iter().filter(|e| e["details"]["node"] == n).count();
+    assert!(by("mw-a") >= 1 && by("mw-b") >= 2, "{trail:?}");
+    let out = b.cli(&["audit", "verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    pb.stop();
+}
