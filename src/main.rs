@@ -66,6 +66,21 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The store itself.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy the embedded store into an empty PostgreSQL one, then verify the audit chain there.
+    Migrate {
+        /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=require]
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -198,6 +213,9 @@ fn main() -> ExitCode {
                 AuditCommand::Export => cmd::audit::export(&cfg),
             })
         }),
+        Command::Store {
+            command: StoreCommand::Migrate { to },
+        } => cmd::load(&cli.config).and_then(|cfg| glue(cmd::store::migrate(&cfg, &to))),
     };
     match result {
         Ok(code) => code,

@@ -16,7 +16,7 @@ use crate::engine::Engine;
 use crate::metrics::Metrics;
 use crate::review::{self, ReviewState};
 use crate::smtp::listener::Listener;
-use crate::store::{self, AuditEvent, Handle, StoreError};
+use crate::store::{self, AuditEvent, Handle, Store, StoreError};
 use arc_swap::ArcSwap;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -69,17 +69,20 @@ pub async fn run(
     signals: mpsc::Receiver<Signal>,
 ) -> Result<(), ServeError> {
     let config = &engine.config;
-    let (url, dir, key) = (
+    let (url, dir, key, node) = (
         config.store.url.clone(),
         config.dir.clone(),
         config.store.key_file.clone(),
+        config.store.node.clone(),
     );
     // Opened on the blocking pool like every later call: a store's client
     // may not be used from async code.
-    let opened = tokio::task::spawn_blocking(move || store::open(&url, &dir, key.as_deref()))
-        .await
-        .map_err(|e| ServeError::OpenStore(StoreError::Task(e.to_string())))?;
-    let store = Handle::new(Arc::new(opened.map_err(ServeError::OpenStore)?));
+    let opened = tokio::task::spawn_blocking(move || {
+        store::open(&url, &dir, key.as_deref(), node.as_deref())
+    })
+    .await
+    .map_err(|e| ServeError::OpenStore(StoreError::Task(e.to_string())))?;
+    let store = Handle::new(opened.map_err(ServeError::OpenStore)?);
     let stuck = store.run(|st| st.stuck_releasing()).await;
     for id in stuck.map_err(ServeError::ReadStore)? {
         tracing::warn!(id = %id, "left in 'releasing' by an interrupted release: check the next hop, not re-sent");
@@ -257,6 +260,12 @@ async fn reload(path: &Path, live: &ArcSwap<Engine>, metrics: &Metrics) -> serde
     }
 }
 
+/// How long a node's claim on the daily digest keeps other nodes off it:
+/// less than a day, so tomorrow's run is free whatever the clocks' drift.
+const DIGEST_PERIOD: std::time::Duration = std::time::Duration::from_secs(20 * 3600);
+/// Likewise for the hourly retention run.
+const RETENTION_PERIOD: std::time::Duration = std::time::Duration::from_secs(50 * 60);
+
 /// In `[notify] compliance_mode = "digest"`, sends compliance the list of
 /// held mail once a day at `digest_at` (UTC). The mode and time are read at
 /// each turn, so a reload changes them.
@@ -275,8 +284,15 @@ async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Handle) {
         if cfg.notify.mode != ComplianceMode::Digest {
             continue;
         }
-        let held = match store.run(|st| st.list()).await {
-            Ok(h) => h,
+        // Once per cluster (issue #13): the node that claims today's run
+        // sends it; the others skip it.
+        let claim = |st: &dyn Store| match st.claim_job("digest", DIGEST_PERIOD)? {
+            true => st.list().map(Some),
+            false => Ok(None),
+        };
+        let held = match store.run(claim).await {
+            Ok(Some(h)) => h,
+            Ok(None) => continue,
             Err(_) => {
                 tracing::error!("cannot read the store for the daily digest");
                 continue;
@@ -305,7 +321,13 @@ async fn retention_hourly(live: Arc<ArcSwap<Engine>>, store: Handle) {
             continue;
         }
         let days = live.load().config.store.retention_days;
-        if let Err(e) = store.run(move |st| store::apply_retention(st, days)).await {
+        // One node per cluster per hour (issue #13); expiry is idempotent,
+        // so this saves work rather than guarding correctness.
+        let run = move |st: &dyn Store| match st.claim_job("retention", RETENTION_PERIOD)? {
+            true => store::apply_retention(st, days),
+            false => Ok(Vec::new()),
+        };
+        if let Err(e) = store.run(run).await {
             tracing::error!(error = %e, "retention failed; will try again in an hour")
         }
     }

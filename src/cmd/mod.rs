@@ -7,6 +7,7 @@ pub mod quarantine;
 pub mod reload;
 pub mod rules;
 pub mod serve;
+pub mod store;
 pub mod user;
 
 /// Loads the configuration, its one-line error as `main` prints it.

@@ -9,9 +9,13 @@ use matterwall::store::{self, Handle, HeldSummary, Review, Store};
 use std::sync::Arc;
 
 pub fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
-    let s = store::open(&cfg.store.url, &cfg.dir, cfg.store.key_file.as_deref())
-        .context("cannot open the store")?;
-    Ok(Arc::new(s))
+    store::open(
+        &cfg.store.url,
+        &cfg.dir,
+        cfg.store.key_file.as_deref(),
+        cfg.store.node.as_deref(),
+    )
+    .context("cannot open the store")
 }
 
 pub fn list(cfg: &Config, json: bool) -> Result<()> {

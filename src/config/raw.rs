@@ -327,6 +327,9 @@ pub struct RawStore {
     /// A syslog datagram socket (`/dev/log`) every checkpoint line is also
     /// sent to, for a log host that keeps it off the machine; none: not sent.
     pub checkpoint_syslog: Option<String>,
+    /// This node's name in log lines and in the audit entries it writes
+    /// (issue #13); default: the host name.
+    pub node: Option<String>,
 }
 
 impl Default for RawStore {
@@ -340,6 +343,7 @@ impl Default for RawStore {
             checkpoint_every: 100,
             checkpoint_minutes: 10,
             checkpoint_syslog: None,
+            node: None,
         }
     }
 }

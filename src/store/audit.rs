@@ -80,6 +80,21 @@ pub struct AuditFilter {
     pub limit: usize,
 }
 
+/// The details as stored: the caller's, with `"node"` naming the node that
+/// wrote the entry (issue #13). It sits inside `details`, so the entry hash
+/// covers it and `audit verify` and older entries need no new format. A
+/// caller that names a node itself (a copied entry) keeps its own.
+pub fn stamp_node(details: &Value, node: &str) -> Value {
+    match details {
+        Value::Object(map) if !map.contains_key("node") => {
+            let mut map = map.clone();
+            map.insert("node".into(), node.into());
+            Value::Object(map)
+        }
+        other => other.clone(),
+    }
+}
+
 /// JSON with object keys sorted and no spaces: the same bytes whatever
 /// order a map was built or stored in (a PostgreSQL `jsonb` column reorders).
 pub fn canonical(v: &Value) -> String {

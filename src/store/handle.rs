@@ -82,7 +82,8 @@ mod tests {
     use crate::store::sqlite::SqliteStore;
 
     fn handle(dir: &tempfile::TempDir) -> Handle {
-        let store = SqliteStore::open(&dir.path().join("s.db"), &dir.path().join("k")).unwrap();
+        let store =
+            SqliteStore::open(&dir.path().join("s.db"), &dir.path().join("k"), "test").unwrap();
         Handle::new(Arc::new(store))
     }
 

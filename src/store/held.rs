@@ -161,3 +161,38 @@ pub struct HeldPage {
     /// (`hide_matters`): the queue says so, without showing them.
     pub hidden: u64,
 }
+
+/// The audit kinds that change a held record's status, and the status each
+/// leaves it in.
+pub(crate) const STATUS_KINDS: [(&str, HeldStatus); 6] = [
+    ("verdict", HeldStatus::Held),
+    ("release", HeldStatus::Releasing),
+    ("released", HeldStatus::Released),
+    ("release-failed", HeldStatus::Held),
+    ("reject", HeldStatus::Rejected),
+    ("expired", HeldStatus::Expired),
+];
+
+/// The associated data every sealed part of a held record is bound to
+/// (issue #15): its id, received time, envelope and the verdict columns the
+/// queue shows, exactly as stored. Rewriting any of them in the file makes
+/// the content fail to open, so a release refuses instead of sending it
+/// elsewhere. Records sealed before this binding (id only) no longer open:
+/// the product is pre-release, so no fallback that would weaken it.
+pub(crate) fn binding(
+    id: &str,
+    received_at: &str,
+    envelope: &str,
+    action: &str,
+    rules: &str,
+) -> String {
+    serde_json::json!([
+        "matterwall held v2",
+        id,
+        received_at,
+        envelope,
+        action,
+        rules
+    ])
+    .to_string()
+}

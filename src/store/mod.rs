@@ -8,7 +8,14 @@
 //! added in the review interface, and the hash-chained audit trail.
 //!
 //! The traits are synchronous; the async side goes through one
-//! [`Handle`], which runs every call on the blocking pool.
+//! [`Handle`], which runs every call on the blocking pool. That is a must
+//! for PostgreSQL: the sync `postgres` client drives its own runtime and
+//! panics when called from inside an async task.
+//!
+//! Two backends: [`sqlite`] (the embedded default, one node) and
+//! [`postgres`] (several nodes on one database, issue #13). [`Cluster`] is
+//! what several nodes need beyond one: a node name, the database's clock,
+//! once-per-cluster jobs and news of review changes made elsewhere.
 
 pub mod accounts;
 pub mod audit;
@@ -16,6 +23,8 @@ pub mod checkpoint;
 pub mod crypto;
 pub mod handle;
 pub mod held;
+pub mod migrate;
+pub mod postgres;
 pub mod sqlite;
 
 pub use accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
@@ -27,10 +36,13 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("store URL {0:?}: expected sqlite://PATH")]
+    #[error("store URL {0:?}: expected sqlite://PATH or postgres://USER@HOST/DB")]
     BadUrl(String),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL down, unreachable or refusing: the caller answers 451.
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] ::postgres::Error),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -184,17 +196,54 @@ pub trait AuditLog: Send + Sync {
     fn audit_head(&self) -> Result<Option<AuditHead>, StoreError>;
 }
 
-/// Everything the server needs from its store; one implementation per
-/// backend (SQLite now, PostgreSQL later).
-pub trait Store: Quarantine + Accounts + AuditLog {}
-impl<T: Quarantine + Accounts + AuditLog> Store for T {}
+/// What several nodes sharing one database need (issue #13). SQLite
+/// implements it for one node, so callers need not know the backend.
+pub trait Cluster: Send + Sync {
+    /// `[store] node`: named in log lines and stamped on audit entries.
+    fn node(&self) -> &str;
+    /// The database's clock (RFC 3339, UTC, milliseconds): one clock for
+    /// every node, for jobs and cut-offs that must agree across nodes.
+    fn db_now(&self) -> Result<String, StoreError>;
+    /// Claims this run of the job `name` for this node: true when no node
+    /// claimed it less than `period` ago by the database's clock. Atomic
+    /// across the cluster, so retention or the digest runs on one node.
+    fn claim_job(&self, name: &str, period: std::time::Duration) -> Result<bool, StoreError>;
+    /// A number that grows whenever users or waivers change (the seq of
+    /// the last such audit entry): the periodic backstop for
+    /// [`Cluster::wait_review_change`].
+    fn review_generation(&self) -> Result<u64, StoreError>;
+    /// Waits up to `timeout` for news that another node changed users or
+    /// waivers (LISTEN/NOTIFY on PostgreSQL); true when some arrived.
+    /// Notifications are lost while a connection is down, so callers also
+    /// compare [`Cluster::review_generation`].
+    fn wait_review_change(&self, timeout: std::time::Duration) -> Result<bool, StoreError>;
+}
 
-/// Opens the store named by `[store] url`, relative to the config folder.
+/// Everything the server needs from its store; one implementation per
+/// backend.
+pub trait Store: Quarantine + Accounts + AuditLog + Cluster {}
+impl<T: Quarantine + Accounts + AuditLog + Cluster> Store for T {}
+
+/// The audit kinds that change review state shared between nodes.
+pub const REVIEW_KINDS: &str =
+    "'user-added', 'user-disabled', 'user-enabled', 'waiver-added', 'waiver-revoked'";
+
+/// Opens the store named by `[store] url` (`sqlite://PATH`, relative to
+/// the config folder, or `postgres://…`) as node `node` (default: the host
+/// name). The key file is relative to the config folder; by default
+/// `matterwall.key` beside an SQLite database, or in the config folder.
 pub fn open(
     url: &str,
     config_dir: &Path,
     key_file: Option<&str>,
-) -> Result<sqlite::SqliteStore, StoreError> {
+    node: Option<&str>,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    let node = node.map_or_else(default_node, str::to_string);
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let key = config_dir.join(key_file.unwrap_or("matterwall.key"));
+        let store = postgres::PgStore::open(url, &key, &node)?;
+        return Ok(std::sync::Arc::new(store));
+    }
     let path = url
         .strip_prefix("sqlite://")
         .filter(|p| !p.is_empty())
@@ -204,7 +253,19 @@ pub fn open(
         Some(k) => config_dir.join(k),
         None => db.with_file_name("matterwall.key"),
     };
-    sqlite::SqliteStore::open(&db, &key)
+    Ok(std::sync::Arc::new(sqlite::SqliteStore::open(
+        &db, &key, &node,
+    )?))
+}
+
+/// The host name, the default `[store] node`.
+pub fn default_node() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Applies `[store] retention_days` (0: keep forever) as of now; logs
@@ -217,7 +278,11 @@ pub fn apply_retention(
     if days == 0 {
         return Ok(Vec::new());
     }
-    let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+    // The database's clock: on several nodes, one cut-off for all.
+    let now = chrono::DateTime::parse_from_rfc3339(&store.db_now()?)
+        .map_err(|e| StoreError::Invalid(format!("the database's clock: {e}")))?
+        .with_timezone(&chrono::Utc);
+    let cutoff = now - chrono::Duration::days(i64::from(days));
     let gone = store.expire(&cutoff.to_rfc3339())?;
     for (id, was) in &gone {
         tracing::info!(id = %id, was = %was, days, "retention: content destroyed, message expired");

@@ -28,6 +28,7 @@ mod memory_limit;
 mod next_hop_tls;
 mod notify;
 mod postfix_e2e;
+mod postgres;
 mod regression;
 mod retention;
 mod review_api;
@@ -39,6 +40,7 @@ mod slowloris;
 mod smtp_e2e;
 mod soak;
 mod store_corruption;
+mod store_suite;
 mod swaks;
 mod tls;
 

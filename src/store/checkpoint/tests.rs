@@ -4,7 +4,7 @@ use crate::store::AuditEvent;
 use std::os::unix::fs::PermissionsExt;
 
 fn store(dir: &Path) -> SqliteStore {
-    SqliteStore::open(&dir.join("q/db.sqlite"), &dir.join("q/k")).unwrap()
+    SqliteStore::open(&dir.join("q/db.sqlite"), &dir.join("q/k"), "test").unwrap()
 }
 
 fn append(s: &SqliteStore, n: usize) {

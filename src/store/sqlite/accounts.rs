@@ -5,7 +5,6 @@
 use super::super::accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
 use super::super::audit::AuditEvent;
 use super::super::{Accounts, StoreError};
-use super::audit::append_in;
 use super::{now, SqliteStore};
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::json;
@@ -86,11 +85,7 @@ impl Accounts for SqliteStore {
             )?;
             let details = json!({"user": user.name, "role": user.role.as_str(),
                                  "totp": user.totp_secret.is_some()});
-            append_in(
-                tx,
-                &self.sealer,
-                &AuditEvent::new(by, "user-added", details),
-            )?;
+            self.append_in(tx, &AuditEvent::new(by, "user-added", details))?;
             Ok(())
         })
     }
@@ -135,7 +130,7 @@ impl Accounts for SqliteStore {
             } else {
                 "user-enabled"
             };
-            append_in(tx, &self.sealer, &AuditEvent::new(by, kind, details))?;
+            self.append_in(tx, &AuditEvent::new(by, kind, details))?;
             Ok(())
         })
     }
@@ -225,11 +220,7 @@ impl Accounts for SqliteStore {
             // The first 12 hex digits name the token in the trail without
             // making it usable.
             let details = json!({"user": user, "token": &hash[..12.min(hash.len())]});
-            append_in(
-                tx,
-                &self.sealer,
-                &AuditEvent::new(by, "token-created", details),
-            )?;
+            self.append_in(tx, &AuditEvent::new(by, "token-created", details))?;
             Ok(())
         })
     }
@@ -268,11 +259,7 @@ impl Accounts for SqliteStore {
             };
             let details = json!({"waiver": rec.id, "client": rec.client_id,
                 "recipient": rec.recipient, "expires": rec.expires, "reference": rec.reference});
-            append_in(
-                tx,
-                &self.sealer,
-                &AuditEvent::new(by, "waiver-added", details),
-            )?;
+            self.append_in(tx, &AuditEvent::new(by, "waiver-added", details))?;
             Ok(rec)
         })
     }
@@ -288,11 +275,7 @@ impl Accounts for SqliteStore {
                 return Err(StoreError::NotFound(format!("waiver {id}")));
             }
             let details = json!({"waiver": id});
-            append_in(
-                tx,
-                &self.sealer,
-                &AuditEvent::new(by, "waiver-revoked", details),
-            )?;
+            self.append_in(tx, &AuditEvent::new(by, "waiver-revoked", details))?;
             Ok(())
         })
     }

@@ -11,11 +11,13 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 /// transaction. New entries chain from the head, not from whatever the last
 /// row is, so a deleted last entry stays visible as a gap; and a head whose
 /// authentication fails is refused rather than papered over.
-pub fn append_in(
+fn append_in(
     conn: &Connection,
     sealer: &Sealer,
+    node: &str,
     event: &AuditEvent,
 ) -> Result<AuditEntry, StoreError> {
+    let details = audit::stamp_node(&event.details, node);
     let (prev_seq, prev_hash) = match read_head(conn)? {
         None => {
             let rows: i64 = conn.query_row("SELECT count(*) FROM audit", [], |r| r.get(0))?;
@@ -33,14 +35,7 @@ pub fn append_in(
     };
     let seq = prev_seq + 1;
     let time = now();
-    let hash = audit::entry_hash(
-        &prev_hash,
-        seq,
-        &time,
-        &event.actor,
-        &event.kind,
-        &event.details,
-    );
+    let hash = audit::entry_hash(&prev_hash, seq, &time, &event.actor, &event.kind, &details);
     conn.execute(
         "INSERT INTO audit (seq, at, actor, kind, details, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -49,7 +44,7 @@ pub fn append_in(
             time,
             event.actor,
             event.kind,
-            audit::canonical(&event.details),
+            audit::canonical(&details),
             prev_hash,
             hash
         ],
@@ -65,13 +60,25 @@ pub fn append_in(
         time,
         actor: event.actor.clone(),
         kind: event.kind.clone(),
-        details: event.details.clone(),
+        details,
         prev_hash,
         hash,
     })
 }
 
-fn damaged(why: &str) -> StoreError {
+impl SqliteStore {
+    /// Appends `event`, stamped with this node's name, in the caller's
+    /// transaction.
+    pub(super) fn append_in(
+        &self,
+        conn: &Connection,
+        event: &AuditEvent,
+    ) -> Result<AuditEntry, StoreError> {
+        append_in(conn, &self.sealer, &self.node, event)
+    }
+}
+
+pub(super) fn damaged(why: &str) -> StoreError {
     StoreError::Invalid(format!(
         "the audit trail is damaged ({why}); nothing more is appended until it is \
          investigated: run `matterwall audit verify`"
@@ -118,7 +125,7 @@ fn entry(r: &Row<'_>) -> rusqlite::Result<AuditEntry> {
 impl AuditLog for SqliteStore {
     fn append(&self, event: AuditEvent) -> Result<AuditEntry, StoreError> {
         self.write(|tx| {
-            let entry = append_in(tx, &self.sealer, &event)?;
+            let entry = self.append_in(tx, &event)?;
             crate::failpoint::hit("audit-append");
             Ok(entry)
         })

@@ -4,10 +4,10 @@
 
 use super::super::audit::AuditEvent;
 use super::super::held::{
-    HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld,
+    binding, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld,
+    STATUS_KINDS,
 };
 use super::super::{Quarantine, Review, StoreError};
-use super::audit::append_in;
 use super::{now, SqliteStore};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::json;
@@ -19,17 +19,6 @@ fn unix_now() -> i64 {
 
 const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, comment, \
                        clients, matters, subject_nonce, subject, reviewed_by";
-
-/// The audit kinds that change a held record's status, and the status each
-/// leaves it in.
-const STATUS_KINDS: [(&str, HeldStatus); 6] = [
-    ("verdict", HeldStatus::Held),
-    ("release", HeldStatus::Releasing),
-    ("released", HeldStatus::Released),
-    ("release-failed", HeldStatus::Held),
-    ("reject", HeldStatus::Rejected),
-    ("expired", HeldStatus::Expired),
-];
 
 /// Refuses a status change unless the audit trail's last status entry for
 /// `id` left it in `from` (issue #15): the status column alone can be set
@@ -176,24 +165,6 @@ const FILTER: &str = "
     AND (?8 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(held.matters) m
                                    WHERE m.value IN (SELECT value FROM json_each(?8))))";
 
-/// The associated data every sealed part of a held record is bound to
-/// (issue #15): its id, received time, envelope and the verdict columns the
-/// queue shows, exactly as stored. Rewriting any of them in the file makes
-/// the content fail to open, so a release refuses instead of sending it
-/// elsewhere. Records sealed before this binding (id only) no longer open:
-/// the product is pre-release, so no fallback that would weaken it.
-fn binding(id: &str, received_at: &str, envelope: &str, action: &str, rules: &str) -> String {
-    serde_json::json!([
-        "matterwall held v2",
-        id,
-        received_at,
-        envelope,
-        action,
-        rules
-    ])
-    .to_string()
-}
-
 impl Quarantine for SqliteStore {
     fn hold(&self, msg: NewHeld, verdict: AuditEvent) -> Result<String, StoreError> {
         let id = msg.id.clone();
@@ -234,7 +205,7 @@ impl Quarantine for SqliteStore {
                     subject
                 ],
             )?;
-            append_in(tx, &self.sealer, &verdict)?;
+            self.append_in(tx, &verdict)?;
             crate::failpoint::hit("hold-write");
             Ok(())
         })?;
@@ -353,11 +324,7 @@ impl Quarantine for SqliteStore {
                 Some(by.actor),
             )?;
             let details = json!({"message": id, "comment": by.comment});
-            append_in(
-                tx,
-                &self.sealer,
-                &AuditEvent::new(by.actor, "release", details),
-            )?;
+            self.append_in(tx, &AuditEvent::new(by.actor, "release", details))?;
             Ok(())
         })?;
         Ok(msg)
@@ -375,11 +342,7 @@ impl Quarantine for SqliteStore {
             )?;
             let actor = Self::reviewer_of(tx, id)?;
             let details = json!({"message": id, "refused": refused});
-            append_in(
-                tx,
-                &self.sealer,
-                &AuditEvent::new(actor, "released", details),
-            )?;
+            self.append_in(tx, &AuditEvent::new(actor, "released", details))?;
             Ok(())
         })
     }
@@ -397,7 +360,7 @@ impl Quarantine for SqliteStore {
             let actor = Self::reviewer_of(tx, id)?;
             let details = json!({"message": id, "reason": why});
             let event = AuditEvent::new(actor, "release-failed", details);
-            append_in(tx, &self.sealer, &event)?;
+            self.append_in(tx, &event)?;
             Ok(())
         })
     }
@@ -413,11 +376,7 @@ impl Quarantine for SqliteStore {
                 Some(by.actor),
             )?;
             let details = json!({"message": id, "comment": by.comment});
-            append_in(
-                tx,
-                &self.sealer,
-                &AuditEvent::new(by.actor, "reject", details),
-            )?;
+            self.append_in(tx, &AuditEvent::new(by.actor, "reject", details))?;
             Ok(())
         })
     }
@@ -448,7 +407,7 @@ impl Quarantine for SqliteStore {
                     params![now(), id],
                 )?;
                 let details = json!({"message": id, "was": was});
-                append_in(tx, &self.sealer, &AuditEvent::new("system", "expired", details))?;
+                self.append_in(tx, &AuditEvent::new("system", "expired", details))?;
             }
             Ok(gone)
         })?;

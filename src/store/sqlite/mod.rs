@@ -10,6 +10,7 @@
 
 mod accounts;
 mod audit;
+pub mod cluster;
 mod held;
 mod schema;
 #[cfg(test)]
@@ -26,6 +27,8 @@ use std::time::Duration;
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     sealer: Sealer,
+    /// `[store] node`: stamped on the audit entries this store writes.
+    node: String,
 }
 
 /// Creates the data directory 0700 and the database file 0600 before SQLite
@@ -70,7 +73,7 @@ fn now() -> String {
 impl SqliteStore {
     /// Opens (creating on first start, migrating an older file) the
     /// database and its key.
-    pub fn open(db: &Path, key: &Path) -> Result<SqliteStore, StoreError> {
+    pub fn open(db: &Path, key: &Path, node: &str) -> Result<SqliteStore, StoreError> {
         private_files(db)?;
         let mut conn = Connection::open(db)?;
         conn.busy_timeout(Duration::from_secs(10))?;
@@ -84,10 +87,12 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             sealer,
+            node: node.to_string(),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    /// The connection, for `store migrate` (which reads rows as stored).
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock left no half-done transaction
         // (rusqlite rolls back on drop), so the connection is still sound.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())

@@ -117,7 +117,17 @@ ALTER TABLE sessions ADD COLUMN seen_at TEXT;
 ALTER TABLE sessions ADD COLUMN authed_at TEXT;
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+/// Version 4: once-per-cluster job claims (issue #13), kept on both
+/// backends so a job's schedule survives a restart.
+const V4: &str = "
+CREATE TABLE jobs (
+    name       TEXT PRIMARY KEY,
+    claimed_at TEXT NOT NULL,
+    node       TEXT NOT NULL
+);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(V0)?;

@@ -7,6 +7,7 @@ mod client;
 pub mod http;
 pub mod pki;
 mod postfix;
+pub mod postgres;
 mod server;
 mod setup;
 mod sink;

@@ -1,0 +1,169 @@
+//! The audit chain in PostgreSQL: entries in `audit`, the keyed head in
+//! `audit_head`. An append runs in the caller's transaction, which holds
+//! the write lock; the head row is also read `FOR UPDATE`, so however many
+//! nodes append, each entry chains from the one committed before it.
+
+use super::super::audit::{self, AuditEntry, AuditEvent, AuditFilter, AuditHead, GENESIS};
+use super::super::{AuditLog, StoreError};
+use super::{PgStore, NOW};
+use ::postgres::{GenericClient, Row};
+
+fn damaged(why: &str) -> StoreError {
+    StoreError::Invalid(format!(
+        "the audit trail is damaged ({why}); nothing more is appended until it is \
+         investigated: run `matterwall audit verify`"
+    ))
+}
+
+fn read_head(
+    c: &mut impl GenericClient,
+    lock: bool,
+) -> Result<Option<(u64, String, String)>, StoreError> {
+    let sql = if lock {
+        "SELECT seq, hash, mac FROM audit_head WHERE id = 1 FOR UPDATE"
+    } else {
+        "SELECT seq, hash, mac FROM audit_head WHERE id = 1"
+    };
+    Ok(c.query_opt(sql, &[])?
+        .map(|r| (r.get::<_, i64>(0).max(0) as u64, r.get(1), r.get(2))))
+}
+
+impl PgStore {
+    /// Appends `event`, stamped with this node's name, after the recorded
+    /// head (see the SQLite store: a deleted last entry stays a gap, a
+    /// forged head is refused).
+    pub(super) fn append_in(
+        &self,
+        c: &mut impl GenericClient,
+        event: &AuditEvent,
+    ) -> Result<AuditEntry, StoreError> {
+        let details = audit::stamp_node(&event.details, &self.node);
+        let (prev_seq, prev_hash) = match read_head(c, true)? {
+            None => {
+                let rows: i64 = c.query_one("SELECT count(*) FROM audit", &[])?.get(0);
+                if rows > 0 {
+                    return Err(damaged("its head record is missing"));
+                }
+                (0, GENESIS.to_string())
+            }
+            Some((seq, hash, mac)) => {
+                if !self
+                    .sealer
+                    .mac_ok(audit::head_message(seq, &hash).as_bytes(), &mac)
+                {
+                    return Err(damaged("its head record fails authentication"));
+                }
+                (seq, hash)
+            }
+        };
+        let seq = prev_seq + 1;
+        let time: String = c.query_one(&format!("SELECT {NOW}"), &[])?.get(0);
+        let hash = audit::entry_hash(&prev_hash, seq, &time, &event.actor, &event.kind, &details);
+        let message = details["message"].as_str();
+        c.execute(
+            "INSERT INTO audit (seq, at, actor, kind, details, prev_hash, hash, message)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &(seq as i64),
+                &time,
+                &event.actor,
+                &event.kind,
+                &audit::canonical(&details),
+                &prev_hash,
+                &hash,
+                &message,
+            ],
+        )?;
+        let mac = self.sealer.mac(audit::head_message(seq, &hash).as_bytes());
+        c.execute(
+            "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, $1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
+                                            mac = excluded.mac",
+            &[&(seq as i64), &hash, &mac],
+        )?;
+        Ok(AuditEntry {
+            seq,
+            time,
+            actor: event.actor.clone(),
+            kind: event.kind.clone(),
+            details,
+            prev_hash,
+            hash,
+        })
+    }
+}
+
+const COLUMNS: &str = "seq, at, actor, kind, details, prev_hash, hash";
+
+/// As on SQLite: the listing ends at the contiguous run from seq 1 and
+/// never goes past the head.
+const LISTED_END: &str = "SELECT LEAST(COALESCE((SELECT MIN(a.seq) FROM audit a
+       WHERE a.seq >= 1 AND NOT EXISTS (SELECT 1 FROM audit b WHERE b.seq = a.seq + 1)
+         AND EXISTS (SELECT 1 FROM audit c WHERE c.seq = 1)), 0),
+     COALESCE((SELECT seq FROM audit_head WHERE id = 1), 0))";
+
+pub(super) fn entry(r: &Row) -> AuditEntry {
+    let details: String = r.get(4);
+    AuditEntry {
+        seq: r.get::<_, i64>(0).max(0) as u64,
+        time: r.get(1),
+        actor: r.get(2),
+        kind: r.get(3),
+        details: serde_json::from_str(&details).unwrap_or(serde_json::Value::String(details)),
+        prev_hash: r.get(5),
+        hash: r.get(6),
+    }
+}
+
+impl AuditLog for PgStore {
+    fn append(&self, event: AuditEvent) -> Result<AuditEntry, StoreError> {
+        self.write(|tx| self.append_in(tx, &event))
+    }
+
+    fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.with(|c| {
+            let rows = c.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM audit WHERE seq > $1 OR $1 = 0 ORDER BY seq LIMIT $2"
+                ),
+                &[&(after as i64), &(limit as i64)],
+            )?;
+            Ok(rows.iter().map(entry).collect())
+        })
+    }
+
+    fn audit_query(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        self.with(|c| {
+            let rows = c.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM audit
+                     WHERE ($1::text IS NULL OR kind = $1)
+                       AND ($2::text IS NULL OR actor = $2)
+                       AND ($3::text IS NULL OR message = $3)
+                       AND ($4::bigint IS NULL OR seq < $4)
+                       AND seq >= 1 AND seq <= ({LISTED_END})
+                     ORDER BY seq DESC LIMIT $5"
+                ),
+                &[
+                    &f.kind,
+                    &f.actor,
+                    &f.message,
+                    &f.before.map(|b| b as i64),
+                    &(f.limit as i64),
+                ],
+            )?;
+            Ok(rows.iter().map(entry).collect())
+        })
+    }
+
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        let head = self.with(|c| read_head(c, false))?;
+        Ok(head.map(|(seq, hash, mac)| AuditHead {
+            authentic: self
+                .sealer
+                .mac_ok(audit::head_message(seq, &hash).as_bytes(), &mac),
+            seq,
+            hash,
+        }))
+    }
+}

@@ -1,0 +1,428 @@
+//! The quarantine in PostgreSQL, as in SQLite: sealed raw bytes, verdict
+//! and subject bound to the record's stored columns; status changes guarded
+//! by the old status and by the audit trail's last word on the message,
+//! each with its audit entry in the same transaction.
+
+use super::super::audit::AuditEvent;
+use super::super::held::{
+    binding, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld,
+    STATUS_KINDS,
+};
+use super::super::{Quarantine, Review, StoreError};
+use super::PgStore;
+use ::postgres::{GenericClient, Row};
+use serde_json::json;
+use std::time::Duration;
+
+const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, comment, \
+                       clients, matters, subject_nonce, subject, reviewed_by";
+
+fn status_of(s: &str) -> HeldStatus {
+    // The CHECK constraint admits only known names.
+    HeldStatus::parse(s).unwrap_or(HeldStatus::Held)
+}
+
+fn current(c: &mut impl GenericClient, id: &str) -> Result<Option<HeldStatus>, StoreError> {
+    Ok(
+        c.query_opt("SELECT status FROM held WHERE id = $1", &[&id])?
+            .map(|r| status_of(r.get(0))),
+    )
+}
+
+/// See the SQLite store: the trail's last status entry for `id` must agree
+/// that it is in `from`.
+fn trail_agrees(c: &mut impl GenericClient, id: &str, from: HeldStatus) -> Result<(), StoreError> {
+    let last: Option<String> = c
+        .query_opt(
+            "SELECT kind FROM audit
+             WHERE kind IN ('verdict', 'release', 'released', 'release-failed', 'reject', 'expired')
+               AND message = $1
+             ORDER BY seq DESC LIMIT 1",
+            &[&id],
+        )?
+        .map(|r| r.get(0));
+    let trail = last.and_then(|k| STATUS_KINDS.iter().find(|(n, _)| *n == k).map(|(_, s)| *s));
+    let resolving = from == HeldStatus::Releasing && trail == Some(HeldStatus::Held);
+    if trail == Some(from) || resolving {
+        return Ok(());
+    }
+    match (current(c, id)?, trail) {
+        (None, _) => Err(StoreError::NotFound(id.to_string())),
+        (Some(status), Some(t)) if status == t => Err(StoreError::WrongStatus {
+            id: id.to_string(),
+            status,
+            wanted: from,
+        }),
+        _ => {
+            tracing::error!(
+                message = id,
+                "held status disagrees with the audit trail: refused"
+            );
+            Err(StoreError::Damaged(id.to_string()))
+        }
+    }
+}
+
+fn transition(
+    c: &mut impl GenericClient,
+    id: &str,
+    (from, to): (HeldStatus, HeldStatus),
+    comment: Option<&str>,
+    reviewed_by: Option<&str>,
+) -> Result<(), StoreError> {
+    trail_agrees(c, id, from)?;
+    let changed = c.execute(
+        &format!(
+            "UPDATE held SET status = $1, updated_at = {}, comment = COALESCE($2, comment),
+                             reviewed_by = COALESCE($3, reviewed_by)
+             WHERE id = $4 AND status = $5",
+            super::NOW
+        ),
+        &[&to.as_str(), &comment, &reviewed_by, &id, &from.as_str()],
+    )?;
+    if changed == 1 {
+        return Ok(());
+    }
+    match current(c, id)? {
+        None => Err(StoreError::NotFound(id.to_string())),
+        Some(status) => Err(StoreError::WrongStatus {
+            id: id.to_string(),
+            status,
+            wanted: from,
+        }),
+    }
+}
+
+fn json_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+fn order_by(sort: HeldSort) -> &'static str {
+    match sort {
+        HeldSort::Received => "received_at",
+        HeldSort::Sender => "lower(envelope::jsonb->>'from')",
+        HeldSort::Size => "size",
+        HeldSort::Status => "status",
+    }
+}
+
+const FILTER: &str = "
+    ($1::text IS NULL OR status = $1)
+    AND ($2::text IS NULL OR clients::jsonb ? $2)
+    AND ($3::text IS NULL OR matters::jsonb ? $3)
+    AND ($4::text IS NULL OR strpos(lower(envelope::jsonb->>'from'), lower($4)) > 0)
+    AND ($5::text IS NULL OR rules::jsonb ? $5)
+    AND ($6::text IS NULL OR received_at >= $6)
+    AND ($7::text IS NULL OR received_at < $7)
+    AND ($8::text[] IS NULL OR NOT (matters::jsonb ?| $8))";
+
+impl PgStore {
+    fn summary(&self, r: &Row) -> HeldSummary {
+        let id: String = r.get(0);
+        let env: serde_json::Value = serde_json::from_str(r.get(3)).unwrap_or_default();
+        let nonce: Option<Vec<u8>> = r.get(10);
+        let sealed: Option<Vec<u8>> = r.get(11);
+        let subject = match (nonce, sealed) {
+            (Some(n), Some(s)) => self
+                .sealer
+                .open(format!("{id}/subject").as_bytes(), &n, &s)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_else(|| "(damaged)".into()),
+            _ => String::new(),
+        };
+        HeldSummary {
+            received_at: r.get(1),
+            status: status_of(r.get(2)),
+            from: env["from"].as_str().unwrap_or("").to_string(),
+            to: serde_json::from_value(env["to"].clone()).unwrap_or_default(),
+            action: r.get(4),
+            rules: json_list(r.get(5)),
+            size: r.get::<_, i64>(6) as u64,
+            comment: r.get(7),
+            clients: json_list(r.get(8)),
+            matters: json_list(r.get(9)),
+            subject,
+            reviewed_by: r.get(12),
+            id,
+        }
+    }
+
+    fn reviewer_of(c: &mut impl GenericClient, id: &str) -> Result<String, StoreError> {
+        let by: Option<String> = c
+            .query_opt("SELECT reviewed_by FROM held WHERE id = $1", &[&id])?
+            .and_then(|r| r.get(0));
+        Ok(by.unwrap_or_else(|| "system".into()))
+    }
+
+    /// A status change with its audit entry, in one locked transaction.
+    fn change(
+        &self,
+        id: &str,
+        step: (HeldStatus, HeldStatus),
+        by: (Option<&str>, Option<&str>),
+        kind: &str,
+        details: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            transition(tx, id, step, by.1, by.0)?;
+            let actor = match by.0 {
+                Some(a) => a.to_string(),
+                None => Self::reviewer_of(tx, id)?,
+            };
+            self.append_in(tx, &AuditEvent::new(actor, kind, details))?;
+            Ok(())
+        })
+    }
+}
+
+impl Quarantine for PgStore {
+    fn hold(&self, msg: NewHeld, verdict: AuditEvent) -> Result<String, StoreError> {
+        let id = msg.id.clone();
+        let envelope = json!({"from": msg.from, "to": msg.to}).to_string();
+        let rules = serde_json::to_string(&msg.rules)?;
+        let clients = serde_json::to_string(&msg.clients)?;
+        let matters = serde_json::to_string(&msg.matters)?;
+        self.write(|tx| {
+            // The received time is bound into the seal, so it is read first.
+            let received_at = Self::now_in(tx)?;
+            let bound = binding(&id, &received_at, &envelope, &msg.action, &rules);
+            let (raw_nonce, raw) = self.sealer.seal(bound.as_bytes(), &msg.raw);
+            let (verdict_nonce, verdict_ct) = self.sealer.seal(
+                format!("{bound}/verdict").as_bytes(),
+                msg.verdict_json.as_bytes(),
+            );
+            let (subject_nonce, subject) = self
+                .sealer
+                .seal(format!("{id}/subject").as_bytes(), msg.subject.as_bytes());
+            tx.execute(
+                "INSERT INTO held (id, received_at, updated_at, status, envelope, action, rules,
+                                   size, raw_nonce, raw, verdict_nonce, verdict, clients, matters,
+                                   subject_nonce, subject)
+                 VALUES ($1, $2, $2, 'held', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                &[
+                    &id,
+                    &received_at,
+                    &envelope,
+                    &msg.action,
+                    &rules,
+                    &(msg.raw.len() as i64),
+                    &raw_nonce,
+                    &raw,
+                    &verdict_nonce,
+                    &verdict_ct,
+                    &clients,
+                    &matters,
+                    &subject_nonce,
+                    &subject,
+                ],
+            )?;
+            self.append_in(tx, &verdict)?;
+            Ok(())
+        })?;
+        Ok(id)
+    }
+
+    fn list(&self) -> Result<Vec<HeldSummary>, StoreError> {
+        self.with(|c| {
+            let rows = c.query(
+                &format!("SELECT {SUMMARY} FROM held ORDER BY received_at DESC, id"),
+                &[],
+            )?;
+            Ok(rows.iter().map(|r| self.summary(r)).collect())
+        })
+    }
+
+    fn query(&self, q: &HeldQuery) -> Result<HeldPage, StoreError> {
+        let status = q.status.map(HeldStatus::as_str);
+        // Walls for reviewers (issue #15): the matters a reviewer is
+        // screened from, as one text[] parameter; NULL for none.
+        let walls = (!q.hide_matters.is_empty()).then(|| q.hide_matters.clone());
+        let no_walls: Option<Vec<String>> = None;
+        self.with(|c| {
+            let args: [&(dyn ::postgres::types::ToSql + Sync); 8] = [
+                &status, &q.client, &q.matter, &q.sender, &q.rule, &q.since, &q.until, &walls,
+            ];
+            let count = |c: &mut ::postgres::Client,
+                         args: &[&(dyn ::postgres::types::ToSql + Sync)]| {
+                c.query_one(&format!("SELECT count(*) FROM held WHERE {FILTER}"), args)
+                    .map(|r| r.get::<_, i64>(0))
+            };
+            let total = count(c, &args)?;
+            let hidden = if walls.is_some() {
+                let mut all = args;
+                all[7] = &no_walls;
+                count(c, &all)? - total
+            } else {
+                0
+            };
+            let dir = if q.ascending { "ASC" } else { "DESC" };
+            let rows = c.query(
+                &format!(
+                    "SELECT {SUMMARY} FROM held WHERE {FILTER}
+                     ORDER BY {} {dir}, received_at DESC, id LIMIT {} OFFSET {}",
+                    order_by(q.sort),
+                    q.limit.max(1),
+                    q.offset
+                ),
+                &args,
+            )?;
+            Ok(HeldPage {
+                items: rows.iter().map(|r| self.summary(r)).collect(),
+                total: total as u64,
+                hidden: hidden.max(0) as u64,
+            })
+        })
+    }
+
+    fn status_counts(&self) -> Result<Vec<(HeldStatus, u64)>, StoreError> {
+        self.with(|c| {
+            let rows = c.query("SELECT status, count(*) FROM held GROUP BY status", &[])?;
+            Ok(rows
+                .iter()
+                .map(|r| (status_of(r.get(0)), r.get::<_, i64>(1) as u64))
+                .collect())
+        })
+    }
+
+    fn get(&self, id: &str) -> Result<HeldMessage, StoreError> {
+        let row = self.with(|c| {
+            Ok(c.query_opt(
+                &format!(
+                    "SELECT {SUMMARY}, raw_nonce, raw, verdict_nonce, verdict FROM held WHERE id = $1"
+                ),
+                &[&id],
+            )?)
+        })?;
+        let r = row.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        let summary = self.summary(&r);
+        if summary.status == HeldStatus::Expired {
+            return Err(StoreError::Destroyed(id.to_string()));
+        }
+        let damaged = || {
+            tracing::error!(
+                message = id,
+                "held record fails its seal: tampered or damaged"
+            );
+            StoreError::Damaged(id.to_string())
+        };
+        let bound = binding(id, r.get(1), r.get(3), r.get(4), r.get(5));
+        let raw = self
+            .sealer
+            .open(bound.as_bytes(), r.get(13), r.get(14))
+            .ok_or_else(damaged)?;
+        let aad = format!("{bound}/verdict");
+        let verdict = self
+            .sealer
+            .open(aad.as_bytes(), r.get(15), r.get(16))
+            .ok_or_else(damaged)?;
+        Ok(HeldMessage {
+            summary,
+            verdict_json: String::from_utf8_lossy(&verdict).into_owned(),
+            raw,
+        })
+    }
+
+    fn begin_release(&self, id: &str, by: &Review<'_>) -> Result<HeldMessage, StoreError> {
+        let msg = self.get(id)?;
+        let details = json!({"message": id, "comment": by.comment});
+        let step = (HeldStatus::Held, HeldStatus::Releasing);
+        self.change(id, step, (Some(by.actor), by.comment), "release", details)?;
+        Ok(msg)
+    }
+
+    fn finish_release(&self, id: &str, refused: &[String]) -> Result<(), StoreError> {
+        let details = json!({"message": id, "refused": refused});
+        let step = (HeldStatus::Releasing, HeldStatus::Released);
+        self.change(id, step, (None, None), "released", details)
+    }
+
+    fn abort_release(&self, id: &str, why: &str) -> Result<(), StoreError> {
+        let details = json!({"message": id, "reason": why});
+        let step = (HeldStatus::Releasing, HeldStatus::Held);
+        self.change(id, step, (None, Some(why)), "release-failed", details)
+    }
+
+    fn reject(&self, id: &str, by: &Review<'_>) -> Result<(), StoreError> {
+        let details = json!({"message": id, "comment": by.comment});
+        let step = (HeldStatus::Held, HeldStatus::Rejected);
+        self.change(id, step, (Some(by.actor), by.comment), "reject", details)
+    }
+
+    fn stuck_releasing(&self) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            let rows = c.query("SELECT id FROM held WHERE status = 'releasing'", &[])?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    fn expire(&self, before: &str) -> Result<Vec<(String, HeldStatus)>, StoreError> {
+        self.write(|tx| {
+            let rows = tx.query(
+                "SELECT id, status FROM held WHERE received_at < $1
+                 AND status IN ('held', 'released', 'rejected') FOR UPDATE",
+                &[&before],
+            )?;
+            let gone: Vec<(String, HeldStatus)> = rows
+                .iter()
+                .map(|r| (r.get(0), status_of(r.get(1))))
+                .collect();
+            for (id, was) in &gone {
+                tx.execute(
+                    &format!(
+                        "UPDATE held SET status = 'expired', updated_at = {},
+                         raw = ''::bytea, raw_nonce = ''::bytea, verdict = ''::bytea,
+                         verdict_nonce = ''::bytea, subject = NULL, subject_nonce = NULL
+                         WHERE id = $1",
+                        super::NOW
+                    ),
+                    &[id],
+                )?;
+                let details = json!({"message": id, "was": was});
+                self.append_in(tx, &AuditEvent::new("system", "expired", details))?;
+            }
+            Ok(gone)
+        })
+    }
+
+    fn copy_accepted(&self, key: &str, window: Duration) -> Result<bool, StoreError> {
+        let window = window.as_secs() as i64;
+        self.with(|c| {
+            Ok(c.query_opt(
+                "SELECT 1 FROM accepted_copy WHERE key = $1
+                 AND accepted_at > extract(epoch FROM now())::bigint - $2",
+                &[&key, &window],
+            )?
+            .is_some())
+        })
+    }
+
+    fn record_copy(&self, key: &str, id: &str, window: Duration) -> Result<(), StoreError> {
+        let window = window.as_secs() as i64;
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO accepted_copy (key, message_id, accepted_at)
+                 VALUES ($1, $2, extract(epoch FROM now())::bigint)
+                 ON CONFLICT (key) DO UPDATE SET message_id = excluded.message_id,
+                                                 accepted_at = excluded.accepted_at",
+                &[&key, &id],
+            )?;
+            tx.execute(
+                "DELETE FROM accepted_copy
+                 WHERE accepted_at <= extract(epoch FROM now())::bigint - $1",
+                &[&window],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn held_count(&self) -> Result<u64, StoreError> {
+        self.with(|c| {
+            let n: i64 = c
+                .query_one("SELECT count(*) FROM held WHERE status = 'held'", &[])?
+                .get(0);
+            Ok(n as u64)
+        })
+    }
+}

@@ -1,0 +1,424 @@
+//! The store test suite (issue #13): each behaviour once, as a function of
+//! `&dyn Store`, run against the embedded SQLite store and against a real
+//! PostgreSQL (a private cluster, `support::postgres`). What only one
+//! backend has (editing the SQLite file by hand, several nodes on one
+//! database) is tested beside it: `src/store/sqlite/tests.rs`,
+//! `tests/it/postgres.rs`.
+
+use crate::support::postgres::PgCluster;
+use matterwall::store::audit::{self, AuditEvent, AuditFilter};
+use matterwall::store::*;
+use serde_json::json;
+use std::sync::Arc;
+
+/// A store and what keeps it alive (the temp dir with its key).
+pub struct Opened {
+    pub store: Arc<dyn Store>,
+    _dir: tempfile::TempDir,
+}
+
+pub fn sqlite() -> Opened {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open("sqlite://q/db.sqlite", dir.path(), None, Some("node-a")).unwrap();
+    Opened { store, _dir: dir }
+}
+
+pub fn postgres() -> Opened {
+    let url = PgCluster::shared().fresh_db();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&url, dir.path(), Some("matterwall.key"), Some("node-a")).unwrap();
+    Opened { store, _dir: dir }
+}
+
+pub fn msg() -> NewHeld {
+    NewHeld {
+        id: new_id(),
+        from: "a@firm.example".into(),
+        to: vec!["b@x.example".into()],
+        action: "hold".into(),
+        rules: vec!["unauthorised-recipient".into()],
+        clients: vec!["C-10442".into()],
+        matters: vec!["2024-0117".into()],
+        subject: "Harrowgate draft".into(),
+        verdict_json: r#"{"action":"hold"}"#.into(),
+        raw: b"Subject: secret\r\n\r\nHarrowgate\r\n".to_vec(),
+    }
+}
+
+pub fn hold(store: &dyn Store) -> String {
+    let m = msg();
+    let v = AuditEvent::new("smtp", "verdict", json!({"message": m.id}));
+    store.hold(m, v).unwrap()
+}
+
+pub const BY: Review<'static> = Review {
+    actor: "alice",
+    comment: Some("ok"),
+};
+
+fn kinds(store: &dyn Store) -> Vec<String> {
+    let all = store.audit_after(0, 1000).unwrap();
+    all.into_iter().map(|e| e.kind).collect()
+}
+
+fn hold_release_reject(store: &dyn Store) {
+    let id = hold(store);
+    assert_eq!(id.len(), 16);
+    assert_eq!(store.get(&id).unwrap().raw, msg().raw);
+    assert_eq!(store.get(&id).unwrap().summary.subject, "Harrowgate draft");
+    assert_eq!(store.held_count().unwrap(), 1);
+    store.begin_release(&id, &BY).unwrap();
+    assert!(matches!(
+        store.begin_release(&id, &BY),
+        Err(StoreError::WrongStatus { .. })
+    ));
+    assert_eq!(store.stuck_releasing().unwrap(), std::slice::from_ref(&id));
+    store.finish_release(&id, &[]).unwrap();
+    let got = store.get(&id).unwrap().summary;
+    assert_eq!(got.status, HeldStatus::Released);
+    assert_eq!(got.reviewed_by.as_deref(), Some("alice"));
+    assert!(matches!(
+        store.reject(&id, &BY),
+        Err(StoreError::WrongStatus { .. })
+    ));
+    let other = hold(store);
+    store.reject(&other, &BY).unwrap();
+    let third = hold(store);
+    store.begin_release(&third, &BY).unwrap();
+    store.abort_release(&third, "next hop refused").unwrap();
+    assert_eq!(store.get(&third).unwrap().summary.status, HeldStatus::Held);
+    assert!(matches!(store.get("nope"), Err(StoreError::NotFound(_))));
+    assert_eq!(store.list().unwrap().len(), 3);
+    assert_eq!(
+        kinds(store),
+        [
+            "verdict",
+            "release",
+            "released",
+            "verdict",
+            "reject",
+            "verdict",
+            "release",
+            "release-failed"
+        ]
+    );
+    assert_eq!(audit::verify(store).unwrap(), Ok(8));
+    // Every entry names the node that wrote it, under the hash.
+    let all = store.audit_after(0, 100).unwrap();
+    assert!(all.iter().all(|e| e.details["node"] == "node-a"));
+}
+
+fn queue_filters_sort_and_count(store: &dyn Store) {
+    let mut ids = Vec::new();
+    for (i, client) in ["C-1", "C-2", "C-1"].iter().enumerate() {
+        let mut m = msg();
+        m.clients = vec![client.to_string()];
+        if i == 1 {
+            m.matters = vec!["2024-0117".into(), "2025-0001".into()];
+        }
+        m.from = format!("sender{i}@firm.example");
+        m.raw.extend(std::iter::repeat_n(b'x', i * 10));
+        let v = AuditEvent::new("smtp", "verdict", json!({"message": m.id}));
+        ids.push(store.hold(m, v).unwrap());
+    }
+    store.reject(&ids[0], &BY).unwrap();
+    let q = |f: &dyn Fn(&mut HeldQuery)| {
+        let mut q = HeldQuery {
+            limit: 10,
+            ..Default::default()
+        };
+        f(&mut q);
+        store.query(&q).unwrap()
+    };
+    assert_eq!(q(&|q| q.client = Some("C-1".into())).total, 2);
+    assert_eq!(q(&|q| q.status = Some(HeldStatus::Held)).total, 2);
+    assert_eq!(
+        q(&|q| q.sender = Some("SENDER2".into())).items[0].id,
+        ids[2]
+    );
+    assert_eq!(q(&|q| q.rule = Some("nope".into())).total, 0);
+    assert_eq!(
+        q(&|q| q.rule = Some("unauthorised-recipient".into())).total,
+        3
+    );
+    assert_eq!(q(&|q| q.matter = Some("2024-0117".into())).total, 3);
+    assert_eq!(
+        q(&|q| q.since = Some("2000-01-01T00:00:00Z".into())).total,
+        3
+    );
+    assert_eq!(
+        q(&|q| q.until = Some("2000-01-01T00:00:00Z".into())).total,
+        0
+    );
+    let by_size = q(&|q| {
+        q.sort = HeldSort::Size;
+        q.ascending = true;
+    });
+    let got: Vec<&str> = by_size.items.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(got, [&ids[0], &ids[1], &ids[2]]);
+    let by_sender = q(&|q| q.sort = HeldSort::Sender);
+    assert_eq!(by_sender.items[0].id, ids[2]);
+    let page = q(&|q| {
+        q.limit = 1;
+        q.offset = 1;
+    });
+    assert_eq!((page.items.len(), page.total), (1, 3));
+    // Walls for reviewers (issue 15): a matter screened from the reader
+    // hides every message that mentions it, and the page says how many.
+    let walled = q(&|q| q.hide_matters = vec!["2025-0001".into(), "1999-0000".into()]);
+    assert_eq!((walled.total, walled.hidden), (2, 1));
+    assert!(walled.items.iter().all(|m| m.id != ids[1]));
+    assert_eq!(q(&|q| q.hide_matters = vec!["2024-0117".into()]).hidden, 3);
+    let mut counts = store.status_counts().unwrap();
+    counts.sort();
+    assert_eq!(counts, [(HeldStatus::Held, 2), (HeldStatus::Rejected, 1)]);
+}
+
+fn users_sessions_tokens_waivers(store: &dyn Store) {
+    let user = NewUser {
+        name: "alice".into(),
+        role: Role::Reviewer,
+        password_hash: "$argon2id$x".into(),
+        totp_secret: Some(b"12345678901234567890".to_vec()),
+    };
+    store.add_user(user.clone(), "cli:root").unwrap();
+    assert!(matches!(
+        store.add_user(user, "cli:root"),
+        Err(StoreError::Exists(_))
+    ));
+    let alice = store.user("alice").unwrap().unwrap();
+    assert_eq!(
+        alice.totp_secret.as_deref(),
+        Some(&b"12345678901234567890"[..])
+    );
+    assert_eq!(store.users().unwrap().len(), 1);
+    assert!(store.user("bob").unwrap().is_none());
+    assert!(store.use_totp_step("alice", 10).unwrap());
+    assert!(!store.use_totp_step("alice", 10).unwrap(), "replayed code");
+    assert!(!store.use_totp_step("alice", 9).unwrap(), "an older code");
+    let future = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let s = SessionRecord {
+        id_hash: "h1".into(),
+        user: "alice".into(),
+        csrf: "c".into(),
+        created_at: "now".into(),
+        expires_at: future.clone(),
+        seen_at: "t0".into(),
+        authed_at: "t0".into(),
+    };
+    store.create_session(&s).unwrap();
+    assert_eq!(store.session("h1").unwrap().unwrap().1.name, "alice");
+    // Idle timeout and re-authentication (issue 15) read these two.
+    store.touch_session("h1", "t1", false).unwrap();
+    let (rec, _) = store.session("h1").unwrap().unwrap();
+    assert_eq!((rec.seen_at.as_str(), rec.authed_at.as_str()), ("t1", "t0"));
+    store.touch_session("h1", "t2", true).unwrap();
+    let (rec, _) = store.session("h1").unwrap().unwrap();
+    assert_eq!((rec.seen_at.as_str(), rec.authed_at.as_str()), ("t2", "t2"));
+    let past = SessionRecord {
+        id_hash: "h0".into(),
+        expires_at: "2000-01-01T00:00:00Z".into(),
+        ..s.clone()
+    };
+    store.create_session(&past).unwrap();
+    assert!(store.session("h0").unwrap().is_none(), "expired");
+    let h2 = SessionRecord {
+        id_hash: "h2".into(),
+        ..s.clone()
+    };
+    store.create_session(&h2).unwrap();
+    store.delete_session("h2").unwrap();
+    assert!(store.session("h2").unwrap().is_none(), "logged out");
+    store
+        .add_token("t1hash-abcdef", "alice", "cli:root")
+        .unwrap();
+    assert!(store.token_user("t1hash-abcdef").unwrap().is_some());
+    store.set_disabled("alice", true, "admin").unwrap();
+    assert!(store.session("h1").unwrap().is_none());
+    assert!(store.token_user("t1hash-abcdef").unwrap().is_none());
+    // Disabling revoked the token for good: re-enabling does not revive it.
+    store.set_disabled("alice", false, "admin").unwrap();
+    assert!(store.token_user("t1hash-abcdef").unwrap().is_none());
+    store.set_disabled("alice", true, "admin").unwrap();
+    assert!(matches!(
+        store.set_disabled("nobody", true, "admin"),
+        Err(StoreError::NotFound(_))
+    ));
+    let w = NewWaiver {
+        client_id: "C-10442".into(),
+        recipient: "x.example".into(),
+        expires: "2099-01-01".into(),
+        reference: "WV-1".into(),
+    };
+    let rec = store.add_waiver(w, "admin").unwrap();
+    assert_eq!(store.waivers().unwrap().len(), 1);
+    store.revoke_waiver(rec.id, "admin").unwrap();
+    assert!(store.waivers().unwrap().is_empty());
+    assert!(store.revoke_waiver(rec.id, "admin").is_err(), "once only");
+    let kinds: Vec<String> = store
+        .audit_query(&AuditFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "waiver-revoked",
+            "waiver-added",
+            "user-disabled",
+            "user-enabled",
+            "user-disabled",
+            "token-created",
+            "user-added"
+        ]
+    );
+    assert!(store.review_generation().unwrap() >= 5);
+}
+
+fn retention_destroys_content_but_not_a_release_in_flight(store: &dyn Store) {
+    let held = hold(store);
+    let rejected = hold(store);
+    store.reject(&rejected, &BY).unwrap();
+    let releasing = hold(store);
+    store.begin_release(&releasing, &BY).unwrap();
+    assert!(store
+        .expire("2000-01-01T00:00:00+00:00")
+        .unwrap()
+        .is_empty());
+    let mut gone = store.expire(&store.db_now().unwrap()).unwrap();
+    gone.sort();
+    let mut want = vec![
+        (held.clone(), HeldStatus::Held),
+        (rejected, HeldStatus::Rejected),
+    ];
+    want.sort();
+    assert_eq!(gone, want);
+    assert!(matches!(store.get(&held), Err(StoreError::Destroyed(_))));
+    assert!(
+        store.get(&releasing).is_ok(),
+        "a release in flight is left alone"
+    );
+    assert!(store.begin_release(&held, &BY).is_err());
+    let summary = store.list().unwrap();
+    let h = summary.iter().find(|s| s.id == held).unwrap();
+    assert_eq!((h.status, h.subject.as_str()), (HeldStatus::Expired, ""));
+    assert!(
+        store.expire(&store.db_now().unwrap()).unwrap().is_empty(),
+        "once only"
+    );
+    let expired = store
+        .audit_query(&AuditFilter {
+            kind: Some("expired".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(expired.len(), 2);
+    assert_eq!(audit::verify(store).unwrap(), Ok(7));
+}
+
+fn audit_trail_pages_filters_and_head(store: &dyn Store) {
+    assert_eq!(audit::verify(store).unwrap(), Ok(0));
+    assert!(store.audit_head().unwrap().is_none());
+    for i in 0..5 {
+        store
+            .append(AuditEvent::new("bob", "login", json!({"n": i})))
+            .unwrap();
+    }
+    let id = hold(store);
+    let head = store.audit_head().unwrap().unwrap();
+    assert_eq!((head.seq, head.authentic), (6, true));
+    assert_eq!(store.audit_after(2, 2).unwrap()[0].seq, 3);
+    let by = |f: AuditFilter| store.audit_query(&f).unwrap().len();
+    let all = || AuditFilter {
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(
+        by(AuditFilter {
+            kind: Some("login".into()),
+            ..all()
+        }),
+        5
+    );
+    assert_eq!(
+        by(AuditFilter {
+            actor: Some("smtp".into()),
+            ..all()
+        }),
+        1
+    );
+    assert_eq!(
+        by(AuditFilter {
+            message: Some(id),
+            ..all()
+        }),
+        1
+    );
+    assert_eq!(
+        by(AuditFilter {
+            before: Some(3),
+            ..all()
+        }),
+        2
+    );
+    assert_eq!(audit::verify(store).unwrap(), Ok(6));
+}
+
+fn copy_memory(store: &dyn Store) {
+    let week = std::time::Duration::from_secs(7 * 86400);
+    assert!(!store.copy_accepted("k1", week).unwrap());
+    store.record_copy("k1", "m1", week).unwrap();
+    assert!(store.copy_accepted("k1", week).unwrap());
+    store.record_copy("k1", "m1", week).unwrap();
+    assert!(!store.copy_accepted("k2", week).unwrap());
+}
+
+fn jobs_are_claimed_once_per_period(store: &dyn Store) {
+    let hour = std::time::Duration::from_secs(3600);
+    assert!(store.claim_job("retention", hour).unwrap());
+    assert!(
+        !store.claim_job("retention", hour).unwrap(),
+        "claimed already"
+    );
+    assert!(store.claim_job("digest", hour).unwrap(), "another job");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let short = std::time::Duration::from_millis(10);
+    assert!(store.claim_job("retention", short).unwrap(), "period over");
+    let now = store.db_now().unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(&now).is_ok(), "{now}");
+    assert_eq!(store.node(), "node-a");
+}
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[test]
+            fn $name() {
+                let o = super::sqlite();
+                super::$name(o.store.as_ref());
+            })*
+        }
+        mod on_postgres {
+            $(#[test]
+            fn $name() {
+                let o = super::postgres();
+                super::$name(o.store.as_ref());
+            })*
+        }
+    };
+}
+
+both!(
+    hold_release_reject,
+    queue_filters_sort_and_count,
+    users_sessions_tokens_waivers,
+    retention_destroys_content_but_not_a_release_in_flight,
+    audit_trail_pages_filters_and_head,
+    copy_memory,
+    jobs_are_claimed_once_per_period,
+);
