@@ -95,12 +95,12 @@ pub async fn run(
         .map_err(ServeError::ReadStore)?;
     let smtp = tokio_listener(listeners.smtp).map_err(|e| ServeError::Listener("SMTP", e))?;
     let http = tokio_listener(listeners.review).map_err(|e| ServeError::Listener("review", e))?;
+    let checkpoints = store::checkpoint::start(store.clone(), config.checkpoints()).await;
     // The addresses actually bound: with port 0 in the config this line is
     // how a caller learns them.
     tracing::info!(smtp = %local(&smtp), review = %local(&http), https = config.review_tls.is_some(),
         next_hop = %config.next_hop.address, review_waivers = n, "listening");
     let review_tls = config.review_tls.clone();
-    let checkpoints = config.checkpoints();
     let live = Live {
         engine: Arc::new(ArcSwap::from_pointee(engine)),
         waivers,
@@ -119,7 +119,7 @@ pub async fn run(
     let jobs = [
         tokio::spawn(digest_daily(live.engine.clone(), live.store.clone())),
         tokio::spawn(retention_hourly(live.engine.clone(), live.store.clone())),
-        tokio::spawn(store::checkpoint::run(live.store.clone(), checkpoints)),
+        tokio::spawn(checkpoints.run()),
     ];
     let router = review::router(ReviewState {
         engine: live.engine.clone(),

@@ -353,19 +353,50 @@ const TICK: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `serve`'s job: every few seconds, signs a checkpoint when `every`
 /// entries were appended since the last one or `minutes` passed and the
-/// trail grew; and one at start. A trail that does not extend the last
-/// checkpoint is not signed (an error is logged each time it is seen).
-pub async fn run(store: super::Handle, s: Schedule) {
-    let mut since = std::time::Instant::now();
-    let mut c: Option<Checkpointer> = None;
-    let mut first = true;
-    loop {
-        let (paths, taken) = (s.paths.clone(), c.take());
+/// trail grew. A trail that does not extend the last checkpoint is not
+/// signed (an error is logged each time it is seen). Made by [`start`].
+pub struct Job {
+    store: super::Handle,
+    schedule: Schedule,
+    checkpointer: Option<Checkpointer>,
+    since: std::time::Instant,
+    /// The start's checkpoint is still owed (its first try failed).
+    owed: bool,
+}
+
+/// Signs the checkpoint a start owes before `serve` takes mail or answers
+/// a reviewer: an `audit verify` run once the server is up always finds
+/// the checkpoint file beside its key, never the key alone.
+pub async fn start(store: super::Handle, schedule: Schedule) -> Job {
+    let mut job = Job {
+        store,
+        schedule,
+        checkpointer: None,
+        since: std::time::Instant::now(),
+        owed: true,
+    };
+    job.tick().await;
+    job
+}
+
+impl Job {
+    /// Runs for ever (until the server aborts it).
+    pub async fn run(mut self) {
+        loop {
+            tokio::time::sleep(TICK).await;
+            self.tick().await;
+        }
+    }
+
+    async fn tick(&mut self) {
+        let first = self.owed;
+        let (paths, taken) = (self.schedule.paths.clone(), self.checkpointer.take());
+        let (every, minutes, since) = (self.schedule.every, self.schedule.minutes, self.since);
         let due = move |c: &Checkpointer, st: &dyn super::Store| -> Result<bool, StoreError> {
             let behind = c.behind(st)?;
             Ok(first
-                || (s.every > 0 && behind >= s.every)
-                || (s.minutes > 0 && behind > 0 && since.elapsed().as_secs() >= s.minutes * 60))
+                || (every > 0 && behind >= every)
+                || (minutes > 0 && behind > 0 && since.elapsed().as_secs() >= minutes * 60))
         };
         let job = move |st: &dyn super::Store| {
             let mut c = match taken {
@@ -379,19 +410,18 @@ pub async fn run(store: super::Handle, s: Schedule) {
             };
             Ok::<_, WriteError>((c, wrote))
         };
-        match store.run(move |st| Ok(job(st))).await {
+        match self.store.run(move |st| Ok(job(st))).await {
             Ok(Ok((kept, wrote))) => {
                 if let Some(cp) = wrote {
                     tracing::info!(seq = cp.seq, "audit checkpoint signed");
-                    since = std::time::Instant::now();
+                    self.since = std::time::Instant::now();
                 }
-                first = false;
-                c = Some(kept);
+                self.checkpointer = Some(kept);
+                self.owed = false;
             }
             Ok(Err(e)) => tracing::error!(error = %e, "audit checkpoint not written"),
             Err(e) => tracing::error!(error = %e, "the audit checkpoint job failed"),
         }
-        tokio::time::sleep(TICK).await;
     }
 }
 

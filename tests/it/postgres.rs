@@ -381,8 +381,9 @@ async fn two_serve_processes_share_one_quarantine_and_one_trail() {
     let out = b.cli(&["audit", "verify"]);
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        pb.log()
     );
     pb.stop();
 }
