@@ -19,6 +19,7 @@
 //! | 2 | `config` | the TOML, dictionaries and keys as plain data ([`config::Config`]) |
 //! | 3–4 | `detect`, `policy` | each compiles its part of the config and builds its matchers |
 //! | 5–6 | `engine`, `check` | [`engine::Engine`]: a config with its detector and policy, the snapshot a reload swaps; [`check::check`]: extract → detect → policy, no network |
+//! | 7 | `replay` | [`replay`]: an archive through one policy or two (summary, compare, reports), no network |
 //! | 7–8 | `smtp`, `act` | the wire (codec, session, relay client); the only code that answers DATA |
 //! | 9–10 | `review`, `server` | the review listener; [`server::run`], the whole server on listeners the caller bound |
 //!
@@ -36,6 +37,7 @@ pub mod engine;
 pub mod extract;
 pub mod metrics;
 pub mod policy;
+pub mod replay;
 pub mod review;
 pub mod server;
 pub mod smtp;

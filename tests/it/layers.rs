@@ -16,6 +16,7 @@ const LAYERS: &[&[&str]] = &[
     &["policy"],
     &["engine"],
     &["check"],
+    &["replay"],
     &["smtp"],
     &["act"],
     &["review"],
