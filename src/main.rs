@@ -66,6 +66,29 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Every message of an mbox, Maildir or .eml tree through the policy
+    /// (and a second one with --compare), sending nothing: a summary, the
+    /// differences, JSON lines, an HTML report.
+    Replay {
+        /// A second configuration to judge every message by too.
+        #[arg(long)]
+        compare: Option<PathBuf>,
+        /// Envelope sender for every message (default: its From header).
+        #[arg(long)]
+        from: Option<String>,
+        /// Envelope recipient for every message, repeatable (default: To, Cc, Bcc).
+        #[arg(long)]
+        to: Vec<String>,
+        /// One JSON line per message on stdout (the summary goes to stderr).
+        #[arg(long)]
+        json: bool,
+        /// Write a self-contained HTML report here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// mbox files, Maildirs or folders of .eml files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -182,6 +205,24 @@ fn main() -> ExitCode {
             command: TokenCommand::Create { name },
         } => cmd::load(&cli.config)
             .and_then(|cfg| glue(cmd::user::token(&cfg, &name).map(|()| ExitCode::SUCCESS))),
+        Command::Replay {
+            compare,
+            from,
+            to,
+            json,
+            html,
+            paths,
+        } => cmd::replay::run(
+            &cli.config,
+            cmd::replay::Args {
+                compare,
+                from,
+                to,
+                json,
+                html,
+                paths,
+            },
+        ),
         Command::Audit { command } => cmd::load(&cli.config).and_then(|cfg| {
             glue(match command {
                 AuditCommand::Verify => cmd::audit::verify(&cfg),

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod check;
 pub mod quarantine;
 pub mod reload;
+pub mod replay;
 pub mod rules;
 pub mod serve;
 pub mod user;

@@ -20,6 +20,7 @@ mod next_hop_tls;
 mod notify;
 mod postfix_e2e;
 mod regression;
+mod replay;
 mod retention;
 mod review_api;
 mod review_browser;
