@@ -45,7 +45,7 @@ pub fn run(config: &Path, args: Args) -> Result<ExitCode, String> {
         a: &a,
         b: b.as_ref(),
     };
-    run::run(policies, archive, &options, &*stop, |judged| {
+    run::run(policies, archive, &options, &stop, |judged| {
         summary.add(&judged);
         if args.json && write_failed.is_none() {
             write_failed = writeln!(out, "{}", json_line(&judged)).err();

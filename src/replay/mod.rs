@@ -9,6 +9,7 @@
 //! [`text`] and [`html`] render the summary.
 
 pub mod archive;
+pub mod chart;
 pub mod compare;
 pub mod html;
 pub mod run;

@@ -78,7 +78,7 @@ const CASES: &[Case] = &[
         name: "07-alias-leak",
         from: "a.partner@firm.example",
         to: "pal@gmail.com",
-        subject: "Site visit",
+        subject: "Site visit <script>document.title='pwned'</script>",
         body: "Okonkwo Construction want the site report.",
         action: "hold",
         rules: &["unauthorised-recipient"],
@@ -356,4 +356,68 @@ fn envelope_flags_override_the_headers() {
     assert!(lines
         .iter()
         .all(|l| l["envelope"]["from"] == "p.lee@firm.example"));
+}
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The DOM headless Chromium builds from `page` (scripts would have run).
+fn rendered(page: &Path) -> String {
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(CHROMIUM)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn the_html_report_is_self_contained_and_a_script_in_a_subject_is_inert() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = maildir(tmp.path());
+    let (_d, _c, b) = changed_config(|csv| csv.replace("Okonkwo Construction,", ","));
+    let a = support::repo().join("rules/matterwall.toml");
+    let report = tmp.path().join("report.html");
+    let out = support::matterwall(&[
+        "--config",
+        a.to_str().unwrap(),
+        "replay",
+        "--compare",
+        b.to_str().unwrap(),
+        "--html",
+        report.to_str().unwrap(),
+        archive.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&report).unwrap();
+    // The subject is there, as text; nothing runs or loads.
+    assert!(html.contains("Site visit &lt;script&gt;document.title='pwned'&lt;/script&gt;"));
+    assert!(!html.to_ascii_lowercase().contains("<script"), "{html}");
+    for outside in ["src=", "href=", "<link", "<img", "@import", "url("] {
+        assert!(!html.contains(outside), "{outside} in the report");
+    }
+    assert!(html.contains("Content-Security-Policy"));
+    // Summary tables, both charts, and the one difference.
+    assert!(html.contains("<svg") && html.contains("aria-label=\"messages by rule\""));
+    assert!(html.contains("aria-label=\"top firing aliases\""));
+    assert!(html.contains("Differences: 1 of 8 messages"), "{html}");
+    assert!(
+        html.contains("only A: client C-10444 &quot;Okonkwo Construction&quot;")
+            || html.contains("only A: client C-10444 \"Okonkwo Construction\"")
+    );
+    let dom = rendered(&report);
+    assert!(
+        dom.contains("<title>matterwall replay report</title>"),
+        "{dom}"
+    );
+    assert!(!dom.contains("pwned</title>"), "{dom}");
 }

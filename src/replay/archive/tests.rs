@@ -113,7 +113,7 @@ fn a_tree_of_eml_files_in_name_order_other_files_left_out() {
     write(&root.join("b/notes.txt"), b"not a message");
     write(&root.join(".hidden.eml"), b"Subject: hidden\n\n");
     write(&root.join("c/old.mbox"), b"From x\nSubject: in mbox\n\n");
-    let got = read_all(&[root.clone()], 1 << 20);
+    let got = read_all(std::slice::from_ref(&root), 1 << 20);
     let labels: Vec<String> = got
         .iter()
         .map(|g| g.0.trim_start_matches(&*root.display().to_string()).into())
