@@ -10,6 +10,7 @@ pub mod certs;
 pub mod dictionary;
 pub mod encrypt;
 pub mod error;
+pub mod lint;
 pub mod network;
 pub mod notify;
 pub mod raw;
