@@ -89,6 +89,26 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// The client and matter dictionaries.
+    Dictionaries {
+        #[command(subcommand)]
+        command: DictionariesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DictionariesCommand {
+    /// Warn about entries that will match ordinary mail or authorise the
+    /// wrong people, with file, line and a suggested fix (exit 0).
+    Lint {
+        /// More common words or names, one a line (`#` comments).
+        #[arg(long)]
+        words: Option<PathBuf>,
+        /// An archive (mbox, Maildir, .eml tree), repeatable: how many of its
+        /// messages every name and alias fires in, highest first.
+        #[arg(long)]
+        against: Vec<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -223,6 +243,9 @@ fn main() -> ExitCode {
                 paths,
             },
         ),
+        Command::Dictionaries {
+            command: DictionariesCommand::Lint { words, against },
+        } => cmd::lint::run(&cli.config, words.as_deref(), &against),
         Command::Audit { command } => cmd::load(&cli.config).and_then(|cfg| {
             glue(match command {
                 AuditCommand::Verify => cmd::audit::verify(&cfg),

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod check;
+pub mod lint;
 pub mod quarantine;
 pub mod reload;
 pub mod replay;

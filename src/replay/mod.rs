@@ -6,11 +6,13 @@
 //! [`archive`] streams the messages of mbox files, Maildirs and `.eml`
 //! trees; [`run`] judges them on every core and hands them back in order;
 //! [`summary`] adds them up, [`compare`] says how two verdicts differ;
-//! [`text`] and [`html`] render the summary.
+//! [`text`] and [`html`] render the summary; [`fires`] counts the messages
+//! each dictionary entry fires in (`dictionaries lint --against`).
 
 pub mod archive;
 pub mod chart;
 pub mod compare;
+pub mod fires;
 pub mod html;
 pub mod run;
 pub mod summary;

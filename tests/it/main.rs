@@ -15,6 +15,7 @@ mod faulty_next_hop;
 mod fidelity;
 mod fuzz_seeds;
 mod layers;
+mod lint;
 mod login_flood;
 mod next_hop_tls;
 mod notify;

@@ -61,7 +61,7 @@ pub fn date_shape(number: &str) -> Option<&'static str> {
         ([4, 2], [y, m]) if year(*y) && month(*m) => Some("a month"),
         ([4, 2], [y, next]) if year(*y) && (y + 1) % 100 == *next => Some("a year range"),
         ([a, 4], [m, y]) if short(*a) && month(*m) && year(*y) => Some("a month"),
-        ([4, 4], [a, b]) if year(*a) && year(*b) => Some("a year range"),
+        ([4, 4], [a, b]) if year(*a) && *a < *b && *b <= a + 10 => Some("a year range"),
         ([a, 2], [h, mi]) if short(*a) && *h <= 23 && *mi <= 59 && number.contains(':') => {
             Some("a time of day")
         }

@@ -147,6 +147,8 @@ fn date_shapes() {
         ("2023-2024", Some("a year range")),
         ("10:30", Some("a time of day")),
         ("2024-0117", None),
+        ("2020-2073", None),
+        ("2016-1982", None),
         ("2023-0988", None),
         ("1:23-cv-04512", None),
         ("M-2025-0042", None),
