@@ -1,6 +1,7 @@
 //! Mail archives as a stream of messages: an mbox file (recognised by its
 //! first `From ` line), a Maildir (a folder with `cur/` or `new/`), or a tree
-//! of `.eml` files, in a stable order (names sorted), one message at a time.
+//! of `.eml` files (or any file that starts with a header field: MH folders,
+//! `.txt` exports), in a stable order (names sorted), one message at a time.
 //!
 //! Memory is bounded whatever the archive's size: an mbox is read line by
 //! line (a line is read in pieces of at most [`PIECE`] bytes), a message is
@@ -77,11 +78,12 @@ impl Archive {
             self.stack.extend(found);
             return None;
         }
-        let mut head = [0u8; 5];
+        let mut head = [0u8; 256];
         let n = File::open(&path)
             .and_then(|mut f| f.read(&mut head))
             .unwrap_or(0);
-        if &head[..n] == b"From " {
+        let head = &head[..n];
+        if head.starts_with(b"From ") {
             match Mbox::open(&path, self.max_message) {
                 Ok(m) => self.stack.push(Source::Mbox(Box::new(m))),
                 Err(e) => return Some(unreadable(label, e)),
@@ -95,7 +97,8 @@ impl Archive {
             .parent()
             .and_then(Path::file_name)
             .is_some_and(|d| d == "cur" || d == "new");
-        (named || eml || in_maildir).then(|| self.file(label, &path, meta.len()))
+        (named || eml || in_maildir || starts_with_header(head))
+            .then(|| self.file(label, &path, meta.len()))
     }
 
     fn file(&self, label: String, path: &Path, len: u64) -> Entry {
@@ -300,6 +303,17 @@ impl Mbox {
             bytes: Ok(bytes),
         }
     }
+}
+
+/// Whether a file found in a folder starts like a message (a header field
+/// name and a colon), so an MH folder (`1`, `2`, …) or an export with `.txt`
+/// names is read, and notes, indexes and JSON beside the mail are not.
+fn starts_with_header(head: &[u8]) -> bool {
+    let name = head
+        .iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'-')
+        .count();
+    name > 0 && head.get(name) == Some(&b':')
 }
 
 /// `>From `, `>>From `…: a body line the writer quoted.

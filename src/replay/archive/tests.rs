@@ -111,6 +111,8 @@ fn a_tree_of_eml_files_in_name_order_other_files_left_out() {
     write(&root.join("a.EML"), b"Subject: a\n\n");
     write(&root.join("b/1.eml"), b"Subject: b1\n\n");
     write(&root.join("b/notes.txt"), b"not a message");
+    write(&root.join("b/index.json"), b"{\"Subject\": 1}");
+    write(&root.join("mh/1"), b"Received: from x\nSubject: mh\n\n");
     write(&root.join(".hidden.eml"), b"Subject: hidden\n\n");
     write(&root.join("c/old.mbox"), b"From x\nSubject: in mbox\n\n");
     let got = read_all(std::slice::from_ref(&root), 1 << 20);
@@ -118,7 +120,10 @@ fn a_tree_of_eml_files_in_name_order_other_files_left_out() {
         .iter()
         .map(|g| g.0.trim_start_matches(&*root.display().to_string()).into())
         .collect();
-    assert_eq!(labels, ["/a.EML", "/b/1.eml", "/b/2.eml", "/c/old.mbox@0"]);
+    assert_eq!(
+        labels,
+        ["/a.EML", "/b/1.eml", "/b/2.eml", "/c/old.mbox@0", "/mh/1"]
+    );
 }
 
 #[test]
