@@ -59,7 +59,8 @@ pub struct Outcome {
 
 /// Runs every entry through `policies`, calling `each` on this thread in
 /// input order, until the entries end or `stop` is set (the messages in
-/// flight are still judged and handed over).
+/// flight are still judged and handed over; a read already under way, as
+/// from a stalled pipe, is waited for).
 pub fn run(
     policies: Policies,
     entries: impl Iterator<Item = Entry> + Send,

@@ -421,3 +421,38 @@ fn the_html_report_is_self_contained_and_a_script_in_a_subject_is_inert() {
     );
     assert!(!dom.contains("pwned</title>"), "{dom}");
 }
+
+#[test]
+fn ctrl_c_prints_the_summary_so_far_and_exits_130() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("big.mbox");
+    // Far more than a debug build judges in the second before the signal.
+    let mut text = String::with_capacity(60_000 * 120);
+    for i in 0..60_000 {
+        text.push_str("From x Thu Jan  1 00:00:00 2026\nFrom: a@firm.example\n");
+        text.push_str(&format!(
+            "To: b@outside.example\nSubject: {i}\n\nHello.\n\n"
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    let config = support::repo().join("rules/matterwall.toml");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_matterwall"))
+        .args(["--config", config.to_str().unwrap(), "replay"])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let first = text.lines().next().unwrap_or_default();
+    assert!(first.ends_with("(interrupted)"), "{text}");
+    let n: u64 = first.split(' ').nth(1).unwrap().parse().unwrap();
+    assert!(n > 0 && n < 60_000, "{first}");
+}
