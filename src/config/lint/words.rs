@@ -1,6 +1,6 @@
 //! The lists `dictionaries lint` compares entries with: common English words
 //! (by frequency rank), place names, and public webmail/ISP domains. Shipped
-//! in `data/lint/` (sources and licences in its README) and compiled in; a
+//! in `data/` beside this file (sources and licences in its README) and compiled in; a
 //! firm adds its own words with `--words FILE`. Words and places are kept
 //! normalised the way names are matched ([`normalise`]), so `Zürich` in the
 //! list catches `ZURICH` in a dictionary.
@@ -9,9 +9,9 @@ use crate::text::normalise::normalise;
 use std::collections::HashMap;
 use std::path::Path;
 
-const WORDS: &str = include_str!("../../../data/lint/words.txt");
-const PLACES: &str = include_str!("../../../data/lint/places.txt");
-const WEBMAIL: &str = include_str!("../../../data/lint/webmail.txt");
+const WORDS: &str = include_str!("data/words.txt");
+const PLACES: &str = include_str!("data/places.txt");
+const WEBMAIL: &str = include_str!("data/webmail.txt");
 
 /// Why an entry is an ordinary word.
 #[derive(Debug, Clone, PartialEq, Eq)]
