@@ -82,7 +82,9 @@ with open(out, "w") as f:
         body = []
         while sum(map(len, body)) < 4000:
             line = " ".join(rng.choice(words) for _ in range(12))
-            body.append(line[0].upper() + line[1:] + ".")
+            line = line[0].upper() + line[1:] + "."
+            # mboxrd: a body line starting "From " is quoted.
+            body.append(">" + line if line.startswith("From ") else line)
         if i % 3 == 0:
             body.insert(rng.randrange(len(body)), f"About {rng.choice(mentions)}.")
         f.write("From bench@example Thu Jan  1 00:00:00 2026\n"
