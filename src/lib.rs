@@ -14,13 +14,15 @@
 //!
 //! | layer | modules | owns |
 //! |---|---|---|
+//! | 0 | `failpoint` | test-only crash points (the `failpoints` feature; empty otherwise) |
 //! | 0 | `text`, `store`, `metrics` | normalisation, addresses, the matter key; the quarantine and audit trail; counters |
 //! | 1 | `extract` | MIME and attachments → text segments, within its [`extract::Limits`] |
 //! | 2 | `config` | the TOML, dictionaries and keys as plain data ([`config::Config`]) |
 //! | 3–4 | `detect`, `policy` | each compiles its part of the config and builds its matchers |
 //! | 5–6 | `engine`, `check` | [`engine::Engine`]: a config with its detector and policy, the snapshot a reload swaps; [`check::check`]: extract → detect → policy, no network |
-//! | 7–8 | `smtp`, `act` | the wire (codec, session, relay client); the only code that answers DATA |
-//! | 9–10 | `review`, `server` | the review listener; [`server::run`], the whole server on listeners the caller bound |
+//! | 7 | `replay` | [`replay`]: an archive through one policy or two (summary, compare, reports), no network |
+//! | 8–9 | `smtp`, `act` | the wire (codec, session, relay client); the only code that answers DATA |
+//! | 10–11 | `review`, `server` | the review listener; [`server::run`], the whole server on listeners the caller bound |
 //!
 //! The verdict is typed from end to end: fired rules carry their name,
 //! action and mode ([`policy::rules::FiredRule`]) and a held record seals
@@ -37,6 +39,7 @@ pub mod extract;
 pub mod failpoint;
 pub mod metrics;
 pub mod policy;
+pub mod replay;
 pub mod review;
 pub mod server;
 pub mod smtp;

@@ -71,6 +71,34 @@ enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// Every message of an mbox, Maildir or .eml tree through the policy
+    /// (and a second one with --compare), sending nothing: a summary, the
+    /// differences, JSON lines, an HTML report.
+    Replay {
+        /// A second configuration to judge every message by too.
+        #[arg(long)]
+        compare: Option<PathBuf>,
+        /// Envelope sender for every message (default: its From header).
+        #[arg(long)]
+        from: Option<String>,
+        /// Envelope recipient for every message, repeatable (default: To, Cc, Bcc).
+        #[arg(long)]
+        to: Vec<String>,
+        /// One JSON line per message on stdout (the summary goes to stderr).
+        #[arg(long)]
+        json: bool,
+        /// Write a self-contained HTML report here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// mbox files, Maildirs or folders of .eml files.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// The client and matter dictionaries.
+    Dictionaries {
+        #[command(subcommand)]
+        command: DictionariesCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -80,6 +108,21 @@ enum StoreCommand {
         /// postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=require]
         #[arg(long)]
         to: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DictionariesCommand {
+    /// Warn about entries that will match ordinary mail or authorise the
+    /// wrong people, with file, line and a suggested fix (exit 0).
+    Lint {
+        /// More common words or names, one a line (`#` comments).
+        #[arg(long)]
+        words: Option<PathBuf>,
+        /// An archive (mbox, Maildir, .eml tree), repeatable: how many of its
+        /// messages every name and alias fires in, highest first.
+        #[arg(long)]
+        against: Vec<PathBuf>,
     },
 }
 
@@ -204,6 +247,27 @@ fn main() -> ExitCode {
             command: TokenCommand::Create { name },
         } => cmd::load(&cli.config)
             .and_then(|cfg| glue(cmd::user::token(&cfg, &name).map(|()| ExitCode::SUCCESS))),
+        Command::Replay {
+            compare,
+            from,
+            to,
+            json,
+            html,
+            paths,
+        } => cmd::replay::run(
+            &cli.config,
+            cmd::replay::Args {
+                compare,
+                from,
+                to,
+                json,
+                html,
+                paths,
+            },
+        ),
+        Command::Dictionaries {
+            command: DictionariesCommand::Lint { words, against },
+        } => cmd::lint::run(&cli.config, words.as_deref(), &against),
         Command::Audit { command } => cmd::load(&cli.config).and_then(|cfg| {
             glue(match command {
                 AuditCommand::Verify { checkpoint } => {

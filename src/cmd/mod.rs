@@ -3,8 +3,10 @@
 
 pub mod audit;
 pub mod check;
+pub mod lint;
 pub mod quarantine;
 pub mod reload;
+pub mod replay;
 pub mod rules;
 pub mod serve;
 pub mod store;

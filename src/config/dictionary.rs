@@ -129,12 +129,37 @@ pub struct Dictionaries {
     pub client_by_id: HashMap<String, ClientIdx>,
     pub matters: Matters,
     pub waivers: Vec<Waiver>,
+    /// Where each client and matter was read, for `dictionaries lint`.
+    pub sources: Sources,
+}
+
+/// The files the dictionaries came from and the line of every entry
+/// (parallel to `clients` and to the matters; 4 bytes a matter).
+#[derive(Debug, Default)]
+pub struct Sources {
+    pub clients: std::path::PathBuf,
+    pub matters: std::path::PathBuf,
+    pub client_lines: Vec<u32>,
+    pub matter_lines: Vec<u32>,
+}
+
+impl Sources {
+    /// The line client `c` was read from (`None` for one built in code).
+    pub fn client_line(&self, c: ClientIdx) -> Option<usize> {
+        self.client_lines.get(c as usize).map(|&l| l as usize)
+    }
+
+    pub fn matter_line(&self, m: MatterIdx) -> Option<usize> {
+        self.matter_lines.get(m as usize).map(|&l| l as usize)
+    }
 }
 
 /// Loads and validates all three files, collecting every problem.
 pub fn load(clients: &Path, matters: &Path, waivers: &Path) -> Result<Dictionaries, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut dict = Dictionaries::default();
+    dict.sources.clients = clients.to_path_buf();
+    dict.sources.matters = matters.to_path_buf();
     load_clients(clients, &mut dict, &mut problems);
     load_matters(matters, &mut dict, &mut problems);
     load_waivers(waivers, &mut dict, &mut problems);
@@ -264,6 +289,7 @@ fn load_clients(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem
             }
             dict.client_by_id
                 .insert(id.to_string(), dict.clients.len() as ClientIdx);
+            dict.sources.client_lines.push(line as u32);
             dict.clients.push(Client {
                 id: id.into(),
                 name: name.into(),
@@ -321,6 +347,7 @@ fn load_matters(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem
             }
         }
         dict.matters.push(number, f[2], client, extra);
+        dict.sources.matter_lines.push(line as u32);
     });
 }
 

@@ -12,6 +12,7 @@ pub mod dkim;
 pub mod encrypt;
 pub mod error;
 pub mod intake;
+pub mod lint;
 pub mod network;
 pub mod next_hop;
 pub mod notify;

@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["policy"],
     &["engine"],
     &["check"],
+    &["replay"],
     &["smtp"],
     &["act"],
     &["review"],

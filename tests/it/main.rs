@@ -23,6 +23,7 @@ mod fuzz_seeds;
 #[cfg(feature = "failpoints")]
 mod kill_points;
 mod layers;
+mod lint;
 mod login_flood;
 mod memory_limit;
 mod next_hop_tls;
@@ -30,6 +31,7 @@ mod notify;
 mod postfix_e2e;
 mod postgres;
 mod regression;
+mod replay;
 mod retention;
 mod review_api;
 mod review_browser;
