@@ -14,7 +14,7 @@
 //!
 //! | layer | modules | owns |
 //! |---|---|---|
-//! | 0 | `failpoint` | test-only crash points (the `failpoints` feature; empty otherwise) |
+//! | – | `failpoint` | test-only crash points (the `failpoints` feature; empty otherwise), below everything |
 //! | 0 | `text`, `store`, `metrics` | normalisation, addresses, the matter key; the quarantine and audit trail; counters |
 //! | 1 | `extract` | MIME and attachments → text segments, within its [`extract::Limits`] |
 //! | 2 | `config` | the TOML, dictionaries and keys as plain data ([`config::Config`]) |
