@@ -2,7 +2,7 @@
 //! nested messages recursively. `mail-parser` gives the structure and decoded
 //! text; [`super::views`] adds the other plausible readings of each part.
 
-use super::{at, attachment, text, views, Ctx};
+use super::{at, attachment, text, uuencode, views, Ctx};
 use mail_parser::{
     Address, HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType,
 };
@@ -114,8 +114,15 @@ fn walk_part(ctx: &mut Ctx, prefix: &str, msg: &Message, id: u32, depth: usize) 
         ctx.text(&loc, name);
     }
     let ctype = content_type(part);
-    if let Some(why) = unreadable_type(part, &ctype) {
+    if let Some(why) = unreadable_type(&ctype) {
         ctx.uninspectable(&loc, why);
+    }
+    let boundary = part.content_type().and_then(|c| c.attribute("boundary"));
+    if ctype.starts_with("multipart/")
+        && boundary.is_none()
+        && !views::missed_boundary(ctx, prefix, msg, part, depth)
+    {
+        ctx.uninspectable(&loc, "multipart without a boundary parameter");
     }
     if ctype.starts_with("multipart/") && encoded(part) {
         views::encoded_multipart(ctx, prefix, &loc, msg, part, depth);
@@ -127,11 +134,11 @@ fn walk_part(ctx: &mut Ctx, prefix: &str, msg: &Message, id: u32, depth: usize) 
             }
         }
         PartType::Text(body) => {
-            text_part(ctx, &loc, msg, part, body, form(part, false));
+            text_part(ctx, &loc, msg, part, body, form(part, false), depth);
             views::alternatives(ctx, &loc, msg, part, body, form(part, false));
         }
         PartType::Html(markup) => {
-            text_part(ctx, &loc, msg, part, markup, form(part, true));
+            text_part(ctx, &loc, msg, part, markup, form(part, true), depth);
             views::alternatives(ctx, &loc, msg, part, markup, form(part, true));
         }
         PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
@@ -152,19 +159,13 @@ fn walk_part(ctx: &mut Ctx, prefix: &str, msg: &Message, id: u32, depth: usize) 
 
 /// Types whose content cannot be fully seen in this one message, whatever
 /// the parser made of the body.
-fn unreadable_type(part: &MessagePart, ctype: &str) -> Option<&'static str> {
-    let multipart = ctype.starts_with("multipart/");
-    let boundary = part
-        .content_type()
-        .and_then(|c| c.attribute("boundary"))
-        .is_some();
+fn unreadable_type(ctype: &str) -> Option<&'static str> {
     match ctype {
         "multipart/encrypted" => Some("encrypted by the sender (multipart/encrypted)"),
         "message/partial" => Some("a fragment of a message split over several (message/partial)"),
         "message/external-body" => {
             Some("content stored outside the message (message/external-body)")
         }
-        _ if multipart && !boundary => Some("multipart without a boundary parameter"),
         _ => None,
     }
 }
@@ -194,11 +195,11 @@ pub fn form(part: &MessagePart, html: bool) -> text::Form {
     }
 }
 
-/// A text part: flags ciphertext, binary dressed as text, and embedded
-/// uuencode or yEnc blocks (a file the recipient's client may decode), then
-/// scans it with every reading [`text::scan`] derives. Text that looks binary
-/// under its declared charset is first re-read by detection (UTF-16 with a
-/// BOM, a wrong label): only what is binary under every reading is flagged.
+/// A text part: flags ciphertext and binary dressed as text, reads files
+/// pasted into it ([`encoded_files`]), then scans it with every reading
+/// [`text::scan`] derives. Text that looks binary under its declared charset
+/// is first re-read by detection (UTF-16 with a BOM, a wrong label): only
+/// what is binary under every reading is flagged.
 fn text_part(
     ctx: &mut Ctx,
     loc: &str,
@@ -206,12 +207,13 @@ fn text_part(
     part: &MessagePart,
     body: &str,
     form: text::Form,
+    depth: usize,
 ) {
     if body.contains("-----BEGIN PGP MESSAGE-----") {
         ctx.uninspectable(loc, "encrypted by the sender (PGP)");
     }
     if carries_encoded_file(body) {
-        ctx.uninspectable(loc, "uuencoded or yEnc file inside text");
+        encoded_files(ctx, loc, part, body, depth);
     }
     if looks_binary(body) {
         match views::detected_text(ctx, loc, msg, part) {
@@ -228,6 +230,43 @@ fn text_part(
     text::scan(ctx, loc, body, form);
 }
 
+/// Files inside text that the recipient's client may decode. A uuencoded
+/// block (`begin 644 name` … `end`) is shown as an attachment: it is read as
+/// one, through the attachment reader and its limits, at `LOC/name`. When
+/// uuencode is the part's transfer encoding, the decoded bytes are the
+/// part's text instead (read as a view by [`views`]), so they are only
+/// checked for being text. yEnc is not decoded: uninspectable.
+fn encoded_files(ctx: &mut Ctx, loc: &str, part: &MessagePart, body: &str, depth: usize) {
+    if body.lines().any(|l| l.starts_with("=ybegin ")) {
+        ctx.uninspectable(loc, "yEnc file inside text");
+    }
+    let cte = part.content_transfer_encoding().unwrap_or_default();
+    let as_cte = uuencode::is_cte(
+        &super::params::strip_comments(cte)
+            .trim()
+            .to_ascii_lowercase(),
+    );
+    for block in uuencode::blocks(body) {
+        let file = format!("{loc}/{}", block.name.replace('/', "_"));
+        match block.data {
+            Ok(data) if as_cte => {
+                if !data.is_empty() && text::decode(&data).is_none() {
+                    ctx.uninspectable(loc, "binary content that claims to be text");
+                }
+            }
+            Ok(data) => {
+                if !block.ended {
+                    ctx.anomaly(&file, "uuencoded file without its end line");
+                }
+                attachment::read(ctx, &file, "", &data, depth + 1);
+            }
+            // The transfer encoding's own failure is recorded by `views`.
+            Err(_) if as_cte => {}
+            Err(_) => ctx.uninspectable(&file, "uuencoded file inside text that does not decode"),
+        }
+    }
+}
+
 /// A line that opens a uuencoded (`begin 644 name`) or yEnc (`=ybegin `)
 /// file. Only lines holding the word `begin` can, so the search jumps from
 /// one to the next instead of splitting the whole text into lines.
@@ -242,12 +281,7 @@ fn carries_encoded_file(text: &str) -> bool {
 
 /// `begin 644 name`: a uuencode header (mode is three or four octal digits).
 fn is_uuencode_begin(line: &str) -> bool {
-    let mut words = line.split_whitespace();
-    words.next() == Some("begin")
-        && words.next().is_some_and(|m| {
-            (3..=4).contains(&m.len()) && m.bytes().all(|b| (b'0'..=b'7').contains(&b))
-        })
-        && words.next().is_some()
+    uuencode::begin_name(line).is_some()
 }
 
 /// Text with NULs, or where more than a tenth of the characters are controls

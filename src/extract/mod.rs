@@ -11,14 +11,16 @@
 //! all views; where the views disagree about the structure, the message is
 //! reported uninspectable. Each text is read as the recipient's client shows
 //! it ([`text`]: charset detection, `format=flowed`, calendar folding;
-//! [`html`]: layout, visible and aside texts), and signed S/MIME is opened
-//! ([`attachment::cms`]).
+//! [`html`]: layout, visible and aside texts), signed S/MIME is opened
+//! ([`attachment::cms`]), and uuencode is decoded ([`uuencode`]: the
+//! transfer encoding, and files pasted into text, read as attachments).
 
 pub mod attachment;
 pub mod html;
 pub mod mime;
 pub mod params;
 pub mod text;
+pub mod uuencode;
 pub mod views;
 
 use serde::{Deserialize, Serialize};

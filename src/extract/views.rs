@@ -4,7 +4,8 @@
 //! first). Here each part's raw header block and body are re-read:
 //!
 //! * every distinct transfer encoding the headers name, decoded leniently
-//!   (base64 ignoring characters outside its alphabet, as RFC 2045 says), and
+//!   (base64 ignoring characters outside its alphabet, as RFC 2045 says;
+//!   `x-uuencode` as Python's `email` and several clients decode it), and
 //!   the raw bytes themselves, become extra views of the same location, each
 //!   decoded under every plausible reading of its charset (for ISO-2022-JP
 //!   also without no-op escape pairs) and read by [`text::scan`];
@@ -21,7 +22,7 @@
 //!   message from the one we scanned.
 
 use super::params::param_values;
-use super::{attachment, mime, text, Ctx};
+use super::{attachment, mime, text, uuencode, Ctx};
 use base64::Engine;
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 use std::collections::HashMap;
@@ -219,6 +220,7 @@ fn decoded_views(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) ->
         let decoded = match cte.as_str() {
             "base64" => Some(lenient_base64(ctx, loc, body)),
             "quoted-printable" => Some(quoted_printable(body)),
+            uu if uuencode::is_cte(uu) => uuencode::decode_cte(ctx, loc, body),
             "7bit" | "8bit" | "binary" | "" => None,
             other => {
                 ctx.uninspectable(
@@ -479,6 +481,41 @@ pub fn encoded_multipart(
     .into_bytes();
     again.extend_from_slice(&decoded);
     mime::walk_raw(ctx, prefix, &again, depth + 1);
+}
+
+/// The second reading of a multipart whose boundary the parser missed
+/// (mail-parser loses a value that starts on a continuation line, which
+/// clients unfold and read): where the raw header block, unfolded, names
+/// exactly one boundary, the part is parsed again under a normalised
+/// Content-Type and walked. False when it names none, or several (then
+/// [`check_message`] has already called them conflicting).
+pub fn missed_boundary(
+    ctx: &mut Ctx,
+    prefix: &str,
+    msg: &Message,
+    part: &MessagePart,
+    depth: usize,
+) -> bool {
+    let raw = msg.raw_message();
+    let ctypes = header_values(header_block(raw, part), "content-type");
+    let mut found: Vec<String> = ctypes
+        .iter()
+        .flat_map(|c| param_values(c, "boundary"))
+        .collect();
+    found.sort();
+    found.dedup();
+    let [boundary] = found.as_slice() else {
+        return false;
+    };
+    // RFC 2046 boundaries hold neither; one that does cannot be re-quoted.
+    if boundary.is_empty() || boundary.contains(['"', '\\', '\r', '\n']) {
+        return false;
+    }
+    let media = ctypes.first().map(|c| media_type(c)).unwrap_or_default();
+    let mut again = format!("Content-Type: {media}; boundary=\"{boundary}\"\r\n\r\n").into_bytes();
+    again.extend_from_slice(body_bytes(raw, part));
+    mime::walk_raw(ctx, prefix, &again, depth + 1);
+    true
 }
 
 fn header_block<'a>(raw: &'a [u8], part: &MessagePart) -> &'a [u8] {

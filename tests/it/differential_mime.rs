@@ -168,8 +168,13 @@ fn utf7(text: &str) -> String {
 }
 
 fn uuencode(data: &[u8]) -> String {
+    uuencode_file("body.txt", data)
+}
+
+/// `data` as the `uuencode` tool writes it, under the file name `name`.
+pub(crate) fn uuencode_file(name: &str, data: &[u8]) -> String {
     let c = |v: u8| if v == 0 { '`' } else { (v + 32) as char };
-    let mut out = String::from("begin 644 body.txt\r\n");
+    let mut out = format!("begin 644 {name}\r\n");
     for line in data.chunks(45) {
         out.push(c(line.len() as u8));
         for g in line.chunks(3) {

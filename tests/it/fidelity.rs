@@ -486,3 +486,92 @@ fn encoded_multipart_is_read_both_ways() {
     let b64 = base64::engine::general_purpose::STANDARD.encode(inner);
     assert_names_harrowgate("base64 multipart", &run(&multipart("base64", &b64)));
 }
+
+fn attachment_fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/fixtures/attachments/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// §1.29: uuencode is decoded, not held as uninspectable. As the transfer
+/// encoding its bytes are the part's text (as Python's `email` reads it); a
+/// `begin 644 name` … `end` block inside text is read as the attachment a
+/// client shows, through the attachment readers (a PDF as a PDF, an
+/// encrypted one still uninspectable). Only what does not decode is held.
+#[test]
+fn uuencoded_files_are_decoded_and_read() {
+    use crate::differential_mime::uuencode_file;
+    let cte = "Content-Type: text/plain\r\nContent-Transfer-Encoding: x-uuencode\r\n";
+    let named = uuencode_file("note.txt", b"Call with Harrowgate Shipping at ten.\r\n");
+    assert_names_harrowgate("x-uuencode", &run(&single(cte, &named)));
+    let clean = uuencode_file("note.txt", b"Lunch at noon?\r\n");
+    assert_clean_pass("clean x-uuencode", &run(&single(cte, &clean)));
+    let text = |file: &str, bytes: &[u8]| {
+        let block = uuencode_file(file, bytes);
+        single(
+            "Content-Type: text/plain\r\n",
+            &format!("Please see the file below.\r\n\r\n{block}\r\nThanks\r\n"),
+        )
+    };
+    let v = run(&text("secret.pdf", &attachment_fixture("brief.pdf")));
+    assert_names_harrowgate("uuencoded PDF in text", &v);
+    assert!(
+        v.matches.iter().any(|m| m.location == "body/secret.pdf"),
+        "located as the file: {:?}",
+        v.matches.iter().map(|m| &m.location).collect::<Vec<_>>()
+    );
+    assert_clean_pass(
+        "uuencoded clean text in text",
+        &run(&text("plan.txt", b"Agenda: budget, hiring.\r\n")),
+    );
+    let v = run(&text("locked.pdf", &attachment_fixture("encrypted.pdf")));
+    assert_eq!(v.action.as_str(), "hold", "encrypted PDF: {:?}", v.uninspectable);
+    assert!(!v.uninspectable.is_empty(), "encrypted PDF is uninspectable");
+    for (name, raw) in [
+        (
+            "bad uuencode line",
+            single(
+                "Content-Type: text/plain\r\n",
+                "Hi\r\nbegin 644 a.pdf\r\nM{{{{not uuencode\r\nend\r\n",
+            ),
+        ),
+        ("bad x-uuencode body", single(cte, "begin 644 a.txt\r\n#0V{T\r\nend\r\n")),
+        (
+            "yEnc",
+            single(
+                "Content-Type: text/plain\r\n",
+                "Hi\r\n=ybegin line=128 size=3 name=a.txt\r\nabc\r\n=yend size=3\r\n",
+            ),
+        ),
+    ] {
+        let v = run(&raw);
+        assert!(!v.uninspectable.is_empty(), "{name}: nothing flagged");
+        assert_eq!(v.action.as_str(), "hold", "{name}");
+    }
+}
+
+/// §1.29: a boundary parameter whose value starts on a continuation line
+/// (which mail-parser misses and clients unfold) is read, not called
+/// "multipart without a boundary"; two different boundaries stay held.
+#[test]
+fn folded_boundary_parameter_is_unfolded() {
+    let message = |ctype: &str, body: &str| {
+        format!(
+            "From: a.partner@firm.example\r\nTo: x@outside.example\r\nSubject: s\r\n\
+             MIME-Version: 1.0\r\nContent-Type: {ctype}\r\n\r\n\
+             --fold-b\r\nContent-Type: text/plain\r\n\r\nHello,\r\n\
+             --fold-b\r\nContent-Type: text/plain\r\n\r\n{body}\r\n--fold-b--\r\n"
+        )
+    };
+    for ctype in [
+        "multipart/mixed;\r\n\tboundary=\r\n \"fold-b\"",
+        "multipart/mixed;\r\n boundary=\r\n\tfold-b",
+    ] {
+        let v = run(&message(ctype, "About Harrowgate Shipping."));
+        assert_names_harrowgate(ctype, &v);
+        assert!(v.uninspectable.is_empty(), "{ctype}: {:?}", v.uninspectable);
+        assert_clean_pass(ctype, &run(&message(ctype, "About lunch.")));
+    }
+    let two = "multipart/mixed;\r\n\tboundary=\r\n \"fold-b\"; boundary=\"other\"";
+    let v = run(&message(two, "About lunch."));
+    assert_eq!(v.action.as_str(), "hold", "two boundaries: {:?}", v.uninspectable);
+}

@@ -181,8 +181,9 @@ Content-Type: multipart/mixed; boundary=\"one\"; boundary=\"two\"\r\n\r\n\
         "Content-Type: text/plain\r\nContent-Type: application/octet-stream\r\n",
         "hello",
     );
+    // x-uuencode is decoded since issue 12 (fidelity.rs); x-binhex is not.
     let unknown_cte = msg(
-        "Content-Transfer-Encoding: x-uuencode\r\n",
+        "Content-Transfer-Encoding: x-binhex\r\n",
         "begin 644 secret\r\n`\r\nend",
     );
     for (name, raw) in [
