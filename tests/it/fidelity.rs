@@ -524,8 +524,16 @@ fn uuencoded_files_are_decoded_and_read() {
         &run(&text("plan.txt", b"Agenda: budget, hiring.\r\n")),
     );
     let v = run(&text("locked.pdf", &attachment_fixture("encrypted.pdf")));
-    assert_eq!(v.action.as_str(), "hold", "encrypted PDF: {:?}", v.uninspectable);
-    assert!(!v.uninspectable.is_empty(), "encrypted PDF is uninspectable");
+    assert_eq!(
+        v.action.as_str(),
+        "hold",
+        "encrypted PDF: {:?}",
+        v.uninspectable
+    );
+    assert!(
+        !v.uninspectable.is_empty(),
+        "encrypted PDF is uninspectable"
+    );
     for (name, raw) in [
         (
             "bad uuencode line",
@@ -534,7 +542,10 @@ fn uuencoded_files_are_decoded_and_read() {
                 "Hi\r\nbegin 644 a.pdf\r\nM{{{{not uuencode\r\nend\r\n",
             ),
         ),
-        ("bad x-uuencode body", single(cte, "begin 644 a.txt\r\n#0V{T\r\nend\r\n")),
+        (
+            "bad x-uuencode body",
+            single(cte, "begin 644 a.txt\r\n#0V{T\r\nend\r\n"),
+        ),
         (
             "yEnc",
             single(
@@ -573,5 +584,10 @@ fn folded_boundary_parameter_is_unfolded() {
     }
     let two = "multipart/mixed;\r\n\tboundary=\r\n \"fold-b\"; boundary=\"other\"";
     let v = run(&message(two, "About lunch."));
-    assert_eq!(v.action.as_str(), "hold", "two boundaries: {:?}", v.uninspectable);
+    assert_eq!(
+        v.action.as_str(),
+        "hold",
+        "two boundaries: {:?}",
+        v.uninspectable
+    );
 }
