@@ -120,6 +120,7 @@ pub async fn run(
         tokio::spawn(digest_daily(live.engine.clone(), live.store.clone())),
         tokio::spawn(retention_hourly(live.engine.clone(), live.store.clone())),
         tokio::spawn(checkpoints.run()),
+        tokio::spawn(review_changes(live.store.clone(), live.waivers.clone())),
     ];
     let router = review::router(ReviewState {
         engine: live.engine.clone(),
@@ -300,6 +301,41 @@ async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Handle) {
         };
         if let Some(n) = notify::digest(cfg, &held) {
             notify::send(cfg, "digest", vec![n]).await;
+        }
+    }
+}
+
+/// Keeps the live review waivers in step with the store when another node
+/// (or the CLI) changes them: LISTEN/NOTIFY on PostgreSQL wakes it at once,
+/// and the review generation, compared every second, catches what a
+/// notification lost while a connection was down would have said.
+/// (Users and sessions need nothing: each request reads them from the store.)
+async fn review_changes(store: Handle, waivers: LiveWaivers) {
+    let second = std::time::Duration::from_secs(1);
+    let mut seen = store.run(|st| st.review_generation()).await.ok();
+    loop {
+        let started = std::time::Instant::now();
+        let heard = store.run(move |st| st.wait_review_change(second)).await;
+        if !matches!(heard, Ok(true)) {
+            // A store that does not wait (one node), or failed: pause here.
+            tokio::time::sleep(second.saturating_sub(started.elapsed())).await;
+        }
+        let Ok(now) = store.run(|st| st.review_generation()).await else {
+            continue;
+        };
+        if seen == Some(now) {
+            continue;
+        }
+        let w = waivers.clone();
+        match store.run(move |st| review::waivers::refresh(st, &w)).await {
+            Ok(n) => {
+                tracing::info!(
+                    review_waivers = n,
+                    "review waivers changed elsewhere; reloaded"
+                );
+                seen = Some(now);
+            }
+            Err(e) => tracing::error!(error = %e, "cannot re-read the review waivers"),
         }
     }
 }

@@ -213,7 +213,8 @@ pub trait Cluster: Send + Sync {
     /// [`Cluster::wait_review_change`].
     fn review_generation(&self) -> Result<u64, StoreError>;
     /// Waits up to `timeout` for news that another node changed users or
-    /// waivers (LISTEN/NOTIFY on PostgreSQL); true when some arrived.
+    /// waivers (LISTEN/NOTIFY on PostgreSQL); true when some arrived. A
+    /// backend with no other node may return false at once.
     /// Notifications are lost while a connection is down, so callers also
     /// compare [`Cluster::review_generation`].
     fn wait_review_change(&self, timeout: std::time::Duration) -> Result<bool, StoreError>;

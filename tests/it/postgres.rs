@@ -387,3 +387,49 @@ async fn two_serve_processes_share_one_quarantine_and_one_trail() {
     );
     pb.stop();
 }
+
+/// A waiver added on another node applies here without a reload: the
+/// server hears of it (LISTEN/NOTIFY, the review generation as backstop)
+/// and re-reads its live waivers, so the next message it covers passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiver_added_on_another_node_applies_here() {
+    let sink = crate::support::Sink::start(crate::support::SinkMode::Normal, &[]).await;
+    let url = PgCluster::shared().fresh_db();
+    let keys = tempfile::tempdir().unwrap();
+    let b = crate::support::Setup::new(sink.port, "");
+    on_postgres(&b, &url, &keys.path().join("shared.key"), "mw-b");
+    let server = b.serve().await;
+    let msg = b"From: a.partner@firm.example\r\nTo: k@waived.example\r\nSubject: update\r\n\r\nBrightwater Pharmaceuticals plc: the update.\r\n";
+    let send = || async {
+        let mut c = crate::support::Client::connect(server.port).await.unwrap();
+        c.mail("a.partner@firm.example", &["k@waived.example"], msg)
+            .await
+    };
+    crate::support::held_id(&send().await);
+    // Node A: the store alone, as another node's review interface uses it.
+    let dir = keys.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let a = open(&url, &dir, Some("shared.key"), Some("mw-a")).unwrap();
+        let w = NewWaiver {
+            client_id: "C-10443".into(),
+            recipient: "waived.example".into(),
+            expires: "2099-12-31".into(),
+            reference: "WV-7".into(),
+        };
+        a.add_waiver(w, "admin").unwrap();
+    })
+    .await
+    .unwrap();
+    let mut last = (0, String::new());
+    for _ in 0..50 {
+        last = send().await;
+        if last.0 == 250 && !last.1.contains("held") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(last.0 == 250 && !last.1.contains("held"), "{last:?}");
+    assert_eq!(sink.messages().len(), 1);
+    assert!(server.log().contains("review waivers changed elsewhere"));
+    server.stop().await;
+}
