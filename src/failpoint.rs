@@ -14,7 +14,9 @@
 //! before commit), `audit-append` (inside an audit entry's transaction,
 //! before commit), `next-hop-accepted` (the next hop said 250 to a relay,
 //! our client not yet answered), `release-sent` (a release's message
-//! accepted by the next hop, its record still `releasing`).
+//! accepted by the next hop, its record still `releasing`), `outbox-send`
+//! (a notice from the outbox accepted by the next hop, not yet marked
+//! sent).
 
 /// Marks the fail point `name`; see the module docs.
 #[cfg(not(feature = "failpoints"))]

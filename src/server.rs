@@ -1,5 +1,6 @@
 //! The whole server in one call: the SMTP proxy, the review listener and
-//! their background jobs (daily digest, hourly retention), sharing one live
+//! their background jobs (daily digest, hourly retention, the notice
+//! outbox), sharing one live
 //! config (swapped atomically on [`Signal::Reload`]; a bad one is refused
 //! and the old stays) and one store. Every reload, accepted or refused, is
 //! in the audit trail.
@@ -121,6 +122,7 @@ pub async fn run(
         tokio::spawn(retention_hourly(live.engine.clone(), live.store.clone())),
         tokio::spawn(checkpoints.run()),
         tokio::spawn(review_changes(live.store.clone(), live.waivers.clone())),
+        tokio::spawn(outbox(live.engine.clone(), live.store.clone())),
     ];
     let router = review::router(ReviewState {
         engine: live.engine.clone(),
@@ -286,21 +288,63 @@ async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Handle) {
             continue;
         }
         // Once per cluster (issue #13): the node that claims today's run
-        // sends it; the others skip it.
-        let claim = |st: &dyn Store| match st.claim_job("digest", DIGEST_PERIOD)? {
-            true => st.list().map(Some),
-            false => Ok(None),
-        };
-        let held = match store.run(claim).await {
-            Ok(Some(h)) => h,
-            Ok(None) => continue,
-            Err(_) => {
-                tracing::error!("cannot read the store for the daily digest");
+        // queues the digest in the claim's transaction; the others skip it.
+        let held = match store.run(|st| st.list()).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the store for the daily digest");
                 continue;
             }
         };
-        if let Some(n) = notify::digest(cfg, &held) {
-            notify::send(cfg, "digest", vec![n]).await;
+        let notices: Vec<_> = notify::digest(cfg, &held).into_iter().collect();
+        let claim = move |st: &dyn Store| st.claim_job_with("digest", DIGEST_PERIOD, notices);
+        match store.run(claim).await {
+            Ok(true) => store.outbox().wake.notify_one(),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "cannot queue the daily digest"),
+        }
+    }
+}
+
+/// How many due notices one round claims.
+const OUTBOX_BATCH: usize = 16;
+
+/// The outbox job (issue #13): claims due notices (once per cluster: a
+/// claim is a lease by the database's clock, `FOR UPDATE SKIP LOCKED` on
+/// PostgreSQL), tries each once and records the outcome. It starts by
+/// taking back this node's own claims (a previous run of this node that
+/// died mid-send), wakes when a notice is queued here, and looks every
+/// second for notices due by their backoff or queued by other nodes.
+async fn outbox(live: Arc<ArcSwap<Engine>>, store: Handle) {
+    let second = std::time::Duration::from_secs(1);
+    match store.run(|st| st.reclaim_notices()).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            notices = n,
+            "notices claimed by this node before a restart: sending again"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot take back this node's notice claims"),
+    }
+    loop {
+        let batch = store
+            .run(|st| st.claim_notices(OUTBOX_BATCH, notify::LEASE))
+            .await;
+        let full = match batch {
+            Ok(notices) => {
+                let full = notices.len() == OUTBOX_BATCH;
+                let engine = live.load_full();
+                for n in notices {
+                    notify::settle(&engine.config, &store, n).await;
+                }
+                full
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox; trying again");
+                false
+            }
+        };
+        if !full {
+            let _ = tokio::time::timeout(second, store.outbox().wake.notified()).await;
         }
     }
 }

@@ -9,21 +9,25 @@
 //! not the body: it names what failed without copying content around again.
 //! It is sent with the null reverse path (`MAIL FROM:<>`, RFC 5321 §4.5.5),
 //! so it can never cause a bounce loop; a message that itself came with the
-//! null sender gets no report, for the same reason. When the next hop will
-//! not take the report either, it is held in the quarantine instead, where
-//! compliance sees it: still nothing lost.
+//! null sender gets no report, for the same reason. The report goes
+//! through the store's outbox (retried while the next hop is down); when
+//! the next hop refuses it for good, it is held in the quarantine instead,
+//! where compliance sees it: still nothing lost.
 
+use super::notify;
 use crate::check::Verdict;
 use crate::config::Config;
-use crate::smtp::codec::{MailParams, Reply};
-use crate::smtp::relay::{self, RelayConfig};
+use crate::smtp::codec::Reply;
 use crate::smtp::session::Transaction;
-use crate::store::{AuditEvent, Handle, NewHeld};
+use crate::store::{AuditEvent, Handle, NewHeld, NewNotice};
 
 /// The rule name a report is held under when it cannot be sent.
 pub const UNSENT_RULE: &str = "undeliverable-report";
 
-/// Sends the report for `refused` to the sender of message `id`.
+/// Queues the report for `refused` to the sender of message `id` in the
+/// outbox (with an audit entry saying it is owed), then tries it at once:
+/// the client's `250` waits for the attempt, as it did before there was an
+/// outbox, but a next hop that is down, or our death, no longer loses it.
 pub async fn report(
     cfg: &Config,
     store: Handle,
@@ -36,26 +40,51 @@ pub async fn report(
         return;
     }
     let dsn = compose(&cfg.smtp.hostname, id, &tx.from, raw, refused);
-    let rcpts = [tx.from.clone()];
-    let rc = RelayConfig::from_config(cfg);
-    let sent = relay::relay(&rc, "", &MailParams::default(), &rcpts, &dsn).await;
-    match sent {
-        Ok(o) if o.data.as_ref().is_some_and(Reply::is_positive) => {
-            tracing::info!(id, to = %tx.from, refused = refused.len(), "delivery report sent");
+    let notice = NewNotice {
+        kind: "dsn".into(),
+        about: id.to_string(),
+        to: vec![tx.from.clone()],
+        raw: dsn.clone(),
+    };
+    let details = serde_json::json!({"message": id, "to": tx.from, "refused": refused.len()});
+    let event = AuditEvent::new("smtp", "report-queued", details);
+    let queued = store
+        .run(move |st| st.queue_notices(vec![notice], event, notify::LEASE))
+        .await;
+    match queued {
+        Ok(notices) => {
+            for n in notices {
+                notify::settle(cfg, &store, n).await;
+            }
         }
-        other => {
-            let why = match other {
-                Ok(o) => format!("{:?}", o.data.or(o.refused.first().map(|r| r.1.clone()))),
-                Err(e) => e.to_string(),
-            };
-            tracing::warn!(id, to = %tx.from, why, "the next hop refused the delivery report; holding it");
-            hold_unsent(store, id, &tx.from, dsn).await;
+        Err(e) => {
+            // The store is failing: one direct attempt, as before the
+            // outbox, rather than nothing.
+            tracing::error!(id, error = %e, "cannot queue the delivery report; sending it once");
+            if notify::send(
+                cfg,
+                id,
+                vec![NewNotice {
+                    kind: "dsn".into(),
+                    about: id.into(),
+                    to: vec![tx.from.clone()],
+                    raw: dsn,
+                }],
+            )
+            .await
+                == 0
+            {
+                tracing::error!(
+                    id,
+                    "the delivery report is lost: the store and the next hop failed"
+                );
+            }
         }
     }
 }
 
 /// Keeps an unsendable report in the quarantine under [`UNSENT_RULE`].
-async fn hold_unsent(store: Handle, id: &str, sender: &str, dsn: Vec<u8>) {
+pub async fn hold_unsent(store: Handle, id: &str, sender: &str, dsn: Vec<u8>) {
     let verdict = Verdict::internal(UNSENT_RULE);
     let msg = NewHeld {
         id: crate::store::new_id(),

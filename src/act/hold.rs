@@ -1,11 +1,12 @@
 //! Hold: commit the message to the quarantine (fsync'd) together with the
-//! verdict's audit entry, and only then 250.
+//! verdict's audit entry and the notices the hold causes (the outbox), and
+//! only then 250.
 
 use super::{store_tempfail, tempfail, Tempfail};
 use crate::check::Verdict;
 use crate::smtp::codec::Reply;
 use crate::smtp::session::Transaction;
-use crate::store::{AuditEvent, Handle, NewHeld};
+use crate::store::{AuditEvent, Handle, NewHeld, NewNotice};
 
 pub async fn hold(
     store: Handle,
@@ -13,7 +14,7 @@ pub async fn hold(
     tx: &Transaction,
     verdict: &Verdict,
     raw: Vec<u8>,
-    event: AuditEvent,
+    (event, notices): (AuditEvent, Vec<NewNotice>),
 ) -> Reply {
     let verdict_json = match verdict.held_json() {
         Ok(j) => j,
@@ -36,10 +37,13 @@ pub async fn hold(
     };
     let stored = store.run(move |st| {
         msg.subject = subject(&msg.raw);
-        st.hold(msg, event)
+        st.hold_with(msg, event, notices)
     });
     match stored.await {
-        Ok(id) => Reply::new(250, format!("2.0.0 held as {id}")),
+        Ok(id) => {
+            store.outbox().wake.notify_one();
+            Reply::new(250, format!("2.0.0 held as {id}"))
+        }
         Err(e) => {
             tracing::error!(id, error = %e, "cannot store the held message; answering 4xx");
             store_tempfail(&e)

@@ -153,12 +153,10 @@ impl Actor {
                 reply
             }
             Action::Hold => {
+                // The notices are queued in the hold's transaction.
+                let notices = notify::on_hold(cfg, &rec.id, &tx.from, &tx.rcpts, &verdict);
                 let store = self.store.clone();
-                let reply = hold::hold(store, &rec.id, tx, &verdict, raw, event).await;
-                if reply.is_positive() {
-                    self.notify_hold(engine.clone(), &rec.id, tx, &verdict);
-                }
-                reply
+                hold::hold(store, &rec.id, tx, &verdict, raw, (event, notices)).await
             }
             Action::Encrypt => {
                 let started = Instant::now();
@@ -236,21 +234,6 @@ fn log_fallbacks(id: &str, verdict: &Verdict) {
     {
         let reason = r.reason.as_deref().unwrap_or("no key");
         tracing::warn!(id, rcpt = %r.address, reason, "no usable encryption key; the rule's fallback applies");
-    }
-}
-
-impl Actor {
-    /// Sends the hold's notices in the background: the client's `250` does
-    /// not wait for them, and the held message is safe whatever they do.
-    fn notify_hold(&self, engine: Arc<Engine>, id: &str, tx: &Transaction, verdict: &Verdict) {
-        let notices = notify::on_hold(&engine.config, id, &tx.from, &tx.rcpts, verdict);
-        if notices.is_empty() {
-            return;
-        }
-        let id = id.to_string();
-        tokio::spawn(async move {
-            notify::send(&engine.config, &id, notices).await;
-        });
     }
 }
 

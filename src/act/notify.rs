@@ -6,25 +6,19 @@
 //!
 //! Notices go through the next hop with the null reverse path, so a notice
 //! that cannot be delivered never bounces back into another notice. They
-//! are sent after the held message is committed and its `250` given: a
-//! notice that fails is logged and counted, and the held message it was
-//! about is safe in the store either way.
+//! are queued in the store's outbox in the transaction of what causes them
+//! (the hold, the rejection, the digest's claim) and sent by the outbox
+//! job (`server.rs`, one attempt each through [`settle`]), which retries
+//! until the next hop accepts: a node that dies or a next hop that is down
+//! loses none.
 
 use crate::check::Verdict;
 use crate::config::notify::{fill, ComplianceMode};
 use crate::config::Config;
 use crate::smtp::codec::MailParams;
 use crate::smtp::relay::{self, RelayConfig};
-use crate::store::{HeldStatus, HeldSummary};
+use crate::store::{Delivery, Handle, HeldStatus, HeldSummary, NewNotice, QueuedNotice};
 use base64::Engine;
-
-/// One notice, ready for the next hop.
-#[derive(Debug, Clone)]
-pub struct Notice {
-    pub kind: &'static str,
-    pub to: Vec<String>,
-    pub raw: Vec<u8>,
-}
 
 /// What the rules and `[notify]` ask for once message `id` is held.
 pub fn on_hold(
@@ -33,7 +27,7 @@ pub fn on_hold(
     from: &str,
     to: &[String],
     verdict: &Verdict,
-) -> Vec<Notice> {
+) -> Vec<NewNotice> {
     let n = &cfg.notify;
     let t = &n.texts;
     let rules = verdict.rule_names().join(", ");
@@ -51,7 +45,7 @@ pub fn on_hold(
     if verdict.modifiers.notify_sender && is_internal_sender(cfg, from) {
         out.push(compose(
             cfg,
-            "held",
+            ("held", id),
             vec![from.to_string()],
             &t.held_subject,
             &t.held_text,
@@ -66,7 +60,7 @@ pub fn on_hold(
     if to_compliance && !n.compliance.is_empty() {
         out.push(compose(
             cfg,
-            "compliance",
+            ("compliance", id),
             n.compliance.clone(),
             &t.compliance_subject,
             &t.compliance_text,
@@ -77,7 +71,7 @@ pub fn on_hold(
 }
 
 /// The sender's notice that a reviewer rejected `held`, with the comment.
-pub fn on_reject(cfg: &Config, held: &HeldSummary, comment: &str) -> Option<Notice> {
+pub fn on_reject(cfg: &Config, held: &HeldSummary, comment: &str) -> Option<NewNotice> {
     if !is_internal_sender(cfg, &held.from) {
         return None;
     }
@@ -95,7 +89,7 @@ pub fn on_reject(cfg: &Config, held: &HeldSummary, comment: &str) -> Option<Noti
     let to = vec![held.from.clone()];
     Some(compose(
         cfg,
-        "rejected",
+        ("rejected", &held.id),
         to,
         &t.rejected_subject,
         &t.rejected_text,
@@ -105,7 +99,7 @@ pub fn on_reject(cfg: &Config, held: &HeldSummary, comment: &str) -> Option<Noti
 
 /// The daily digest of what is still held; `None` when nothing is, or
 /// nobody is to get it.
-pub fn digest(cfg: &Config, held: &[HeldSummary]) -> Option<Notice> {
+pub fn digest(cfg: &Config, held: &[HeldSummary]) -> Option<NewNotice> {
     let waiting: Vec<&HeldSummary> = held
         .iter()
         .filter(|h| h.status == HeldStatus::Held)
@@ -128,7 +122,7 @@ pub fn digest(cfg: &Config, held: &[HeldSummary]) -> Option<Notice> {
     let subject = cfg.notify.texts.digest_subject.clone();
     Some(compose(
         cfg,
-        "digest",
+        ("digest", "digest"),
         to,
         &subject,
         "{comment}",
@@ -136,30 +130,122 @@ pub fn digest(cfg: &Config, held: &[HeldSummary]) -> Option<Notice> {
     ))
 }
 
-/// Sends each notice in its own transaction; failures are logged.
-pub async fn send(cfg: &Config, about: &str, notices: Vec<Notice>) -> usize {
-    let rc = RelayConfig::from_config(cfg);
+/// Sends each notice now, once, in its own SMTP transaction; failures are
+/// logged. For `quarantine digest` run by hand, where the operator sees the
+/// outcome; everything the server sends goes through the outbox.
+pub async fn send(cfg: &Config, about: &str, notices: Vec<NewNotice>) -> usize {
     let mut sent = 0;
-    for mut n in notices {
-        // Never to the null reverse path: `<>` is no mailbox (RFC 5321
-        // §4.5.5), and a notice to it would be a bounce of a bounce.
-        n.to.retain(|t| !t.is_empty());
-        if n.to.is_empty() {
-            continue;
-        }
-        let result = relay::relay(&rc, "", &MailParams::default(), &n.to, &n.raw).await;
-        match result {
-            Ok(o) if o.data.as_ref().is_some_and(|r| r.is_positive()) => {
+    for n in crate::store::outbox::deliverable(notices) {
+        match attempt(cfg, &n.to, &n.raw).await {
+            Delivery::Sent => {
                 sent += 1;
-                tracing::info!(id = about, kind = n.kind, to = ?o.accepted, "notice sent");
+                tracing::info!(id = about, kind = n.kind, "notice sent");
             }
-            Ok(o) => {
-                tracing::warn!(id = about, kind = n.kind, refused = ?o.refused, data = ?o.data, "notice refused by the next hop")
+            Delivery::Retry { why, .. } | Delivery::GiveUp { why } => {
+                tracing::warn!(id = about, kind = n.kind, why, "notice not sent")
             }
-            Err(e) => tracing::warn!(id = about, kind = n.kind, error = %e, "notice not sent"),
         }
     }
     sent
+}
+
+/// One attempt at a queued notice: [`Delivery::Sent`] only on the next
+/// hop's `250` after DATA; a permanent refusal (5xx) gives up; anything
+/// else (4xx, no connection, a timeout) is retried. The retry's delay is
+/// set by [`settle`].
+pub async fn deliver(cfg: &Config, n: &QueuedNotice) -> Delivery {
+    attempt(cfg, &n.to, &n.raw).await
+}
+
+/// How long a claim on a notice keeps other nodes off it: longer than any
+/// one attempt can take with the relay's phase timeouts.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Tries the claimed notice `n` once and records the outcome in the store:
+/// `sent` on the next hop's `250`; a retry after `[notify] retry_seconds`
+/// doubling per attempt (at most an hour); given up on a 5xx or once
+/// `[notify] give_up_hours` old. A delivery report given up is held in the
+/// quarantine instead ([`super::dsn::hold_unsent`]): still nothing lost.
+pub async fn settle(cfg: &Config, store: &Handle, n: QueuedNotice) -> Delivery {
+    let tried = deliver(cfg, &n).await;
+    if tried == Delivery::Sent {
+        crate::failpoint::hit("outbox-send");
+    }
+    let outcome = schedule(&cfg.notify, &n, tried);
+    let (id, how) = (n.id.clone(), outcome.clone());
+    if let Err(e) = store.run(move |st| st.settle_notice(&id, &how)).await {
+        // Left as claimed: the lease lapses and it is tried again (a
+        // duplicate if the next hop had it; never a loss).
+        tracing::error!(notice = %n.id, error = %e, "cannot record the notice's outcome");
+    }
+    store.outbox().count(&outcome);
+    log(&n, &outcome);
+    if matches!(outcome, Delivery::GiveUp { .. }) && n.kind == "dsn" {
+        let sender = n.to.first().cloned().unwrap_or_default();
+        super::dsn::hold_unsent(store.clone(), &n.about, &sender, n.raw).await;
+    }
+    outcome
+}
+
+/// The retry delay for a notice tried `n.attempts` times, or giving up
+/// when it is past `give_up`.
+fn schedule(cfg: &crate::config::notify::Notify, n: &QueuedNotice, tried: Delivery) -> Delivery {
+    let Delivery::Retry { why, .. } = tried else {
+        return tried;
+    };
+    if n.age >= cfg.give_up {
+        let why = format!("{why}; given up after {} s", n.age.as_secs());
+        return Delivery::GiveUp { why };
+    }
+    let doubling = 2u32.saturating_pow(n.attempts.saturating_sub(1).min(16));
+    let after = cfg
+        .retry
+        .saturating_mul(doubling)
+        .min(std::time::Duration::from_secs(3600));
+    Delivery::Retry { why, after }
+}
+
+/// One line per attempt: ids, kind, the next hop's words; never content.
+fn log(n: &QueuedNotice, d: &Delivery) {
+    let (id, about, kind, attempts) = (&n.id, &n.about, &n.kind, n.attempts);
+    match d {
+        Delivery::Sent => {
+            tracing::info!(notice = %id, about = %about, kind = %kind, attempts, to = ?n.to, "notice sent")
+        }
+        Delivery::Retry { why, after } => {
+            tracing::warn!(notice = %id, about = %about, kind = %kind, attempts,
+            why = %why, retry_in_s = after.as_secs(), "notice not sent; will retry")
+        }
+        Delivery::GiveUp { why } => {
+            tracing::error!(notice = %id, about = %about, kind = %kind, attempts,
+            why = %why, "notice given up")
+        }
+    }
+}
+
+async fn attempt(cfg: &Config, to: &[String], raw: &[u8]) -> Delivery {
+    let rc = RelayConfig::from_config(cfg);
+    let retry = |why: String| Delivery::Retry {
+        why,
+        after: std::time::Duration::ZERO,
+    };
+    match relay::relay(&rc, "", &MailParams::default(), to, raw).await {
+        Ok(o) => match o.data {
+            Some(r) if r.is_positive() => Delivery::Sent,
+            Some(r) if r.code >= 500 => Delivery::GiveUp { why: r.to_string() },
+            Some(r) => retry(r.to_string()),
+            // DATA not sent: every recipient refused, or one temporarily.
+            None => match o.refused.iter().map(|(_, r)| r).min_by_key(|r| r.code) {
+                Some(r) if r.code >= 500 => Delivery::GiveUp { why: r.to_string() },
+                Some(r) => retry(r.to_string()),
+                None => retry("no recipient accepted".into()),
+            },
+        },
+        Err(relay::RelayError::Refused { reply, .. }) if reply.code >= 500 => Delivery::GiveUp {
+            why: reply.to_string(),
+        },
+        Err(e) => retry(e.to_string()),
+    }
 }
 
 /// Only the firm's own people are told about holds: an outside address in
@@ -168,14 +254,15 @@ fn is_internal_sender(cfg: &Config, from: &str) -> bool {
     crate::text::address::parse(from).is_ok_and(|a| cfg.is_internal(&a.domain))
 }
 
+/// `(kind, about)`: what the notice is, and the message it is about.
 fn compose(
     cfg: &Config,
-    kind: &'static str,
+    (kind, about): (&str, &str),
     to: Vec<String>,
     subject: &str,
     text: &str,
     values: &[(&str, &str)],
-) -> Notice {
+) -> NewNotice {
     let subject = header_text(&fill(subject, values));
     let body = fill(text, values)
         .replace("\r\n", "\n")
@@ -198,8 +285,9 @@ fn compose(
         host = cfg.smtp.hostname,
         body = lines.join("\r\n"),
     );
-    Notice {
-        kind,
+    NewNotice {
+        kind: kind.to_string(),
+        about: about.to_string(),
         to,
         raw: raw.into_bytes(),
     }

@@ -24,6 +24,10 @@ pub struct Notify {
     pub mode: ComplianceMode,
     pub digest_at: NaiveTime,
     pub texts: RawNotify,
+    /// The outbox's first retry delay (doubling, at most an hour).
+    pub retry: std::time::Duration,
+    /// A notice this old is given up.
+    pub give_up: std::time::Duration,
 }
 
 pub const PLACEHOLDERS: &[&str] = &["id", "rules", "recipients", "received", "comment", "firm"];
@@ -77,6 +81,8 @@ impl Notify {
             mode,
             digest_at,
             texts: raw.clone(),
+            retry: std::time::Duration::from_secs(raw.retry_seconds.max(1)),
+            give_up: std::time::Duration::from_secs(raw.give_up_hours.saturating_mul(3600)),
         })
     }
 }

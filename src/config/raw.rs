@@ -430,6 +430,13 @@ pub struct RawNotify {
     pub compliance_subject: String,
     pub compliance_text: String,
     pub digest_subject: String,
+    /// The outbox (issue #13): a notice the next hop did not take (4xx, no
+    /// connection) is tried again after this many seconds, doubling each
+    /// time up to an hour…
+    pub retry_seconds: u64,
+    /// …and given up (logged, counted on `/metrics`) once it is this many
+    /// hours old. A permanent refusal (5xx) gives up at once.
+    pub give_up_hours: u64,
 }
 
 impl Default for RawNotify {
@@ -455,6 +462,8 @@ impl Default for RawNotify {
                               Received: {received}\nRecipients: {recipients}\nRules: {rules}\n"
                 .into(),
             digest_subject: "Held mail awaiting review".into(),
+            retry_seconds: 60,
+            give_up_hours: 120,
         }
     }
 }

@@ -122,28 +122,27 @@ pub async fn reject(
 ) -> Result<(), ActionError> {
     let c = comment(raw_comment)?;
     let (who, key, why) = (actor.to_string(), id.to_string(), c.clone());
-    let held = state
+    let engine = state.engine.load_full();
+    // The sender's notice, with the comment, is queued in the rejection's
+    // transaction; the outbox job sends it.
+    state
         .store
         .run(move |s| {
             let by = Review {
                 actor: &who,
                 comment: Some(&why),
             };
-            s.reject(&key, &by)?;
-            Ok(s.get(&key)?.summary)
+            // A damaged record may still be rejected; its sender is not
+            // told (the envelope cannot be trusted).
+            let notices = match s.get(&key) {
+                Ok(m) => notify::on_reject(&engine.config, &m.summary, &why),
+                Err(StoreError::Damaged(_)) => None,
+                Err(e) => return Err(e),
+            };
+            s.reject_with(&key, &by, notices.into_iter().collect())
         })
         .await?;
-    // The sender hears of it, with the comment, in the background: the
-    // rejection stands whatever the notice does.
-    let engine = state.engine.load_full();
-    if let Some(notice) = notify::on_reject(&engine.config, &held, &c) {
-        let id = id.to_string();
-        tokio::spawn(async move {
-            if notify::send(&engine.config, &id, vec![notice]).await == 0 {
-                tracing::warn!(id, "the sender could not be told of the rejection");
-            }
-        });
-    }
+    state.store.outbox().wake.notify_one();
     Ok(())
 }
 

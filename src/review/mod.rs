@@ -94,12 +94,30 @@ async fn security_headers(
     r
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// How long `/healthz` waits for the store before saying it is down.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// 200 when a trivial store call succeeds within [`HEALTH_TIMEOUT`], else
+/// 503: a load balancer or monitor takes a node whose store is unreachable
+/// out of service (it would answer every hold with 451).
+async fn healthz(State(s): State<ReviewState>) -> impl IntoResponse {
+    let probe = s.store.run(|st| st.ping());
+    let (code, store) = match tokio::time::timeout(HEALTH_TIMEOUT, probe).await {
+        Ok(Ok(())) => (StatusCode::OK, "reachable"),
+        Ok(Err(_)) => (StatusCode::SERVICE_UNAVAILABLE, "unreachable"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not answering"),
+    };
+    let status = if code == StatusCode::OK { "ok" } else { "fail" };
+    let body = serde_json::json!({"status": status, "store": store}).to_string() + "\n";
+    (code, [(header::CONTENT_TYPE, "application/json")], body)
 }
 
 async fn metrics(State(s): State<ReviewState>) -> impl IntoResponse {
-    let queue = match s.store.run(|st| st.held_count()).await {
+    let counts = s
+        .store
+        .run(|st| Ok((st.held_count()?, st.outbox_stats()?)))
+        .await;
+    let (queue, outbox) = match counts {
         Ok(n) => n,
         _ => {
             return (
@@ -123,6 +141,16 @@ async fn metrics(State(s): State<ReviewState>) -> impl IntoResponse {
             s.store.failures(),
         ),
         (
+            "matterwall_outbox_pending",
+            "notices waiting to be sent (the whole cluster)",
+            outbox.pending,
+        ),
+        (
+            "matterwall_outbox_oldest_seconds",
+            "age of the oldest notice waiting to be sent",
+            outbox.oldest.as_secs(),
+        ),
+        (
             "matterwall_dictionary_clients",
             "clients in the loaded dictionary",
             cfg.dict.clients.len() as u64,
@@ -143,6 +171,31 @@ async fn metrics(State(s): State<ReviewState>) -> impl IntoResponse {
             engine.policy.rules.len() as u64,
         ),
     ];
-    let body = s.metrics.render(&gauges);
+    let mut body = s.metrics.render(&gauges);
+    body.push_str(&outbox_metrics(&s.store));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// The outbox job's counters on this node (`matterwall_outbox_*_total`).
+fn outbox_metrics(store: &Handle) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let c = store.outbox();
+    let mut out = String::new();
+    for (name, help, n) in [
+        ("sent", "notices the next hop accepted", &c.sent),
+        (
+            "retries",
+            "notice attempts to be retried (4xx, no connection)",
+            &c.retried,
+        ),
+        ("gave_up", "notices given up (5xx, or too old)", &c.gave_up),
+    ] {
+        out.push_str(&format!(
+            "# HELP matterwall_outbox_{name}_total {help}\n\
+             # TYPE matterwall_outbox_{name}_total counter\n\
+             matterwall_outbox_{name}_total {}\n",
+            n.load(Relaxed)
+        ));
+    }
+    out
 }

@@ -16,6 +16,8 @@ pub struct Handle {
     /// Calls that failed, for `/metrics`: a full disk or a failing device
     /// shows as a rising count, not only as 4xx replies in the log.
     failures: Arc<AtomicU64>,
+    /// The outbox job's counters and wake-up, shared by every clone.
+    outbox: Arc<super::outbox::OutboxCounters>,
 }
 
 impl Handle {
@@ -23,7 +25,13 @@ impl Handle {
         Handle {
             store,
             failures: Arc::default(),
+            outbox: Arc::default(),
         }
+    }
+
+    /// The outbox's counters, and the job's wake-up.
+    pub fn outbox(&self) -> &super::outbox::OutboxCounters {
+        &self.outbox
     }
 
     /// How many store calls have failed since start.

@@ -73,6 +73,14 @@ const TABLES: &[Table] = &[
         from: "name, claimed_at, node",
         to: "name, claimed_at, node",
     },
+    // Pending notices move with the rest (sealed as they are; the same key
+    // opens them there) and go out from the new store. A claim by a node
+    // is reclaimed when that node starts on the new store.
+    Table {
+        name: "outbox",
+        from: "id, kind, about, rcpts, created_at, status, attempts, next_at, claimed_by,                last_error, done_at, raw_nonce, raw",
+        to: "id, kind, about, rcpts, created_at, status, attempts, next_at, claimed_by,              last_error, done_at, raw_nonce, raw",
+    },
 ];
 
 /// What was copied: rows per table, and the verified chain's length.

@@ -24,6 +24,7 @@ pub mod crypto;
 pub mod handle;
 pub mod held;
 pub mod migrate;
+pub mod outbox;
 pub mod postgres;
 pub mod sqlite;
 
@@ -31,6 +32,7 @@ pub use accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
 pub use audit::{AuditEntry, AuditEvent, AuditFilter, AuditHead};
 pub use handle::Handle;
 pub use held::{HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld};
+pub use outbox::{Delivery, NewNotice, NoticeSummary, OutboxStats, QueuedNotice};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -107,9 +109,19 @@ impl StoreError {
 /// The quarantine. Every method commits durably before it returns, and
 /// every status change writes its audit entry in the same transaction.
 pub trait Quarantine: Send + Sync {
-    /// Stores a held message with the audit entry for its verdict; returns
-    /// its id once both are committed and fsync'd.
-    fn hold(&self, msg: NewHeld, verdict: AuditEvent) -> Result<String, StoreError>;
+    /// Stores a held message with the audit entry for its verdict and the
+    /// notices the hold causes (the outbox); returns its id once all are
+    /// committed and fsync'd.
+    fn hold_with(
+        &self,
+        msg: NewHeld,
+        verdict: AuditEvent,
+        notices: Vec<NewNotice>,
+    ) -> Result<String, StoreError>;
+    /// [`Quarantine::hold_with`] with no notice.
+    fn hold(&self, msg: NewHeld, verdict: AuditEvent) -> Result<String, StoreError> {
+        self.hold_with(msg, verdict, Vec::new())
+    }
     /// Every message, newest first (the `quarantine list` view).
     fn list(&self) -> Result<Vec<HeldSummary>, StoreError>;
     /// One page of the queue, filtered and sorted, with the total count.
@@ -126,14 +138,25 @@ pub trait Quarantine: Send + Sync {
     fn finish_release(&self, id: &str, refused: &[String]) -> Result<(), StoreError>;
     /// `releasing → held`, when the next hop certainly did not take it.
     fn abort_release(&self, id: &str, why: &str) -> Result<(), StoreError>;
-    fn reject(&self, id: &str, by: &Review<'_>) -> Result<(), StoreError>;
+    /// `held → rejected`, with the reviewer's audit entry and the notices
+    /// (the sender's) in the same transaction.
+    fn reject_with(
+        &self,
+        id: &str,
+        by: &Review<'_>,
+        notices: Vec<NewNotice>,
+    ) -> Result<(), StoreError>;
+    fn reject(&self, id: &str, by: &Review<'_>) -> Result<(), StoreError> {
+        self.reject_with(id, by, Vec::new())
+    }
     /// Ids left in `releasing` by a crash: reported, never re-sent blindly.
     fn stuck_releasing(&self) -> Result<Vec<String>, StoreError>;
     /// Retention: every message received before `before` (RFC 3339, UTC)
     /// that is not mid-release becomes `expired`, its raw bytes and verdict
     /// (which holds the snippets) and subject destroyed, each with an
-    /// `expired` audit entry in the same transaction. Returns each id with
-    /// the status it had.
+    /// `expired` audit entry in the same transaction. Settled notices
+    /// (sent or given up) settled before `before` are deleted from the
+    /// outbox. Returns each id with the status it had.
     fn expire(&self, before: &str) -> Result<Vec<(String, HeldStatus)>, StoreError>;
     /// Messages currently `held`, for the queue-size gauge.
     fn held_count(&self) -> Result<u64, StoreError>;
@@ -201,6 +224,8 @@ pub trait AuditLog: Send + Sync {
 pub trait Cluster: Send + Sync {
     /// `[store] node`: named in log lines and stamped on audit entries.
     fn node(&self) -> &str;
+    /// A trivial round trip to the database (`/healthz`).
+    fn ping(&self) -> Result<(), StoreError>;
     /// The database's clock (RFC 3339, UTC, milliseconds): one clock for
     /// every node, for jobs and cut-offs that must agree across nodes.
     fn db_now(&self) -> Result<String, StoreError>;
@@ -220,10 +245,52 @@ pub trait Cluster: Send + Sync {
     fn wait_review_change(&self, timeout: std::time::Duration) -> Result<bool, StoreError>;
 }
 
+/// The notice outbox: see [`outbox`]. Notices are queued inside the
+/// transaction of what causes them ([`Quarantine::hold_with`],
+/// [`Quarantine::reject_with`], [`Outbox::queue_notices`],
+/// [`Outbox::claim_job_with`]); `<>` is never a recipient.
+pub trait Outbox: Send + Sync {
+    /// Queues `notices` with the audit entry `event`, in one transaction
+    /// (a delivery report and the record that it is owed), already claimed
+    /// by this node for `lease`: the caller tries them at once and settles
+    /// them; if it dies first, the claim lapses and the job sends them.
+    fn queue_notices(
+        &self,
+        notices: Vec<NewNotice>,
+        event: AuditEvent,
+        lease: std::time::Duration,
+    ) -> Result<Vec<QueuedNotice>, StoreError>;
+    /// [`Cluster::claim_job`], queueing `notices` in the same transaction
+    /// when (and only when) the claim is won: the digest goes out once per
+    /// cluster, and is not lost by a node that dies after claiming.
+    fn claim_job_with(
+        &self,
+        name: &str,
+        period: std::time::Duration,
+        notices: Vec<NewNotice>,
+    ) -> Result<bool, StoreError>;
+    /// Claims up to `limit` pending notices that are due, for `lease` by
+    /// the database's clock (no other node takes them meanwhile), and
+    /// counts the attempt. A notice whose seal fails is given up here.
+    fn claim_notices(
+        &self,
+        limit: usize,
+        lease: std::time::Duration,
+    ) -> Result<Vec<QueuedNotice>, StoreError>;
+    /// Records how an attempt ended; a notice already settled stays so.
+    fn settle_notice(&self, id: &str, how: &Delivery) -> Result<(), StoreError>;
+    /// Makes this node's claims due at once: after a restart nothing of
+    /// this node is still sending them. Returns how many.
+    fn reclaim_notices(&self) -> Result<u64, StoreError>;
+    fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
+    /// Every notice (no content), oldest first.
+    fn notices(&self) -> Result<Vec<NoticeSummary>, StoreError>;
+}
+
 /// Everything the server needs from its store; one implementation per
 /// backend.
-pub trait Store: Quarantine + Accounts + AuditLog + Cluster {}
-impl<T: Quarantine + Accounts + AuditLog + Cluster> Store for T {}
+pub trait Store: Quarantine + Accounts + AuditLog + Cluster + Outbox {}
+impl<T: Quarantine + Accounts + AuditLog + Cluster + Outbox> Store for T {}
 
 /// The audit kinds that change review state shared between nodes.
 pub const REVIEW_KINDS: &str =

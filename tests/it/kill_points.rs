@@ -6,7 +6,9 @@
 //! quarantine), a duplicate only where the next hop had accepted and we
 //! died before answering, the store opens and its audit trail verifies.
 //! A release killed after the next hop took it stays `releasing`, is
-//! reported at start and is never sent again by itself.
+//! reported at start and is never sent again by itself. A notice killed
+//! after the next hop took it and before it was marked sent (`outbox-send`)
+//! is sent again after the restart: the one duplicate allowed, no loss.
 
 use crate::smtp_e2e::CLEAN;
 use crate::support::{example, Client, Process, Setup, Sink, SinkMode};
@@ -125,6 +127,36 @@ async fn a_release_killed_after_sending_is_never_sent_twice() {
         "{}",
         String::from_utf8_lossy(&verify.stderr)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_inside_an_outbox_send_loses_no_notice() {
+    use crate::outbox::{open_store, settled, to_sender, wait_notices, NOTIFY};
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::for_process(sink.port, "");
+    setup.append(NOTIFY);
+    let wrapper = failpoints("outbox-send=1");
+    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+    let server = Process::start_under(&wrapper, &setup.config()).await;
+    // Held (message 1 names a client to an outsider); its notice is sent
+    // and the process dies before marking it sent.
+    assert_eq!(send(server.port, 1).await, 250);
+    let status = server.wait_exit();
+    assert!(!status.success(), "the server was not killed ({status})");
+    assert_eq!(to_sender(&sink), 1, "the next hop has the notice");
+    let st = open_store(&setup);
+    assert_eq!(st.notices().unwrap()[0].status, "pending");
+    let server = Process::start(&setup.config()).await;
+    let all = wait_notices(&st, settled).await;
+    server.stop();
+    assert_eq!((all.len(), all[0].status.as_str()), (1, "sent"), "{all:?}");
+    // Sent again after the restart: the duplicate the kill allows, and
+    // only that one.
+    assert_eq!(to_sender(&sink), 2);
+    assert_eq!(setup.held().len(), 1);
+    let verify = setup.cli(&["audit", "verify"]);
+    let err = String::from_utf8_lossy(&verify.stderr);
+    assert!(verify.status.success(), "{err}");
 }
 
 fn subject(body: &[u8]) -> String {

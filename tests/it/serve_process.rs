@@ -94,7 +94,7 @@ async fn access_reload_and_metrics() {
     assert!(metrics.contains("matterwall_held_messages 0"), "{metrics}");
     assert!(http_get(server.http_port, "/healthz")
         .await
-        .ends_with("ok\n"));
+        .ends_with("{\"status\":\"ok\",\"store\":\"reachable\"}\n"));
     let log = server.log();
     server.stop();
     assert!(!log.contains("lunch"), "message content in the log");

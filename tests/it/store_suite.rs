@@ -394,6 +394,156 @@ fn jobs_are_claimed_once_per_period(store: &dyn Store) {
     assert_eq!(store.node(), "node-a");
 }
 
+pub fn notice(kind: &str, about: &str, to: &[&str]) -> NewNotice {
+    NewNotice {
+        kind: kind.into(),
+        about: about.into(),
+        to: to.iter().map(|t| t.to_string()).collect(),
+        raw: format!("Subject: {kind}\r\n\r\nabout {about}\r\n").into_bytes(),
+    }
+}
+
+fn status_of(store: &dyn Store, id: &str) -> String {
+    let all = store.notices().unwrap();
+    all.into_iter().find(|n| n.id == id).unwrap().status
+}
+
+const LEASE: std::time::Duration = std::time::Duration::from_secs(600);
+
+fn outbox_notices_go_with_their_event(store: &dyn Store) {
+    // Queued in the hold's transaction; `<>` never a recipient.
+    let m = msg();
+    let id = m.id.clone();
+    let v = AuditEvent::new("smtp", "verdict", json!({"message": m.id}));
+    let notices = vec![
+        notice("held", &id, &["a@firm.example"]),
+        notice("held", &id, &[""]),
+    ];
+    store.hold_with(m, v, notices).unwrap();
+    let all = store.notices().unwrap();
+    assert_eq!(all.len(), 1, "the null path is dropped: {all:?}");
+    assert_eq!(
+        (all[0].kind.as_str(), all[0].about.as_str()),
+        ("held", id.as_str())
+    );
+    assert_eq!(all[0].status, "pending");
+    // A rejection refused (wrong status) queues nothing: one transaction.
+    let rejected = notice("rejected", &id, &["a@firm.example"]);
+    store.reject_with(&id, &BY, vec![rejected.clone()]).unwrap();
+    assert!(matches!(
+        store.reject_with(&id, &BY, vec![rejected]),
+        Err(StoreError::WrongStatus { .. })
+    ));
+    assert_eq!(store.notices().unwrap().len(), 2);
+    // The digest is queued only by the node that wins the claim.
+    let hour = std::time::Duration::from_secs(3600);
+    assert!(store
+        .claim_job_with(
+            "digest",
+            hour,
+            vec![notice("digest", "digest", &["c@firm.example"])]
+        )
+        .unwrap());
+    assert!(!store
+        .claim_job_with(
+            "digest",
+            hour,
+            vec![notice("digest", "digest", &["c@firm.example"])]
+        )
+        .unwrap());
+    let all = store.notices().unwrap();
+    assert_eq!(all.iter().filter(|n| n.kind == "digest").count(), 1);
+    assert_eq!(store.outbox_stats().unwrap().pending, 3);
+}
+
+fn outbox_claims_once_and_settles(store: &dyn Store) {
+    let id = hold(store);
+    let v = AuditEvent::new("smtp", "report-queued", json!({"message": id}));
+    // Queued claimed: the job does not take it while the caller tries it.
+    let mine = store
+        .queue_notices(vec![notice("dsn", &id, &["a@firm.example"])], v, LEASE)
+        .unwrap();
+    assert_eq!((mine.len(), mine[0].attempts), (1, 1));
+    assert!(kinds(store).contains(&"report-queued".to_string()));
+    assert!(store.claim_notices(10, LEASE).unwrap().is_empty());
+    let due = notice("held", &id, &["b@firm.example"]);
+    store.claim_job_with("x", LEASE, vec![due.clone()]).unwrap();
+    let claimed = store.claim_notices(10, LEASE).unwrap();
+    assert_eq!(claimed.len(), 1);
+    let n = &claimed[0];
+    assert_eq!(
+        (n.raw.clone(), n.to.clone(), n.attempts),
+        (due.raw, due.to, 1)
+    );
+    assert!(store.claim_notices(10, LEASE).unwrap().is_empty(), "leased");
+    // A retry with no delay is due again, its attempts counted.
+    let retry = Delivery::Retry {
+        why: "451 later".into(),
+        after: std::time::Duration::ZERO,
+    };
+    store.settle_notice(&n.id, &retry).unwrap();
+    let again = store.claim_notices(10, LEASE).unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 2));
+    store.settle_notice(&n.id, &Delivery::Sent).unwrap();
+    assert_eq!(status_of(store, &n.id), "sent");
+    // Settled stays settled.
+    store.settle_notice(&n.id, &retry).unwrap();
+    assert_eq!(status_of(store, &n.id), "sent");
+    let give_up = Delivery::GiveUp {
+        why: "550 no".into(),
+    };
+    store.settle_notice(&mine[0].id, &give_up).unwrap();
+    assert_eq!(status_of(store, &mine[0].id), "failed");
+    assert_eq!(store.outbox_stats().unwrap().pending, 0);
+}
+
+fn outbox_reclaims_this_nodes_claims(store: &dyn Store) {
+    store
+        .claim_job_with("x", LEASE, vec![notice("held", "m", &["a@firm.example"])])
+        .unwrap();
+    assert_eq!(store.claim_notices(10, LEASE).unwrap().len(), 1);
+    // This node restarted: nothing of it is still sending.
+    assert_eq!(store.reclaim_notices().unwrap(), 1);
+    let again = store.claim_notices(10, LEASE).unwrap();
+    assert_eq!(again.len(), 1, "due again after the restart");
+    assert_eq!(again[0].attempts, 2);
+    let stats = store.outbox_stats().unwrap();
+    assert_eq!(stats.pending, 1);
+    assert!(stats.oldest < std::time::Duration::from_secs(3600));
+}
+
+fn outbox_settled_notices_go_with_retention(store: &dyn Store) {
+    store
+        .claim_job_with(
+            "x",
+            LEASE,
+            vec![
+                notice("held", "m", &["a@firm.example"]),
+                notice("held", "m2", &["a@firm.example"]),
+            ],
+        )
+        .unwrap();
+    let claimed = store.claim_notices(10, LEASE).unwrap();
+    store
+        .settle_notice(&claimed[0].id, &Delivery::Sent)
+        .unwrap();
+    let retry = Delivery::Retry {
+        why: "451".into(),
+        after: LEASE,
+    };
+    store.settle_notice(&claimed[1].id, &retry).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let now = store.db_now().unwrap();
+    store.expire(&now).unwrap();
+    let left = store.notices().unwrap();
+    assert_eq!(
+        left.len(),
+        1,
+        "the sent one is pruned, the pending one kept"
+    );
+    assert_eq!(left[0].id, claimed[1].id);
+}
+
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         mod on_sqlite {
@@ -421,4 +571,8 @@ both!(
     audit_trail_pages_filters_and_head,
     copy_memory,
     jobs_are_claimed_once_per_period,
+    outbox_notices_go_with_their_event,
+    outbox_claims_once_and_settles,
+    outbox_reclaims_this_nodes_claims,
+    outbox_settled_notices_go_with_retention,
 );

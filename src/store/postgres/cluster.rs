@@ -6,11 +6,40 @@
 use super::super::{Cluster, StoreError, REVIEW_KINDS};
 use super::{PgStore, NOW};
 use ::postgres::fallible_iterator::FallibleIterator;
+use ::postgres::GenericClient;
 use std::time::Duration;
+
+/// Claims the job `name` for `node` in the caller's transaction (see
+/// [`Cluster::claim_job`]).
+pub(super) fn claim_in(
+    tx: &mut impl GenericClient,
+    name: &str,
+    period: Duration,
+    node: &str,
+) -> Result<bool, StoreError> {
+    let period = period.as_secs_f64();
+    // The claim and the clock are the database's: no node's own clock
+    // decides whether another node already ran the job.
+    let n = tx.execute(
+        &format!(
+            "INSERT INTO jobs (name, claimed_at, node) VALUES ($1, {NOW}, $2)
+             ON CONFLICT (name) DO UPDATE SET claimed_at = excluded.claimed_at,
+                                             node = excluded.node
+             WHERE jobs.claimed_at::timestamptz
+                   <= clock_timestamp() - make_interval(secs => $3)"
+        ),
+        &[&name, &node, &period],
+    )?;
+    Ok(n == 1)
+}
 
 impl Cluster for PgStore {
     fn node(&self) -> &str {
         &self.node
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.with(|c| Ok(c.batch_execute("SELECT 1")?))
     }
 
     fn db_now(&self) -> Result<String, StoreError> {
@@ -18,22 +47,7 @@ impl Cluster for PgStore {
     }
 
     fn claim_job(&self, name: &str, period: Duration) -> Result<bool, StoreError> {
-        let period = period.as_secs_f64();
-        self.write(|tx| {
-            // The claim and the clock are the database's: no node's own
-            // clock decides whether another node already ran the job.
-            let n = tx.execute(
-                &format!(
-                    "INSERT INTO jobs (name, claimed_at, node) VALUES ($1, {NOW}, $2)
-                     ON CONFLICT (name) DO UPDATE SET claimed_at = excluded.claimed_at,
-                                                     node = excluded.node
-                     WHERE jobs.claimed_at::timestamptz
-                           <= clock_timestamp() - make_interval(secs => $3)"
-                ),
-                &[&name, &self.node, &period],
-            )?;
-            Ok(n == 1)
-        })
+        self.write(|tx| claim_in(tx, name, period, &self.node))
     }
 
     fn review_generation(&self) -> Result<u64, StoreError> {

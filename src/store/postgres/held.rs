@@ -8,7 +8,7 @@ use super::super::held::{
     binding, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld,
     STATUS_KINDS,
 };
-use super::super::{Quarantine, Review, StoreError};
+use super::super::{NewNotice, Quarantine, Review, StoreError};
 use super::PgStore;
 use ::postgres::{GenericClient, Row};
 use serde_json::json;
@@ -176,7 +176,12 @@ impl PgStore {
 }
 
 impl Quarantine for PgStore {
-    fn hold(&self, msg: NewHeld, verdict: AuditEvent) -> Result<String, StoreError> {
+    fn hold_with(
+        &self,
+        msg: NewHeld,
+        verdict: AuditEvent,
+        notices: Vec<NewNotice>,
+    ) -> Result<String, StoreError> {
         let id = msg.id.clone();
         let envelope = json!({"from": msg.from, "to": msg.to}).to_string();
         let rules = serde_json::to_string(&msg.rules)?;
@@ -217,6 +222,7 @@ impl Quarantine for PgStore {
                 ],
             )?;
             self.append_in(tx, &verdict)?;
+            self.queue_in(tx, notices)?;
             Ok(())
         })?;
         Ok(id)
@@ -342,10 +348,20 @@ impl Quarantine for PgStore {
         self.change(id, step, (None, Some(why)), "release-failed", details)
     }
 
-    fn reject(&self, id: &str, by: &Review<'_>) -> Result<(), StoreError> {
+    fn reject_with(
+        &self,
+        id: &str,
+        by: &Review<'_>,
+        notices: Vec<NewNotice>,
+    ) -> Result<(), StoreError> {
         let details = json!({"message": id, "comment": by.comment});
         let step = (HeldStatus::Held, HeldStatus::Rejected);
-        self.change(id, step, (Some(by.actor), by.comment), "reject", details)
+        self.write(|tx| {
+            transition(tx, id, step, by.comment, Some(by.actor))?;
+            self.append_in(tx, &AuditEvent::new(by.actor, "reject", details))?;
+            self.queue_in(tx, notices)?;
+            Ok(())
+        })
     }
 
     fn stuck_releasing(&self) -> Result<Vec<String>, StoreError> {
@@ -380,6 +396,7 @@ impl Quarantine for PgStore {
                 let details = json!({"message": id, "was": was});
                 self.append_in(tx, &AuditEvent::new("system", "expired", details))?;
             }
+            Self::prune_notices(tx, before)?;
             Ok(gone)
         })
     }

@@ -19,6 +19,7 @@ mod accounts;
 mod audit;
 mod cluster;
 mod held;
+mod outbox;
 mod schema;
 
 use super::crypto::Sealer;
@@ -72,18 +73,145 @@ const WRITE_LOCK: i64 = 0x6d77_0001;
 const NOW: &str = "to_char(clock_timestamp() AT TIME ZONE 'UTC', \
                    'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 
-/// TLS for `sslmode=require` (and `prefer`, the default): rustls with ring,
-/// as the rest of matterwall, against the system's roots.
-fn tls() -> MakeRustlsConnect {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+/// How the server's certificate is checked, by `sslmode` as libpq reads
+/// it: `prefer` (the default) and `require` encrypt without verifying (a
+/// passive eavesdropper learns nothing; an active man in the middle is not
+/// stopped); `verify-full` verifies the chain (against `sslrootcert` when
+/// given, else the system's roots) and the host name. tokio-postgres
+/// parses only `disable`, `prefer` and `require`, so `verify-full` and
+/// `sslrootcert` are taken out of the URL here and the rest goes to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verify {
+    Not,
+    Full { roots: Option<std::path::PathBuf> },
+}
+
+/// The URL tokio-postgres is given, and how to verify.
+fn split_sslmode(url: &str) -> Result<(String, Verify), StoreError> {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut kept = Vec::new();
+    let (mut mode, mut roots) = (None, None);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = form_urlencoded::parse(pair.as_bytes())
+            .next()
+            .unwrap_or_default();
+        match &*k {
+            "sslmode" => mode = Some(v.into_owned()),
+            "sslrootcert" => roots = Some(std::path::PathBuf::from(v.into_owned())),
+            _ => kept.push(pair),
+        }
+    }
+    let bad = |why: &str| Err(StoreError::Invalid(format!("store URL: {why}")));
+    if roots.is_some() && mode.as_deref() != Some("verify-full") {
+        return bad("sslrootcert is read only with sslmode=verify-full");
+    }
+    let (pg, verify) = match mode.as_deref() {
+        None => (None, Verify::Not),
+        Some(m @ ("disable" | "prefer" | "require")) => (Some(m), Verify::Not),
+        Some("verify-full") => (Some("require"), Verify::Full { roots }),
+        Some("verify-ca" | "allow") => {
+            return bad("sslmode verify-ca and allow are not supported; use require or verify-full")
+        }
+        Some(_) => return bad("sslmode is disable, prefer, require or verify-full"),
+    };
+    let mode = pg.map(|m| format!("sslmode={m}"));
+    kept.extend(mode.as_deref());
+    let url = match kept.is_empty() {
+        true => base.to_string(),
+        false => format!("{base}?{}", kept.join("&")),
+    };
+    Ok((url, verify))
+}
+
+/// TLS as `verify` says: rustls with ring, as the rest of matterwall.
+fn tls(verify: &Verify) -> Result<MakeRustlsConnect, StoreError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    MakeRustlsConnect::new(config)
+        .expect("ring supports the default TLS versions");
+    let config = match verify {
+        Verify::Not => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(unverified::Unverified(provider)))
+            .with_no_client_auth(),
+        Verify::Full { roots } => builder
+            .with_root_certificates(root_store(roots.as_deref())?)
+            .with_no_client_auth(),
+    };
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// The roots `verify-full` trusts: the `sslrootcert` file, else the system's.
+fn root_store(file: Option<&Path>) -> Result<rustls::RootCertStore, StoreError> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let Some(file) = file else {
+        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        return Ok(roots);
+    };
+    let bad = |why: String| StoreError::Invalid(format!("sslrootcert {}: {why}", file.display()));
+    let certs = rustls_pki_types::CertificateDer::pem_file_iter(file)
+        .map_err(|e| bad(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(e.to_string()))?;
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(bad("no certificate in it".into()));
+    }
+    Ok(roots)
+}
+
+/// libpq's `sslmode=require`: encrypted, the certificate not checked. The
+/// handshake's signatures are still verified (the server proves it holds
+/// the key of the certificate it sent), so the channel binding is sound.
+mod unverified {
+    use std::sync::Arc;
+    use tokio_rustls::rustls::client::danger::{
+        HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+    };
+    use tokio_rustls::rustls::crypto::{self, CryptoProvider};
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use tokio_rustls::rustls::{DigitallySignedStruct, Error, SignatureScheme};
+
+    #[derive(Debug)]
+    pub struct Unverified(pub Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for Unverified {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            let algs = &self.0.signature_verification_algorithms;
+            crypto::verify_tls12_signature(message, cert, dss, algs)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            let algs = &self.0.signature_verification_algorithms;
+            crypto::verify_tls13_signature(message, cert, dss, algs)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
 }
 
 impl PgStore {
@@ -91,7 +219,8 @@ impl PgStore {
     /// knows) and checks that `key` is the key the database was written
     /// with.
     pub fn open(url: &str, key: &Path, node: &str) -> Result<PgStore, StoreError> {
-        let mut config: Config = url
+        let (pg_url, verify) = split_sslmode(url)?;
+        let mut config: Config = pg_url
             .parse()
             .map_err(|e| StoreError::Invalid(format!("store URL: {e}")))?;
         config.connect_timeout(Duration::from_secs(5));
@@ -99,7 +228,7 @@ impl PgStore {
         let sealer = Sealer::load_or_create(key)?;
         let store = PgStore {
             config,
-            tls: tls(),
+            tls: tls(&verify)?,
             conn: Mutex::new(None),
             listener: Mutex::new(None),
             sealer,
@@ -150,5 +279,37 @@ impl PgStore {
     /// The database's clock, in the store's time format.
     fn now_in(c: &mut impl ::postgres::GenericClient) -> Result<String, StoreError> {
         Ok(c.query_one(&format!("SELECT {NOW}"), &[])?.get(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{split_sslmode, Verify};
+
+    #[test]
+    fn sslmode_as_libpq_reads_it() {
+        let u = "postgres://u@h/db";
+        assert_eq!(split_sslmode(u).unwrap(), (u.to_string(), Verify::Not));
+        let (url, v) = split_sslmode(&format!("{u}?sslmode=require&connect_timeout=3")).unwrap();
+        assert_eq!(
+            (url.as_str(), v),
+            (
+                "postgres://u@h/db?connect_timeout=3&sslmode=require",
+                Verify::Not
+            )
+        );
+        let (url, v) = split_sslmode(&format!(
+            "{u}?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem"
+        ))
+        .unwrap();
+        assert_eq!(url, format!("{u}?sslmode=require"));
+        assert_eq!(
+            v,
+            Verify::Full {
+                roots: Some("/etc/ca.pem".into())
+            }
+        );
+        assert!(split_sslmode(&format!("{u}?sslmode=verify-ca")).is_err());
+        assert!(split_sslmode(&format!("{u}?sslmode=require&sslrootcert=/x")).is_err());
     }
 }

@@ -133,7 +133,28 @@ ALTER TABLE sessions ADD COLUMN seen_at TEXT;
 ALTER TABLE sessions ADD COLUMN authed_at TEXT;
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+/// Version 3: the notice outbox (issue #13, see `store::outbox`), as on
+/// SQLite; due notices are claimed with `FOR UPDATE SKIP LOCKED`.
+const V3: &str = "
+CREATE TABLE outbox (
+    id         TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    about      TEXT NOT NULL,
+    rcpts      TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('pending','sent','failed')),
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    next_at    TEXT NOT NULL,
+    claimed_by TEXT,
+    last_error TEXT,
+    done_at    TEXT,
+    raw_nonce  BYTEA NOT NULL,
+    raw        BYTEA NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (status, next_at);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The newest schema version this program knows.
 pub const VERSION: i32 = MIGRATIONS.len() as i32;

@@ -4,7 +4,7 @@
 
 use super::super::{Cluster, StoreError, REVIEW_KINDS};
 use super::{now, SqliteStore};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::time::Duration;
 
 /// Whether a claim made at `last` is still within `period` of `now`.
@@ -17,9 +17,40 @@ pub fn claimed_recently(last: &str, now: &str, period: Duration) -> bool {
     }
 }
 
+/// Claims the job `name` for `node` in the caller's transaction (see
+/// [`Cluster::claim_job`]).
+pub(super) fn claim_in(
+    tx: &Connection,
+    name: &str,
+    period: Duration,
+    node: &str,
+) -> Result<bool, StoreError> {
+    let at = now();
+    let last: Option<String> = tx
+        .query_row("SELECT claimed_at FROM jobs WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if last.is_some_and(|l| claimed_recently(&l, &at, period)) {
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT INTO jobs (name, claimed_at, node) VALUES (?1, ?2, ?3)
+         ON CONFLICT (name) DO UPDATE SET claimed_at = excluded.claimed_at,
+                                         node = excluded.node",
+        params![name, at, node],
+    )?;
+    Ok(true)
+}
+
 impl Cluster for SqliteStore {
     fn node(&self) -> &str {
         &self.node
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
     }
 
     fn db_now(&self) -> Result<String, StoreError> {
@@ -27,24 +58,7 @@ impl Cluster for SqliteStore {
     }
 
     fn claim_job(&self, name: &str, period: Duration) -> Result<bool, StoreError> {
-        self.write(|tx| {
-            let at = now();
-            let last: Option<String> = tx
-                .query_row("SELECT claimed_at FROM jobs WHERE name = ?1", [name], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            if last.is_some_and(|l| claimed_recently(&l, &at, period)) {
-                return Ok(false);
-            }
-            tx.execute(
-                "INSERT INTO jobs (name, claimed_at, node) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (name) DO UPDATE SET claimed_at = excluded.claimed_at,
-                                                 node = excluded.node",
-                params![name, at, self.node],
-            )?;
-            Ok(true)
-        })
+        self.write(|tx| claim_in(tx, name, period, &self.node))
     }
 
     fn review_generation(&self) -> Result<u64, StoreError> {

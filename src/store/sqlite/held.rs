@@ -7,7 +7,7 @@ use super::super::held::{
     binding, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld,
     STATUS_KINDS,
 };
-use super::super::{Quarantine, Review, StoreError};
+use super::super::{NewNotice, Quarantine, Review, StoreError};
 use super::{now, SqliteStore};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::json;
@@ -166,7 +166,12 @@ const FILTER: &str = "
                                    WHERE m.value IN (SELECT value FROM json_each(?8))))";
 
 impl Quarantine for SqliteStore {
-    fn hold(&self, msg: NewHeld, verdict: AuditEvent) -> Result<String, StoreError> {
+    fn hold_with(
+        &self,
+        msg: NewHeld,
+        verdict: AuditEvent,
+        notices: Vec<NewNotice>,
+    ) -> Result<String, StoreError> {
         let id = msg.id.clone();
         let received_at = now();
         let envelope = json!({"from": msg.from, "to": msg.to}).to_string();
@@ -206,6 +211,7 @@ impl Quarantine for SqliteStore {
                 ],
             )?;
             self.append_in(tx, &verdict)?;
+            self.queue_in(tx, notices)?;
             crate::failpoint::hit("hold-write");
             Ok(())
         })?;
@@ -365,7 +371,12 @@ impl Quarantine for SqliteStore {
         })
     }
 
-    fn reject(&self, id: &str, by: &Review<'_>) -> Result<(), StoreError> {
+    fn reject_with(
+        &self,
+        id: &str,
+        by: &Review<'_>,
+        notices: Vec<NewNotice>,
+    ) -> Result<(), StoreError> {
         self.write(|tx| {
             transition(
                 tx,
@@ -377,6 +388,7 @@ impl Quarantine for SqliteStore {
             )?;
             let details = json!({"message": id, "comment": by.comment});
             self.append_in(tx, &AuditEvent::new(by.actor, "reject", details))?;
+            self.queue_in(tx, notices)?;
             Ok(())
         })
     }
@@ -409,6 +421,7 @@ impl Quarantine for SqliteStore {
                 let details = json!({"message": id, "was": was});
                 self.append_in(tx, &AuditEvent::new("system", "expired", details))?;
             }
+            Self::prune_notices(tx, before)?;
             Ok(gone)
         })?;
         if !gone.is_empty() {

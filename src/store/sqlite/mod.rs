@@ -12,6 +12,7 @@ mod accounts;
 mod audit;
 pub mod cluster;
 mod held;
+mod outbox;
 mod schema;
 #[cfg(test)]
 mod tests;

@@ -127,7 +127,28 @@ CREATE TABLE jobs (
 );
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+/// Version 5: the notice outbox (issue #13, see `store::outbox`). Times
+/// are the store's RFC 3339 text, which sorts as it reads.
+const V5: &str = "
+CREATE TABLE outbox (
+    id         TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    about      TEXT NOT NULL,
+    rcpts      TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('pending','sent','failed')),
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    next_at    TEXT NOT NULL,
+    claimed_by TEXT,
+    last_error TEXT,
+    done_at    TEXT,
+    raw_nonce  BLOB NOT NULL,
+    raw        BLOB NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (status, next_at);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(V0)?;

@@ -23,6 +23,8 @@ pub struct PgCluster {
     bin: PathBuf,
     port: u16,
     keeper: Option<Child>,
+    /// `ssl = on` with a self-signed certificate ([`PgCluster::with_tls`]).
+    tls: bool,
 }
 
 /// The newest installed PostgreSQL's binaries (Debian keeps them per
@@ -66,6 +68,21 @@ fn as_owner(program: &std::path::Path) -> Command {
 impl PgCluster {
     /// initdb and start a cluster of its own.
     pub fn new() -> PgCluster {
+        PgCluster::init(false)
+    }
+
+    /// A cluster of its own with `ssl = on`, its certificate self-signed
+    /// by `openssl` for `localhost` and `127.0.0.1` ([`PgCluster::cert`]).
+    pub fn with_tls() -> PgCluster {
+        PgCluster::init(true)
+    }
+
+    /// The server's self-signed certificate (PEM), for `sslrootcert`.
+    pub fn cert(&self) -> PathBuf {
+        self.dir.path().join("server.crt")
+    }
+
+    fn init(tls: bool) -> PgCluster {
         let bin = bindir();
         let dir = tempfile::Builder::new()
             .prefix("matterwall-pg")
@@ -98,9 +115,38 @@ impl PgCluster {
             bin,
             port: super::free_port(),
             keeper: None,
+            tls,
         };
+        if tls {
+            c.make_cert();
+        }
         c.start();
         c
+    }
+
+    /// A P-256 key and a self-signed certificate, owned by the cluster's
+    /// owner with the key 0600 (PostgreSQL refuses a key others can read).
+    fn make_cert(&self) {
+        let (crt, key) = (self.cert(), self.dir.path().join("server.key"));
+        let out = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+            .args(["-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&crt)
+            .output()
+            .expect("openssl (run .ci/run, which installs it)");
+        assert!(out.status.success(), "openssl req: {out:?}");
+        let mut chmod = Command::new("chmod");
+        assert!(chmod.arg("600").arg(&key).status().unwrap().success());
+        if is_root() {
+            let mut chown = Command::new("chown");
+            chown.arg("nobody:").arg(&key).arg(&crt);
+            assert!(chown.status().unwrap().success());
+        }
     }
 
     /// The cluster this test process shares.
@@ -111,14 +157,18 @@ impl PgCluster {
 
     /// Starts the server under its keeper and waits until it answers.
     pub fn start(&mut self) {
+        let dir = self.dir.path().display();
+        let ssl = if self.tls {
+            format!("-c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key")
+        } else {
+            "-c ssl=off".into()
+        };
         let script = format!(
-            "{} -D {} -p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=on \
-             -c max_connections=200 >{}/log 2>&1 & p=$!; read _; kill -INT $p; wait $p",
+            "{} -D {} -p {} -k {dir} -c listen_addresses=127.0.0.1 -c fsync=on \
+             -c max_connections=200 {ssl} >{dir}/log 2>&1 & p=$!; read _; kill -INT $p; wait $p",
             self.bin.join("postgres").display(),
             self.dir.path().join("data").display(),
             self.port,
-            self.dir.path().display(),
-            self.dir.path().display(),
         );
         let keeper = as_owner(std::path::Path::new("/bin/sh"))
             .args(["-c", &script])

@@ -61,8 +61,23 @@ impl Sink {
         Sink::start_with(mode, &[], Some(tls)).await
     }
 
+    /// A plain sink on `port`: a next hop that was down (nothing listened
+    /// there) and is back.
+    pub async fn start_at(port: u16, refuse: &[&str]) -> Sink {
+        Sink::bind_with(port, SinkMode::Normal, refuse, None).await
+    }
+
     async fn start_with(mode: SinkMode, refuse: &[&str], tls: Option<Arc<ServerConfig>>) -> Sink {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Sink::bind_with(0, mode, refuse, tls).await
+    }
+
+    async fn bind_with(
+        port: u16,
+        mode: SinkMode,
+        refuse: &[&str],
+        tls: Option<Arc<ServerConfig>>,
+    ) -> Sink {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let got = Arc::new(Mutex::new(Vec::new()));
         let tempfail = Arc::new(Mutex::new(Vec::new()));
