@@ -92,7 +92,9 @@ fn sslmode_require_is_tls_and_verify_full_verifies() {
     assert_eq!(ssl, "t", "the connection is not TLS");
     // verify-full: the self-signed certificate is trusted only when named.
     let root = cluster.cert();
-    let named = format!("{url}?sslmode=verify-full&sslrootcert={}", root.display());
+    // (A database of its own: each open here has a key of its own.)
+    let other = cluster.fresh_db();
+    let named = format!("{other}?sslmode=verify-full&sslrootcert={}", root.display());
     open(&named, "tls-verified").unwrap().held_count().unwrap();
     let e = open(&format!("{url}?sslmode=verify-full"), "tls-unknown").err();
     let e = e.expect("an unknown issuer is refused under verify-full");

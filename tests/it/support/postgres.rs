@@ -133,6 +133,9 @@ impl PgCluster {
             .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
             .args(["-subj", "/CN=localhost"])
             .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            // Its own trust anchor for `verify-full`, and not a CA: webpki
+            // refuses a CA certificate as a server's.
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
             .arg("-keyout")
             .arg(&key)
             .arg("-out")
