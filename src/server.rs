@@ -326,13 +326,14 @@ async fn outbox(live: Arc<ArcSwap<Engine>>, store: Handle) {
         Err(e) => tracing::error!(error = %e, "cannot take back this node's notice claims"),
     }
     loop {
+        let engine = live.load_full();
+        let lease = notify::lease(&engine.config);
         let batch = store
-            .run(|st| st.claim_notices(OUTBOX_BATCH, notify::LEASE))
+            .run(move |st| st.claim_notices(OUTBOX_BATCH, lease))
             .await;
         let full = match batch {
             Ok(notices) => {
                 let full = notices.len() == OUTBOX_BATCH;
-                let engine = live.load_full();
                 for n in notices {
                     notify::settle(&engine.config, &store, n).await;
                 }

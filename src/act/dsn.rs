@@ -48,8 +48,9 @@ pub async fn report(
     };
     let details = serde_json::json!({"message": id, "to": tx.from, "refused": refused.len()});
     let event = AuditEvent::new("smtp", "report-queued", details);
+    let lease = notify::lease(cfg);
     let queued = store
-        .run(move |st| st.queue_notices(vec![notice], event, notify::LEASE))
+        .run(move |st| st.queue_notices(vec![notice], event, lease))
         .await;
     match queued {
         Ok(notices) => {

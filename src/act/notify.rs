@@ -157,9 +157,17 @@ pub async fn deliver(cfg: &Config, n: &QueuedNotice) -> Delivery {
     attempt(cfg, &n.to, &n.raw).await
 }
 
-/// How long a claim on a notice keeps other nodes off it: longer than any
-/// one attempt can take with the relay's phase timeouts.
-pub const LEASE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// How long a claim on a notice keeps other nodes off it: twice the
+/// longest one attempt can take under the next hop's timeouts (connect, a
+/// dozen commands and one per compliance address, the final dot), so a
+/// live node is never overtaken, and a dead node's claim lapses in that
+/// time (it takes its own back at once when it starts again).
+pub fn lease(cfg: &Config) -> std::time::Duration {
+    let rc = RelayConfig::from_config(cfg);
+    let commands = 12 + cfg.notify.compliance.len() as u32;
+    let attempt = rc.connect_timeout + rc.command_timeout * commands + rc.data_done_timeout;
+    attempt * 2
+}
 
 /// Tries the claimed notice `n` once and records the outcome in the store:
 /// `sent` on the next hop's `250`; a retry after `[notify] retry_seconds`

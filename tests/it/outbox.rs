@@ -152,3 +152,63 @@ async fn a_node_killed_before_the_notice_went_sends_it_after_restart() {
     let err = String::from_utf8_lossy(&verify.stderr);
     assert!(verify.status.success(), "{err}");
 }
+
+/// Points a setup's `[store]` at PostgreSQL `url` as node `node`, with the
+/// key file every node shares.
+fn on_postgres(setup: &Setup, url: &str, key: &std::path::Path, node: &str) {
+    let text = std::fs::read_to_string(setup.config()).unwrap();
+    let store = format!(
+        "url = \"{url}\"\nkey_file = \"{}\"\nnode = \"{node}\"",
+        key.display()
+    );
+    let text = text.replace("url = \"sqlite://data/mw.db\"", &store);
+    std::fs::write(setup.config(), text).unwrap();
+}
+
+/// Polls `sql` (one value) until it reads `want` (or two minutes: were
+/// node A killed mid-attempt, its claim would lapse after 56 s here).
+fn psql_until(url: &str, sql: &str, want: &str) -> String {
+    let pg = crate::support::postgres::PgCluster::shared();
+    for _ in 0..1200 {
+        let got = pg.psql(url, sql);
+        if got == want {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    pg.psql(url, sql)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_another_node_sends_what_a_killed_node_held() {
+    let url = crate::support::postgres::PgCluster::shared().fresh_db();
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("shared.key");
+    let port = free_port();
+    let (a, b) = (Setup::for_process(port, ""), Setup::for_process(port, ""));
+    for (setup, node) in [(&a, "node-a"), (&b, "node-b")] {
+        setup.append(NOTIFY);
+        on_postgres(setup, &url, &key, node);
+    }
+    let node_a = Process::start(&a.config()).await;
+    let id = hold_one(node_a.port).await;
+    // Tried, and back to pending for its retry (not mid-attempt: that
+    // claim would lapse only after its lease; the store suite covers it).
+    let tried = "SELECT attempts >= 1 AND claimed_by IS NULL FROM outbox";
+    let u = url.clone();
+    let got = tokio::task::spawn_blocking(move || psql_until(&u, tried, "t"));
+    assert_eq!(got.await.unwrap(), "t", "node A never tried the notice");
+    node_a.kill9();
+    let sink = Sink::start_at(port, &[]).await;
+    let node_b = Process::start(&b.config()).await;
+    let sent = "SELECT status || ' ' || about FROM outbox";
+    let u = url.clone();
+    let want = format!("sent {id}");
+    let w = want.clone();
+    let got = tokio::task::spawn_blocking(move || psql_until(&u, sent, &w));
+    assert_eq!(got.await.unwrap(), want);
+    assert_eq!(to_sender(&sink), 1, "exactly once");
+    let log = node_b.log();
+    assert!(log.contains("notice sent"), "node B did not send it: {log}");
+    node_b.stop();
+}

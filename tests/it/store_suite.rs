@@ -512,6 +512,18 @@ fn outbox_reclaims_this_nodes_claims(store: &dyn Store) {
     assert!(stats.oldest < std::time::Duration::from_secs(3600));
 }
 
+fn outbox_a_lapsed_claim_is_taken_again(store: &dyn Store) {
+    let n = vec![notice("held", "m", &["a@firm.example"])];
+    store.claim_job_with("x", LEASE, n).unwrap();
+    let short = std::time::Duration::from_millis(10);
+    assert_eq!(store.claim_notices(10, short).unwrap().len(), 1);
+    // The claiming node died mid-attempt: once the lease is over, the
+    // notice is due again (for any node).
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    let again = store.claim_notices(10, LEASE).unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 2));
+}
+
 fn outbox_settled_notices_go_with_retention(store: &dyn Store) {
     store
         .claim_job_with(
@@ -574,5 +586,6 @@ both!(
     outbox_notices_go_with_their_event,
     outbox_claims_once_and_settles,
     outbox_reclaims_this_nodes_claims,
+    outbox_a_lapsed_claim_is_taken_again,
     outbox_settled_notices_go_with_retention,
 );
