@@ -189,8 +189,8 @@ fn migrations_are_idempotent_and_the_trail_refuses_edits() {
     }
     assert_eq!(
         cluster.psql(&url, "SELECT version FROM schema_version"),
-        "2",
-        "every migration once (v2: the session times of issue 15)"
+        "3",
+        "every migration once (v2: the session times of issue 15; v3: the outbox)"
     );
     for sql in [
         "UPDATE audit SET actor = 'mallory'",

@@ -432,3 +432,34 @@ fn a_schema_newer_than_known_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_notice_sealed_to_other_recipients_is_given_up_not_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let n = NewNotice {
+        kind: "held".into(),
+        about: "m".into(),
+        to: vec!["a@firm.example".into()],
+        raw: b"Subject: held\r\n\r\nreference m\r\n".to_vec(),
+    };
+    let hour = std::time::Duration::from_secs(3600);
+    store.claim_job_with("x", hour, vec![n]).unwrap();
+    // Someone with the file redirects the notice: the seal binds the
+    // recipients, so it no longer opens.
+    let changed = store
+        .conn()
+        .execute("UPDATE outbox SET rcpts = '[\"evil@x.example\"]'", [])
+        .unwrap();
+    assert_eq!(changed, 1);
+    assert!(store.claim_notices(10, hour).unwrap().is_empty());
+    let all = store.notices().unwrap();
+    assert_eq!(all[0].status, "failed");
+    assert!(all[0].last_error.as_deref().unwrap().contains("damaged"));
+    // The content is sealed at rest: the text is not in the file.
+    let raw: Vec<u8> = store
+        .conn()
+        .query_row("SELECT raw FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert!(!raw.windows(11).any(|w| w == b"reference m"));
+}
