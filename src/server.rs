@@ -331,21 +331,27 @@ async fn outbox(live: Arc<ArcSwap<Engine>>, store: Handle) {
         let batch = store
             .run(move |st| st.claim_notices(OUTBOX_BATCH, lease))
             .await;
-        let full = match batch {
+        let pause = match batch {
             Ok(notices) => {
-                let full = notices.len() == OUTBOX_BATCH;
+                // A full batch: more may be due at once.
+                let more = notices.len() == OUTBOX_BATCH;
                 for n in notices {
                     notify::settle(&engine.config, &store, n).await;
                 }
-                full
+                if more {
+                    std::time::Duration::ZERO
+                } else {
+                    second
+                }
             }
             Err(e) => {
+                // The store is down: a line every few seconds, not a flood.
                 tracing::error!(error = %e, "cannot read the outbox; trying again");
-                false
+                second * 5
             }
         };
-        if !full {
-            let _ = tokio::time::timeout(second, store.outbox().wake.notified()).await;
+        if !pause.is_zero() {
+            let _ = tokio::time::timeout(pause, store.outbox().wake.notified()).await;
         }
     }
 }
