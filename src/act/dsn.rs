@@ -44,8 +44,9 @@ pub async fn report(
         kind: "dsn".into(),
         about: id.to_string(),
         to: vec![tx.from.clone()],
-        raw: dsn.clone(),
+        raw: dsn,
     };
+    let fallback = notice.clone();
     let details = serde_json::json!({"message": id, "to": tx.from, "refused": refused.len()});
     let event = AuditEvent::new("smtp", "report-queued", details);
     let lease = notify::lease(cfg);
@@ -62,22 +63,10 @@ pub async fn report(
             // The store is failing: one direct attempt, as before the
             // outbox, rather than nothing.
             tracing::error!(id, error = %e, "cannot queue the delivery report; sending it once");
-            if notify::send(
-                cfg,
-                id,
-                vec![NewNotice {
-                    kind: "dsn".into(),
-                    about: id.into(),
-                    to: vec![tx.from.clone()],
-                    raw: dsn,
-                }],
-            )
-            .await
-                == 0
-            {
+            if notify::send(cfg, id, vec![fallback]).await == 0 {
                 tracing::error!(
                     id,
-                    "the delivery report is lost: the store and the next hop failed"
+                    "delivery report lost: the store and the next hop both failed"
                 );
             }
         }

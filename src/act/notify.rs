@@ -131,8 +131,10 @@ pub fn digest(cfg: &Config, held: &[HeldSummary]) -> Option<NewNotice> {
 }
 
 /// Sends each notice now, once, in its own SMTP transaction; failures are
-/// logged. For `quarantine digest` run by hand, where the operator sees the
-/// outcome; everything the server sends goes through the outbox.
+/// logged. For the command line (`quarantine reject`, `quarantine
+/// digest`), where the operator sees the outcome, and for a delivery report
+/// the store cannot queue; everything else the server sends goes through
+/// the outbox.
 pub async fn send(cfg: &Config, about: &str, notices: Vec<NewNotice>) -> usize {
     let mut sent = 0;
     for n in crate::store::outbox::deliverable(notices) {
