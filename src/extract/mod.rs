@@ -200,7 +200,10 @@ pub enum Child<'a> {
     Inflated { loc: String, bytes: Vec<u8> },
     /// An RFC 5322 message, located under `prefix` (`attachment:fwd.eml/`).
     /// One level deeper.
-    Message { prefix: String, bytes: Cow<'a, [u8]> },
+    Message {
+        prefix: String,
+        bytes: Cow<'a, [u8]>,
+    },
     /// A ZIP that is an OOXML (`odf` false) or ODF document: read as one,
     /// in place.
     Office {

@@ -181,12 +181,7 @@ pub fn binary_text(
 
 /// The text of a part whose declared charset gives binary: each decoding of
 /// its transfer encoding, read with the charset found by detection.
-fn detected_text(
-    ctx: &mut Ctx,
-    loc: &str,
-    msg: &Message,
-    part: &MessagePart,
-) -> Option<String> {
+fn detected_text(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) -> Option<String> {
     decoded_views(ctx, loc, msg, part)
         .iter()
         .rev()

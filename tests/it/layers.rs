@@ -172,7 +172,9 @@ fn extraction_readers_are_leaves_and_only_the_walker_dispatches() {
     collect_rs(&root, &root, &mut seen);
     for file in &seen {
         if !listed.contains(&file.as_str()) {
-            wrong.push(format!("extract/{file}: neither a reader nor a helper (list it)"));
+            wrong.push(format!(
+                "extract/{file}: neither a reader nor a helper (list it)"
+            ));
         }
     }
     for file in EXTRACT_READERS.iter().chain(EXTRACT_HELPERS) {
@@ -217,10 +219,19 @@ fn collect_rs(root: &Path, dir: &Path, out: &mut Vec<String>) {
 #[test]
 fn the_leaf_check_sees_a_circle() {
     // What the check must catch: a reader that calls another, or the walker.
-    assert!(names_module("use super::{office, read_member, Ctx};", "office"));
-    assert!(names_module("    super::lzfu::read_body(ctx, &b, &r);", "lzfu"));
+    assert!(names_module(
+        "use super::{office, read_member, Ctx};",
+        "office"
+    ));
+    assert!(names_module(
+        "    super::lzfu::read_body(ctx, &b, &r);",
+        "lzfu"
+    ));
     assert!(names_module("use crate::extract::{mime, Ctx};", "mime"));
     assert!(names_module("use super::{\n    walk,\n};", "walk"));
     assert!(!names_module("let x = lopdf::Document::new();", "pdf"));
-    assert!(!names_module("let archive = zip::ZipArchive::new(c);", "archive"));
+    assert!(!names_module(
+        "let archive = zip::ZipArchive::new(c);",
+        "archive"
+    ));
 }

@@ -17,8 +17,8 @@
 //! lopdf. A panic inside the parser is caught and reported as a
 //! corrupt PDF (defence in depth: hostile input must not take the filter down).
 
-use super::xml::xml_text;
 use super::pdfscan::streams_within_limits;
+use super::xml::xml_text;
 use crate::extract::Ctx;
 use lopdf::content::Content;
 use lopdf::{Dictionary, Document, Encoding, Object};

@@ -294,7 +294,10 @@ mod tests {
         let limits = crate::extract::Limits::default();
         let mut ctx = Ctx::new(&limits);
         // Through the walker: the compressed body and attachments are children.
-        let (loc, kind) = ("attachment:winmail.dat", crate::extract::attachment::Kind::Tnef);
+        let (loc, kind) = (
+            "attachment:winmail.dat",
+            crate::extract::attachment::Kind::Tnef,
+        );
         crate::extract::walk::dispatch(&mut ctx, loc, kind, "", bytes, 0);
         ctx.out
     }

@@ -120,4 +120,3 @@ fn has_attr(e: &BytesStart, key: &[u8], value: &[u8]) -> bool {
         .flatten()
         .any(|a| a.key.as_ref() == key && a.value.as_ref() == value)
 }
-
