@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A ~100 MB message for measuring extraction's peak memory: a short text
 body and one base64 attachment, a ZIP of about 75 MB holding text files
-(stored members and deflated ones, half each, 1 MB apiece).
+(stored members and deflated ones, half each, 1 MB apiece); with
+`--binary` the members are random bytes instead (read as unknown binary,
+so the figure is extraction's memory without the detectors' work).
 
     python3 benches/make_big_message.py /tmp/big.eml [--zip-mb 75]
     /usr/bin/time -v target/debug/matterwall --config C check \
@@ -23,6 +25,10 @@ WORDS = (
 ).split()
 
 
+def member_binary(rng, size):
+    return rng.randbytes(size)
+
+
 def member_text(rng, size):
     out = []
     n = 0
@@ -33,13 +39,17 @@ def member_text(rng, size):
     return "".join(out)[:size].encode()
 
 
-def build_zip(megabytes, rng):
+def build_zip(megabytes, rng, binary=False):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         i = 0
         while buf.tell() < megabytes * 1024 * 1024:
             method = zipfile.ZIP_STORED if i % 2 == 0 else zipfile.ZIP_DEFLATED
-            z.writestr(f"notes/part-{i:04}.txt", member_text(rng, 1 << 20), method)
+            if binary:
+                data, name = member_binary(rng, 1 << 20), f"notes/part-{i:04}.bin"
+            else:
+                data, name = member_text(rng, 1 << 20), f"notes/part-{i:04}.txt"
+            z.writestr(name, data, method)
             i += 1
     return buf.getvalue()
 
@@ -48,9 +58,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--zip-mb", type=int, default=75)
+    ap.add_argument(
+        "--binary",
+        action="store_true",
+        help="random-byte members: extraction's memory alone, no text to detect in",
+    )
     args = ap.parse_args()
     rng = random.Random(12)
-    data = build_zip(args.zip_mb, rng)
+    data = build_zip(args.zip_mb, rng, args.binary)
     b64 = base64.encodebytes(data).replace(b"\n", b"\r\n")
     head = (
         "From: B Associate <b.associate@firm.example>\r\n"
