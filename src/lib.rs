@@ -16,7 +16,7 @@
 //! |---|---|---|
 //! | – | `failpoint` | test-only crash points (the `failpoints` feature; empty otherwise), below everything |
 //! | 0 | `text`, `store`, `metrics` | normalisation, addresses, the matter key; the quarantine and audit trail; counters |
-//! | 1 | `extract` | MIME and attachments → text segments, within its [`extract::Limits`] |
+//! | 1 | `extract` | MIME and attachments → text segments, within its [`extract::Limits`]; one walker ([`extract::walk`]) owns the recursion, every reader is a leaf |
 //! | 2 | `config` | the TOML, dictionaries and keys as plain data ([`config::Config`]) |
 //! | 3–4 | `detect`, `policy` | each compiles its part of the config and builds its matchers |
 //! | 5–6 | `engine`, `check` | [`engine::Engine`]: a config with its detector and policy, the snapshot a reload swaps; [`check::check`]: extract → detect → policy, no network |

@@ -4,7 +4,7 @@
 //! which the main crate has as a dev-dependency).
 
 use matterwall::engine::Engine;
-use matterwall::extract::{self, attachment, Ctx, Limits};
+use matterwall::extract::{self, attachment, walk, Ctx, Limits};
 use matterwall::smtp::codec::{dot_stuff, parse_command, DataReceiver, Line, LineReader};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -170,12 +170,12 @@ pub fn attachment(data: &[u8]) {
     let started = Instant::now();
     if usize::from(selector) < KINDS.len() {
         let (kind, declared) = KINDS[usize::from(selector)];
-        attachment::dispatch(&mut ctx, "attachment:f", kind, declared, bytes, 0);
+        walk::dispatch(&mut ctx, "attachment:f", kind, declared, bytes, 0);
     } else if selector & 1 == 0 {
         // Compressed RTF (MS-OXRTFCP), as a .msg or TNEF carries it.
         let _ = attachment::lzfu::decompress(bytes, limits.max_decompressed_bytes as usize);
     } else {
-        attachment::read(&mut ctx, "attachment:f", "", bytes, 0);
+        walk::file(&mut ctx, "attachment:f", "", bytes, 0);
     }
     assert!(started.elapsed() <= budget(&limits), "over the time limit");
     assert!(ctx.decompressed <= limits.max_decompressed_bytes * 2 + (1 << 20));

@@ -1,8 +1,11 @@
-//! The MIME walk: headers that carry text, every body part, every attachment,
-//! nested messages recursively. `mail-parser` gives the structure and decoded
-//! text; [`super::views`] adds the other plausible readings of each part.
+//! MIME parts, read one at a time: `mail-parser` gives the structure and the
+//! decoded text; this module reports what a part says about itself (its
+//! location, type, name, the text of the headers that carry it) and reads a
+//! text part's own text. The walker ([`super::walk`]) goes from part to part
+//! and into nested messages; [`super::views`] adds the other plausible
+//! readings of each part.
 
-use super::{at, attachment, text, uuencode, views, Ctx};
+use super::{at, codec, none, text, uuencode, Child, Ctx, Found};
 use mail_parser::{
     Address, HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType,
 };
@@ -18,33 +21,23 @@ const ADDRESS_HEADERS: &[(&str, HeaderName<'static>)] = &[
     ("header:sender", HeaderName::Sender),
 ];
 
-/// Parses `raw` and walks it; `prefix` locates it (`""` at the top).
-pub fn walk_raw(ctx: &mut Ctx, prefix: &str, raw: &[u8], depth: usize) {
-    match MessageParser::default().parse(raw) {
-        Some(msg) => walk_message(ctx, prefix, &msg, depth),
-        None => {
-            let loc = at(prefix, "body");
-            ctx.uninspectable(&loc, "not a parseable message");
-            ctx.text(&loc, String::from_utf8_lossy(raw));
-        }
-    }
+/// Parses a raw message (`None`: not one).
+pub fn parse(raw: &[u8]) -> Option<Message<'_>> {
+    MessageParser::default().parse(raw)
 }
 
-/// Walks an already-parsed message.
-pub fn walk_message(ctx: &mut Ctx, prefix: &str, msg: &Message, depth: usize) {
-    if depth > ctx.limits.max_depth {
-        let max = ctx.limits.max_depth;
-        return ctx.uninspectable(
-            &at(prefix, "body"),
-            format!("nested deeper than the limit of {max}"),
-        );
-    }
-    header_segments(ctx, prefix, msg);
-    views::check_message(ctx, prefix, msg);
-    walk_part(ctx, prefix, msg, 0, depth);
+/// Bytes that do not parse as a message: uninspectable, their text read as
+/// it is.
+pub fn unparseable(ctx: &mut Ctx, prefix: &str, raw: &[u8]) {
+    let loc = at(prefix, "body");
+    ctx.uninspectable(&loc, "not a parseable message");
+    ctx.text(&loc, String::from_utf8_lossy(raw));
 }
 
-fn header_segments(ctx: &mut Ctx, prefix: &str, msg: &Message) {
+/// The text of the headers that carry it: subject (with its ISO-2022-JP
+/// encoded words re-read), comments, keywords, thread topic and the display
+/// names of the address headers.
+pub fn headers(ctx: &mut Ctx, prefix: &str, msg: &Message) {
     for header in msg.headers() {
         match &header.name {
             HeaderName::Subject => {
@@ -54,7 +47,7 @@ fn header_segments(ctx: &mut Ctx, prefix: &str, msg: &Message) {
                 let raw = msg.raw_message();
                 let value = raw.get(header.offset_start as usize..header.offset_end as usize);
                 let value = String::from_utf8_lossy(value.unwrap_or_default());
-                if let Some(s) = views::iso2022_encoded_words(&value) {
+                if let Some(s) = codec::iso2022_encoded_words(&value) {
                     ctx.text(&at(prefix, "subject"), s);
                 }
             }
@@ -95,66 +88,24 @@ fn display_names(addr: &Address) -> String {
     names.join("\n")
 }
 
-fn walk_part(ctx: &mut Ctx, prefix: &str, msg: &Message, id: u32, depth: usize) {
-    let Some(part) = msg.part(id) else { return };
-    let loc = part_location(prefix, msg, id, part);
-    ctx.parts += 1;
-    if ctx.parts > ctx.limits.max_parts {
-        let max = ctx.limits.max_parts;
-        return ctx.uninspectable(&loc, format!("more than {max} MIME parts"));
-    }
-    if depth > ctx.limits.max_depth {
-        let max = ctx.limits.max_depth;
-        return ctx.uninspectable(&loc, format!("nested deeper than the limit of {max}"));
-    }
-    if ctx.out_of_time(&loc) {
-        return;
-    }
+/// What a part says about itself, reported at `loc`: its attachment name
+/// (text), and whether its type can be read at all. Returns its type.
+pub fn part_head(ctx: &mut Ctx, loc: &str, part: &MessagePart) -> String {
     if let Some(name) = part.attachment_name() {
-        ctx.text(&loc, name);
+        ctx.text(loc, name);
     }
     let ctype = content_type(part);
     if let Some(why) = unreadable_type(&ctype) {
-        ctx.uninspectable(&loc, why);
+        ctx.uninspectable(loc, why);
     }
-    let boundary = part.content_type().and_then(|c| c.attribute("boundary"));
-    if ctype.starts_with("multipart/")
-        && boundary.is_none()
-        && !views::missed_boundary(ctx, prefix, msg, part, depth)
-    {
-        ctx.uninspectable(&loc, "multipart without a boundary parameter");
-    }
-    if ctype.starts_with("multipart/") && encoded(part) {
-        views::encoded_multipart(ctx, prefix, &loc, msg, part, depth);
-    }
-    match &part.body {
-        PartType::Multipart(children) => {
-            for &child in children {
-                walk_part(ctx, prefix, msg, child, depth + 1);
-            }
-        }
-        PartType::Text(body) => {
-            text_part(ctx, &loc, msg, part, body, form(part, false), depth);
-            views::alternatives(ctx, &loc, msg, part, body, form(part, false));
-        }
-        PartType::Html(markup) => {
-            text_part(ctx, &loc, msg, part, markup, form(part, true), depth);
-            views::alternatives(ctx, &loc, msg, part, markup, form(part, true));
-        }
-        PartType::Binary(bytes) | PartType::InlineBinary(bytes) => {
-            attachment::read(ctx, &loc, &ctype, bytes, depth + 1);
-            views::binary_alternatives(ctx, &loc, msg, part, bytes, &ctype, depth + 1);
-        }
-        PartType::Message(nested) => {
-            let inner = format!("{loc}/");
-            let inner = if loc.starts_with("attachment:") {
-                inner
-            } else {
-                format!("attachment:{inner}")
-            };
-            walk_message(ctx, &inner, nested, depth + 1);
-        }
-    }
+    ctype
+}
+
+/// Whether the part's Content-Type names a boundary (as the parser read it).
+pub fn has_boundary(part: &MessagePart) -> bool {
+    part.content_type()
+        .and_then(|c| c.attribute("boundary"))
+        .is_some()
 }
 
 /// Types whose content cannot be fully seen in this one message, whatever
@@ -171,7 +122,7 @@ fn unreadable_type(ctype: &str) -> Option<&'static str> {
 }
 
 /// A transfer encoding other than the identity ones.
-fn encoded(part: &MessagePart) -> bool {
+pub fn encoded(part: &MessagePart) -> bool {
     part.content_transfer_encoding().is_some_and(|e| {
         !matches!(
             e.trim().to_ascii_lowercase().as_str(),
@@ -195,32 +146,17 @@ pub fn form(part: &MessagePart, html: bool) -> text::Form {
     }
 }
 
-/// A text part: flags ciphertext and binary dressed as text, reads files
-/// pasted into it ([`encoded_files`]), then scans it with every reading
-/// [`text::scan`] derives. Text that looks binary under its declared charset
-/// is first re-read by detection (UTF-16 with a BOM, a wrong label): only
-/// what is binary under every reading is flagged.
-fn text_part(
-    ctx: &mut Ctx,
-    loc: &str,
-    msg: &Message,
-    part: &MessagePart,
-    body: &str,
-    form: text::Form,
-    depth: usize,
-) {
+/// A text part's own flags: ciphertext pasted into it.
+pub fn text_flags(ctx: &mut Ctx, loc: &str, body: &str) {
     if body.contains("-----BEGIN PGP MESSAGE-----") {
         ctx.uninspectable(loc, "encrypted by the sender (PGP)");
     }
-    if carries_encoded_file(body) {
-        encoded_files(ctx, loc, part, body, depth);
-    }
-    if looks_binary(body) {
-        match views::detected_text(ctx, loc, msg, part) {
-            Some(detected) => text::scan(ctx, loc, &detected, form),
-            None => ctx.uninspectable(loc, "binary content that claims to be text"),
-        }
-    }
+}
+
+/// A text part's text, scanned with every reading [`text::scan`] derives
+/// (after its files and its binary-looking re-reading, which the walker has
+/// read first).
+pub fn text_body(ctx: &mut Ctx, loc: &str, part: &MessagePart, body: &str, form: text::Form) {
     if part.is_encoding_problem {
         ctx.anomaly(
             loc,
@@ -231,12 +167,16 @@ fn text_part(
 }
 
 /// Files inside text that the recipient's client may decode. A uuencoded
-/// block (`begin 644 name` … `end`) is shown as an attachment: it is read as
-/// one, through the attachment reader and its limits, at `LOC/name`. When
-/// uuencode is the part's transfer encoding, the decoded bytes are the
-/// part's text instead (read as a view by [`views`]), so they are only
-/// checked for being text. yEnc is not decoded: uninspectable.
-fn encoded_files(ctx: &mut Ctx, loc: &str, part: &MessagePart, body: &str, depth: usize) {
+/// block (`begin 644 name` … `end`) is shown as an attachment: it is
+/// returned as a file at `LOC/name`, one block at a time, for the walker to
+/// read through the attachment readers and their limits. When uuencode is
+/// the part's transfer encoding, the decoded bytes are the part's text
+/// instead (read as a view by [`super::views`]), so they are only checked
+/// for being text. yEnc is not decoded: uninspectable.
+pub fn encoded_files<'a>(ctx: &mut Ctx, loc: &str, part: &MessagePart, body: &'a str) -> Found<'a> {
+    if !carries_encoded_file(body) {
+        return none();
+    }
     if body.lines().any(|l| l.starts_with("=ybegin ")) {
         ctx.uninspectable(loc, "yEnc file inside text");
     }
@@ -246,25 +186,36 @@ fn encoded_files(ctx: &mut Ctx, loc: &str, part: &MessagePart, body: &str, depth
             .trim()
             .to_ascii_lowercase(),
     );
-    for block in uuencode::blocks(body) {
-        let file = format!("{loc}/{}", block.name.replace('/', "_"));
-        match block.data {
-            Ok(data) if as_cte => {
-                if !data.is_empty() && text::decode(&data).is_none() {
-                    ctx.uninspectable(loc, "binary content that claims to be text");
+    let loc = loc.to_string();
+    let mut blocks = uuencode::each_block(body);
+    Box::new(move |ctx: &mut Ctx| {
+        for block in blocks.by_ref() {
+            let file = format!("{loc}/{}", block.name.replace('/', "_"));
+            match block.data {
+                Ok(data) if as_cte => {
+                    if !data.is_empty() && text::decode(&data).is_none() {
+                        ctx.uninspectable(&loc, "binary content that claims to be text");
+                    }
+                }
+                Ok(data) => {
+                    if !block.ended {
+                        ctx.anomaly(&file, "uuencoded file without its end line");
+                    }
+                    return Some(Child::File {
+                        loc: file,
+                        declared: String::new(),
+                        bytes: data.into(),
+                    });
+                }
+                // The transfer encoding's own failure is recorded by `views`.
+                Err(_) if as_cte => {}
+                Err(_) => {
+                    ctx.uninspectable(&file, "uuencoded file inside text that does not decode")
                 }
             }
-            Ok(data) => {
-                if !block.ended {
-                    ctx.anomaly(&file, "uuencoded file without its end line");
-                }
-                attachment::read(ctx, &file, "", &data, depth + 1);
-            }
-            // The transfer encoding's own failure is recorded by `views`.
-            Err(_) if as_cte => {}
-            Err(_) => ctx.uninspectable(&file, "uuencoded file inside text that does not decode"),
         }
-    }
+        None
+    })
 }
 
 /// A line that opens a uuencoded (`begin 644 name`) or yEnc (`=ybegin `)
@@ -284,20 +235,6 @@ fn is_uuencode_begin(line: &str) -> bool {
     uuencode::begin_name(line).is_some()
 }
 
-/// Text with NULs, or where more than a tenth of the characters are controls
-/// or replacement characters, is binary.
-pub fn looks_binary(text: &str) -> bool {
-    let sample: Vec<char> = text.chars().take(4096).collect();
-    if sample.is_empty() {
-        return false;
-    }
-    let odd = sample
-        .iter()
-        .filter(|&&c| c == '\0' || c == '\u{FFFD}' || (c.is_control() && !c.is_whitespace()))
-        .count();
-    sample.contains(&'\0') || odd * 10 > sample.len()
-}
-
 /// `type/subtype`, lower case; `text/plain` when absent (RFC 2045 default).
 pub fn content_type(part: &MessagePart) -> String {
     match part.content_type() {
@@ -310,7 +247,7 @@ pub fn content_type(part: &MessagePart) -> String {
 }
 
 /// `body` for the message's text and HTML bodies, `attachment:NAME` otherwise.
-fn part_location(prefix: &str, msg: &Message, id: u32, part: &MessagePart) -> String {
+pub fn part_location(prefix: &str, msg: &Message, id: u32, part: &MessagePart) -> String {
     let in_body = msg.text_body.contains(&id) || msg.html_body.contains(&id);
     if in_body && part.attachment_name().is_none() {
         return at(prefix, "body");

@@ -5,6 +5,13 @@
 //! `attachment:NAME`, and for anything nested, the path joined with `/`
 //! (`attachment:fwd.eml/body`, `attachment:bundle.zip/memo.docx`).
 //!
+//! One walker ([`walk`]) owns the recursion over parts, messages and
+//! containers: depth, the byte and time budgets and the location path are
+//! enforced there, once. Every reader is a leaf: given bytes it reports
+//! text and flags into [`Ctx`] and returns the [`Child`]ren it found, which
+//! the walker reads in turn (containers hand them over one at a time, so
+//! only the members on the current path are in memory).
+//!
 //! One liberal parser is not trusted (DESIGN §2): `mail-parser` gives the
 //! structure and the decoded text, and [`views`] re-reads each part's raw bytes
 //! under every plausible transfer encoding, so the detector scans the union of
@@ -16,14 +23,17 @@
 //! transfer encoding, and files pasted into text, read as attachments).
 
 pub mod attachment;
+pub mod codec;
 pub mod html;
 pub mod mime;
 pub mod params;
 pub mod text;
 pub mod uuencode;
 pub mod views;
+pub mod walk;
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 /// Extraction limits (`[limits]` in the TOML); exceeding one makes the part
@@ -169,8 +179,84 @@ impl<'a> Ctx<'a> {
 /// Extracts every segment of a raw message.
 pub fn extract(raw: &[u8], limits: &Limits) -> Extraction {
     let mut ctx = Ctx::new(limits);
-    mime::walk_raw(&mut ctx, "", raw, 0);
+    walk::raw_message(&mut ctx, "", raw, 0);
     ctx.out
+}
+
+/// Something a reader found inside what it read, for the walker to read
+/// next. Bytes are borrowed from the reader's input where they can be (a
+/// stored ZIP member), owned where they had to be decoded.
+pub enum Child<'a> {
+    /// A file (an attachment, an archive member): its type is sniffed from
+    /// the bytes and it is recorded as an attachment at `loc`. One level
+    /// deeper than its container.
+    File {
+        loc: String,
+        declared: String,
+        bytes: Cow<'a, [u8]>,
+    },
+    /// The inflated content of a compressed stream (gzip), read at the
+    /// stream's own location as what its bytes are. One level deeper.
+    Inflated { loc: String, bytes: Vec<u8> },
+    /// An RFC 5322 message, located under `prefix` (`attachment:fwd.eml/`).
+    /// One level deeper.
+    Message {
+        prefix: String,
+        bytes: Cow<'a, [u8]>,
+    },
+    /// A ZIP that is an OOXML (`odf` false) or ODF document: read as one,
+    /// in place.
+    Office {
+        loc: String,
+        bytes: &'a [u8],
+        odf: bool,
+    },
+    /// A message storage in an OLE file (an embedded `.msg`), located at
+    /// `loc`. One level deeper.
+    OleMessage {
+        loc: String,
+        file: &'a [u8],
+        dir: String,
+    },
+    /// An Outlook compressed-RTF body (MS-OXRTFCP), read in place.
+    CompressedRtf { loc: String, bytes: Cow<'a, [u8]> },
+}
+
+impl Child<'_> {
+    /// Whether the child sits one level deeper than its container (else it
+    /// is another reading of the same thing, at the same depth).
+    pub fn nested(&self) -> bool {
+        !matches!(self, Child::Office { .. } | Child::CompressedRtf { .. })
+    }
+}
+
+/// A reader's children, handed over one at a time: each call reports what
+/// the reader finds up to the next child into `ctx` and returns that child,
+/// or `None` when there are no more. The walker reads each before asking
+/// for the next, so a container never holds all its members at once.
+pub trait Children<'a> {
+    fn next_child(&mut self, ctx: &mut Ctx) -> Option<Child<'a>>;
+}
+
+impl<'a, F: FnMut(&mut Ctx) -> Option<Child<'a>>> Children<'a> for F {
+    fn next_child(&mut self, ctx: &mut Ctx) -> Option<Child<'a>> {
+        self(ctx)
+    }
+}
+
+/// A reader's children, boxed: what every container reader returns.
+pub type Found<'a> = Box<dyn Children<'a> + 'a>;
+
+/// No children.
+pub fn none<'a>() -> Found<'a> {
+    Box::new(|_: &mut Ctx| None)
+}
+
+/// The children in `list`, in order (for readers whose children are
+/// already in memory anyway, or are only locations).
+pub fn listed<'a>(list: Vec<Child<'a>>) -> Found<'a> {
+    let mut list = list.into_iter();
+    Box::new(move |_: &mut Ctx| list.next())
 }
 
 /// Joins a location prefix (`""` at the top, `attachment:fwd.eml/` inside) and a leaf.

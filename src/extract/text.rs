@@ -8,7 +8,7 @@
 //! Every derived text is scanned *beside* the text it came from: a reading
 //! that joins a word is added, never substituted, so no view is lost.
 
-use super::{html, mime::looks_binary, Ctx};
+use super::{html, Ctx};
 use chardetng::EncodingDetector;
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE};
 
@@ -93,6 +93,32 @@ pub fn decode(bytes: &[u8]) -> Option<String> {
         }
     }
     (odd * 100 <= n && !text.contains('\0')).then(|| text.into_owned())
+}
+
+/// UTF-16LE code units, read lossily, trailing NULs dropped (how MAPI
+/// stores a Unicode string property).
+pub fn utf16le(b: &[u8]) -> String {
+    let units: Vec<u16> = b
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    String::from_utf16_lossy(&units)
+        .trim_end_matches('\0')
+        .to_string()
+}
+
+/// Text with NULs, or where more than a tenth of the characters are controls
+/// or replacement characters, is binary.
+pub fn looks_binary(text: &str) -> bool {
+    let sample: Vec<char> = text.chars().take(4096).collect();
+    if sample.is_empty() {
+        return false;
+    }
+    let odd = sample
+        .iter()
+        .filter(|&&c| c == '\0' || c == '\u{FFFD}' || (c.is_control() && !c.is_whitespace()))
+        .count();
+    sample.contains(&'\0') || odd * 10 > sample.len()
 }
 
 fn guess(bytes: &[u8]) -> &'static Encoding {

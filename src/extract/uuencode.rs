@@ -1,8 +1,9 @@
 //! uuencode, as mail clients still decode it: the `x-uuencode` transfer
 //! encoding (Python's `email`, Thunderbird) and `begin NNN name` … `end`
 //! blocks pasted into plain text (Outlook Express, Thunderbird and Pine show
-//! them as attachments). This module owns finding and decoding the blocks;
-//! the caller reads what they hold.
+//! them as attachments). This module owns finding and decoding the blocks,
+//! a decoding like base64 that both [`super::views`] (the transfer encoding)
+//! and [`super::mime`] (files in text) use; the walker reads what they hold.
 //!
 //! Written here rather than taken from a crate: no well-kept crate exists
 //! (the few on crates.io are small and unmaintained), the format is a few
@@ -44,29 +45,48 @@ pub fn begin_name(line: &str) -> Option<&str> {
     octal.then_some(name)
 }
 
-/// Every block in `text`, in order. Only lines holding `begin` can open one,
-/// so the search jumps from one to the next instead of splitting the whole
-/// text into lines; a block's own lines are consumed with it.
+/// Every block in `text`, in order.
 pub fn blocks(text: &str) -> Vec<Block> {
-    let mut out = Vec::new();
-    let mut from = 0;
-    while let Some(found) = text[from..].find("begin") {
-        let at = from + found;
-        let start = text[..at].rfind('\n').map_or(0, |n| n + 1);
-        let end = text[at..].find('\n').map_or(text.len(), |n| at + n);
-        from = (end + 1).min(text.len());
-        let Some(name) = begin_name(text[start..end].trim_end_matches('\r')) else {
-            continue;
-        };
-        let (data, ended, used) = decode_lines(&text[from..]);
-        from += used;
-        out.push(Block {
-            name: name.to_string(),
-            data,
-            ended,
-        });
+    each_block(text).collect()
+}
+
+/// The blocks of `text` one at a time, each decoded only when it is
+/// reached. Only lines holding `begin` can open one, so the search jumps
+/// from one to the next instead of splitting the whole text into lines; a
+/// block's own lines are consumed with it.
+pub fn each_block(text: &str) -> Blocks<'_> {
+    Blocks { text, from: 0 }
+}
+
+/// The iterator [`each_block`] returns.
+pub struct Blocks<'t> {
+    text: &'t str,
+    from: usize,
+}
+
+impl Iterator for Blocks<'_> {
+    type Item = Block;
+
+    fn next(&mut self) -> Option<Block> {
+        let text = self.text;
+        while let Some(found) = text[self.from..].find("begin") {
+            let at = self.from + found;
+            let start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+            let end = text[at..].find('\n').map_or(text.len(), |n| at + n);
+            self.from = (end + 1).min(text.len());
+            let Some(name) = begin_name(text[start..end].trim_end_matches('\r')) else {
+                continue;
+            };
+            let (data, ended, used) = decode_lines(&text[self.from..]);
+            self.from += used;
+            return Some(Block {
+                name: name.to_string(),
+                data,
+                ended,
+            });
+        }
+        None
     }
-    out
 }
 
 /// Whether a `Content-Transfer-Encoding` value names uuencode (the names

@@ -21,10 +21,11 @@
 //!   make the part uninspectable: a recipient's client may see a different
 //!   message from the one we scanned.
 
+use super::codec::{lenient_base64, quoted_printable, without_empty_escapes};
 use super::params::param_values;
-use super::{attachment, mime, text, uuencode, Ctx};
-use base64::Engine;
+use super::{text, uuencode, Ctx};
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Structure checks over every part of `msg`, in one pass over its bytes
@@ -159,35 +160,46 @@ pub fn alternatives(
     }
 }
 
-/// The text of a part whose declared charset gives binary: each decoding of
-/// its transfer encoding, read with the charset found by detection.
-pub fn detected_text(
+/// Text that looks binary under its declared charset is re-read by
+/// detection (UTF-16 with a BOM, a wrong label) and scanned: only what is
+/// binary under every reading is flagged.
+pub fn binary_text(
     ctx: &mut Ctx,
     loc: &str,
     msg: &Message,
     part: &MessagePart,
-) -> Option<String> {
+    body: &str,
+    form: text::Form,
+) {
+    if text::looks_binary(body) {
+        match detected_text(ctx, loc, msg, part) {
+            Some(detected) => text::scan(ctx, loc, &detected, form),
+            None => ctx.uninspectable(loc, "binary content that claims to be text"),
+        }
+    }
+}
+
+/// The text of a part whose declared charset gives binary: each decoding of
+/// its transfer encoding, read with the charset found by detection.
+fn detected_text(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) -> Option<String> {
     decoded_views(ctx, loc, msg, part)
         .iter()
         .rev()
         .find_map(|bytes| text::decode(bytes))
 }
 
-/// Other decodings of a binary part, read as attachments too when they differ.
-pub fn binary_alternatives(
+/// Other decodings of a binary part, to be read as attachments too: those
+/// that differ from the parser's.
+pub fn binary_alternatives<'m>(
     ctx: &mut Ctx,
     loc: &str,
-    msg: &Message,
+    msg: &'m Message,
     part: &MessagePart,
     primary: &[u8],
-    ctype: &str,
-    depth: usize,
-) {
-    for bytes in decoded_views(ctx, loc, msg, part) {
-        if bytes != primary && !looks_like_transfer_encoding(&bytes) {
-            attachment::read(ctx, loc, ctype, &bytes, depth);
-        }
-    }
+) -> Vec<Cow<'m, [u8]>> {
+    let mut views = decoded_views(ctx, loc, msg, part);
+    views.retain(|bytes| **bytes != *primary && !looks_like_transfer_encoding(bytes));
+    views
 }
 
 /// Raw base64 or QP text of a binary part is not a second document.
@@ -198,8 +210,13 @@ fn looks_like_transfer_encoding(bytes: &[u8]) -> bool {
 }
 
 /// Every distinct decoding the part's transfer-encoding headers allow, plus the
-/// raw body. Records conflicts and anomalies as it goes.
-fn decoded_views(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) -> Vec<Vec<u8>> {
+/// raw body (borrowed, not copied). Records conflicts and anomalies as it goes.
+fn decoded_views<'m>(
+    ctx: &mut Ctx,
+    loc: &str,
+    msg: &'m Message,
+    part: &MessagePart,
+) -> Vec<Cow<'m, [u8]>> {
     let raw = msg.raw_message();
     let body = body_bytes(raw, part);
     let ctes: Vec<String> = header_values(header_block(raw, part), "content-transfer-encoding")
@@ -215,7 +232,7 @@ fn decoded_views(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) ->
             ),
         );
     }
-    let mut views: Vec<Vec<u8>> = vec![body.to_vec()];
+    let mut views: Vec<Cow<'m, [u8]>> = vec![Cow::Borrowed(body)];
     for cte in &ctes {
         let decoded = match cte.as_str() {
             "base64" => Some(lenient_base64(ctx, loc, body)),
@@ -230,73 +247,11 @@ fn decoded_views(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) ->
                 None
             }
         };
-        if let Some(d) = decoded.filter(|d| !views.contains(d)) {
-            views.push(d);
+        if let Some(d) = decoded.filter(|d| !views.iter().any(|v| **v == **d)) {
+            views.push(Cow::Owned(d));
         }
     }
     views
-}
-
-/// RFC 2045 §6.8: characters outside the alphabet are ignored; data after the
-/// padding and missing padding are tolerated. Either is an anomaly.
-pub fn lenient_base64(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Vec<u8> {
-    let mut clean: Vec<u8> = Vec::with_capacity(body.len());
-    let mut stray = false;
-    for &b in body {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => clean.push(b),
-            b'=' | b'\r' | b'\n' | b' ' | b'\t' => {}
-            _ => stray = true,
-        }
-    }
-    if stray {
-        ctx.anomaly(loc, "base64 with characters outside its alphabet (ignored)");
-    }
-    if clean.len() % 4 == 1 {
-        clean.pop(); // one leftover character carries no whole byte
-    }
-    let engine = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
-            .with_decode_allow_trailing_bits(true),
-    );
-    engine.decode(&clean).unwrap_or_default()
-}
-
-/// Lenient quoted-printable: soft breaks joined, valid escapes (either case)
-/// decoded, invalid ones kept as written.
-pub fn quoted_printable(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
-    let mut i = 0;
-    while i < body.len() {
-        if body[i] != b'=' {
-            out.push(body[i]);
-            i += 1;
-            continue;
-        }
-        let rest = &body[i + 1..];
-        let ws = rest
-            .iter()
-            .take_while(|&&b| b == b' ' || b == b'\t')
-            .count();
-        if rest[ws..].starts_with(b"\r\n") {
-            i += 1 + ws + 2;
-        } else if rest[ws..].starts_with(b"\n") {
-            i += 1 + ws + 1;
-        } else if let Some(v) = rest
-            .get(..2)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-        } else {
-            out.push(b'=');
-            i += 1;
-        }
-    }
-    out
 }
 
 /// True when `bytes` are `primary`'s own bytes and the charset reads them
@@ -339,90 +294,6 @@ fn to_texts(bytes: &[u8], charset: Option<Charset>) -> Vec<String> {
     out
 }
 
-/// The ISO-2022-JP encoded words of a raw header value (RFC 2047) read with
-/// no-op escape pairs removed, adjacent words' bytes joined first (a pair may
-/// straddle two words). `None` when there is no such word.
-pub fn iso2022_encoded_words(raw: &str) -> Option<String> {
-    let mut out = String::new();
-    let mut bytes: Vec<u8> = Vec::new();
-    let mut rest = raw;
-    let mut found = false;
-    while let Some(start) = rest.find("=?") {
-        let word = &rest[start + 2..];
-        let mut fields = word.splitn(4, '?');
-        let (Some(charset), Some(enc), Some(text)) = (fields.next(), fields.next(), fields.next())
-        else {
-            break;
-        };
-        // The encoded text ends at the next `?`, which must open the `?=`.
-        let end = charset.len() + enc.len() + text.len() + 2;
-        if !word[end..].starts_with("?=") {
-            break;
-        }
-        let between = &rest[..start];
-        if !between.trim().is_empty() || !charset.to_ascii_lowercase().starts_with("iso-2022-jp") {
-            flush(&mut out, &mut bytes);
-            out.push_str(between);
-        }
-        if charset.to_ascii_lowercase().starts_with("iso-2022-jp") {
-            found = true;
-            match enc {
-                "B" | "b" => {
-                    use base64::Engine;
-                    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
-                    bytes.extend(
-                        engine
-                            .decode(text.trim_end_matches('='))
-                            .unwrap_or_default(),
-                    );
-                }
-                _ => bytes.extend(quoted_printable(text.replace('_', " ").as_bytes())),
-            }
-        } else {
-            out.push_str(&rest[start..start + 2 + end + 2]);
-        }
-        rest = &word[end + 2..];
-    }
-    flush(&mut out, &mut bytes);
-    out.push_str(rest);
-    return found.then_some(out);
-
-    fn flush(out: &mut String, bytes: &mut Vec<u8>) {
-        let pruned = without_empty_escapes(bytes);
-        out.push_str(
-            &encoding_rs::ISO_2022_JP
-                .decode_without_bom_handling(&pruned)
-                .0,
-        );
-        bytes.clear();
-    }
-}
-
-/// `bytes` with every ISO 2022 escape sequence removed that is directly
-/// followed by another (it selects a character set no character uses).
-pub fn without_empty_escapes(bytes: &[u8]) -> Vec<u8> {
-    let escape_len = |at: usize| -> Option<usize> {
-        match bytes.get(at..at + 3)? {
-            [0x1b, b'(' | b'$', b'@' | b'A'..=b'J'] => Some(3),
-            [0x1b, b'$', b'(' | b')'] => bytes.get(at + 3).map(|_| 4),
-            _ => None,
-        }
-    };
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(len) = escape_len(i) {
-            if bytes.get(i + len) == Some(&0x1b) && escape_len(i + len).is_some() {
-                i += len;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    out
-}
-
 /// The second reading of a multipart with a transfer encoding: clients
 /// differ on whether to decode it before finding its parts, so the body is
 /// decoded and parsed again under the same Content-Type, and whatever that
@@ -430,14 +301,13 @@ pub fn without_empty_escapes(bytes: &[u8]) -> Vec<u8> {
 /// find different delimiters the structure itself is in doubt
 /// (uninspectable, like any other disagreement); encodings other than
 /// quoted-printable and base64 leave no second reading: uninspectable.
+/// Returns the message to parse and walk again, if any.
 pub fn encoded_multipart(
     ctx: &mut Ctx,
-    prefix: &str,
     loc: &str,
     msg: &Message,
     part: &MessagePart,
-    depth: usize,
-) {
+) -> Option<Vec<u8>> {
     let raw = msg.raw_message();
     let body = body_bytes(raw, part);
     let encoding = part.content_transfer_encoding().unwrap_or_default();
@@ -445,14 +315,15 @@ pub fn encoded_multipart(
         "quoted-printable" => quoted_printable(body),
         "base64" => lenient_base64(ctx, loc, body),
         _ => {
-            return ctx.uninspectable(
+            ctx.uninspectable(
                 loc,
                 "multipart with a transfer encoding (not allowed by RFC 2045)",
             );
+            return None;
         }
     };
     if decoded == body {
-        return;
+        return None;
     }
     let ctypes = header_values(header_block(raw, part), "content-type");
     let boundaries = ctypes.iter().flat_map(|c| param_values(c, "boundary"));
@@ -480,22 +351,16 @@ pub fn encoded_multipart(
     )
     .into_bytes();
     again.extend_from_slice(&decoded);
-    mime::walk_raw(ctx, prefix, &again, depth + 1);
+    Some(again)
 }
 
 /// The second reading of a multipart whose boundary the parser missed
 /// (mail-parser loses a value that starts on a continuation line, which
 /// clients unfold and read): where the raw header block, unfolded, names
-/// exactly one boundary, the part is parsed again under a normalised
-/// Content-Type and walked. False when it names none, or several (then
-/// [`check_message`] has already called them conflicting).
-pub fn missed_boundary(
-    ctx: &mut Ctx,
-    prefix: &str,
-    msg: &Message,
-    part: &MessagePart,
-    depth: usize,
-) -> bool {
+/// exactly one boundary, the part is returned under a normalised
+/// Content-Type, to be parsed again and walked. `None` when it names none,
+/// or several (then [`check_message`] has already called them conflicting).
+pub fn missed_boundary(msg: &Message, part: &MessagePart) -> Option<Vec<u8>> {
     let raw = msg.raw_message();
     let ctypes = header_values(header_block(raw, part), "content-type");
     let mut found: Vec<String> = ctypes
@@ -505,17 +370,16 @@ pub fn missed_boundary(
     found.sort();
     found.dedup();
     let [boundary] = found.as_slice() else {
-        return false;
+        return None;
     };
     // RFC 2046 boundaries hold neither; one that does cannot be re-quoted.
     if boundary.is_empty() || boundary.contains(['"', '\\', '\r', '\n']) {
-        return false;
+        return None;
     }
     let media = ctypes.first().map(|c| media_type(c)).unwrap_or_default();
     let mut again = format!("Content-Type: {media}; boundary=\"{boundary}\"\r\n\r\n").into_bytes();
     again.extend_from_slice(body_bytes(raw, part));
-    mime::walk_raw(ctx, prefix, &again, depth + 1);
-    true
+    Some(again)
 }
 
 fn header_block<'a>(raw: &'a [u8], part: &MessagePart) -> &'a [u8] {
@@ -604,36 +468,6 @@ mod tests {
             charset("iso-8859-1"),
             accented
         ));
-    }
-
-    #[test]
-    fn iso2022_words_are_joined_then_pruned() {
-        // "Harrow ESC $B" and "ESC (B gate" in two words: the pair straddles them.
-        let raw = "=?ISO-2022-JP?B?SGFycm93GyRC?= =?iso-2022-jp?Q?=1B(Bgate?= Shipping";
-        assert_eq!(
-            iso2022_encoded_words(raw).as_deref(),
-            Some("Harrowgate Shipping")
-        );
-        assert_eq!(iso2022_encoded_words("=?utf-8?q?x?= plain"), None);
-    }
-
-    #[test]
-    fn qp_soft_breaks_and_bad_escapes() {
-        assert_eq!(
-            quoted_printable(b"Harrow=\r\ngate =3d =ZZ =c3=a9"),
-            "Harrowgate = =ZZ é".as_bytes()
-        );
-    }
-
-    #[test]
-    fn base64_with_garbage() {
-        let limits = Default::default();
-        let mut ctx = Ctx::new(&limits);
-        assert_eq!(
-            lenient_base64(&mut ctx, "body", b"SGVs!bG8*gd29y\r\nbGQ"),
-            b"Hello world"
-        );
-        assert_eq!(ctx.out.anomalies.len(), 1);
     }
 
     #[test]

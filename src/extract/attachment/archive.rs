@@ -8,26 +8,34 @@
 //! declared and the actual compression ratio per member, and every inflated
 //! byte charged to the message budget (see [`super::bounded`]).
 //!
-//! A ZIP that is an OOXML or ODF document goes to [`super::office`] instead,
-//! so that its text is reported at the document's own location.
+//! A ZIP that is an OOXML or ODF document is reported as one (a
+//! [`Child::Office`]), so that its text is read at the document's own
+//! location; otherwise its members are handed to the walker one at a time
+//! ([`Found`]), a stored member borrowed from the archive's bytes.
 //!
 //! Members are found through the central directory; local headers that it
 //! does not list (the streaming-parser differential) make the archive
 //! uninspectable rather than silently unread.
 
 use super::bounded::{self, Stop};
-use super::{office, read_member, Ctx};
+use super::Kind;
+use crate::extract::{listed, none, Child, Ctx, Found};
 use std::io::{Cursor, Read};
 
-/// Opens a ZIP: an office document, or an archive of members.
-pub fn zip(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
+/// Opens a ZIP: an office document, or an archive whose members are
+/// returned one at a time.
+pub fn zip<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8]) -> Found<'a> {
     let mut archive = match zip::ZipArchive::new(Cursor::new(bytes)) {
         Ok(a) => a,
-        Err(e) => return ctx.uninspectable(loc, format!("corrupt zip: {e}")),
+        Err(e) => {
+            ctx.uninspectable(loc, format!("corrupt zip: {e}"));
+            return none();
+        }
     };
     if archive.len() > ctx.limits.max_archive_entries {
         let max = ctx.limits.max_archive_entries;
-        return ctx.uninspectable(loc, format!("more than {max} archive entries"));
+        ctx.uninspectable(loc, format!("more than {max} archive entries"));
+        return none();
     }
     if hidden_local_entries(bytes, &mut archive) {
         ctx.uninspectable(
@@ -35,18 +43,34 @@ pub fn zip(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
             "zip local headers disagree with its central directory (hidden entries)",
         );
     }
-    if office::is_office(&archive) {
-        return office::read(ctx, loc, &mut archive, depth);
+    if let Some(odf) = office_package(&archive) {
+        let loc = loc.to_string();
+        return listed(vec![Child::Office { loc, bytes, odf }]);
     }
-    for i in 0..archive.len() {
-        if ctx.out_of_time(loc) {
-            return;
+    let loc = loc.to_string();
+    let mut next = 0;
+    Box::new(move |ctx: &mut Ctx| {
+        while next < archive.len() {
+            let i = next;
+            next += 1;
+            if let Some((name, data)) = bounded::zip_member(ctx, &loc, bytes, &mut archive, i) {
+                return Some(Child::File {
+                    loc: format!("{loc}/{name}"),
+                    declared: String::new(),
+                    bytes: data,
+                });
+            }
         }
-        let Some((name, data)) = zip_member(ctx, loc, &mut archive, i) else {
-            continue;
-        };
-        read_member(ctx, &format!("{loc}/{name}"), &data, depth + 1);
-    }
+        None
+    })
+}
+
+/// `Some(odf)` for an OOXML (`[Content_Types].xml`) or ODF (a manifest and
+/// `content.xml`) package.
+fn office_package<R: Read + std::io::Seek>(archive: &zip::ZipArchive<R>) -> Option<bool> {
+    let odf = archive.index_for_name("META-INF/manifest.xml").is_some()
+        && archive.index_for_name("content.xml").is_some();
+    (odf || archive.index_for_name("[Content_Types].xml").is_some()).then_some(odf)
 }
 
 /// True when a local file header sits outside every entry the central
@@ -98,94 +122,116 @@ fn local_header_len(bytes: &[u8], at: u64) -> u64 {
     30 + field(26) + field(28)
 }
 
-/// The name and inflated bytes of member `i`; `None` (flagged if it matters)
-/// for directories, encrypted, over-limit or corrupt members.
-pub fn zip_member<R: Read + std::io::Seek>(
-    ctx: &mut Ctx,
-    loc: &str,
-    archive: &mut zip::ZipArchive<R>,
-    i: usize,
-) -> Option<(String, Vec<u8>)> {
-    let (name, encrypted, size, compressed) = match archive.by_index_raw(i) {
-        Ok(f) => (
-            String::from_utf8_lossy(f.name_raw()).into_owned(),
-            f.encrypted(),
-            f.size(),
-            f.compressed_size(),
-        ),
-        Err(e) => {
-            ctx.uninspectable(loc, format!("corrupt zip: {e}"));
-            return None;
-        }
-    };
-    let member = format!("{loc}/{name}");
-    if encrypted {
-        ctx.uninspectable(&member, "password-protected zip");
-        return None;
-    }
-    if name.ends_with('/') || !bounded::declared_ratio_ok(ctx, &member, size, compressed) {
-        return None;
-    }
-    let file = match archive.by_index(i) {
-        Ok(f) => f,
-        Err(e) => {
-            ctx.uninspectable(&member, format!("corrupt zip member: {e}"));
-            return None;
-        }
-    };
-    match bounded::read_all(ctx, &member, file, compressed) {
-        Ok(data) => Some((name, data)),
-        Err(Stop::Limit) => None,
-        Err(Stop::Corrupt(e)) => {
-            ctx.uninspectable(&member, format!("corrupt zip member: {e}"));
-            None
-        }
-    }
-}
-
-/// Inflates a gzip stream (all members) and reads what is inside at the same
-/// location: `bundle.tar.gz/memo.docx`, not `bundle.tar.gz/bundle.tar/…`.
-pub fn gzip(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
+/// Inflates a gzip stream (all members): what is inside is read at the same
+/// location, `bundle.tar.gz/memo.docx`, not `bundle.tar.gz/bundle.tar/…`.
+pub fn gzip<'a>(ctx: &mut Ctx, loc: &str, bytes: &[u8]) -> Found<'a> {
     let decoder = flate2::read::MultiGzDecoder::new(bytes);
     match bounded::read_all(ctx, loc, decoder, bytes.len() as u64) {
-        Ok(inner) => {
-            let kind = super::sniff("", &inner);
-            super::dispatch(ctx, loc, kind, "", &inner, depth + 1);
+        Ok(inner) => listed(vec![Child::Inflated {
+            loc: loc.to_string(),
+            bytes: inner,
+        }]),
+        Err(Stop::Limit) => none(),
+        Err(Stop::Corrupt(e)) => {
+            ctx.uninspectable(loc, format!("corrupt gzip: {e}"));
+            none()
         }
-        Err(Stop::Limit) => {}
-        Err(Stop::Corrupt(e)) => ctx.uninspectable(loc, format!("corrupt gzip: {e}")),
     }
 }
 
-/// Reads each regular file of a tar archive. Tar does not compress, so its
-/// members are bounded by the input itself; only the entry count is limited.
-pub fn tar(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
-    let mut archive = tar::Archive::new(bytes);
-    let entries = match archive.entries() {
+/// One regular file of a tar archive, or where the archive stopped.
+enum TarEntry {
+    File { name: String, at: usize, len: usize },
+    TooMany,
+    Corrupt(String),
+}
+
+/// The regular files of a tar archive, each borrowed from `bytes`. Tar does
+/// not compress, so its members are bounded by the input itself; only the
+/// entry count is limited. The headers are listed first (names and offsets
+/// only), then the members are handed over one at a time.
+pub fn tar<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8]) -> Found<'a> {
+    let entries = match tar_entries(bytes, ctx.limits.max_archive_entries) {
         Ok(e) => e,
-        Err(e) => return ctx.uninspectable(loc, format!("corrupt tar: {e}")),
+        Err(e) => {
+            ctx.uninspectable(loc, format!("corrupt tar: {e}"));
+            return none();
+        }
     };
-    for (count, entry) in entries.enumerate() {
-        if count >= ctx.limits.max_archive_entries {
+    let loc = loc.to_string();
+    let mut entries = entries.into_iter();
+    Box::new(move |ctx: &mut Ctx| match entries.next()? {
+        TarEntry::File { name, at, len } => {
+            // A member cut short by the end of the input is read as far as it goes.
+            let end = at.saturating_add(len).min(bytes.len());
+            Some(Child::File {
+                loc: format!("{loc}/{name}"),
+                declared: String::new(),
+                bytes: std::borrow::Cow::Borrowed(bytes.get(at..end).unwrap_or_default()),
+            })
+        }
+        TarEntry::TooMany => {
             let max = ctx.limits.max_archive_entries;
-            return ctx.uninspectable(loc, format!("more than {max} archive entries"));
+            ctx.uninspectable(&loc, format!("more than {max} archive entries"));
+            None
         }
-        if ctx.out_of_time(loc) {
-            return;
+        TarEntry::Corrupt(e) => {
+            ctx.uninspectable(&loc, format!("corrupt tar: {e}"));
+            None
         }
-        let mut entry = match entry {
+    })
+}
+
+fn tar_entries(bytes: &[u8], max: usize) -> std::io::Result<Vec<TarEntry>> {
+    let mut archive = tar::Archive::new(bytes);
+    let mut out = Vec::new();
+    for (count, entry) in archive.entries()?.enumerate() {
+        if count >= max {
+            out.push(TarEntry::TooMany);
+            break;
+        }
+        let entry = match entry {
             Ok(e) => e,
-            Err(e) => return ctx.uninspectable(loc, format!("corrupt tar: {e}")),
+            Err(e) => {
+                out.push(TarEntry::Corrupt(e.to_string()));
+                break;
+            }
         };
         if !entry.header().entry_type().is_file() {
             continue;
         }
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        let member = format!("{loc}/{name}");
-        let mut data = Vec::new();
-        match (&mut entry).take(bytes.len() as u64).read_to_end(&mut data) {
-            Ok(_) => read_member(ctx, &member, &data, depth + 1),
-            Err(e) => ctx.uninspectable(&member, format!("corrupt tar member: {e}")),
-        }
+        out.push(TarEntry::File {
+            name: String::from_utf8_lossy(&entry.path_bytes()).into_owned(),
+            at: usize::try_from(entry.raw_file_position()).unwrap_or(usize::MAX),
+            len: usize::try_from(entry.size()).unwrap_or(usize::MAX),
+        });
     }
+    Ok(out)
+}
+
+/// A ZIP appended to a file of another kind (a PDF or JPEG that is also a
+/// ZIP: ZIP readers find the archive from the end, so the recipient can open
+/// it): true (and an anomaly noted) when the walker should read `bytes` as
+/// a ZIP as well, at the same location. Only an end-of-central-directory
+/// record that opens as a ZIP counts, so stray bytes raise nothing.
+pub fn appended_zip(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8]) -> bool {
+    // A ZIP is read as one anyway; a tar may hold a stored ZIP as its last member.
+    if matches!(kind, Kind::Zip | Kind::Tar | Kind::Encrypted | Kind::Cms) {
+        return false;
+    }
+    // The EOCD record is within the last 64 KiB + 22 bytes.
+    let tail = bytes
+        .get(bytes.len().saturating_sub(65_557)..)
+        .unwrap_or(bytes);
+    if memchr::memmem::find(tail, b"PK\x05\x06").is_none() {
+        return false;
+    }
+    if zip::ZipArchive::new(Cursor::new(bytes)).is_err() {
+        return false;
+    }
+    ctx.anomaly(
+        loc,
+        format!("a ZIP archive is appended to this {} file", kind.name()),
+    );
+    true
 }

@@ -8,7 +8,8 @@
 //! cannot hurt us anyway.
 
 use super::super::Ctx;
-use std::io::Read;
+use std::borrow::Cow;
+use std::io::{Cursor, Read, Write};
 
 /// Output size under which the compression ratio is not judged.
 pub const RATIO_FLOOR: u64 = 1 << 20;
@@ -59,20 +60,33 @@ pub fn read_all(
     reader: impl Read,
     compressed: u64,
 ) -> Result<Vec<u8>, Stop> {
+    let mut out = Vec::new();
+    read_into(ctx, loc, reader, compressed, &mut out)?;
+    Ok(out)
+}
+
+/// [`read_all`] into `sink`; the number of bytes read.
+fn read_into(
+    ctx: &mut Ctx,
+    loc: &str,
+    reader: impl Read,
+    compressed: u64,
+    sink: &mut impl Write,
+) -> Result<u64, Stop> {
     let remaining = ctx
         .limits
         .max_decompressed_bytes
         .saturating_sub(ctx.decompressed);
     // One byte more than the budget, so that reaching it is seen as going over.
     let mut limited = reader.take(remaining.saturating_add(1));
-    let mut out = Vec::new();
+    let mut total = 0u64;
     let mut buf = vec![0u8; CHUNK];
     loop {
         if ctx.out_of_time(loc) {
             return Err(Stop::Limit);
         }
         let n = match limited.read(&mut buf) {
-            Ok(0) => return Ok(out),
+            Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Stop::Corrupt(e.to_string())),
@@ -80,10 +94,73 @@ pub fn read_all(
         if !ctx.charge(loc, n as u64) {
             return Err(Stop::Limit);
         }
-        out.extend_from_slice(buf.get(..n).unwrap_or_default());
-        if ratio_exceeded(ctx, out.len() as u64, compressed) {
+        total += n as u64;
+        sink.write_all(buf.get(..n).unwrap_or_default())
+            .map_err(|e| Stop::Corrupt(e.to_string()))?;
+        if ratio_exceeded(ctx, total, compressed) {
             flag_ratio(ctx, loc);
             return Err(Stop::Limit);
+        }
+    }
+}
+
+/// The name and bytes of ZIP member `i`; `None` (flagged if it matters) for
+/// directories, encrypted, over-limit or corrupt members. A stored member is
+/// read through (charged, its checksum verified) and then borrowed from
+/// `bytes` rather than copied; a compressed one is inflated.
+pub fn zip_member<'a>(
+    ctx: &mut Ctx,
+    loc: &str,
+    bytes: &'a [u8],
+    archive: &mut zip::ZipArchive<Cursor<&'a [u8]>>,
+    i: usize,
+) -> Option<(String, Cow<'a, [u8]>)> {
+    let (name, encrypted, size, compressed) = match archive.by_index_raw(i) {
+        Ok(f) => (
+            String::from_utf8_lossy(f.name_raw()).into_owned(),
+            f.encrypted(),
+            f.size(),
+            f.compressed_size(),
+        ),
+        Err(e) => {
+            ctx.uninspectable(loc, format!("corrupt zip: {e}"));
+            return None;
+        }
+    };
+    let member = format!("{loc}/{name}");
+    if encrypted {
+        ctx.uninspectable(&member, "password-protected zip");
+        return None;
+    }
+    if name.ends_with('/') || !declared_ratio_ok(ctx, &member, size, compressed) {
+        return None;
+    }
+    let file = match archive.by_index(i) {
+        Ok(f) => f,
+        Err(e) => {
+            ctx.uninspectable(&member, format!("corrupt zip member: {e}"));
+            return None;
+        }
+    };
+    let stored = (file.compression() == zip::CompressionMethod::Stored).then(|| file.data_start());
+    let read = match stored {
+        Some(start) => read_into(ctx, &member, file, compressed, &mut std::io::sink()).map(|n| {
+            let start = usize::try_from(start).unwrap_or(usize::MAX);
+            let end = start.saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
+            bytes.get(start..end).map(Cow::Borrowed)
+        }),
+        None => read_all(ctx, &member, file, compressed).map(|d| Some(Cow::Owned(d))),
+    };
+    match read {
+        Ok(Some(data)) => Some((name, data)),
+        Ok(None) => {
+            ctx.uninspectable(&member, "corrupt zip member: data outside the archive");
+            None
+        }
+        Err(Stop::Limit) => None,
+        Err(Stop::Corrupt(e)) => {
+            ctx.uninspectable(&member, format!("corrupt zip member: {e}"));
+            None
         }
     }
 }

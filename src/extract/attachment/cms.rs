@@ -17,7 +17,7 @@
 //! crate's strict decoder still refuses a SignedData (an unsorted SET OF, say),
 //! the content is found by its position in the same tree.
 
-use crate::extract::{mime, Ctx};
+use crate::extract::{listed, none, Child, Ctx, Found};
 use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;
 use const_oid::db::rfc5911::{
@@ -97,26 +97,22 @@ fn encapsulated(der: &[u8]) -> Option<Option<Vec<u8>>> {
     }
 }
 
-/// True when `bytes` start like a DER/BER ContentInfo of the given type.
-pub fn starts_as(bytes: &[u8], signed: bool) -> bool {
-    // SEQUENCE, length, then the OID 1.2.840.113549.1.7.{2,3}.
-    const PREFIX: &[u8] = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07";
-    let want = if signed { 2 } else { 3 };
-    bytes.first() == Some(&0x30)
-        && (2..=6).any(|at| {
-            bytes.get(at..at + PREFIX.len()) == Some(PREFIX)
-                && bytes.get(at + PREFIX.len()) == Some(&want)
-        })
-}
-
-/// Reads a CMS object at `loc` (see the module doc for what each kind gives).
-pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
+/// Reads a CMS object at `loc` (see the module doc for what each kind
+/// gives): signed content is returned as a message at `LOC/`.
+pub fn read<'a>(ctx: &mut Ctx, loc: &str, bytes: &[u8]) -> Found<'a> {
     match parse(bytes) {
-        Cms::Signed(Some(content)) => mime::walk_raw(ctx, &format!("{loc}/"), &content, depth + 1),
-        Cms::Signed(None) => {}
-        Cms::Encrypted => ctx.uninspectable(loc, "encrypted by the sender (S/MIME)"),
+        Cms::Signed(Some(content)) => listed(vec![Child::Message {
+            prefix: format!("{loc}/"),
+            bytes: content.into(),
+        }]),
+        Cms::Signed(None) => none(),
+        Cms::Encrypted => {
+            ctx.uninspectable(loc, "encrypted by the sender (S/MIME)");
+            none()
+        }
         Cms::Unreadable => {
-            ctx.uninspectable(loc, "S/MIME content that is not a readable CMS object")
+            ctx.uninspectable(loc, "S/MIME content that is not a readable CMS object");
+            none()
         }
     }
 }

@@ -9,7 +9,7 @@
 /// The dictionary's initial contents, fixed by the spec (207 bytes).
 const PREFIX: &[u8] = b"{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\fnil \\froman \\fswiss \\fmodern \\fscript \\fdecor MS Sans SerifSymbolArialTimes New RomanCourier{\\colortbl\\red0\\green0\\blue0\r\n\\par \\pard\\plain\\f0\\fs20\\b\\i\\u\\tab\\tx";
 
-use super::Ctx;
+use crate::extract::Ctx;
 
 const COMPRESSED: u32 = 0x7546_5A4C; // "LZFu"
 const UNCOMPRESSED: u32 = 0x414C_454D; // "MELA"
@@ -93,26 +93,24 @@ fn push(
     Ok(())
 }
 
-/// Decodes a `PR_RTF_COMPRESSED` body and reports its text at `loc`, charging
-/// the decoded bytes to the message budget.
-pub fn read_body(ctx: &mut Ctx, loc: &str, data: &[u8]) {
+/// Decodes a `PR_RTF_COMPRESSED` body at `loc`, charging the decoded bytes
+/// to the message budget: the RTF, for the walker to read as such.
+pub fn read_body(ctx: &mut Ctx, loc: &str, data: &[u8]) -> Option<Vec<u8>> {
     let remaining = ctx
         .limits
         .max_decompressed_bytes
         .saturating_sub(ctx.decompressed);
     let cap = usize::try_from(remaining).unwrap_or(usize::MAX);
     match decompress(data, cap) {
-        Ok(rtf) => {
-            if ctx.charge(loc, rtf.len() as u64) {
-                ctx.text(loc, super::rtf::to_text(&rtf));
-            }
-        }
+        Ok(rtf) => ctx.charge(loc, rtf.len() as u64).then_some(rtf),
         // Charging one byte past the budget flags the part with the reason.
         Err(Error::TooLarge) => {
             ctx.charge(loc, remaining.saturating_add(1));
+            None
         }
         Err(Error::Corrupt(why)) => {
             ctx.anomaly(loc, format!("compressed RTF body not decoded: {why}"));
+            None
         }
     }
 }

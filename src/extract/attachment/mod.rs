@@ -3,7 +3,8 @@
 //! What cannot be read is reported uninspectable with the reason; it is never
 //! silently skipped.
 //!
-//! This module owns the sniff and the dispatch; each format has its own file:
+//! This module owns the sniff; each format has its own reader, a leaf that
+//! returns what it found inside for [`super::walk`] to dispatch:
 //! [`archive`] (ZIP, gzip, tar), [`office`] (OOXML and ODF, which are ZIPs),
 //! [`pdf`] (with [`pdfscan`], its bounded pre-decoding of streams), [`rtf`],
 //! [`ole`] (Outlook `.msg`, encrypted and legacy Office), [`tnef`]
@@ -11,9 +12,11 @@
 //! any of them inflates is charged to the message's limits while it is read
 //! ([`bounded`]), so a bomb stops at the budget instead of allocating past it.
 //!
-//! Nesting: a container's members are read with `depth + 1` through
-//! [`read_member`], so depth, the byte budget and the time limit hold across
+//! Nesting: no reader reads another. A container returns its members (and
+//! an archive that is an office document says so), and the walker reads
+//! each one deeper, so depth, the byte budget and the time limit hold across
 //! any mix of containers; each member is located as `LOC/member-path`.
+//! [`xml`] (XML to text) is shared by the office and PDF readers.
 
 pub mod archive;
 pub mod bounded;
@@ -25,8 +28,9 @@ pub mod pdf;
 pub mod pdfscan;
 pub mod rtf;
 pub mod tnef;
+pub mod xml;
 
-use super::{mime, mime::looks_binary, text, AttachmentFact, Ctx};
+use super::text::{self, looks_binary};
 
 /// What the bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,13 +132,25 @@ fn sniff_crypto(declared: &str, bytes: &[u8]) -> Option<Kind> {
         }
         _ => {}
     }
-    if bytes.starts_with(b"-----BEGIN PGP MESSAGE-----") || cms::starts_as(bytes, false) {
+    if bytes.starts_with(b"-----BEGIN PGP MESSAGE-----") || cms_starts_as(bytes, false) {
         Some(Kind::Encrypted)
-    } else if cms::starts_as(bytes, true) {
+    } else if cms_starts_as(bytes, true) {
         Some(Kind::Cms)
     } else {
         None
     }
+}
+
+/// True when `bytes` start like a DER/BER ContentInfo of the given type.
+pub fn cms_starts_as(bytes: &[u8], signed: bool) -> bool {
+    // SEQUENCE, length, then the OID 1.2.840.113549.1.7.{2,3}.
+    const PREFIX: &[u8] = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07";
+    let want = if signed { 2 } else { 3 };
+    bytes.first() == Some(&0x30)
+        && (2..=6).any(|at| {
+            bytes.get(at..at + PREFIX.len()) == Some(PREFIX)
+                && bytes.get(at + PREFIX.len()) == Some(&want)
+        })
 }
 
 /// A header block (`Name: value` lines up to a blank line) that names a
@@ -178,75 +194,4 @@ fn is_media(b: &[u8]) -> bool {
     MAGIC.iter().any(|m| b.starts_with(m))
         || (b.starts_with(b"RIFF") && matches!(b.get(8..12), Some(b"WEBP" | b"WAVE" | b"AVI ")))
         || b.get(4..8) == Some(b"ftyp")
-}
-
-/// Reads one attachment's bytes at `loc`: records the fact, then dispatches.
-pub fn read(ctx: &mut Ctx, loc: &str, declared: &str, bytes: &[u8], depth: usize) {
-    let kind = sniff(declared, bytes);
-    ctx.out.attachments.push(AttachmentFact {
-        location: loc.to_string(),
-        content_type: declared.to_string(),
-        detected: kind.name().to_string(),
-        size: bytes.len(),
-    });
-    dispatch(ctx, loc, kind, declared, bytes, depth);
-}
-
-/// Reads a member of a container at `loc` (`attachment:bundle.zip/memo.docx`).
-pub fn read_member(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
-    read(ctx, loc, "", bytes, depth);
-}
-
-/// Sends `bytes` to the reader for `kind`, within the depth and time limits.
-pub fn dispatch(ctx: &mut Ctx, loc: &str, kind: Kind, declared: &str, bytes: &[u8], depth: usize) {
-    if depth > ctx.limits.max_depth {
-        let max = ctx.limits.max_depth;
-        return ctx.uninspectable(loc, format!("nested deeper than the limit of {max}"));
-    }
-    if ctx.out_of_time(loc) {
-        return;
-    }
-    appended_zip(ctx, loc, kind, bytes, depth);
-    match kind {
-        Kind::Text => text::read_bytes(ctx, loc, declared, bytes),
-        Kind::Pdf => pdf::read(ctx, loc, bytes),
-        Kind::Zip => archive::zip(ctx, loc, bytes, depth),
-        Kind::Gzip => archive::gzip(ctx, loc, bytes, depth),
-        Kind::Tar => archive::tar(ctx, loc, bytes, depth),
-        Kind::Rtf => rtf::read(ctx, loc, bytes),
-        Kind::Ole => ole::read(ctx, loc, bytes, depth),
-        Kind::Tnef => tnef::read(ctx, loc, bytes, depth),
-        Kind::Message => mime::walk_raw(ctx, &format!("{loc}/"), bytes, depth + 1),
-        Kind::Encrypted => ctx.uninspectable(loc, "encrypted by the sender"),
-        Kind::Cms => cms::read(ctx, loc, bytes, depth),
-        // A detached signature is a signature, not content.
-        Kind::Signature => {}
-        Kind::Media => {}
-        Kind::Unknown => ctx.uninspectable(loc, "unknown binary format"),
-    }
-}
-
-/// A ZIP appended to a file of another kind (a PDF or JPEG that is also a
-/// ZIP: ZIP readers find the archive from the end, so the recipient can open
-/// it). Read as well, at the same location. Only an end-of-central-directory
-/// record that opens as a ZIP counts, so stray bytes raise nothing.
-fn appended_zip(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8], depth: usize) {
-    // A ZIP is read as one anyway; a tar may hold a stored ZIP as its last member.
-    if matches!(kind, Kind::Zip | Kind::Tar | Kind::Encrypted | Kind::Cms) {
-        return;
-    }
-    // The EOCD record is within the last 64 KiB + 22 bytes.
-    let tail = bytes
-        .get(bytes.len().saturating_sub(65_557)..)
-        .unwrap_or(bytes);
-    if memchr::memmem::find(tail, b"PK\x05\x06").is_none() {
-        return;
-    }
-    if zip::ZipArchive::new(std::io::Cursor::new(bytes)).is_ok() {
-        ctx.anomaly(
-            loc,
-            format!("a ZIP archive is appended to this {} file", kind.name()),
-        );
-        archive::zip(ctx, loc, bytes, depth);
-    }
 }

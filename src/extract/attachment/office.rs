@@ -9,66 +9,79 @@
 //! (styles, themes, masters, relationships). Runs inside a paragraph are
 //! joined without a space (Word splits words across runs); paragraphs, cells
 //! and rows end with a newline. `quick-xml` reads the XML: it expands no
-//! entities and no DTD, so there is no XML bomb to defuse. Other members
-//! (embedded workbooks, OLE objects, PDFs) are read as attachments.
+//! entities and no DTD, so there is no XML bomb to defuse ([`super::xml`]).
+//! Other members (embedded workbooks, OLE objects, PDFs) are returned as
+//! children, read as attachments by the walker.
 //!
 //! Password-protected OOXML is not a ZIP but an OLE file (see [`super::ole`]);
 //! an encrypted ODF package declares `encryption-data` in its manifest.
 
-use super::archive::zip_member;
-use super::{read_member, sniff, Ctx, Kind};
-use quick_xml::events::{BytesStart, Event};
-use std::io::{Read, Seek};
+use super::xml::xml_text;
+use super::{bounded, sniff, Kind};
+use crate::extract::{none, Child, Ctx, Found};
+use std::borrow::Cow;
+use std::io::Cursor;
 
-/// True for an OOXML or ODF package.
-pub fn is_office<R: Read + Seek>(archive: &zip::ZipArchive<R>) -> bool {
-    archive.index_for_name("[Content_Types].xml").is_some() || is_odf(archive)
-}
-
-fn is_odf<R: Read + Seek>(archive: &zip::ZipArchive<R>) -> bool {
-    archive.index_for_name("META-INF/manifest.xml").is_some()
-        && archive.index_for_name("content.xml").is_some()
-}
-
-/// Reads every content part of the package at `loc`.
-pub fn read<R: Read + Seek>(
-    ctx: &mut Ctx,
-    loc: &str,
-    archive: &mut zip::ZipArchive<R>,
-    depth: usize,
-) {
-    let odf = is_odf(archive);
+/// Reads the package at `loc` (`odf`: an OpenDocument, else OOXML): the
+/// text of its XML parts is joined into one segment, reported once every
+/// part is read; its other parts are returned one at a time.
+pub fn read<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8], odf: bool) -> Found<'a> {
+    let mut archive = match zip::ZipArchive::new(Cursor::new(bytes)) {
+        Ok(a) => a,
+        Err(e) => {
+            ctx.uninspectable(loc, format!("corrupt zip: {e}"));
+            return none();
+        }
+    };
+    let loc = loc.to_string();
     let mut text = String::new();
-    for i in 0..archive.len() {
-        if ctx.out_of_time(loc) {
-            break;
+    let mut done = false;
+    let mut next = 0;
+    Box::new(move |ctx: &mut Ctx| {
+        if done {
+            return None;
         }
-        let Some((name, data)) = zip_member(ctx, loc, archive, i) else {
-            continue;
-        };
-        if odf && name == "META-INF/manifest.xml" && contains(&data, b"encryption-data") {
-            return ctx.uninspectable(loc, "encrypted OpenDocument");
-        }
-        if is_xml(&name) {
-            if !layout_only(&name, odf) {
-                text.push_str(&xml_text(&data));
-                text.push('\n');
+        while next < archive.len() {
+            let i = next;
+            next += 1;
+            let Some((name, data)) = bounded::zip_member(ctx, &loc, bytes, &mut archive, i) else {
+                continue;
+            };
+            if odf && name == "META-INF/manifest.xml" && contains(&data, b"encryption-data") {
+                done = true;
+                ctx.uninspectable(&loc, "encrypted OpenDocument");
+                return None;
             }
-        } else {
-            binary_part(ctx, &format!("{loc}/{name}"), &data, depth);
+            if is_xml(&name) {
+                if !layout_only(&name, odf) {
+                    text.push_str(&xml_text(&data));
+                    text.push('\n');
+                }
+            } else if let Some(child) = binary_part(ctx, format!("{loc}/{name}"), data) {
+                return Some(child);
+            }
         }
-    }
-    ctx.text(loc, text);
+        done = true;
+        ctx.text(&loc, std::mem::take(&mut text));
+        None
+    })
 }
 
 /// A non-XML part: embedded documents are read; images are skipped; other
 /// package binaries (printer settings, obfuscated fonts) are noted as an
 /// anomaly, not held: they are the package's own plumbing, not attachments.
-fn binary_part(ctx: &mut Ctx, loc: &str, data: &[u8], depth: usize) {
-    match sniff("", data) {
-        Kind::Media => {}
-        Kind::Unknown => ctx.anomaly(loc, "office package part in an unknown binary format"),
-        _ => read_member(ctx, loc, data, depth + 1),
+fn binary_part<'a>(ctx: &mut Ctx, loc: String, data: Cow<'a, [u8]>) -> Option<Child<'a>> {
+    match sniff("", &data) {
+        Kind::Media => None,
+        Kind::Unknown => {
+            ctx.anomaly(&loc, "office package part in an unknown binary format");
+            None
+        }
+        _ => Some(Child::File {
+            loc,
+            declared: String::new(),
+            bytes: data,
+        }),
     }
 }
 
@@ -111,122 +124,6 @@ fn layout_only(name: &str, odf: bool) -> bool {
     ];
     let base = name.rsplit('/').next().unwrap_or(name);
     name.ends_with(".rels") || DIRS.iter().any(|d| name.contains(d)) || FILES.contains(&base)
-}
-
-/// Elements that end a line of text: paragraphs, headings, cells, rows,
-/// shared strings, list items.
-const BLOCK: &[&[u8]] = &[
-    b"p",
-    b"h",
-    b"tc",
-    b"tr",
-    b"c",
-    b"row",
-    b"si",
-    b"table-cell",
-    b"table-row",
-    b"list-item",
-    b"comment",
-    b"note",
-    b"annotation",
-];
-
-/// Empty elements that stand for whitespace.
-const SPACE: &[&[u8]] = &[b"tab", b"s", b"br", b"cr", b"line-break"];
-
-/// Attributes that carry document text: sheet names (`<sheet name=…>` in
-/// XLSX, `table:name` in ODS).
-const TEXT_ATTRS: &[&[u8]] = &[b"name"];
-
-/// The text of one XML part; a malformed part yields the text read so far
-/// (a reader that gives up on bad XML would let a broken tag hide a name).
-pub fn xml_text(xml: &[u8]) -> String {
-    let mut reader = quick_xml::Reader::from_reader(xml);
-    let mut state = State::default();
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e)) => state.start(&e, false),
-            Ok(Event::Empty(e)) => state.start(&e, true),
-            Ok(Event::End(e)) => state.end(e.local_name().as_ref()),
-            Ok(Event::Text(t)) => {
-                let text = t
-                    .unescape()
-                    .map(|c| c.into_owned())
-                    .unwrap_or_else(|_| String::from_utf8_lossy(&t).into_owned());
-                state.text(&text);
-            }
-            Ok(Event::CData(t)) => state.text(&String::from_utf8_lossy(&t)),
-            Ok(Event::Eof) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
-    state.out
-}
-
-#[derive(Default)]
-struct State {
-    out: String,
-    depth: usize,
-    /// Inside a spreadsheet cell whose value is a shared-string index.
-    shared_cell: bool,
-    in_value: bool,
-}
-
-impl State {
-    fn start(&mut self, e: &BytesStart, empty: bool) {
-        let name = e.local_name();
-        let name = name.as_ref();
-        match name {
-            b"c" => self.shared_cell = has_attr(e, b"t", b"s"),
-            b"v" => self.in_value = !empty,
-            _ => {}
-        }
-        for attr in e.attributes().flatten() {
-            if TEXT_ATTRS.contains(&attr.key.local_name().as_ref()) && is_sheet_or_table(name) {
-                if let Ok(v) = attr.unescape_value() {
-                    self.out.push_str(&v);
-                    self.out.push('\n');
-                }
-            }
-        }
-        if empty {
-            if SPACE.contains(&name) {
-                self.out.push(' ');
-            } else if name == b"noBreakHyphen" {
-                self.out.push('-'); // Word's non-breaking hyphen: 2024<hyphen>0117
-            }
-        } else {
-            self.depth += 1;
-        }
-    }
-
-    fn end(&mut self, name: &[u8]) {
-        self.depth = self.depth.saturating_sub(1);
-        if name == b"v" {
-            self.in_value = false;
-        }
-        // Children and grandchildren of the root are fields: docProps/core.xml
-        // (`dc:title` under the root), ODF meta.xml (under `office:meta`).
-        if BLOCK.contains(&name) || self.depth <= 2 {
-            self.out.push('\n');
-        }
-    }
-
-    fn text(&mut self, text: &str) {
-        if !(self.in_value && self.shared_cell) {
-            self.out.push_str(text);
-        }
-    }
-}
-
-fn is_sheet_or_table(name: &[u8]) -> bool {
-    name == b"sheet" || name == b"table"
-}
-
-fn has_attr(e: &BytesStart, key: &[u8], value: &[u8]) -> bool {
-    e.attributes()
-        .flatten()
-        .any(|a| a.key.as_ref() == key && a.value.as_ref() == value)
 }
 
 #[cfg(test)]

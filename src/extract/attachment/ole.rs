@@ -3,10 +3,12 @@
 //! password-protected OOXML (which Office wraps in OLE with an
 //! `EncryptionInfo` stream) and legacy `.doc`/`.xls`/`.ppt`.
 //!
-//! A `.msg` gives its subject, bodies (plain, HTML, and compressed RTF through
-//! [`super::lzfu`]), sender and recipient display names, and
-//! each attachment's name and data, read recursively (an attached `.msg` is an
-//! OLE storage inside this one and is walked in place).
+//! A `.msg` gives its subject, bodies (plain, HTML, and compressed RTF,
+//! returned for the walker to decode with [`super::lzfu`]), sender and
+//! recipient display names, and each attachment's name and data, returned
+//! one at a time (an attached `.msg` is an OLE storage inside this one: it
+//! is returned as a [`Child::OleMessage`], which the walker reads with
+//! [`message`]).
 //!
 //! Legacy binary Office files are not parsed: their text is taken by a string
 //! scan of every stream (runs of UTF-16LE and of 8-bit code-page text, which is
@@ -14,7 +16,8 @@
 //! reader would find, plus some noise; the part also gets an anomaly so a
 //! reviewer knows the reading was approximate.
 
-use super::{read_member, Ctx};
+use crate::extract::{at, html, none, text, Child, Ctx, Found};
+use std::borrow::Cow;
 use std::io::{Cursor, Read, Seek};
 
 type Ole<'a> = cfb::CompoundFile<Cursor<&'a [u8]>>;
@@ -35,19 +38,23 @@ const MSG_TEXT: &[(&str, &str)] = &[
 const MIN_RUN: usize = 4;
 
 /// Reads the compound file at `loc`.
-pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
+pub fn read<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8]) -> Found<'a> {
     let mut file = match cfb::CompoundFile::open(Cursor::new(bytes)) {
         Ok(f) => f,
-        Err(e) => return ctx.uninspectable(loc, format!("corrupt OLE file: {e}")),
+        Err(e) => {
+            ctx.uninspectable(loc, format!("corrupt OLE file: {e}"));
+            return none();
+        }
     };
     if file.exists("/EncryptionInfo") || file.exists("/EncryptedPackage") {
-        return ctx.uninspectable(loc, "encrypted Office document");
+        ctx.uninspectable(loc, "encrypted Office document");
+        return none();
     }
     if file.exists("/__properties_version1.0") {
-        let max = bytes.len() as u64;
-        return msg(ctx, loc, &mut file, ("/", max), depth);
+        return message(ctx, loc, bytes, "/");
     }
     legacy(ctx, loc, &mut file, bytes.len() as u64);
+    none()
 }
 
 /// One stream's bytes, bounded by the file size (a lying directory entry
@@ -59,43 +66,82 @@ fn stream(file: &mut Ole, path: &str, max: u64) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Walks a message storage (`/` or an embedded message's storage); `max`
-/// is the file size, the bound on any stream.
-fn msg(ctx: &mut Ctx, loc: &str, file: &mut Ole, (dir, max): (&str, u64), depth: usize) {
+/// Reads the message storage `dir` (`/`, or an embedded message's storage)
+/// of the OLE file `bytes`, located at `loc`: its texts now, then its
+/// compressed-RTF body and its attachments, one at a time.
+pub fn message<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8], dir: &str) -> Found<'a> {
+    let mut file = match cfb::CompoundFile::open(Cursor::new(bytes)) {
+        Ok(f) => f,
+        Err(e) => {
+            ctx.uninspectable(loc, format!("corrupt OLE file: {e}"));
+            return none();
+        }
+    };
+    // The file size: the bound on any stream.
+    let max = bytes.len() as u64;
     let prefix = format!("{loc}/");
     for (tag, leaf) in MSG_TEXT {
-        if let Some(text) = string_prop(file, dir, tag, max) {
-            ctx.text(&crate::extract::at(&prefix, leaf), text);
+        if let Some(text) = string_prop(&mut file, dir, tag, max) {
+            ctx.text(&at(&prefix, leaf), text);
         }
     }
-    if let Some(rtf) = stream(file, &join(dir, "__substg1.0_10090102"), max) {
-        super::lzfu::read_body(ctx, &format!("{prefix}body"), &rtf);
-    }
-    if let Some(html) = stream(file, &join(dir, "__substg1.0_10130102"), max) {
-        let html = String::from_utf8_lossy(&html);
-        ctx.text(
-            &format!("{prefix}body"),
-            crate::extract::html::to_text(&html),
-        );
-    }
-    let attachments: Vec<String> = match file.read_storage(dir) {
-        Ok(entries) => entries
-            .filter(|e| e.is_storage() && e.name().starts_with("__attach_version1.0_"))
-            .map(|e| e.path().to_string_lossy().into_owned())
-            .collect(),
-        Err(_) => return,
-    };
-    for (n, att) in attachments.iter().enumerate() {
-        if n >= ctx.limits.max_archive_entries || ctx.out_of_time(loc) {
-            break;
+    let mut rtf = stream(&mut file, &join(dir, "__substg1.0_10090102"), max).map(|rtf| {
+        Child::CompressedRtf {
+            loc: format!("{prefix}body"),
+            bytes: Cow::Owned(rtf),
         }
-        attachment(ctx, &prefix, file, (att, max), depth);
+    });
+    let dir = dir.to_string();
+    let mut attachments: Option<std::vec::IntoIter<String>> = None;
+    let mut n = 0;
+    Box::new(move |ctx: &mut Ctx| {
+        if let Some(body) = rtf.take() {
+            return Some(body);
+        }
+        if attachments.is_none() {
+            html_body(ctx, &prefix, &mut file, &dir, max);
+            attachments = Some(attachment_dirs(&mut file, &dir)?.into_iter());
+        }
+        for att in attachments.as_mut()?.by_ref() {
+            if n >= ctx.limits.max_archive_entries {
+                return None;
+            }
+            n += 1;
+            if let Some(child) = attachment(ctx, &prefix, &mut file, (&att, max), bytes) {
+                return Some(child);
+            }
+        }
+        None
+    })
+}
+
+fn html_body(ctx: &mut Ctx, prefix: &str, file: &mut Ole, dir: &str, max: u64) {
+    if let Some(markup) = stream(file, &join(dir, "__substg1.0_10130102"), max) {
+        let markup = String::from_utf8_lossy(&markup);
+        ctx.text(&format!("{prefix}body"), html::to_text(&markup));
     }
 }
 
-/// One `.msg` attachment: its name is text, its data is read as an
-/// attachment, an embedded message is walked in place.
-fn attachment(ctx: &mut Ctx, prefix: &str, file: &mut Ole, (dir, max): (&str, u64), depth: usize) {
+/// The storages of a message's attachments; `None` when it cannot be listed.
+fn attachment_dirs(file: &mut Ole, dir: &str) -> Option<Vec<String>> {
+    let entries = file.read_storage(dir).ok()?;
+    Some(
+        entries
+            .filter(|e| e.is_storage() && e.name().starts_with("__attach_version1.0_"))
+            .map(|e| e.path().to_string_lossy().into_owned())
+            .collect(),
+    )
+}
+
+/// One `.msg` attachment: its name is text; its data is returned as a file,
+/// an embedded message as the storage to read in place.
+fn attachment<'a>(
+    ctx: &mut Ctx,
+    prefix: &str,
+    file: &mut Ole,
+    (dir, max): (&str, u64),
+    bytes: &'a [u8],
+) -> Option<Child<'a>> {
     let name = string_prop(file, dir, "3707", max)
         .or_else(|| string_prop(file, dir, "3704", max))
         .unwrap_or_else(|| dir.rsplit('/').next().unwrap_or(dir).to_string());
@@ -103,21 +149,24 @@ fn attachment(ctx: &mut Ctx, prefix: &str, file: &mut Ole, (dir, max): (&str, u6
     ctx.text(&loc, name);
     let embedded = join(dir, "__substg1.0_3701000D");
     if file.is_storage(&embedded) {
-        if depth + 1 > ctx.limits.max_depth {
-            let max = ctx.limits.max_depth;
-            return ctx.uninspectable(&loc, format!("nested deeper than the limit of {max}"));
-        }
-        return msg(ctx, &loc, file, (&embedded, max), depth + 1);
+        return Some(Child::OleMessage {
+            loc,
+            file: bytes,
+            dir: embedded,
+        });
     }
-    if let Some(data) = stream(file, &join(dir, "__substg1.0_37010102"), max) {
-        read_member(ctx, &loc, &data, depth + 1);
-    }
+    let data = stream(file, &join(dir, "__substg1.0_37010102"), max)?;
+    Some(Child::File {
+        loc,
+        declared: String::new(),
+        bytes: Cow::Owned(data),
+    })
 }
 
 /// A string property in its UTF-16 (`001F`) or 8-bit (`001E`) form.
 fn string_prop(file: &mut Ole, dir: &str, tag: &str, max: u64) -> Option<String> {
     if let Some(b) = stream(file, &join(dir, &format!("__substg1.0_{tag}001F")), max) {
-        return Some(utf16le(&b));
+        return Some(text::utf16le(&b));
     }
     let b = stream(file, &join(dir, &format!("__substg1.0_{tag}001E")), max)?;
     Some(encoding_rs::WINDOWS_1252.decode(&b).0.into_owned())
@@ -125,16 +174,6 @@ fn string_prop(file: &mut Ole, dir: &str, tag: &str, max: u64) -> Option<String>
 
 fn join(dir: &str, name: &str) -> String {
     format!("{}/{name}", dir.trim_end_matches('/'))
-}
-
-pub fn utf16le(b: &[u8]) -> String {
-    let units: Vec<u16> = b
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .collect();
-    String::from_utf16_lossy(&units)
-        .trim_end_matches('\0')
-        .to_string()
 }
 
 /// Legacy Office: a string scan of every stream.
@@ -218,12 +257,7 @@ mod tests {
     fn not_ole_is_corrupt() {
         let limits = crate::extract::Limits::default();
         let mut ctx = Ctx::new(&limits);
-        read(
-            &mut ctx,
-            "a",
-            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 truncated",
-            0,
-        );
+        read(&mut ctx, "a", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 truncated");
         assert!(ctx.out.uninspectable[0].reason.starts_with("corrupt OLE"));
     }
 }

@@ -17,9 +17,9 @@
 //! lopdf. A panic inside the parser is caught and reported as a
 //! corrupt PDF (defence in depth: hostile input must not take the filter down).
 
-use super::office::xml_text;
 use super::pdfscan::streams_within_limits;
-use super::Ctx;
+use super::xml::xml_text;
+use crate::extract::Ctx;
 use lopdf::content::Content;
 use lopdf::{Dictionary, Document, Encoding, Object};
 use std::collections::BTreeMap;

@@ -11,7 +11,7 @@
 //! `#hh` unescaping, so `/Flate#44ecode` is `/FlateDecode` here as in lopdf.
 
 use super::bounded::{self, Stop};
-use super::Ctx;
+use crate::extract::Ctx;
 use std::io::Write;
 
 /// A stream filter that can expand its input.

@@ -9,7 +9,7 @@
 //! `\info` group is kept: its title, subject, author and keywords are text.
 //! Work is linear in the input; the group stack is bounded.
 
-use super::Ctx;
+use crate::extract::Ctx;
 
 /// Destinations whose contents are not document text.
 const SKIP: &[&str] = &[

@@ -7,12 +7,15 @@
 //! attachment), and the string-valued MAPI properties of the message and of
 //! each attachment (PR_BODY, the long file name, display names…), with
 //! PR_ATTACH_DATA_OBJ as attachment data, and the rich-text body
-//! (PR_RTF_COMPRESSED, decoded by [`super::lzfu`] and read as RTF), which is
-//! often the only body of a message Outlook wrote in rich text.
+//! (PR_RTF_COMPRESSED, returned for the walker to decode with
+//! [`super::lzfu`] and read as RTF), which is often the only body of a
+//! message Outlook wrote in rich text. Attachment data and the compressed
+//! body are borrowed from the stream, and handed over one at a time.
 //! Lengths are checked against the input; nothing is allocated from a length
 //! field that the input does not back.
 
-use super::{read_member, Ctx};
+use crate::extract::{none, text, Child, Ctx, Found};
+use std::borrow::Cow;
 
 const SIGNATURE: u32 = 0x223E_9F78;
 const ATT_SUBJECT: u16 = 0x8004;
@@ -25,16 +28,18 @@ const ATT_ATTACHMENT: u16 = 0x9005;
 
 /// One attachment being assembled from its attributes.
 #[derive(Default)]
-struct Attachment {
+struct Attachment<'a> {
     title: Option<String>,
     /// Its MAPI properties; `data` also takes attAttachData.
-    props: Props,
+    props: Props<'a>,
 }
 
-/// Reads the TNEF stream at `loc`.
-pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
+/// Reads the TNEF stream at `loc`: the message's text now, then the
+/// compressed-RTF body and each attachment, one at a time.
+pub fn read<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8]) -> Found<'a> {
     if u32_at(bytes, 0) != Some(SIGNATURE) {
-        return ctx.uninspectable(loc, "corrupt TNEF: bad signature");
+        ctx.uninspectable(loc, "corrupt TNEF: bad signature");
+        return none();
     }
     let mut pos = 6; // signature and legacy key
     let mut attachments: Vec<Attachment> = Vec::new();
@@ -48,7 +53,7 @@ pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
         match (level, id, attachments.last_mut()) {
             (_, ATT_ATTACH_REND_DATA, _) => attachments.push(Attachment::default()),
             (2, ATT_ATTACH_TITLE, Some(a)) => a.title = Some(cstring(data)),
-            (2, ATT_ATTACH_DATA, Some(a)) => a.props.data = Some(data.to_vec()),
+            (2, ATT_ATTACH_DATA, Some(a)) => a.props.data = Some(data),
             (2, ATT_ATTACHMENT, Some(a)) => mapi_props(data, &mut a.props),
             (1, ATT_SUBJECT, _) | (1, ATT_BODY, _) => message.texts.push(cstring(data)),
             (1, ATT_MAPI_PROPS, _) => mapi_props(data, &mut message),
@@ -57,20 +62,32 @@ pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8], depth: usize) {
     }
     let body = format!("{loc}/body");
     ctx.text(&body, message.texts.join("\n"));
-    if let Some(rtf) = message.rtf {
-        super::lzfu::read_body(ctx, &body, &rtf);
-    }
-    for (n, a) in attachments.into_iter().enumerate() {
-        if n >= ctx.limits.max_archive_entries {
-            let max = ctx.limits.max_archive_entries;
-            return ctx.uninspectable(loc, format!("more than {max} archive entries"));
+    let mut rtf = message.rtf.map(|rtf| Child::CompressedRtf {
+        loc: body,
+        bytes: Cow::Borrowed(rtf),
+    });
+    let loc = loc.to_string();
+    let mut attachments = attachments.into_iter().enumerate();
+    Box::new(move |ctx: &mut Ctx| {
+        if let Some(body) = rtf.take() {
+            return Some(body);
         }
-        attachment(ctx, loc, n, a, depth);
-    }
+        for (n, a) in attachments.by_ref() {
+            if n >= ctx.limits.max_archive_entries {
+                let max = ctx.limits.max_archive_entries;
+                ctx.uninspectable(&loc, format!("more than {max} archive entries"));
+                return None;
+            }
+            if let Some(data) = attachment(ctx, &loc, n, a) {
+                return Some(data);
+            }
+        }
+        None
+    })
 }
 
-/// Reports one attachment's name and properties, and reads its data.
-fn attachment(ctx: &mut Ctx, loc: &str, n: usize, a: Attachment, depth: usize) {
+/// Reports one attachment's name and properties; its data, if any, as a file.
+fn attachment<'a>(ctx: &mut Ctx, loc: &str, n: usize, a: Attachment<'a>) -> Option<Child<'a>> {
     let name = a
         .props
         .name
@@ -78,9 +95,11 @@ fn attachment(ctx: &mut Ctx, loc: &str, n: usize, a: Attachment, depth: usize) {
         .unwrap_or_else(|| format!("attachment-{n}"));
     let member = format!("{loc}/{}", name.replace('/', "_"));
     ctx.text(&member, format!("{name}\n{}", a.props.texts.join("\n")));
-    if let Some(data) = a.props.data {
-        read_member(ctx, &member, &data, depth + 1);
-    }
+    a.props.data.map(|data| Child::File {
+        loc: member,
+        declared: String::new(),
+        bytes: Cow::Borrowed(data),
+    })
 }
 
 /// One attribute at `pos`: (level, attribute id, data, next position).
@@ -124,20 +143,20 @@ const PR_RTF_COMPRESSED: u16 = 0x1009;
 
 /// What a MAPI property list holds that we read.
 #[derive(Default)]
-struct Props {
+struct Props<'a> {
     /// String values (subject, body, display names, file names…).
     texts: Vec<String>,
     /// PR_ATTACH_DATA_OBJ / PR_ATTACH_DATA_BIN.
-    data: Option<Vec<u8>>,
+    data: Option<&'a [u8]>,
     /// PR_ATTACH_LONG_FILENAME.
     name: Option<String>,
     /// PR_RTF_COMPRESSED.
-    rtf: Option<Vec<u8>>,
+    rtf: Option<&'a [u8]>,
 }
 
 /// Parses a MAPI property list. Stops quietly at the first property it
 /// cannot size (what was read so far is kept).
-fn mapi_props(b: &[u8], props: &mut Props) {
+fn mapi_props<'a>(b: &'a [u8], props: &mut Props<'a>) {
     let Some(count) = u32_at(b, 0) else { return };
     let mut pos = 4;
     for _ in 0..count {
@@ -148,7 +167,7 @@ fn mapi_props(b: &[u8], props: &mut Props) {
     }
 }
 
-fn mapi_prop(b: &[u8], pos: usize, props: &mut Props) -> Option<usize> {
+fn mapi_prop<'a>(b: &'a [u8], pos: usize, props: &mut Props<'a>) -> Option<usize> {
     let ptype = u16_at(b, pos)?;
     let id = u16_at(b, pos + 2)?;
     let mut pos = pos + 4;
@@ -180,14 +199,14 @@ fn mapi_prop(b: &[u8], pos: usize, props: &mut Props) -> Option<usize> {
     Some(pos)
 }
 
-fn prop_value(props: &mut Props, ptype: u16, id: u16, value: &[u8]) {
+fn prop_value<'a>(props: &mut Props<'a>, ptype: u16, id: u16, value: &'a [u8]) {
     match (ptype, id) {
-        (PT_UNICODE, _) => props.texts.push(super::ole::utf16le(value)),
+        (PT_UNICODE, _) => props.texts.push(text::utf16le(value)),
         (PT_STRING8, _) => props.texts.push(cstring(value)),
-        (PT_BINARY, PR_ATTACH_DATA_OBJ) => props.data = Some(value.to_vec()),
+        (PT_BINARY, PR_ATTACH_DATA_OBJ) => props.data = Some(value),
         // An embedded object starts with its 16-byte interface id.
-        (PT_OBJECT, PR_ATTACH_DATA_OBJ) => props.data = value.get(16..).map(<[u8]>::to_vec),
-        (PT_BINARY, PR_RTF_COMPRESSED) => props.rtf = Some(value.to_vec()),
+        (PT_OBJECT, PR_ATTACH_DATA_OBJ) => props.data = value.get(16..),
+        (PT_BINARY, PR_RTF_COMPRESSED) => props.rtf = Some(value),
         _ => {}
     }
     if id == PR_ATTACH_LONG_FILENAME {
@@ -274,7 +293,12 @@ mod tests {
     fn run(bytes: &[u8]) -> crate::extract::Extraction {
         let limits = crate::extract::Limits::default();
         let mut ctx = Ctx::new(&limits);
-        read(&mut ctx, "attachment:winmail.dat", bytes, 0);
+        // Through the walker: the compressed body and attachments are children.
+        let (loc, kind) = (
+            "attachment:winmail.dat",
+            crate::extract::attachment::Kind::Tnef,
+        );
+        crate::extract::walk::dispatch(&mut ctx, loc, kind, "", bytes, 0);
         ctx.out
     }
 

@@ -1,0 +1,201 @@
+//! Transfer decodings that more than one reader needs: lenient base64 and
+//! quoted-printable (RFC 2045, read as clients read them), and ISO-2022-JP
+//! encoded words with no-op escape pairs removed. Pure functions over bytes.
+
+use super::Ctx;
+use base64::Engine;
+
+/// RFC 2045 §6.8: characters outside the alphabet are ignored; data after the
+/// padding and missing padding are tolerated. Either is an anomaly. The
+/// clean characters are decoded a chunk at a time, so a large attachment is
+/// not copied once more before it is decoded.
+pub fn lenient_base64(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Vec<u8> {
+    // A multiple of 4: every chunk but the last decodes to whole bytes.
+    const CHUNK: usize = 64 * 1024;
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let mut out: Vec<u8> = Vec::with_capacity(body.len() / 4 * 3 + 3);
+    let mut clean: Vec<u8> = Vec::with_capacity(CHUNK.min(body.len()));
+    let mut stray = false;
+    let mut failed = false;
+    for &b in body {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => clean.push(b),
+            b'=' | b'\r' | b'\n' | b' ' | b'\t' => {}
+            _ => stray = true,
+        }
+        if clean.len() == CHUNK {
+            failed |= engine.decode_vec(&clean, &mut out).is_err();
+            clean.clear();
+        }
+    }
+    if stray {
+        ctx.anomaly(loc, "base64 with characters outside its alphabet (ignored)");
+    }
+    if clean.len() % 4 == 1 {
+        clean.pop(); // one leftover character carries no whole byte
+    }
+    failed |= engine.decode_vec(&clean, &mut out).is_err();
+    if failed {
+        return Vec::new();
+    }
+    out
+}
+
+/// Lenient quoted-printable: soft breaks joined, valid escapes (either case)
+/// decoded, invalid ones kept as written.
+pub fn quoted_printable(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] != b'=' {
+            out.push(body[i]);
+            i += 1;
+            continue;
+        }
+        let rest = &body[i + 1..];
+        let ws = rest
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        if rest[ws..].starts_with(b"\r\n") {
+            i += 1 + ws + 2;
+        } else if rest[ws..].starts_with(b"\n") {
+            i += 1 + ws + 1;
+        } else if let Some(v) = rest
+            .get(..2)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b'=');
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The ISO-2022-JP encoded words of a raw header value (RFC 2047) read with
+/// no-op escape pairs removed, adjacent words' bytes joined first (a pair may
+/// straddle two words). `None` when there is no such word.
+pub fn iso2022_encoded_words(raw: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut bytes: Vec<u8> = Vec::new();
+    let mut rest = raw;
+    let mut found = false;
+    while let Some(start) = rest.find("=?") {
+        let word = &rest[start + 2..];
+        let mut fields = word.splitn(4, '?');
+        let (Some(charset), Some(enc), Some(text)) = (fields.next(), fields.next(), fields.next())
+        else {
+            break;
+        };
+        // The encoded text ends at the next `?`, which must open the `?=`.
+        let end = charset.len() + enc.len() + text.len() + 2;
+        if !word[end..].starts_with("?=") {
+            break;
+        }
+        let between = &rest[..start];
+        if !between.trim().is_empty() || !charset.to_ascii_lowercase().starts_with("iso-2022-jp") {
+            flush(&mut out, &mut bytes);
+            out.push_str(between);
+        }
+        if charset.to_ascii_lowercase().starts_with("iso-2022-jp") {
+            found = true;
+            match enc {
+                "B" | "b" => {
+                    use base64::Engine;
+                    let engine = base64::engine::general_purpose::STANDARD_NO_PAD;
+                    bytes.extend(
+                        engine
+                            .decode(text.trim_end_matches('='))
+                            .unwrap_or_default(),
+                    );
+                }
+                _ => bytes.extend(quoted_printable(text.replace('_', " ").as_bytes())),
+            }
+        } else {
+            out.push_str(&rest[start..start + 2 + end + 2]);
+        }
+        rest = &word[end + 2..];
+    }
+    flush(&mut out, &mut bytes);
+    out.push_str(rest);
+    return found.then_some(out);
+
+    fn flush(out: &mut String, bytes: &mut Vec<u8>) {
+        let pruned = without_empty_escapes(bytes);
+        out.push_str(
+            &encoding_rs::ISO_2022_JP
+                .decode_without_bom_handling(&pruned)
+                .0,
+        );
+        bytes.clear();
+    }
+}
+
+/// `bytes` with every ISO 2022 escape sequence removed that is directly
+/// followed by another (it selects a character set no character uses).
+pub fn without_empty_escapes(bytes: &[u8]) -> Vec<u8> {
+    let escape_len = |at: usize| -> Option<usize> {
+        match bytes.get(at..at + 3)? {
+            [0x1b, b'(' | b'$', b'@' | b'A'..=b'J'] => Some(3),
+            [0x1b, b'$', b'(' | b')'] => bytes.get(at + 3).map(|_| 4),
+            _ => None,
+        }
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(len) = escape_len(i) {
+            if bytes.get(i + len) == Some(&0x1b) && escape_len(i + len).is_some() {
+                i += len;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso2022_words_are_joined_then_pruned() {
+        // "Harrow ESC $B" and "ESC (B gate" in two words: the pair straddles them.
+        let raw = "=?ISO-2022-JP?B?SGFycm93GyRC?= =?iso-2022-jp?Q?=1B(Bgate?= Shipping";
+        assert_eq!(
+            iso2022_encoded_words(raw).as_deref(),
+            Some("Harrowgate Shipping")
+        );
+        assert_eq!(iso2022_encoded_words("=?utf-8?q?x?= plain"), None);
+    }
+
+    #[test]
+    fn qp_soft_breaks_and_bad_escapes() {
+        assert_eq!(
+            quoted_printable(b"Harrow=\r\ngate =3d =ZZ =c3=a9"),
+            "Harrowgate = =ZZ é".as_bytes()
+        );
+    }
+
+    #[test]
+    fn base64_with_garbage() {
+        let limits = Default::default();
+        let mut ctx = Ctx::new(&limits);
+        assert_eq!(
+            lenient_base64(&mut ctx, "body", b"SGVs!bG8*gd29y\r\nbGQ"),
+            b"Hello world"
+        );
+        assert_eq!(ctx.out.anomalies.len(), 1);
+    }
+}
