@@ -5,8 +5,8 @@
 
 use super::super::audit::AuditEvent;
 use super::super::held::{
-    binding, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld,
-    STATUS_KINDS,
+    binding, trail_allows, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary,
+    NewHeld,
 };
 use super::super::{NewNotice, Quarantine, Review, StoreError};
 use super::PgStore;
@@ -41,26 +41,7 @@ fn trail_agrees(c: &mut impl GenericClient, id: &str, from: HeldStatus) -> Resul
             &[&id],
         )?
         .map(|r| r.get(0));
-    let trail = last.and_then(|k| STATUS_KINDS.iter().find(|(n, _)| *n == k).map(|(_, s)| *s));
-    let resolving = from == HeldStatus::Releasing && trail == Some(HeldStatus::Held);
-    if trail == Some(from) || resolving {
-        return Ok(());
-    }
-    match (current(c, id)?, trail) {
-        (None, _) => Err(StoreError::NotFound(id.to_string())),
-        (Some(status), Some(t)) if status == t => Err(StoreError::WrongStatus {
-            id: id.to_string(),
-            status,
-            wanted: from,
-        }),
-        _ => {
-            tracing::error!(
-                message = id,
-                "held status disagrees with the audit trail: refused"
-            );
-            Err(StoreError::Damaged(id.to_string()))
-        }
-    }
+    trail_allows(id, from, last.as_deref(), || current(c, id))
 }
 
 fn transition(
