@@ -46,6 +46,51 @@ impl std::fmt::Display for HeldStatus {
     }
 }
 
+/// What a verdict does with a message. Actions order by severity: when
+/// several rules fire, the greatest wins. Decided by the policy; defined
+/// here, the lowest layer that keeps one, so a held record's action is the
+/// same type from the verdict to the row and back (stored, and shown in the
+/// API's JSON, as the lowercase name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Pass,
+    Encrypt,
+    Hold,
+    Reject,
+}
+
+impl Action {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "pass" => Action::Pass,
+            "encrypt" => Action::Encrypt,
+            "hold" => Action::Hold,
+            "reject" => Action::Reject,
+            other => {
+                return Err(format!(
+                    "unknown action {other:?} (pass, encrypt, hold, reject)"
+                ))
+            }
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Pass => "pass",
+            Action::Encrypt => "encrypt",
+            Action::Hold => "hold",
+            Action::Reject => "reject",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A message to hold, as the act stage hands it over.
 #[derive(Debug, Clone)]
 pub struct NewHeld {
@@ -53,7 +98,7 @@ pub struct NewHeld {
     pub id: String,
     pub from: String,
     pub to: Vec<String>,
-    pub action: String,
+    pub action: Action,
     pub rules: Vec<String>,
     /// Ids of the clients and matters mentioned (for the queue's filters;
     /// ids, not the words that matched).
@@ -75,7 +120,7 @@ pub struct HeldSummary {
     pub status: HeldStatus,
     pub from: String,
     pub to: Vec<String>,
-    pub action: String,
+    pub action: Action,
     pub rules: Vec<String>,
     pub clients: Vec<String>,
     pub matters: Vec<String>,

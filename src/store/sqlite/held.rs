@@ -4,8 +4,8 @@
 
 use super::super::audit::AuditEvent;
 use super::super::held::{
-    binding, trail_allows, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary,
-    NewHeld,
+    binding, trail_allows, Action, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus,
+    HeldSummary, NewHeld,
 };
 use super::super::{NewNotice, Quarantine, Review, StoreError};
 use super::{now, SqliteStore};
@@ -154,7 +154,7 @@ impl Quarantine for SqliteStore {
         let received_at = now();
         let envelope = json!({"from": msg.from, "to": msg.to}).to_string();
         let rules = serde_json::to_string(&msg.rules)?;
-        let bound = binding(&id, &received_at, &envelope, &msg.action, &rules);
+        let bound = binding(&id, &received_at, &envelope, msg.action.as_str(), &rules);
         let (raw_nonce, raw) = self.sealer.seal(bound.as_bytes(), &msg.raw);
         let (verdict_nonce, verdict_ct) = self.sealer.seal(
             format!("{bound}/verdict").as_bytes(),
@@ -462,5 +462,18 @@ impl rusqlite::types::FromSql for HeldStatus {
         HeldStatus::parse(s).ok_or_else(|| {
             rusqlite::types::FromSqlError::Other(format!("unknown held status {s:?}").into())
         })
+    }
+}
+
+/// A held record's action, stored as its lowercase name like the status.
+impl rusqlite::ToSql for Action {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for Action {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        Action::parse(v.as_str()?).map_err(|why| rusqlite::types::FromSqlError::Other(why.into()))
     }
 }

@@ -9,7 +9,7 @@ fn msg() -> NewHeld {
         id: crate::store::new_id(),
         from: "a@firm.example".into(),
         to: vec!["b@x.example".into()],
-        action: "hold".into(),
+        action: held::Action::Hold,
         rules: vec!["unauthorised-recipient".into()],
         clients: vec!["C-10442".into()],
         matters: vec!["2024-0117".into()],
