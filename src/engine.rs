@@ -36,7 +36,7 @@ impl Engine {
                     found.push(format!("[[example]] {:?}: {why}", e.file));
                 }
             }
-            problems.extend(found.into_iter().map(|r| Problem::at(path, None, r)));
+            found.into_iter().for_each(|r| problems.add(r));
             compiled = Some((patterns, rules));
         })?;
         let (patterns, rules) = compiled.expect("load_checked runs the check on every load");

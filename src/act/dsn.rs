@@ -80,7 +80,7 @@ pub async fn hold_unsent(store: Handle, id: &str, sender: &str, dsn: Vec<u8>) {
         id: crate::store::new_id(),
         from: String::new(),
         to: vec![sender.to_string()],
-        action: "hold".into(),
+        action: crate::store::held::Action::Hold,
         rules: vec![UNSENT_RULE.into()],
         clients: Vec::new(),
         matters: Vec::new(),

@@ -27,7 +27,7 @@ pub async fn hold(
         id: id.to_string(),
         from: tx.from.clone(),
         to: tx.rcpts.clone(),
-        action: verdict.action.as_str().to_string(),
+        action: verdict.action,
         rules: verdict.rule_names(),
         clients: verdict.clients.clone(),
         matters: verdict.matters.clone(),

@@ -5,7 +5,7 @@
 //! Matters are the bulk (a million is normal), so they are stored column-wise in
 //! one text arena rather than a `Vec` of structs with several `String`s each.
 
-use super::error::Problem;
+use super::error::Problems;
 use crate::text::address::{normalise_address, normalise_domain};
 use chrono::NaiveDate;
 use std::collections::HashMap;
@@ -154,20 +154,21 @@ impl Sources {
     }
 }
 
-/// Loads and validates all three files, collecting every problem.
-pub fn load(clients: &Path, matters: &Path, waivers: &Path) -> Result<Dictionaries, Vec<Problem>> {
-    let mut problems = Vec::new();
+/// Loads and validates all three files; every bad row goes to `problems`
+/// against its file and line (the load is refused if there is any).
+pub fn load(
+    clients: &Path,
+    matters: &Path,
+    waivers: &Path,
+    problems: &mut Problems,
+) -> Dictionaries {
     let mut dict = Dictionaries::default();
     dict.sources.clients = clients.to_path_buf();
     dict.sources.matters = matters.to_path_buf();
-    load_clients(clients, &mut dict, &mut problems);
-    load_matters(matters, &mut dict, &mut problems);
-    load_waivers(waivers, &mut dict, &mut problems);
-    if problems.is_empty() {
-        Ok(dict)
-    } else {
-        Err(problems)
-    }
+    problems.reading(clients, |p| load_clients(clients, &mut dict, p));
+    problems.reading(matters, |p| load_matters(matters, &mut dict, p));
+    problems.reading(waivers, |p| load_waivers(waivers, &mut dict, p));
+    dict
 }
 
 /// Reads a CSV file whose header must contain `columns` (in any order); calls
@@ -175,16 +176,16 @@ pub fn load(clients: &Path, matters: &Path, waivers: &Path) -> Result<Dictionari
 fn read_csv(
     path: &Path,
     columns: &[&str],
-    problems: &mut Vec<Problem>,
-    mut row: impl FnMut(usize, Vec<&str>, &mut Vec<Problem>),
+    problems: &mut Problems,
+    mut row: impl FnMut(usize, Vec<&str>, &mut Problems),
 ) {
     let mut reader = match csv::ReaderBuilder::new().flexible(false).from_path(path) {
         Ok(r) => r,
-        Err(e) => return problems.push(Problem::at(path, None, format!("cannot read: {e}"))),
+        Err(e) => return problems.add(format!("cannot read: {e}")),
     };
     let header = match reader.headers() {
         Ok(h) => h.clone(),
-        Err(e) => return problems.push(Problem::at(path, Some(1), csv_reason(&e))),
+        Err(e) => return problems.line(1, csv_reason(&e)),
     };
     let mut positions = Vec::with_capacity(columns.len());
     for col in columns {
@@ -193,13 +194,7 @@ fn read_csv(
             .position(|h| h.trim().trim_start_matches('\u{feff}') == *col)
         {
             Some(p) => positions.push(p),
-            None => {
-                return problems.push(Problem::at(
-                    path,
-                    Some(1),
-                    format!("missing column `{col}` in header row"),
-                ))
-            }
+            None => return problems.line(1, format!("missing column `{col}` in header row")),
         }
     }
     let mut record = csv::StringRecord::new();
@@ -218,8 +213,10 @@ fn read_csv(
                 row(line, fields, problems);
             }
             Err(e) => {
-                let line = e.position().map(|p| p.line() as usize);
-                problems.push(Problem::at(path, line, csv_reason(&e)));
+                match e.position() {
+                    Some(p) => problems.line(p.line() as usize, csv_reason(&e)),
+                    None => problems.add(csv_reason(&e)),
+                }
                 if !matches!(
                     e.kind(),
                     csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }
@@ -248,22 +245,21 @@ fn list(field: &str) -> impl Iterator<Item = &str> {
     field.split(';').map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn load_clients(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem>) {
+fn load_clients(path: &Path, dict: &mut Dictionaries, problems: &mut Problems) {
     read_csv(
         path,
         &["client_id", "name", "aliases", "domains"],
         problems,
         |line, f, problems| {
-            let bad = |reason: String| Problem::at(path, Some(line), reason);
             let (id, name) = (f[0], f[1]);
             if id.is_empty() {
-                return problems.push(bad("empty client_id".into()));
+                return problems.line(line, "empty client_id");
             }
             if name.is_empty() {
-                return problems.push(bad(format!("client {id}: empty name")));
+                return problems.line(line, format!("client {id}: empty name"));
             }
             if dict.client_by_id.contains_key(id) {
-                return problems.push(bad(format!("duplicate client_id {id}")));
+                return problems.line(line, format!("duplicate client_id {id}"));
             }
             let aliases = list(f[2])
                 .map(|a| match a.strip_prefix('~') {
@@ -282,9 +278,10 @@ fn load_clients(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem
             for d in list(f[3]) {
                 match normalise_domain(d) {
                     Ok(d) => domains.push(d),
-                    Err(reason) => problems.push(bad(format!(
-                        "client {id}: malformed domain {d:?}: {reason}"
-                    ))),
+                    Err(reason) => problems.line(
+                        line,
+                        format!("client {id}: malformed domain {d:?}: {reason}"),
+                    ),
                 }
             }
             dict.client_by_id
@@ -300,7 +297,7 @@ fn load_clients(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem
     );
 }
 
-fn load_matters(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem>) {
+fn load_matters(path: &Path, dict: &mut Dictionaries, problems: &mut Problems) {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let cols = [
         "matter_number",
@@ -310,40 +307,42 @@ fn load_matters(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem
         "screened",
     ];
     read_csv(path, &cols, problems, |line, f, problems| {
-        let bad = |reason: String| Problem::at(path, Some(line), reason);
         let number = f[0];
         if number.is_empty() {
-            return problems.push(bad("empty matter_number".into()));
+            return problems.line(line, "empty matter_number");
         }
         if let Err(reason) = crate::text::matter_key::check_number(number) {
-            return problems.push(bad(format!("matter {number}: {reason}")));
+            return problems.line(line, format!("matter {number}: {reason}"));
         }
         if let Some(first) = seen.insert(number.to_string(), line) {
-            return problems.push(bad(format!(
-                "duplicate matter_number {number} (first on line {first})"
-            )));
+            return problems.line(
+                line,
+                format!("duplicate matter_number {number} (first on line {first})"),
+            );
         }
         let Some(&client) = dict.client_by_id.get(f[1]) else {
-            return problems.push(bad(format!(
-                "matter {number}: unknown client_id {:?}",
-                f[1]
-            )));
+            return problems.line(
+                line,
+                format!("matter {number}: unknown client_id {:?}", f[1]),
+            );
         };
         let mut extra = MatterExtra::default();
         for d in list(f[3]) {
             match normalise_domain(d) {
                 Ok(d) => extra.cocounsel_domains.push(d),
-                Err(reason) => problems.push(bad(format!(
-                    "matter {number}: malformed co-counsel domain {d:?}: {reason}"
-                ))),
+                Err(reason) => problems.line(
+                    line,
+                    format!("matter {number}: malformed co-counsel domain {d:?}: {reason}"),
+                ),
             }
         }
         for a in list(f[4]) {
             match normalise_address(a) {
                 Ok(a) => extra.screened.push(a),
-                Err(reason) => problems.push(bad(format!(
-                    "matter {number}: malformed screened address {a:?}: {reason}"
-                ))),
+                Err(reason) => problems.line(
+                    line,
+                    format!("matter {number}: malformed screened address {a:?}: {reason}"),
+                ),
             }
         }
         dict.matters.push(number, f[2], client, extra);
@@ -351,7 +350,7 @@ fn load_matters(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem
     });
 }
 
-fn load_waivers(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem>) {
+fn load_waivers(path: &Path, dict: &mut Dictionaries, problems: &mut Problems) {
     if !path.exists() {
         return; // waivers are optional: a firm may have none
     }
@@ -360,9 +359,8 @@ fn load_waivers(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem
         &["client_id", "recipient", "expires", "reference"],
         problems,
         |line, f, problems| {
-            let bad = |reason: String| Problem::at(path, Some(line), reason);
             let Some(&client) = dict.client_by_id.get(f[0]) else {
-                return problems.push(bad(format!("unknown client_id {:?}", f[0])));
+                return problems.line(line, format!("unknown client_id {:?}", f[0]));
             };
             let recipient = if f[1].contains('@') {
                 normalise_address(f[1])
@@ -372,14 +370,14 @@ fn load_waivers(path: &Path, dict: &mut Dictionaries, problems: &mut Vec<Problem
             let recipient = match recipient {
                 Ok(r) => r,
                 Err(reason) => {
-                    return problems.push(bad(format!("malformed recipient {:?}: {reason}", f[1])))
+                    return problems.line(line, format!("malformed recipient {:?}: {reason}", f[1]))
                 }
             };
             let Ok(expires) = NaiveDate::parse_from_str(f[2], "%Y-%m-%d") else {
-                return problems.push(bad(format!(
-                    "expires {:?} is not an ISO date (YYYY-MM-DD)",
-                    f[2]
-                )));
+                return problems.line(
+                    line,
+                    format!("expires {:?} is not an ISO date (YYYY-MM-DD)", f[2]),
+                );
             };
             dict.waivers.push(Waiver {
                 client,

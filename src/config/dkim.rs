@@ -4,7 +4,7 @@
 //! error naming its file. Signing itself is `crate::smtp::dkim`.
 
 use super::raw::RawDkim;
-use super::Problem;
+use super::{Problem, Problems};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::PrivateKeyDer;
 use std::fmt;
@@ -71,18 +71,13 @@ fn load_key(path: &Path, algorithm: &str) -> Result<DkimPrivate, String> {
 }
 
 /// Every `[[dkim]]` table; problems name the file or the table.
-pub fn compile(
-    tables: &[RawDkim],
-    dir: &Path,
-    problems: &mut Vec<Problem>,
-    bad: &dyn Fn(String) -> Problem,
-) -> Vec<DkimKey> {
+pub fn compile(tables: &[RawDkim], dir: &Path, problems: &mut Problems) -> Vec<DkimKey> {
     let mut out = Vec::new();
     for t in tables {
         let domain = match crate::text::address::normalise_domain(&t.domain) {
             Ok(d) => d,
             Err(why) => {
-                problems.push(bad(format!("[[dkim]] domain {:?}: {why}", t.domain)));
+                problems.add(format!("[[dkim]] domain {:?}: {why}", t.domain));
                 continue;
             }
         };
@@ -91,10 +86,10 @@ pub fn compile(
                 !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             });
         if !selector_ok {
-            problems.push(bad(format!(
+            problems.add(format!(
                 "[[dkim]] selector {:?} is not a DNS label",
                 t.selector
-            )));
+            ));
             continue;
         }
         if !matches!(t.algorithm.as_str(), "rsa-sha256" | "ed25519-sha256") {
@@ -102,7 +97,7 @@ pub fn compile(
                 "[[dkim]] algorithm {:?} is not rsa-sha256 or ed25519-sha256",
                 t.algorithm
             );
-            problems.push(bad(why));
+            problems.add(why);
             continue;
         }
         let path = super::resolve(dir, &t.key_file);

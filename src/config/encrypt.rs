@@ -4,7 +4,7 @@
 
 use super::certs::{KeyKind, RecipientKey};
 use super::raw::RawEncrypt;
-use super::Problem;
+use super::{Problem, Problems};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -30,34 +30,23 @@ pub struct Encrypt {
     pub key_transport: KeyTransport,
 }
 
-pub fn compile(
-    raw: &RawEncrypt,
-    dir: &Path,
-    problems: &mut Vec<Problem>,
-    config: &Path,
-) -> Encrypt {
+pub fn compile(raw: &RawEncrypt, dir: &Path, problems: &mut Problems) -> Encrypt {
     let key_transport = match raw.smime_key_transport.as_str() {
         "pkcs1v15" => KeyTransport::Pkcs1v15,
         "oaep" => KeyTransport::Oaep,
         other => {
-            problems.push(Problem::at(
-                config,
-                None,
-                format!("[encrypt] smime_key_transport: {other:?} is not pkcs1v15 or oaep"),
+            problems.add(format!(
+                "[encrypt] smime_key_transport: {other:?} is not pkcs1v15 or oaep"
             ));
             KeyTransport::default()
         }
     };
     if let Some(s) = &raw.neutral_subject {
         if s.trim().is_empty() || s.chars().any(char::is_control) {
-            problems.push(Problem::at(
-                config,
-                None,
-                "[encrypt] neutral_subject must be one line of text",
-            ));
+            problems.add("[encrypt] neutral_subject must be one line of text");
         }
     }
-    let archive = |p: &Option<String>, kind: KeyKind, problems: &mut Vec<Problem>| {
+    let archive = |p: &Option<String>, kind: KeyKind, problems: &mut Problems| {
         let path = super::resolve(dir, p.as_deref()?);
         archive_key(&path, kind)
             .map_err(|why| problems.push(Problem::at(&path, None, why)))

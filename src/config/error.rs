@@ -2,7 +2,7 @@
 //! the reason, so an administrator can fix a 100,000-row export without guessing.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One problem found while loading the configuration or a dictionary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,74 @@ impl fmt::Display for Problem {
         match self.line {
             Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.reason),
             None => write!(f, "{}: {}", self.file.display(), self.reason),
+        }
+    }
+}
+
+/// The problems of one load as it goes: every check pushes here instead of
+/// stopping, so the administrator sees them all in one refusal. It knows the
+/// file being read (the TOML, or a dictionary while [`Problems::reading`]
+/// it), so a check says only the line and the reason.
+#[derive(Debug)]
+pub struct Problems {
+    file: PathBuf,
+    found: Vec<Problem>,
+}
+
+impl Problems {
+    /// Collects problems found in `file` unless told another.
+    pub fn new(file: impl Into<PathBuf>) -> Self {
+        Problems {
+            file: file.into(),
+            found: Vec::new(),
+        }
+    }
+
+    /// A problem with the current file as a whole (a TOML key, not a line).
+    pub fn add(&mut self, reason: impl Into<String>) {
+        let problem = Problem::at(&self.file, None, reason);
+        self.found.push(problem);
+    }
+
+    /// A problem on one line of the current file.
+    pub fn line(&mut self, line: usize, reason: impl Into<String>) {
+        let problem = Problem::at(&self.file, Some(line), reason);
+        self.found.push(problem);
+    }
+
+    /// A problem already tied to its own file (a key or certificate the
+    /// setting names).
+    pub fn push(&mut self, problem: Problem) {
+        self.found.push(problem);
+    }
+
+    /// Runs `check` with `file` as the current file, then goes back: a
+    /// dictionary's rows are reported against the dictionary.
+    pub fn reading<T>(&mut self, file: &Path, check: impl FnOnce(&mut Problems) -> T) -> T {
+        let outer = std::mem::replace(&mut self.file, file.to_path_buf());
+        let out = check(self);
+        self.file = outer;
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.found.is_empty()
+    }
+
+    /// What was found so far, in the order found (the order they are shown).
+    pub fn found(&self) -> &[Problem] {
+        &self.found
+    }
+
+    /// `Ok(value())` when nothing was found; the value is only made then,
+    /// since it may rely on checks having passed.
+    pub fn or_refuse<T>(self, value: impl FnOnce() -> T) -> Result<T, ConfigError> {
+        if self.found.is_empty() {
+            Ok(value())
+        } else {
+            Err(ConfigError {
+                problems: self.found,
+            })
         }
     }
 }

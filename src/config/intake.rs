@@ -6,7 +6,7 @@
 //! (the load balancers that speak the PROXY protocol), checked at load.
 
 use super::raw::RawSmtp;
-use super::Problem;
+use super::Problems;
 use std::net::SocketAddr;
 
 /// A DNS name: labels of letters, digits and inner hyphens, 1–63 bytes
@@ -37,23 +37,19 @@ pub fn is_fqdn(name: &str) -> bool {
 /// `[smtp] hostname`: always a DNS name; fully qualified unless the
 /// listener is on loopback only (the shipped example and the tests, where
 /// no outside peer ever reads it).
-pub fn check_hostname(
-    smtp: &RawSmtp,
-    problems: &mut Vec<Problem>,
-    bad: &dyn Fn(String) -> Problem,
-) {
+pub fn check_hostname(smtp: &RawSmtp, problems: &mut Problems) {
     let name = &smtp.hostname;
     let loopback = smtp
         .listen
         .parse::<SocketAddr>()
         .is_ok_and(|a| a.ip().is_loopback());
     if !is_dns_name(name) {
-        problems.push(bad(format!("[smtp] hostname: {name:?} is not a host name")));
+        problems.add(format!("[smtp] hostname: {name:?} is not a host name"));
     } else if !loopback && !is_fqdn(name) {
-        problems.push(bad(format!(
+        problems.add(format!(
             "[smtp] hostname: {name:?} is not fully qualified (e.g. \"gw.firm.example\"); \
              only a listener on loopback may go without"
-        )));
+        ));
     }
 }
 
@@ -68,25 +64,21 @@ fn is_guid(s: &str) -> bool {
 }
 
 /// `[smtp] accept_tenant_ids`: each a GUID.
-pub fn check_tenants(smtp: &RawSmtp, problems: &mut Vec<Problem>, bad: &dyn Fn(String) -> Problem) {
+pub fn check_tenants(smtp: &RawSmtp, problems: &mut Problems) {
     for id in smtp.accept_tenant_ids.iter().filter(|id| !is_guid(id)) {
-        problems.push(bad(format!(
+        problems.add(format!(
             "[smtp] accept_tenant_ids: {id:?} is not a tenant id (a GUID like \"6babcaad-604b-40ac-a9d7-9fd97c0b779f\")"
-        )));
+        ));
     }
 }
 
 /// `[smtp] proxy_protocol_from`: CIDR blocks, like `allowed_networks`.
-pub fn compile_proxy_from(
-    smtp: &RawSmtp,
-    problems: &mut Vec<Problem>,
-    bad: &dyn Fn(String) -> Problem,
-) -> Vec<super::network::Network> {
+pub fn compile_proxy_from(smtp: &RawSmtp, problems: &mut Problems) -> Vec<super::network::Network> {
     let mut out = Vec::new();
     for n in &smtp.proxy_protocol_from {
         match super::network::Network::parse(n) {
             Ok(n) => out.push(n),
-            Err(why) => problems.push(bad(format!("[smtp] proxy_protocol_from: {why}"))),
+            Err(why) => problems.add(format!("[smtp] proxy_protocol_from: {why}")),
         }
     }
     out
@@ -127,21 +119,23 @@ mod tests {
     #[test]
     fn a_short_name_is_only_for_loopback() {
         let mut smtp = RawSmtp::default();
-        let bad = |r: String| Problem::at("m.toml", None, r);
-        let mut problems = Vec::new();
-        check_hostname(&smtp, &mut problems, &bad);
+        let found = |smtp: &RawSmtp| {
+            let mut problems = Problems::new("m.toml");
+            check_hostname(smtp, &mut problems);
+            problems.found().to_vec()
+        };
+        let problems = found(&smtp);
         assert!(problems.is_empty(), "the default on loopback: {problems:?}");
         smtp.listen = "0.0.0.0:25".into();
-        check_hostname(&smtp, &mut problems, &bad);
+        let problems = found(&smtp);
         assert_eq!(problems.len(), 1);
         assert!(problems[0].reason.contains("not fully qualified"));
         smtp.hostname = "gw.firm.example".into();
-        problems.clear();
-        check_hostname(&smtp, &mut problems, &bad);
+        let problems = found(&smtp);
         assert!(problems.is_empty(), "{problems:?}");
         smtp.hostname = "gw\r\n".into();
         smtp.listen = "127.0.0.1:25".into();
-        check_hostname(&smtp, &mut problems, &bad);
+        let problems = found(&smtp);
         assert_eq!(problems.len(), 1, "never a broken banner, even on loopback");
     }
 }

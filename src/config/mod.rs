@@ -23,7 +23,7 @@ pub mod tls;
 use crate::text::address::{normalise_domain, within};
 use certs::Certs;
 use dictionary::Dictionaries;
-pub use error::{ConfigError, Problem};
+pub use error::{ConfigError, Problem, Problems};
 use raw::RawConfig;
 use std::path::{Path, PathBuf};
 
@@ -91,7 +91,7 @@ impl Config {
     /// problems are reported with the rest (file, reason) in one refusal.
     pub fn load_checked(
         path: &Path,
-        check: impl FnOnce(&RawConfig, &mut Vec<Problem>),
+        check: impl FnOnce(&RawConfig, &mut Problems),
     ) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::one(Problem::at(path, None, format!("cannot read: {e}"))))?;
@@ -158,8 +158,7 @@ fn compile_tls(
     section: &str,
     (cert, key): (&Option<String>, &Option<String>),
     dir: &Path,
-    problems: &mut Vec<Problem>,
-    bad: &dyn Fn(String) -> Problem,
+    problems: &mut Problems,
 ) -> Tls {
     match (cert, key) {
         (None, None) => None,
@@ -167,27 +166,22 @@ fn compile_tls(
             .map_err(|p| problems.push(p))
             .ok(),
         _ => {
-            problems.push(bad(format!("[{section}] tls_cert and tls_key go together")));
+            problems.add(format!("[{section}] tls_cert and tls_key go together"));
             None
         }
     }
 }
 
 /// The review listener's TLS, speaking HTTP/1.1 (the only version served).
-fn compile_review_tls(
-    review: &raw::RawReview,
-    dir: &Path,
-    problems: &mut Vec<Problem>,
-    bad: &dyn Fn(String) -> Problem,
-) -> Tls {
+fn compile_review_tls(review: &raw::RawReview, dir: &Path, problems: &mut Problems) -> Tls {
     if review.session_minutes == 0 {
-        problems.push(bad("[review] session_minutes must be at least 1".into()));
+        problems.add("[review] session_minutes must be at least 1");
     }
     if review.idle_minutes == 0 {
-        problems.push(bad("[review] idle_minutes must be at least 1".into()));
+        problems.add("[review] idle_minutes must be at least 1");
     }
     let keys = (&review.tls_cert, &review.tls_key);
-    compile_tls("review", keys, dir, problems, bad).map(|c| {
+    compile_tls("review", keys, dir, problems).map(|c| {
         let mut c = (*c).clone();
         c.alpn_protocols = vec![b"http/1.1".to_vec()];
         std::sync::Arc::new(c)
@@ -198,63 +192,53 @@ fn compile(
     path: &Path,
     dir: &Path,
     raw: RawConfig,
-    check: impl FnOnce(&RawConfig, &mut Vec<Problem>),
+    check: impl FnOnce(&RawConfig, &mut Problems),
 ) -> Result<Config, ConfigError> {
-    let mut problems = Vec::new();
-    let bad = |reason: String| Problem::at(path, None, reason);
+    let mut problems = Problems::new(path);
     let mut internal_domains = Vec::new();
     for d in &raw.firm.internal_domains {
         match normalise_domain(d) {
             Ok(d) => internal_domains.push(d),
-            Err(why) => problems.push(bad(format!("[firm] internal_domains: {d:?}: {why}"))),
+            Err(why) => problems.add(format!("[firm] internal_domains: {d:?}: {why}")),
         }
     }
     if internal_domains.is_empty() {
-        problems.push(bad(
-            "[firm] internal_domains is empty: every recipient would be external".into(),
-        ));
+        problems.add("[firm] internal_domains is empty: every recipient would be external");
     }
     let d = &raw.dictionaries;
     let dict = dictionary::load(
         &resolve(dir, &d.clients),
         &resolve(dir, &d.matters),
         &resolve(dir, &d.waivers),
-    )
-    .unwrap_or_else(|mut p| {
-        problems.append(&mut p);
-        Dictionaries::default()
-    });
+        &mut problems,
+    );
     let mut allowed_networks = Vec::new();
     for n in &raw.smtp.allowed_networks {
         match network::Network::parse(n) {
             Ok(n) => allowed_networks.push(n),
-            Err(why) => problems.push(bad(format!("[smtp] allowed_networks: {why}"))),
+            Err(why) => problems.add(format!("[smtp] allowed_networks: {why}")),
         }
     }
-    intake::check_hostname(&raw.smtp, &mut problems, &bad);
-    intake::check_tenants(&raw.smtp, &mut problems, &bad);
-    let proxy_from = intake::compile_proxy_from(&raw.smtp, &mut problems, &bad);
+    intake::check_hostname(&raw.smtp, &mut problems);
+    intake::check_tenants(&raw.smtp, &mut problems);
+    let proxy_from = intake::compile_proxy_from(&raw.smtp, &mut problems);
     let smtp_keys = (&raw.smtp.tls_cert, &raw.smtp.tls_key);
-    let tls = compile_tls("smtp", smtp_keys, dir, &mut problems, &bad);
-    let review_tls = compile_review_tls(&raw.review, dir, &mut problems, &bad);
-    let next_hop_tls = next_hop::compile_tls(&raw.next_hop, dir, &mut problems, &bad);
-    let next_hop_auth = next_hop::compile_auth(&raw.next_hop, dir, &mut problems, &bad);
+    let tls = compile_tls("smtp", smtp_keys, dir, &mut problems);
+    let review_tls = compile_review_tls(&raw.review, dir, &mut problems);
+    let next_hop_tls = next_hop::compile_tls(&raw.next_hop, dir, &mut problems);
+    let next_hop_auth = next_hop::compile_auth(&raw.next_hop, dir, &mut problems);
     check(&raw, &mut problems);
     let examples = examples(&raw, dir);
-    let notify = notify::Notify::compile(&raw.notify, &internal_domains).map_err(|p| {
-        problems.extend(p.into_iter().map(&bad));
-    });
-    let certs = Certs::load(&resolve(dir, &d.certs)).unwrap_or_else(|mut p| {
-        problems.append(&mut p);
+    let notify = notify::Notify::compile(&raw.notify, &internal_domains)
+        .map_err(|found| found.into_iter().for_each(|r| problems.add(r)));
+    let certs = Certs::load(&resolve(dir, &d.certs)).unwrap_or_else(|found| {
+        found.into_iter().for_each(|p| problems.push(p));
         Certs::default()
     });
-    let encrypt = encrypt::compile(&raw.encrypt, dir, &mut problems, path);
+    let encrypt = encrypt::compile(&raw.encrypt, dir, &mut problems);
     let stamp_key = stamp::StampKey::locate(dir, &raw.store);
-    let dkim = std::sync::Arc::new(dkim::compile(&raw.dkim, dir, &mut problems, &bad));
-    if !problems.is_empty() {
-        return Err(ConfigError { problems });
-    }
-    Ok(Config {
+    let dkim = std::sync::Arc::new(dkim::compile(&raw.dkim, dir, &mut problems));
+    problems.or_refuse(|| Config {
         path: path.to_path_buf(),
         dir: dir.to_path_buf(),
         firm_name: raw.firm.name.unwrap_or_else(|| internal_domains[0].clone()),

@@ -8,7 +8,7 @@
 
 use super::raw::RawNextHop;
 use super::tls::{self, ClientIdentity, NextHopTls};
-use super::Problem;
+use super::{Problem, Problems};
 use std::fmt;
 use std::path::Path;
 
@@ -27,20 +27,15 @@ impl fmt::Debug for Auth {
 }
 
 /// `[next_hop] tls`, `tls_ca`, `tls_client_cert` and `tls_client_key`.
-pub fn compile_tls(
-    hop: &RawNextHop,
-    dir: &Path,
-    problems: &mut Vec<Problem>,
-    bad: &dyn Fn(String) -> Problem,
-) -> NextHopTls {
+pub fn compile_tls(hop: &RawNextHop, dir: &Path, problems: &mut Problems) -> NextHopTls {
     let required = match hop.tls.as_str() {
         "none" => false,
         "opportunistic" => false,
         "required" => true,
         other => {
-            problems.push(bad(format!(
+            problems.add(format!(
                 "[next_hop] tls: {other:?} is not none, opportunistic or required"
-            )));
+            ));
             return NextHopTls::None;
         }
     };
@@ -49,7 +44,7 @@ pub fn compile_tls(
         (Some(c), Some(k)) => Some((super::resolve(dir, c), super::resolve(dir, k))),
         _ => {
             let why = "[next_hop] tls_client_cert and tls_client_key go together";
-            problems.push(bad(why.into()));
+            problems.add(why);
             return NextHopTls::None;
         }
     };
@@ -57,7 +52,7 @@ pub fn compile_tls(
         // A gateway whose certificate is its identity must not relay
         // without it: the next hop would refuse, or worse, take it as anyone.
         let why = "[next_hop] tls_client_cert needs tls = \"required\"";
-        problems.push(bad(why.into()));
+        problems.add(why);
         return NextHopTls::None;
     }
     if hop.tls == "none" {
@@ -80,31 +75,24 @@ pub fn compile_tls(
 /// `[next_hop] auth_user` and `auth_password_file` (the password is the
 /// file's first line). AUTH is only ever sent over TLS, so it needs
 /// `tls = "required"`.
-pub fn compile_auth(
-    hop: &RawNextHop,
-    dir: &Path,
-    problems: &mut Vec<Problem>,
-    bad: &dyn Fn(String) -> Problem,
-) -> Option<Auth> {
+pub fn compile_auth(hop: &RawNextHop, dir: &Path, problems: &mut Problems) -> Option<Auth> {
     let (user, file) = match (&hop.auth_user, &hop.auth_password_file) {
         (None, None) => return None,
         (Some(u), Some(f)) => (u, super::resolve(dir, f)),
         _ => {
             let why = "[next_hop] auth_user and auth_password_file go together";
-            problems.push(bad(why.into()));
+            problems.add(why);
             return None;
         }
     };
     if hop.tls != "required" {
         let why =
             "[next_hop] auth_user needs tls = \"required\" (a password never goes in plaintext)";
-        problems.push(bad(why.into()));
+        problems.add(why);
         return None;
     }
     if user.is_empty() || user.contains(['\0', '\r', '\n']) {
-        problems.push(bad(
-            "[next_hop] auth_user is empty or has control characters".into(),
-        ));
+        problems.add("[next_hop] auth_user is empty or has control characters");
         return None;
     }
     let text = match std::fs::read_to_string(&file) {

@@ -6,7 +6,6 @@
 //! relay fails with `451` meanwhile: a message must not leave unstamped,
 //! or the firm's transport rule would send it back round the loop).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -57,42 +56,19 @@ impl StampKey {
         Ok(key)
     }
 
-    /// Writes a new key beside the path and links it into place, so a
-    /// crash never leaves a short file and two writers agree on one key.
+    /// Makes the key (the store's one key-file maker: 0600, linked into
+    /// place, so two writers agree on one key).
     fn create(&self) -> std::io::Result<[u8; 32]> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut key = [0u8; 32];
-        getrandom::getrandom(&mut key).map_err(std::io::Error::other)?;
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(".stamp.key.{}", std::process::id()));
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&key)?;
-        f.sync_all()?;
-        let linked = std::fs::hard_link(&tmp, &self.path);
-        let _ = std::fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => {
-                std::fs::File::open(dir)?.sync_all()?;
-                tracing::info!(key_file = %self.path.display(), "created the loop-stamp key");
-                Ok(key)
-            }
-            // Someone else made it first: theirs is the key.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                std::fs::read(&self.path)?.try_into().map_err(|_| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "stamp.key is not 32 bytes",
-                    )
-                })
-            }
-            Err(e) => Err(e),
+        use crate::store::crypto::{create_private, random_key};
+        let key = random_key()?;
+        std::fs::create_dir_all(self.path.parent().unwrap_or(Path::new(".")))?;
+        let stored = create_private(&self.path, &key)?;
+        if stored == key {
+            tracing::info!(key_file = %self.path.display(), "created the loop-stamp key");
         }
+        stored.try_into().map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "stamp.key is not 32 bytes")
+        })
     }
 }
 

@@ -7,40 +7,9 @@ use super::Facts;
 use crate::config::raw::{RawPolicy, RawRule};
 use serde::{Deserialize, Serialize};
 
-/// Actions by severity: when several rules fire, the greatest wins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    Pass,
-    Encrypt,
-    Hold,
-    Reject,
-}
-
-impl Action {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        Ok(match s {
-            "pass" => Action::Pass,
-            "encrypt" => Action::Encrypt,
-            "hold" => Action::Hold,
-            "reject" => Action::Reject,
-            other => {
-                return Err(format!(
-                    "unknown action {other:?} (pass, encrypt, hold, reject)"
-                ))
-            }
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Pass => "pass",
-            Action::Encrypt => "encrypt",
-            Action::Hold => "hold",
-            Action::Reject => "reject",
-        }
-    }
-}
+/// Actions by severity: when several rules fire, the greatest wins. The
+/// type lives with the store, which keeps it on every held record.
+pub use crate::store::held::Action;
 
 /// Whether a rule acts (`enforce`) or only reports what it would have done
 /// (`monitor`: how firms trial a new rule).

@@ -9,7 +9,7 @@ use super::auth::{password, secret, valid_user_name};
 use super::filter::QueueParams;
 use super::walls::{self, Sight};
 use super::ReviewState;
-use crate::store::{AuditFilter, NewUser, Role, StoreError, User};
+use crate::store::{AuditFilter, HeldStatus, NewUser, Role, StoreError, User};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -172,7 +172,7 @@ async fn release(
     walls::may_act(&s, &user.0, &id).await?;
     let done = actions::release(&s, &user.0.name, &id, &b.comment).await?;
     Ok(Json(
-        json!({"id": id, "status": "released", "refused": done.refused}),
+        json!({"id": id, "status": HeldStatus::Released, "refused": done.refused}),
     ))
 }
 
@@ -187,7 +187,7 @@ async fn reject(
     let Json(b) = body.map_err(|e| bad(e.body_text()))?;
     walls::may_act(&s, &user.0, &id).await?;
     actions::reject(&s, &user.0.name, &id, &b.comment).await?;
-    Ok(Json(json!({"id": id, "status": "rejected"})))
+    Ok(Json(json!({"id": id, "status": HeldStatus::Rejected})))
 }
 
 #[derive(Deserialize, Default)]

@@ -105,7 +105,8 @@ pub fn read_key(path: &Path) -> Result<Option<SigningKey>, StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(path)(e)),
     };
-    let bytes = unhex(text.trim()).ok_or_else(|| key_error(path, "not 64 hex digits"))?;
+    let bytes =
+        super::crypto::unhex(text.trim()).ok_or_else(|| key_error(path, "not 64 hex digits"))?;
     let seed: [u8; 32] = bytes
         .try_into()
         .map_err(|_| key_error(path, "not 64 hex digits"))?;
@@ -117,28 +118,11 @@ pub fn load_or_create_key(path: &Path) -> Result<SigningKey, StoreError> {
     if let Some(k) = read_key(path)? {
         return Ok(k);
     }
-    let mut seed = [0u8; 32];
-    getrandom::getrandom(&mut seed).map_err(|e| key_error(path, e.to_string()))?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+    let seed = super::crypto::random_key().map_err(io(path))?;
+    super::crypto::create_private(path, format!("{}\n", audit::hex(&seed)).as_bytes())
         .map_err(io(path))?;
-    f.write_all(format!("{}\n", audit::hex(&seed)).as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(io(path))?;
-    Ok(SigningKey::from_bytes(&seed))
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
+    // Read back: another process may have made it first, and its key wins.
+    read_key(path)?.ok_or_else(|| key_error(path, "gone right after it was made"))
 }
 
 /// Signs `(seq, hash)` as of now.
@@ -156,7 +140,8 @@ pub fn sign(key: &SigningKey, seq: u64, hash: &str) -> Checkpoint {
 
 /// Whether `cp` was signed by `key` (and names it).
 pub fn authentic(cp: &Checkpoint, key: &VerifyingKey) -> bool {
-    let Some(sig) = unhex(&cp.sig).and_then(|b| Signature::from_slice(&b).ok()) else {
+    let Some(sig) = super::crypto::unhex(&cp.sig).and_then(|b| Signature::from_slice(&b).ok())
+    else {
         return false;
     };
     cp.key == audit::hex(key.as_bytes())

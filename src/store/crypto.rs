@@ -87,7 +87,7 @@ fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
     m.finalize().into_bytes().into()
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn unhex(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
@@ -115,22 +115,51 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
+/// 32 bytes from the OS random source: every key matterwall makes.
+pub fn random_key() -> std::io::Result<[u8; 32]> {
+    let mut key = [0u8; 32];
+    getrandom::getrandom(&mut key).map_err(std::io::Error::other)?;
+    Ok(key)
+}
+
+/// Makes the key file `path` holding `contents`, mode 0600, and returns
+/// what it holds. Written beside it and hard-linked into place, so a crash
+/// never leaves a short key and two processes making it at once agree on
+/// one: the loser gets the winner's bytes. The file and its folder are
+/// fsync'd, because a key must survive a crash as surely as the data it
+/// protects. Every key file (quarantine, checkpoint, loop stamp) is made
+/// here.
+pub fn create_private(path: &Path, contents: &[u8]) -> std::io::Result<Vec<u8>> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.{}", super::new_id()));
+    let mut f = open_private(&tmp)?;
+    let written = f.write_all(contents).and_then(|()| f.sync_all());
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            std::fs::File::open(dir)?.sync_all()?;
+            Ok(contents.to_vec())
+        }
+        // Someone else made it first: theirs is the key.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read(path),
+        Err(e) => Err(e),
+    }
+}
+
 fn create(path: &Path) -> Result<Vec<u8>, StoreError> {
     let io = |source| StoreError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut key = vec![0u8; 32];
-    getrandom::getrandom(&mut key).expect("the OS random source failed");
-    let mut f = open_private(path).map_err(io)?;
-    f.write_all(&key).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    if let Some(dir) = path.parent() {
-        // The key must survive a crash as surely as the data it protects.
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io)?;
+    let key = random_key().map_err(io)?;
+    let stored = create_private(path, &key).map_err(io)?;
+    if stored == key {
+        tracing::warn!(key_file = %path.display(), "created a new quarantine key; back it up");
     }
-    tracing::warn!(key_file = %path.display(), "created a new quarantine key; back it up");
-    Ok(key)
+    Ok(stored)
 }

@@ -46,6 +46,51 @@ impl std::fmt::Display for HeldStatus {
     }
 }
 
+/// What a verdict does with a message. Actions order by severity: when
+/// several rules fire, the greatest wins. Decided by the policy; defined
+/// here, the lowest layer that keeps one, so a held record's action is the
+/// same type from the verdict to the row and back (stored, and shown in the
+/// API's JSON, as the lowercase name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Pass,
+    Encrypt,
+    Hold,
+    Reject,
+}
+
+impl Action {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "pass" => Action::Pass,
+            "encrypt" => Action::Encrypt,
+            "hold" => Action::Hold,
+            "reject" => Action::Reject,
+            other => {
+                return Err(format!(
+                    "unknown action {other:?} (pass, encrypt, hold, reject)"
+                ))
+            }
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Pass => "pass",
+            Action::Encrypt => "encrypt",
+            Action::Hold => "hold",
+            Action::Reject => "reject",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// A message to hold, as the act stage hands it over.
 #[derive(Debug, Clone)]
 pub struct NewHeld {
@@ -53,7 +98,7 @@ pub struct NewHeld {
     pub id: String,
     pub from: String,
     pub to: Vec<String>,
-    pub action: String,
+    pub action: Action,
     pub rules: Vec<String>,
     /// Ids of the clients and matters mentioned (for the queue's filters;
     /// ids, not the words that matched).
@@ -75,7 +120,7 @@ pub struct HeldSummary {
     pub status: HeldStatus,
     pub from: String,
     pub to: Vec<String>,
-    pub action: String,
+    pub action: Action,
     pub rules: Vec<String>,
     pub clients: Vec<String>,
     pub matters: Vec<String>,
@@ -173,6 +218,45 @@ pub(crate) const STATUS_KINDS: [(&str, HeldStatus); 6] = [
     ("expired", HeldStatus::Expired),
 ];
 
+/// The one decision both backends make before a status change (issue #15):
+/// the audit trail's last status entry for `id` (`last_kind`) must leave it
+/// in `from`, since the status column alone can be set back to `held` by
+/// anyone who can write the file, the chained trail not without `audit
+/// verify` seeing it. Resolving a `releasing` record the trail still calls
+/// held sends nothing (an administrator says what happened), so it is
+/// allowed: a crash, or a hand edit, between the two is resolved the same
+/// way. On refusal `status` reads the record's column (asked only then) to
+/// tell an unknown id, an honest wrong status and a damaged record apart.
+pub(crate) fn trail_allows(
+    id: &str,
+    from: HeldStatus,
+    last_kind: Option<&str>,
+    status: impl FnOnce() -> Result<Option<HeldStatus>, super::StoreError>,
+) -> Result<(), super::StoreError> {
+    use super::StoreError;
+    let trail = last_kind.and_then(|k| STATUS_KINDS.iter().find(|(n, _)| *n == k).map(|(_, s)| *s));
+    let resolving = from == HeldStatus::Releasing && trail == Some(HeldStatus::Held);
+    if trail == Some(from) || resolving {
+        return Ok(());
+    }
+    match (status()?, trail) {
+        (None, _) => Err(StoreError::NotFound(id.to_string())),
+        // The trail says it is elsewhere: an honest wrong-status refusal.
+        (Some(status), Some(t)) if status == t => Err(StoreError::WrongStatus {
+            id: id.to_string(),
+            status,
+            wanted: from,
+        }),
+        _ => {
+            tracing::error!(
+                message = id,
+                "held status disagrees with the audit trail: refused"
+            );
+            Err(StoreError::Damaged(id.to_string()))
+        }
+    }
+}
+
 /// The associated data every sealed part of a held record is bound to
 /// (issue #15): its id, received time, envelope and the verdict columns the
 /// queue shows, exactly as stored. Rewriting any of them in the file makes
@@ -195,4 +279,41 @@ pub(crate) fn binding(
         rules
     ])
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{trail_allows, HeldStatus};
+    use crate::store::StoreError;
+
+    fn decide(from: HeldStatus, last: Option<&str>, column: Option<HeldStatus>) -> String {
+        match trail_allows("m1", from, last, || Ok(column)) {
+            Ok(()) => "ok".into(),
+            Err(StoreError::NotFound(_)) => "not found".into(),
+            Err(StoreError::WrongStatus { .. }) => "wrong status".into(),
+            Err(StoreError::Damaged(_)) => "damaged".into(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_trail_decides_and_the_column_only_names_the_refusal() {
+        use HeldStatus::*;
+        let cases = [
+            (Held, Some("verdict"), Some(Held), "ok"),
+            (Releasing, Some("release"), Some(Releasing), "ok"),
+            (Releasing, Some("release-failed"), Some(Releasing), "ok"),
+            (Held, Some("released"), Some(Released), "wrong status"),
+            (Held, Some("reject"), Some(Held), "damaged"),
+            (Held, None, Some(Held), "damaged"),
+            (Held, None, None, "not found"),
+        ];
+        for (from, last, column, want) in cases {
+            assert_eq!(
+                decide(from, last, column),
+                want,
+                "{from} {last:?} {column:?}"
+            );
+        }
+    }
 }

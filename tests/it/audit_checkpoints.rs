@@ -194,9 +194,10 @@ async fn serve_signs_checkpoints_as_the_trail_grows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_verify_page_reports_a_truncation_too() {
     let setup = Setup::new(support::free_port(), "");
-    setup.add_user("otto", "auditor", crate::review_api::PW);
+    setup.add_user("otto", "auditor", crate::support::review::PW);
     let server = setup.serve().await;
-    let web = crate::review_api::login(setup.http_port, "otto", crate::review_api::PW).await;
+    let web =
+        crate::support::review::login(setup.http_port, "otto", crate::support::review::PW).await;
     checkpoint(&setup);
     let page = web.get("/audit/verify").await.text();
     assert!(

@@ -3,7 +3,7 @@
 //! and our EHLO toward the next hop; the null reverse path scanned like any
 //! message, with no notice ever sent to `<>`.
 
-use crate::support::{Client, Got, Setup, Sink, SinkMode};
+use crate::support::{Client, Setup, Sink, SinkMode};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -29,16 +29,6 @@ async fn greeting(port: u16) -> (String, Vec<String>) {
             return (banner.trim_end().to_string(), lines);
         }
     }
-}
-
-async fn wait_for(sink: &Sink, n: usize) -> Vec<Got> {
-    for _ in 0..250 {
-        if sink.messages().len() >= n {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    sink.messages()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,18 +67,6 @@ fn a_short_hostname_is_refused_beyond_loopback() {
     );
 }
 
-const NOTIFY: &str = r#"
-[[rule]]
-name = "tell-the-sender"
-when = { mentions = true, any_recipient = "unauthorised" }
-action = "hold"
-notify_sender = true
-
-[notify]
-compliance = ["compliance@firm.example"]
-compliance_mode = "every-hold"
-"#;
-
 /// An out-of-office reply (null reverse path) quoting a client's matter to
 /// the wrong party is held like any message; compliance hears of it, and no
 /// notice is attempted to `<>` (nor anything else bounced back).
@@ -96,7 +74,7 @@ compliance_mode = "every-hold"
 async fn a_held_message_from_the_null_sender_gets_no_notice() {
     let sink = Sink::start(SinkMode::Normal, &[]).await;
     let setup = Setup::new(sink.port, "");
-    setup.append(NOTIFY);
+    setup.append(crate::support::NOTIFY);
     let server = setup.serve().await;
     let mut c = Client::connect(server.port).await.unwrap();
     let reply = b"From: A Partner <a.partner@firm.example>\r\nTo: j.smith@meridian-tankers.com\r\n\
@@ -105,7 +83,7 @@ async fn a_held_message_from_the_null_sender_gets_no_notice() {
     let (code, text) = c.mail("", &["j.smith@meridian-tankers.com"], reply).await;
     assert_eq!(code, 250, "{text}");
     assert!(text.contains("held as"), "scanned and held: {text}");
-    let got = wait_for(&sink, 1).await;
+    let got = sink.wait_for(1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let got_after = sink.messages();
     assert_eq!(got_after.len(), got.len());

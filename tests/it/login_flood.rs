@@ -2,7 +2,7 @@
 //! (user, address) pair is rate limited must not grow the audit trail by
 //! one permanent row per attempt: one entry per window, with a count.
 
-use crate::review_api::{login_attempt, PW};
+use crate::support::review::{login_attempt, PW};
 use crate::support::{self, Setup};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

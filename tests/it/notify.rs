@@ -4,32 +4,6 @@
 //! one message per hold, or the digest. Everything arrives at the sink.
 
 use crate::support::{example, held_id, Client, Got, Setup, Sink, SinkMode};
-use std::time::Duration;
-
-const NOTIFY: &str = r#"
-[[rule]]
-name = "tell-the-sender"
-when = { mentions = true, any_recipient = "unauthorised" }
-action = "hold"
-notify_sender = true
-
-[notify]
-compliance = ["compliance@firm.example"]
-compliance_mode = "every-hold"
-"#;
-
-/// Waits for the sink to hold `n` messages: notices are sent in the
-/// background once the client has its 250.
-async fn wait_for(sink: &Sink, n: usize) -> Vec<Got> {
-    for _ in 0..500 {
-        let got = sink.messages();
-        if got.len() >= n {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    sink.messages()
-}
 
 fn text(g: &Got) -> String {
     let msg = mail_parser::MessageParser::default()
@@ -46,7 +20,7 @@ fn text(g: &Got) -> String {
 async fn held_rejected_and_digest_notices() {
     let sink = Sink::start(SinkMode::Normal, &[]).await;
     let setup = Setup::new(sink.port, "");
-    setup.append(NOTIFY);
+    setup.append(crate::support::NOTIFY);
     let server = setup.serve().await;
     let mut c = Client::connect(server.port).await.unwrap();
     let raw = example("misdirected.eml");
@@ -58,7 +32,7 @@ async fn held_rejected_and_digest_notices() {
         )
         .await;
     let id = held_id(&reply);
-    let got = wait_for(&sink, 2).await;
+    let got = sink.wait_for(2).await;
     assert_eq!(got.len(), 2, "a notice to the sender and one to compliance");
     for g in &got {
         assert_eq!(g.from, "", "notices use the null reverse path");
@@ -83,7 +57,7 @@ async fn held_rejected_and_digest_notices() {
         )
         .await;
     assert_eq!(code, 250);
-    let got = wait_for(&sink, 3).await;
+    let got = sink.wait_for(3).await;
     assert_eq!(got.len(), 3);
     assert_eq!(got[2].rcpts, ["compliance@firm.example"]);
     server.stop().await;

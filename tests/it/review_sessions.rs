@@ -4,7 +4,7 @@
 //! minutes old; disabling a user revokes its API tokens for good. Time is
 //! moved by editing the session's times in the database file.
 
-use crate::review_api::{api, base32_decode, hidden_csrf, login, login_attempt, Web, PW};
+use crate::support::review::{api, base32_decode, login, login_attempt, Web, PW};
 use crate::support::{hold_one, Setup, Sink, SinkMode};
 
 /// Sets a column of every session of `user` to `minutes` ago.
@@ -154,13 +154,7 @@ async fn reauth_needs_the_one_time_code_when_enrolled_and_can_be_off() {
     let id = hold_one(server.port).await;
     let r = login_attempt(port, "tom", PW, &code(0)).await;
     assert_eq!(r.status, 303);
-    let cookie = format!("mw_session={}", r.cookies()["mw_session"]);
-    let page = crate::support::http::get(port, "/queue", &[("Cookie", &cookie)]).await;
-    let web = Web {
-        port,
-        csrf: hidden_csrf(&page.text()),
-        cookie,
-    };
+    let web = Web::signed_in(port, &r).await;
     age_sessions(&setup, "tom", "authed_at", 6);
     let path = format!("/held/{id}/release");
     let r = web

@@ -4,7 +4,7 @@
 //! says how many are hidden; a screened admin sees that it exists, not what
 //! it says. Over the real listener, through the pages and the API.
 
-use crate::review_api::{api, login, PW};
+use crate::support::review::{api, login, PW};
 use crate::support::{example, held_id, hold_one, Client, Setup, Sink, SinkMode};
 
 /// The shipped matters, with a second address walled off from the matter

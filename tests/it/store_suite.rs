@@ -35,7 +35,7 @@ pub fn msg() -> NewHeld {
         id: new_id(),
         from: "a@firm.example".into(),
         to: vec!["b@x.example".into()],
-        action: "hold".into(),
+        action: matterwall::store::held::Action::Hold,
         rules: vec!["unauthorised-recipient".into()],
         clients: vec!["C-10442".into()],
         matters: vec!["2024-0117".into()],

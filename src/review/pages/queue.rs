@@ -126,7 +126,10 @@ pub async fn page(
     w.require(Perm::Read)?;
     let Query(mut p) = params.map_err(|e| PageError::bad(e.body_text()))?;
     // The queue opens on what needs a decision; "all" lifts the filter.
-    let status = p.status.clone().unwrap_or_else(|| "held".into());
+    let status = p
+        .status
+        .clone()
+        .unwrap_or_else(|| HeldStatus::Held.as_str().into());
     p.status = Some(status.clone()).filter(|st| st != "all");
     let now = chrono::Utc::now();
     let q = p.to_query(now, Some(PAGE_SIZE)).map_err(PageError::bad)?;

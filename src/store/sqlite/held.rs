@@ -4,8 +4,8 @@
 
 use super::super::audit::AuditEvent;
 use super::super::held::{
-    binding, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld,
-    STATUS_KINDS,
+    binding, trail_allows, Action, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus,
+    HeldSummary, NewHeld,
 };
 use super::super::{NewNotice, Quarantine, Review, StoreError};
 use super::{now, SqliteStore};
@@ -21,9 +21,8 @@ const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, c
                        clients, matters, subject_nonce, subject, reviewed_by";
 
 /// Refuses a status change unless the audit trail's last status entry for
-/// `id` left it in `from` (issue #15): the status column alone can be set
-/// back to `held` by anyone who can write the file, the chained trail not
-/// without `audit verify` seeing it.
+/// `id` left it in `from`: the decision is [`trail_allows`], shared with
+/// PostgreSQL.
 fn trail_agrees(conn: &Connection, id: &str, from: HeldStatus) -> Result<(), StoreError> {
     let last: Option<String> = conn
         .query_row(
@@ -35,33 +34,12 @@ fn trail_agrees(conn: &Connection, id: &str, from: HeldStatus) -> Result<(), Sto
             |r| r.get(0),
         )
         .optional()?;
-    let trail = last.and_then(|k| STATUS_KINDS.iter().find(|(n, _)| *n == k).map(|(_, s)| *s));
-    // Resolving a `releasing` record the trail still calls held sends
-    // nothing (an administrator says what happened), so it is allowed: a
-    // crash, or a hand edit, between the two is resolved the same way.
-    let resolving = from == HeldStatus::Releasing && trail == Some(HeldStatus::Held);
-    if trail == Some(from) || resolving {
-        return Ok(());
-    }
-    let status: Option<HeldStatus> = conn
-        .query_row("SELECT status FROM held WHERE id = ?1", [id], |r| r.get(0))
-        .optional()?;
-    match (status, trail) {
-        (None, _) => Err(StoreError::NotFound(id.to_string())),
-        // The trail says it is elsewhere: an honest wrong-status refusal.
-        (Some(status), Some(t)) if status == t => Err(StoreError::WrongStatus {
-            id: id.to_string(),
-            status,
-            wanted: from,
-        }),
-        _ => {
-            tracing::error!(
-                message = id,
-                "held status disagrees with the audit trail: refused"
-            );
-            Err(StoreError::Damaged(id.to_string()))
-        }
-    }
+    trail_allows(id, from, last.as_deref(), || {
+        let status = conn
+            .query_row("SELECT status FROM held WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        Ok(status)
+    })
 }
 
 /// Moves `id` from `from` to `to`; reports what it was if not `from`.
@@ -176,7 +154,7 @@ impl Quarantine for SqliteStore {
         let received_at = now();
         let envelope = json!({"from": msg.from, "to": msg.to}).to_string();
         let rules = serde_json::to_string(&msg.rules)?;
-        let bound = binding(&id, &received_at, &envelope, &msg.action, &rules);
+        let bound = binding(&id, &received_at, &envelope, msg.action.as_str(), &rules);
         let (raw_nonce, raw) = self.sealer.seal(bound.as_bytes(), &msg.raw);
         let (verdict_nonce, verdict_ct) = self.sealer.seal(
             format!("{bound}/verdict").as_bytes(),
@@ -484,5 +462,18 @@ impl rusqlite::types::FromSql for HeldStatus {
         HeldStatus::parse(s).ok_or_else(|| {
             rusqlite::types::FromSqlError::Other(format!("unknown held status {s:?}").into())
         })
+    }
+}
+
+/// A held record's action, stored as its lowercase name like the status.
+impl rusqlite::ToSql for Action {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for Action {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        Action::parse(v.as_str()?).map_err(|why| rusqlite::types::FromSqlError::Other(why.into()))
     }
 }

@@ -9,7 +9,7 @@ fn msg() -> NewHeld {
         id: crate::store::new_id(),
         from: "a@firm.example".into(),
         to: vec!["b@x.example".into()],
-        action: "hold".into(),
+        action: held::Action::Hold,
         rules: vec!["unauthorised-recipient".into()],
         clients: vec!["C-10442".into()],
         matters: vec!["2024-0117".into()],
@@ -317,33 +317,16 @@ fn migrates_a_version_0_database() {
     assert_eq!(store.list().unwrap().len(), 2);
 }
 
+/// Retention's behaviour is in the shared suite (tests/it/store_suite.rs,
+/// both backends); what only the file shows stays here: an expired
+/// record's sealed content and subject are gone from the row, not merely
+/// unlisted.
 #[test]
-fn retention_destroys_content_but_not_a_release_in_flight() {
+fn retention_empties_the_content_in_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let held = hold(&store);
-    let rejected = hold(&store);
-    store.reject(&rejected, &BY).unwrap();
-    let releasing = hold(&store);
-    store.begin_release(&releasing, &BY).unwrap();
-    assert!(store
-        .expire("2000-01-01T00:00:00+00:00")
-        .unwrap()
-        .is_empty());
-    let mut gone = store.expire(&super::now()).unwrap();
-    gone.sort();
-    let mut want = vec![
-        (held.clone(), HeldStatus::Held),
-        (rejected, HeldStatus::Rejected),
-    ];
-    want.sort();
-    assert_eq!(gone, want);
-    assert!(matches!(store.get(&held), Err(StoreError::Destroyed(_))));
-    assert!(
-        store.get(&releasing).is_ok(),
-        "a release in flight is left alone"
-    );
-    assert!(store.begin_release(&held, &BY).is_err());
+    assert_eq!(store.expire(&super::now()).unwrap().len(), 1);
     let (blob, subject): (Vec<u8>, Option<Vec<u8>>) = store
         .conn()
         .query_row(
@@ -353,17 +336,6 @@ fn retention_destroys_content_but_not_a_release_in_flight() {
         )
         .unwrap();
     assert!(blob.is_empty() && subject.is_none());
-    assert!(store.expire(&super::now()).unwrap().is_empty(), "once only");
-    // The destruction is in the trail, and the trail is intact.
-    let expired = store
-        .audit_query(&AuditFilter {
-            kind: Some("expired".into()),
-            limit: 10,
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(expired.len(), 2);
-    assert_eq!(audit::verify(&store).unwrap(), Ok(7));
 }
 
 /// Issue #15 finding 3: rewriting a held record's envelope, received time

@@ -8,6 +8,7 @@ pub mod http;
 pub mod pki;
 mod postfix;
 pub mod postgres;
+pub mod review;
 mod server;
 mod setup;
 mod sink;
@@ -20,6 +21,21 @@ pub use sink::{Got, Sink, SinkMode};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// A rule that holds a mention sent to an unauthorised recipient and
+/// tells the sender, with compliance told of every hold: the notices the
+/// notify and intake tests watch for at the sink.
+pub const NOTIFY: &str = r#"
+[[rule]]
+name = "tell-the-sender"
+when = { mentions = true, any_recipient = "unauthorised" }
+action = "hold"
+notify_sender = true
+
+[notify]
+compliance = ["compliance@firm.example"]
+compliance_mode = "every-hold"
+"#;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -109,6 +109,21 @@ impl Sink {
     pub fn messages(&self) -> Vec<Got> {
         self.got.lock().unwrap().clone()
     }
+
+    /// Waits for the sink to hold `n` messages (or gives up after ten
+    /// seconds and returns what it has, for the caller's assertion to
+    /// name): notices are sent in the background once the client has its
+    /// 250.
+    pub async fn wait_for(&self, n: usize) -> Vec<Got> {
+        for _ in 0..500 {
+            let got = self.messages();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.messages()
+    }
 }
 
 async fn sink_session(
