@@ -3,6 +3,7 @@
 //! level (RELIABILITY §1 items 1, 4, 7, 8, 11, 12, 13).
 
 use super::*;
+use std::time::Duration;
 use std::sync::Mutex;
 use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
 
