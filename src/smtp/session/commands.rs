@@ -13,7 +13,7 @@ where
     A: Settle,
 {
     /// The dispatcher: one command in, one reply queued.
-    pub(super) fn command(&mut self, line: Line) -> Flow {
+    pub(super) async fn command(&mut self, line: Line) -> Flow {
         self.commands += 1;
         if self.commands > self.limits.max_commands {
             self.reply(Reply::new(421, "4.7.0 too many commands, closing"));
@@ -44,7 +44,7 @@ where
                 self.reply(Reply::new(221, "2.0.0 bye"));
                 return Flow::Close;
             }
-            Ok(Request::Data) => return self.data(),
+            Ok(Request::Data) => return self.data().await,
             Ok(Request::StartTls) => return self.starttls(),
             Ok(Request::Bdat) => {
                 // The chunk that follows BDAT is binary data of a length we

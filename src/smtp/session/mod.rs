@@ -21,10 +21,10 @@ mod commands;
 mod data;
 mod limits;
 
-pub use limits::Limits;
+pub use limits::{Buffers, Limits};
 
 use super::budget::Reservation;
-use super::codec::{DataReceiver, LineReader, MailParams, Reply};
+use super::codec::{LineReader, MailParams, Reply};
 use super::stream::Stream;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -77,8 +77,8 @@ enum State {
     Greeted,
     /// MAIL given; RCPTs accumulate.
     Mail(Transaction),
-    /// After 354: the body is arriving, until `deadline`.
-    Data(Transaction, Box<DataReceiver>, Instant),
+    /// After 354: the body is arriving.
+    Data(Box<data::Incoming>),
 }
 
 /// What the loop does after a command.
@@ -191,16 +191,20 @@ where
 
     /// Handles whatever is buffered, or flushes and reads more.
     async fn step(&mut self) -> std::io::Result<Flow> {
-        if let State::Data(_, rx, _) = &mut self.state {
-            let (used, end) = rx.feed(&self.input);
+        if let State::Data(incoming) = &mut self.state {
+            let (used, end) = incoming.rx.feed(&self.input);
+            let batch = incoming.batch_ready();
             self.input.drain(..used);
             if let Some(end) = end {
                 self.end_of_data(end).await;
                 return Ok(Flow::Continue);
             }
+            if batch {
+                self.spool_batch().await;
+            }
         } else if let Some(line) = self.lines.next_line(&mut self.input) {
             self.line_started = None;
-            return Ok(self.command(line));
+            return Ok(self.command(line).await);
         }
         self.flush().await?;
         self.read().await
@@ -212,7 +216,7 @@ where
     fn read_deadline(&mut self) -> Instant {
         let now = Instant::now();
         let deadline = match &self.state {
-            State::Data(_, _, end) => (*end).min(now + self.limits.command_timeout),
+            State::Data(incoming) => incoming.deadline.min(now + self.limits.command_timeout),
             _ => {
                 if self.input.is_empty() && !self.lines.is_discarding() {
                     self.line_started = None;
