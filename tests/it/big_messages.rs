@@ -54,13 +54,11 @@ fn video_message(total: usize, tail: &str) -> Vec<u8> {
 /// `[smtp]`; the scan is given the time a debug build needs.
 fn big_setup(sink_port: u16, smtp_extra: &str) -> Setup {
     let setup = Setup::new(sink_port, smtp_extra);
-    setup.write_config_with(
-        sink_port,
-        smtp_extra,
-        "command_timeout_secs = 120\ndata_done_timeout_secs = 120",
-    );
     let toml = std::fs::read_to_string(setup.config()).unwrap();
-    let toml = toml.replace("max_message_size = 100000", "max_message_size = 157286400");
+    let toml = toml
+        .replace("max_message_size = 100000", "max_message_size = 157286400")
+        .replace("command_timeout_secs = 2", "command_timeout_secs = 120")
+        .replace("data_done_timeout_secs = 2", "data_done_timeout_secs = 120");
     std::fs::write(
         setup.config(),
         toml + "\n[limits]\nmax_scan_millis = 600000\n",
