@@ -13,7 +13,7 @@
 # name, so every one is scanned whole and relayed (the script checks 250s).
 #
 #   benches/bigmail.sh                     # builds release once; MATTERWALL_BIN= reuses one
-#   SESSIONS=20 MB=100 SMALL_BUFFERED=268435456 SMALL_SCANNING=134217728
+#   SESSIONS=20 MB=100 SMALL_BUFFERED=268435456 SMALL_SCANNING=134217728 RUNS="one default smaller"
 #
 # Needs smtp-sink (Debian: postfix) and python3.
 set -euo pipefail
@@ -23,6 +23,7 @@ SESSIONS=${SESSIONS:-20}
 MB=${MB:-100}
 SMALL_BUFFERED=${SMALL_BUFFERED:-268435456}
 SMALL_SCANNING=${SMALL_SCANNING:-134217728}
+SCAN_MILLIS=${SCAN_MILLIS:-20000}   # [limits] max_scan_millis; a debug build needs more
 DIR=$(mktemp -d)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$DIR"' EXIT
@@ -79,9 +80,9 @@ kb() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 run() {
     local label=$1 n=$2 buffered=$3 scanning=$4 mw http pid before t0 t1 peak
     mw=$(port); http=$(port)
-    python3 - "$DIR" "$mw" "$SINK" "$http" "$buffered" "$scanning" <<'PY'
+    python3 - "$DIR" "$mw" "$SINK" "$http" "$buffered" "$scanning" "$SCAN_MILLIS" <<'PY'
 import sys
-d, mw, sink, http, buffered, scanning = sys.argv[1:]
+d, mw, sink, http, buffered, scanning, millis = sys.argv[1:]
 text = open("rules/matterwall.toml").read().split("[[example]]")[0]
 text = text.replace('listen = "127.0.0.1:10025"', f'listen = "127.0.0.1:{mw}"\n'
     f'max_message_size = 157286400\nmax_buffered_bytes = {buffered}\nmax_scanning_bytes = {scanning}')
@@ -91,6 +92,7 @@ for f in ("clients.csv", "matters.csv", "waivers.csv"):
     text = text.replace(f'"{f}"', f'"{__import__("os").path.abspath("rules/" + f)}"')
 text = text.replace('certs = "certs"', f'certs = "{__import__("os").path.abspath("rules/certs")}"')
 text = text.replace('url = "sqlite://data/matterwall.db"', f'url = "sqlite://{d}/data-{mw}/mw.db"')
+text = text.replace("max_scan_millis = 20000", f"max_scan_millis = {millis}")
 open(f"{d}/mw-{mw}.toml", "w").write(text)
 PY
     "$BIN" --config "$DIR/mw-$mw.toml" serve 2>"$DIR/serve-$mw.log" & PIDS+=($!); pid=$!
@@ -134,6 +136,10 @@ PY
 
 echo "message: $SIZE bytes; $(nproc) cores; $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo) memory"
 printf '%-24s %3s %10s %10s %8s %8s %8s %6s %7s\n' run msgs buffer_MiB scan_MiB base_MB peak_MB grow_MB xmsg seconds
-run "one message" 1 1073741824 536870912
-run "20 at once, default" "$SESSIONS" 1073741824 536870912
-run "20 at once, smaller" "$SESSIONS" "$SMALL_BUFFERED" "$SMALL_SCANNING"
+for r in ${RUNS:-one default smaller}; do
+    case $r in
+        one) run "one message" 1 1073741824 536870912 ;;
+        default) run "$SESSIONS at once, default" "$SESSIONS" 1073741824 536870912 ;;
+        smaller) run "$SESSIONS at once, smaller" "$SESSIONS" "$SMALL_BUFFERED" "$SMALL_SCANNING" ;;
+    esac
+done

@@ -311,7 +311,8 @@ mod tests {
         let (_tmp, dir) = spool();
         let plain = vec![b'x'; 3 * CHUNK + 10];
         let full = CHUNK + TAG;
-        let cuts: [(&str, &dyn Fn(&mut Vec<u8>)); 5] = [
+        type Cut<'a> = (&'a str, &'a dyn Fn(&mut Vec<u8>));
+        let cuts: [Cut; 5] = [
             ("truncated at a chunk edge", &|f| f.truncate(2 * full)),
             ("truncated inside a chunk", &|f| f.truncate(2 * full + 5)),
             ("chunks swapped", &|f| {

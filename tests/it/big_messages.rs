@@ -98,11 +98,12 @@ async fn a_150_mb_message_is_relayed_byte_identical() {
     assert!(message.len() > BIG - 100 && message.len() <= BIG);
     let reply = send(server.port, &message).await;
     assert_eq!(reply.0, 250, "{reply:?}");
-    let got = sink.got.lock().unwrap();
-    assert_eq!(got.len(), 1);
-    assert_eq!(got[0].body.len(), message.len());
-    assert!(got[0].body == message, "the relayed bytes differ");
-    drop(got);
+    {
+        let got = sink.got.lock().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].body.len(), message.len());
+        assert!(got[0].body == message, "the relayed bytes differ");
+    }
     server.stop().await;
 }
 

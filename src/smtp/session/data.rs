@@ -39,7 +39,7 @@ pub(super) struct Incoming {
 pub(super) enum Body {
     /// Memory, against the session's reservation.
     Memory,
-    Spool(SpoolWriter),
+    Spool(Box<SpoolWriter>),
     /// The spool failed: the rest is read and dropped, and the answer is
     /// `452 4.3.1` (also the state while a write is under way, so a session
     /// dropped mid-write loses nothing it had promised).
@@ -56,7 +56,7 @@ impl Incoming {
 /// A whole body.
 enum Complete {
     Memory(Vec<u8>),
-    Spooled(Spooled),
+    Spooled(Box<Spooled>),
 }
 
 impl<S, A> Session<S, A>
@@ -96,7 +96,7 @@ where
                 Body::Memory
             }
             None => match self.open_spool(want).await {
-                Some(spool) => Body::Spool(spool),
+                Some(spool) => Body::Spool(Box::new(spool)),
                 None => {
                     self.state = State::Mail(tx);
                     self.reply(Reply::new(452, NO_STORAGE));
@@ -186,7 +186,7 @@ where
         let raw = match message {
             Complete::Memory(raw) => raw,
             Complete::Spooled(spooled) => {
-                match tokio::task::spawn_blocking(|| spooled.read()).await {
+                match tokio::task::spawn_blocking(move || spooled.read()).await {
                     Ok(Ok(raw)) => raw,
                     Ok(Err(e)) => return unreadable(client, &e),
                     Err(e) => return unreadable(client, &e),
@@ -238,7 +238,7 @@ async fn complete(
                 spool.finish()
             });
             match sealed.await {
-                Ok(Ok(spooled)) => Ok(Complete::Spooled(spooled)),
+                Ok(Ok(spooled)) => Ok(Complete::Spooled(Box::new(spooled))),
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "cannot finish the spool file; answering 452");
                     Err(lost())
