@@ -225,9 +225,14 @@ pub struct RawSmtp {
     /// logged. From anyone else a PROXY header is refused.
     pub proxy_protocol_from: Vec<String>,
     /// DATA bytes held in memory across all sessions (each message counts
-    /// its `SIZE=`, or `max_message_size`); beyond: `452 4.3.1` at DATA.
-    /// 0: no cap.
+    /// its `SIZE=`, or `max_message_size`); beyond, the body is spooled to
+    /// an encrypted file in the data directory (`452 4.3.1` at DATA only if
+    /// the spool cannot take it). 0: no cap.
     pub max_buffered_bytes: usize,
+    /// Message bytes scanned and settled at once across all sessions; a
+    /// message waits for its share after DATA (one larger than this passes
+    /// alone). 0: no cap.
+    pub max_scanning_bytes: usize,
 }
 
 impl Default for RawSmtp {
@@ -249,6 +254,7 @@ impl Default for RawSmtp {
             accept_tenant_ids: Vec::new(),
             proxy_protocol_from: Vec::new(),
             max_buffered_bytes: 1 << 30,
+            max_scanning_bytes: 512 << 20,
         }
     }
 }

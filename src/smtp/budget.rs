@@ -2,13 +2,12 @@
 //! across all sessions, so many large messages at once (Microsoft 365
 //! allows 150 MB each) cannot exhaust memory. A session reserves its
 //! message's declared `SIZE=` (or `max_message_size` without one) when the
-//! client sends DATA; beyond the cap the answer is `452 4.3.1` before any
-//! byte is taken (the client retries later), and the body is then held to
-//! what was reserved (a `SIZE=` that lies gets `552`). The reservation is
-//! given back when the message is settled or the session ends.
-//!
-//! First step only: nothing is spooled to disk, so one message still needs
-//! its whole size in memory (and the scan makes copies of its parts).
+//! client sends DATA; beyond the cap the body goes to the encrypted spool
+//! instead ([`super::spool`]; `452 4.3.1` before any byte only when that
+//! cannot be had), and the body is held to what was reserved (a `SIZE=`
+//! that lies gets `552`). The reservation is given back when the message
+//! is settled or the session ends. How many messages are scanned at once is
+//! the scan gate's business ([`super::gate`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -305,6 +305,8 @@ enum DataState {
 pub struct DataReceiver {
     max_size: usize,
     body: Vec<u8>,
+    /// Bytes already handed out by [`DataReceiver::take_body`] (spooled).
+    taken: usize,
     state: DataState,
     error: Option<DataError>,
 }
@@ -314,6 +316,7 @@ impl DataReceiver {
         DataReceiver {
             max_size,
             body: Vec::new(),
+            taken: 0,
             state: DataState::LineStart,
             error: None,
         }
@@ -345,6 +348,19 @@ impl DataReceiver {
             }
         }
         (i, None)
+    }
+
+    /// The body received so far and not yet taken, handed out (to the
+    /// spool) so it need not stay in memory; the size limit still counts
+    /// it. After an error there is nothing to take.
+    pub fn take_body(&mut self) -> Vec<u8> {
+        self.taken += self.body.len();
+        std::mem::take(&mut self.body)
+    }
+
+    /// Bytes received and not yet taken.
+    pub fn pending(&self) -> usize {
+        self.body.len()
     }
 
     /// One byte through the state machine; true at the terminator.
@@ -382,7 +398,7 @@ impl DataReceiver {
         if self.error.is_some() {
             return;
         }
-        if self.body.len() + bytes.len() > self.max_size {
+        if self.taken + self.body.len() + bytes.len() > self.max_size {
             self.fail(DataError::TooBig);
             return;
         }

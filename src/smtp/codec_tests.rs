@@ -147,6 +147,22 @@ fn size_limit_enforced_while_streaming() {
     );
 }
 
+/// What is taken out for the spool still counts toward the limit, and the
+/// pieces taken plus the rest are the whole body.
+#[test]
+fn taken_bytes_count_toward_the_limit() {
+    let mut r = DataReceiver::new(10);
+    assert_eq!(r.feed(b"123456").1, None);
+    assert_eq!(r.pending(), 6);
+    let first = r.take_body();
+    assert_eq!((first.as_slice(), r.pending()), (&b"123456"[..], 0));
+    assert_eq!(r.feed(b"78\r\n.\r\n").1, Some(Ok(b"78\r\n".to_vec())));
+    let mut r = DataReceiver::new(10);
+    r.feed(b"123456");
+    r.take_body();
+    assert_eq!(r.feed(b"789\r\n.\r\n").1, Some(Err(DataError::TooBig)));
+}
+
 #[test]
 fn commands() {
     let mail = |from: &str, params: MailParams| {

@@ -6,9 +6,8 @@
 //!
 //! Shape after mini-redis's `server.rs`; draining is "acquire every permit".
 
-use super::budget::Budget;
 use super::proxy;
-use super::session::{Limits, Session, Settle, Shutdown};
+use super::session::{Buffers, Limits, Session, Settle, Shutdown};
 use crate::config::Config;
 use crate::engine::Engine;
 use arc_swap::ArcSwap;
@@ -40,8 +39,8 @@ impl<A: Settle> Listener<A> {
         let permits = Arc::new(Semaphore::new(max));
         let (shutdown, watcher) = watch::channel(Shutdown::Running);
         // Shared by every session for the listener's life (a reload does
-        // not resize it).
-        let budget = Budget::new(cfg.smtp.max_buffered_bytes);
+        // not resize them).
+        let budget = Buffers::for_listener(cfg);
         tokio::pin!(stop);
         loop {
             tokio::select! {
@@ -78,7 +77,7 @@ impl<A: Settle> Listener<A> {
         stream: TcpStream,
         permits: &Arc<Semaphore>,
         watcher: &watch::Receiver<Shutdown>,
-        budget: &Arc<Budget>,
+        budget: &Buffers,
     ) {
         let _ = stream.set_nodelay(true);
         let shared = (permits, watcher, budget);
@@ -111,11 +110,11 @@ impl<A: Settle> Listener<A> {
 }
 
 /// What every session shares: connection permits, the shutdown signal,
-/// the DATA memory budget.
+/// the DATA memory budget, the spool and the scan gate.
 type Shared<'a> = (
     &'a Arc<Semaphore>,
     &'a watch::Receiver<Shutdown>,
-    &'a Arc<Budget>,
+    &'a Buffers,
 );
 
 /// Admits `client` (as the socket or the PROXY header names it): `554` if
@@ -143,7 +142,7 @@ fn start<A: Settle>(
         return;
     };
     let mut limits = Limits::from_config(cfg);
-    limits.buffer = budget.clone();
+    limits.buffers = budget.clone();
     let session = Session::new(stream, settle, limits, client, watcher.clone());
     tokio::spawn(async move {
         if let Err(e) = session.run().await {

@@ -5,10 +5,12 @@
 pub mod budget;
 pub mod codec;
 pub mod dkim;
+pub mod gate;
 pub mod intake;
 pub mod listener;
 pub mod proxy;
 pub mod relay;
 pub mod session;
+pub mod spool;
 pub mod stamp;
 pub mod stream;

@@ -8,6 +8,7 @@ mod support;
 
 mod attachments;
 mod audit_checkpoints;
+mod big_messages;
 mod chunking;
 mod clock_jump;
 mod config_errors;

@@ -4,6 +4,7 @@
 
 use super::*;
 use std::sync::Mutex;
+use std::time::Duration;
 use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 #[derive(Default)]
@@ -30,7 +31,11 @@ fn limits() -> Limits {
         tls: None,
         accept_tenants: Vec::new(),
         stamp: crate::config::stamp::StampKey::at("/nonexistent/stamp.key".into()),
-        buffer: crate::smtp::budget::Budget::new(0),
+        buffers: Buffers {
+            memory: crate::smtp::budget::Budget::new(0),
+            spool: None,
+            scan: crate::smtp::gate::ScanGate::new(0),
+        },
     }
 }
 
@@ -228,4 +233,155 @@ async fn draining_closes_idle_sessions() {
     assert_eq!(c.send(b"RSET\r\n", 1).await, [250]);
     assert_eq!(c.replies(1).await, [421]);
     task.await.unwrap().unwrap();
+}
+
+/// A session of its own on `settle`, for the tests below.
+async fn start_on<A: Settle>(limits: Limits, settle: Arc<A>) -> Client {
+    let (client, server) = duplex(64 * 1024);
+    let (tx, rx) = watch::channel(Shutdown::Running);
+    let session = Session::new(server, settle, limits, None, rx);
+    tokio::spawn(async move {
+        let _keep = tx;
+        let _ = session.run().await;
+    });
+    let mut c = Client {
+        io: client,
+        seen: Vec::new(),
+    };
+    assert_eq!(c.replies(1).await, [220]);
+    c
+}
+
+/// Limits whose memory budget takes nothing, so every body is spooled
+/// to `spool/` under `dir`.
+fn spooling(dir: &std::path::Path) -> Limits {
+    let spool = crate::smtp::spool::SpoolDir::in_data_dir(dir);
+    spool.prepare().unwrap();
+    let mut l = limits();
+    l.max_message_size = 4 << 20;
+    l.buffers.memory = crate::smtp::budget::Budget::new(1);
+    l.buffers.spool = Some(spool);
+    l
+}
+
+fn spool_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir.join("spool")).unwrap().count()
+}
+
+/// Past the memory budget the body goes through the spool and comes back
+/// byte for byte; the file is gone once the message is settled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spooled_body_arrives_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = Arc::new(Recorder::default());
+    let mut c = start_on(spooling(tmp.path()), rec.clone()).await;
+    let body: Vec<u8> = (0..40_000)
+        .flat_map(|i| format!("line {i} of a long memo\r\n").into_bytes())
+        .collect();
+    assert_eq!(c.send(ENVELOPE, 4).await, [250, 250, 250, 354]);
+    assert_eq!(spool_files(tmp.path()), 1, "spooling from 354 on");
+    let mut data = body.clone();
+    data.extend_from_slice(b".\r\n");
+    assert_eq!(c.send(&data, 1).await, [250]);
+    assert_eq!(rec.got.lock().unwrap()[0].1, body);
+    assert_eq!(spool_files(tmp.path()), 0);
+}
+
+/// A client gone mid-DATA leaves no spool file behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disconnect_mid_data_deletes_the_spool() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = Arc::new(Recorder::default());
+    let mut c = start_on(spooling(tmp.path()), rec.clone()).await;
+    assert_eq!(c.send(ENVELOPE, 4).await, [250, 250, 250, 354]);
+    c.io.write_all(&vec![b'x'; 600_000]).await.unwrap();
+    drop(c);
+    for _ in 0..500 {
+        if spool_files(tmp.path()) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(spool_files(tmp.path()), 0);
+    assert!(rec.got.lock().unwrap().is_empty());
+}
+
+/// No spool to go to: `452 4.3.1` at DATA, the transaction kept.
+#[tokio::test]
+async fn no_spool_is_452_before_data() {
+    let mut l = limits();
+    l.buffers.memory = crate::smtp::budget::Budget::new(1);
+    let (mut c, rec) = start(l).await;
+    assert_eq!(c.send(ENVELOPE, 4).await, [250, 250, 250, 452]);
+    assert_eq!(c.send(b"RSET\r\nQUIT\r\n", 2).await, [250, 221]);
+    assert!(rec.got.lock().unwrap().is_empty());
+}
+
+/// A settle that waits to be let go, counting how many are inside at once.
+struct Slow {
+    entered: std::sync::atomic::AtomicUsize,
+    inside: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+    go: tokio::sync::Semaphore,
+}
+
+impl Default for Slow {
+    fn default() -> Slow {
+        Slow {
+            entered: Default::default(),
+            inside: Default::default(),
+            most: Default::default(),
+            go: tokio::sync::Semaphore::new(0),
+        }
+    }
+}
+
+impl Settle for Slow {
+    async fn settle(&self, _peer: &Peer, _tx: Transaction, _raw: Vec<u8>) -> Reply {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.inside.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        self.entered.fetch_add(1, SeqCst);
+        self.go.acquire().await.unwrap().forget();
+        self.inside.fetch_sub(1, SeqCst);
+        Reply::new(250, "2.0.0 settled")
+    }
+}
+
+/// Waits for `what` (a test that goes wrong fails here rather than hang).
+async fn until(what: impl Fn() -> bool) {
+    for _ in 0..60_000 {
+        if what() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("the condition never came true");
+}
+
+/// `max_scanning_bytes`: a message finished while another one holds the
+/// scan budget waits for it; the two are never scanned at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scan_gate_lets_one_message_through_at_a_time() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let mut l = limits();
+    l.buffers.scan = crate::smtp::gate::ScanGate::new(1024);
+    let gate = l.buffers.scan.clone();
+    let slow = Arc::new(Slow::default());
+    let mut a = start_on(l.clone(), slow.clone()).await;
+    let mut b = start_on(l, slow.clone()).await;
+    let body = b"Subject: x\r\n\r\nhello\r\n.\r\n";
+    assert_eq!(a.send(ENVELOPE, 4).await, [250, 250, 250, 354]);
+    assert_eq!(b.send(ENVELOPE, 4).await, [250, 250, 250, 354]);
+    a.io.write_all(body).await.unwrap();
+    until(|| slow.entered.load(SeqCst) == 1).await;
+    b.io.write_all(body).await.unwrap();
+    until(|| gate.waiting() == 1).await;
+    assert_eq!(slow.entered.load(SeqCst), 1, "B waits while A is scanned");
+    slow.go.add_permits(1);
+    assert_eq!(a.replies(1).await, [250]);
+    until(|| slow.entered.load(SeqCst) == 2).await;
+    slow.go.add_permits(1);
+    assert_eq!(b.replies(1).await, [250]);
+    assert_eq!(slow.most.load(SeqCst), 1);
 }
