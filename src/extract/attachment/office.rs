@@ -181,7 +181,7 @@ impl State {
             b"v" => self.in_value = !empty,
             _ => {}
         }
-        for attr in e.attributes().flatten() {
+        for attr in attributes(e) {
             if TEXT_ATTRS.contains(&attr.key.local_name().as_ref()) && is_sheet_or_table(name) {
                 if let Ok(v) = attr.unescape_value() {
                     self.out.push_str(&v);
@@ -224,9 +224,19 @@ fn is_sheet_or_table(name: &[u8]) -> bool {
 }
 
 fn has_attr(e: &BytesStart, key: &[u8], value: &[u8]) -> bool {
-    e.attributes()
-        .flatten()
-        .any(|a| a.key.as_ref() == key && a.value.as_ref() == value)
+    attributes(e).any(|a| a.key.as_ref() == key && a.value.as_ref() == value)
+}
+
+/// A tag's attributes, duplicates included: quick-xml's duplicate-name check
+/// is quadratic in the attribute count (RUSTSEC-2026-0194, fixed in 0.41), so
+/// one crafted tag could outrun the scan-time budget, which is only checked
+/// between events; and a repeated `name=` must not hide a sheet name.
+fn attributes<'a>(
+    e: &'a BytesStart<'a>,
+) -> impl Iterator<Item = quick_xml::events::attributes::Attribute<'a>> + 'a {
+    let mut attributes = e.attributes();
+    attributes.with_checks(false);
+    attributes.flatten()
 }
 
 #[cfg(test)]
@@ -285,6 +295,12 @@ mod tests {
         let xml =
             r#"<worksheet><row><c t="s"><v>2018</v></c><c t="s"><v>1722</v></c></row></worksheet>"#;
         assert!(!xml_text(xml.as_bytes()).contains("2018"));
+    }
+
+    #[test]
+    fn a_repeated_sheet_name_is_read_too() {
+        let text = xml_text(br#"<workbook><sheet name="Alpha" name="Beta"/></workbook>"#);
+        assert!(text.contains("Alpha") && text.contains("Beta"), "{text:?}");
     }
 
     #[test]
