@@ -5,6 +5,7 @@
 
 use matterwall::engine::Engine;
 use matterwall::extract::{self, attachment, walk, Ctx, Limits};
+use matterwall::policy::rules::Action;
 use matterwall::smtp::codec::{dot_stuff, parse_command, DataReceiver, Line, LineReader};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -104,18 +105,47 @@ pub fn engine(root: &Path) -> Engine {
     Engine::load(&root.join("fuzz/matterwall.toml")).expect("fuzz/matterwall.toml loads")
 }
 
-/// A whole message: extraction stays within the time limit and its output
-/// is bounded by the input and the decompression budget; the full check
-/// (extraction, detection, policy) returns a verdict.
+/// A whole message: extraction stays within the time limit, its output is
+/// bounded by the input and the decompression budget, and a limit reached
+/// leaves the message uninspectable (never passed); the full check
+/// (extraction, detection, policy) holds an uninspectable message sent
+/// outside the firm.
 pub fn message(engine: &Engine, data: &[u8]) {
     let limits = &engine.config.limits;
+    let mut ctx = Ctx::new(limits);
     let started = Instant::now();
-    let out = extract::extract(data, limits);
+    walk::raw_message(&mut ctx, "", data, 0);
     assert!(started.elapsed() <= budget(limits), "over the time limit");
-    bounded_output(&out, data.len(), limits);
-    let envelope = matterwall::check::Envelope::from_headers(data);
+    over_a_limit_is_uninspectable(&ctx);
+    bounded_output(&ctx.out, data.len(), limits);
+    let _ = matterwall::check::Envelope::from_headers(data);
+    // A fixed envelope with an external recipient, so that the
+    // `uninspectable-external` rule of fuzz/matterwall.toml applies.
+    let envelope = matterwall::check::Envelope {
+        from: "partner@firm.example".to_string(),
+        to: vec!["someone@outside.example".to_string()],
+    };
     let verdict = matterwall::check::check(engine, &envelope, data, matterwall::check::today());
     let _ = verdict.rule_names();
+    if !verdict.uninspectable.is_empty() {
+        assert!(
+            verdict.action >= Action::Hold,
+            "uninspectable but {:?}",
+            verdict.action
+        );
+    }
+}
+
+/// Exceeding a limit makes a part uninspectable, never passes it
+/// (DESIGN §2): the budgets' counters over their limits imply a flag.
+fn over_a_limit_is_uninspectable(ctx: &Ctx) {
+    let flagged = !ctx.out.uninspectable.is_empty();
+    if ctx.decompressed > ctx.limits.max_decompressed_bytes {
+        assert!(flagged, "over the decompression budget, not flagged");
+    }
+    if ctx.parts > ctx.limits.max_parts {
+        assert!(flagged, "over the part limit, not flagged");
+    }
 }
 
 fn budget(limits: &Limits) -> Duration {
@@ -179,6 +209,7 @@ pub fn attachment(data: &[u8]) {
     }
     assert!(started.elapsed() <= budget(&limits), "over the time limit");
     assert!(ctx.decompressed <= limits.max_decompressed_bytes * 2 + (1 << 20));
+    over_a_limit_is_uninspectable(&ctx);
     bounded_output(&ctx.out, bytes.len(), &limits);
 }
 

@@ -131,6 +131,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_repeated_sheet_name_is_read_too() {
+        let text = xml_text(br#"<workbook><sheet name="Alpha" name="Beta"/></workbook>"#);
+        assert!(text.contains("Alpha") && text.contains("Beta"), "{text:?}");
+    }
+
+    #[test]
     fn xml_text_table() {
         let cases: &[(&str, &str)] = &[
             // Word splits a word across runs: joined without a space.

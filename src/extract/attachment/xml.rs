@@ -73,7 +73,7 @@ impl State {
             b"v" => self.in_value = !empty,
             _ => {}
         }
-        for attr in e.attributes().flatten() {
+        for attr in attributes(e) {
             if TEXT_ATTRS.contains(&attr.key.local_name().as_ref()) && is_sheet_or_table(name) {
                 if let Ok(v) = attr.unescape_value() {
                     self.out.push_str(&v);
@@ -116,7 +116,17 @@ fn is_sheet_or_table(name: &[u8]) -> bool {
 }
 
 fn has_attr(e: &BytesStart, key: &[u8], value: &[u8]) -> bool {
-    e.attributes()
-        .flatten()
-        .any(|a| a.key.as_ref() == key && a.value.as_ref() == value)
+    attributes(e).any(|a| a.key.as_ref() == key && a.value.as_ref() == value)
+}
+
+/// A tag's attributes, duplicates included: quick-xml's duplicate-name check
+/// is quadratic in the attribute count (RUSTSEC-2026-0194, fixed in 0.41), so
+/// one crafted tag could outrun the scan-time budget, which is only checked
+/// between events; and a repeated `name=` must not hide a sheet name.
+fn attributes<'a>(
+    e: &'a BytesStart<'a>,
+) -> impl Iterator<Item = quick_xml::events::attributes::Attribute<'a>> + 'a {
+    let mut attributes = e.attributes();
+    attributes.with_checks(false);
+    attributes.flatten()
 }
