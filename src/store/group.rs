@@ -130,7 +130,11 @@ impl<W: Writer> Group<W> {
 
     /// The writer, for a store being dropped.
     pub(crate) fn writer_mut(&mut self) -> &mut W {
-        &mut self.state.get_mut().unwrap_or_else(|p| p.into_inner()).writer
+        &mut self
+            .state
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .writer
     }
 
     fn lock(&self) -> MutexGuard<'_, State<W>> {
@@ -239,10 +243,7 @@ impl<W: Writer> Group<W> {
 }
 
 /// Runs `f` inside its own savepoint.
-fn step<W: Writer, T>(
-    w: &mut W,
-    f: impl FnOnce(&mut W::Conn) -> Result<T, StoreError>,
-) -> Step<T> {
+fn step<W: Writer, T>(w: &mut W, f: impl FnOnce(&mut W::Conn) -> Result<T, StoreError>) -> Step<T> {
     if let Err(e) = w.savepoint() {
         return Step::Broken(e);
     }

@@ -56,7 +56,13 @@ fn group(fail_commit: bool, ops: usize) -> Shared {
         fail_commit,
         ..Memory::default()
     };
-    Arc::new(Group::new(w, Limits { ops, bytes: 1 << 20 }))
+    Arc::new(Group::new(
+        w,
+        Limits {
+            ops,
+            bytes: 1 << 20,
+        },
+    ))
 }
 
 /// Writer `a` holds the lock inside its operation until `b` and `c` are
