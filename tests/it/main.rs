@@ -45,6 +45,7 @@ mod store_corruption;
 mod store_suite;
 mod swaks;
 mod tls;
+mod two_nodes;
 
 // Issue 14: deployment with Microsoft 365 / Google Workspace.
 mod dkim;
