@@ -21,6 +21,7 @@ pub mod accounts;
 pub mod audit;
 pub mod checkpoint;
 pub mod crypto;
+mod group;
 pub mod handle;
 pub mod held;
 pub mod migrate;
@@ -73,6 +74,10 @@ pub enum StoreError {
     Invalid(String),
     #[error("{0} already exists")]
     Exists(String),
+    /// The shared commit of a batch of writes failed (group commit): each
+    /// writer in the batch gets this copy of the committer's error.
+    #[error("the commit failed: {0}")]
+    Commit(String),
     /// The blocking task running a store call panicked or was cancelled.
     #[error("the store task failed: {0}")]
     Task(String),

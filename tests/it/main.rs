@@ -48,6 +48,7 @@ mod store_health;
 mod store_suite;
 mod swaks;
 mod tls;
+mod two_nodes;
 
 // Issue 14: deployment with Microsoft 365 / Google Workspace.
 mod dkim;

@@ -41,7 +41,7 @@ impl PgStore {
         &self,
         by: &str,
         kind: &str,
-        f: impl FnOnce(&mut ::postgres::Transaction<'_>) -> Result<(T, serde_json::Value), StoreError>,
+        f: impl FnOnce(&mut ::postgres::Client) -> Result<(T, serde_json::Value), StoreError>,
     ) -> Result<T, StoreError> {
         self.write(|tx| {
             let (out, details) = f(tx)?;

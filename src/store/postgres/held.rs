@@ -175,7 +175,7 @@ impl Quarantine for PgStore {
         let rules = serde_json::to_string(&msg.rules)?;
         let clients = serde_json::to_string(&msg.clients)?;
         let matters = serde_json::to_string(&msg.matters)?;
-        self.write(|tx| {
+        self.write_sized(msg.raw.len(), |tx| {
             // The received time is bound into the seal, so it is read first.
             let received_at = Self::now_in(tx)?;
             let bound = binding(&id, &received_at, &envelope, msg.action.as_str(), &rules);

@@ -11,9 +11,11 @@
 //! the chain's hashes are the same on both, and `store migrate` copies rows
 //! as they are. Times come from the database's clock, one for all nodes.
 //!
-//! One connection per store behind a mutex (like SQLite's); when it breaks
-//! (PostgreSQL restarted or unreachable) the call fails with a store error
-//! (451 upstream) and the next call connects again.
+//! Audited writes that arrive together share one transaction and one
+//! commit (group commit, `store/group.rs`) on a writer connection; reads
+//! and unaudited writes use a second connection behind a mutex. When one
+//! breaks (PostgreSQL restarted or unreachable) the call fails with a store
+//! error (451 upstream) and the next call connects again.
 
 mod accounts;
 mod audit;
@@ -23,8 +25,9 @@ mod outbox;
 mod schema;
 
 use super::crypto::Sealer;
+use super::group::{self, Group, Writer};
 use super::StoreError;
-use ::postgres::{Client, Config, Transaction};
+use ::postgres::{Client, Config};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -37,7 +40,9 @@ pub struct PgStore {
     config: Config,
     tls: MakeRustlsConnect,
     conn: Mutex<Option<Client>>,
-    /// A second connection that only LISTENs (see `cluster.rs`).
+    /// Audited writes, in shared transactions.
+    writer: Group<PgWriter>,
+    /// A third connection that only LISTENs (see `cluster.rs`).
     listener: Mutex<Option<Client>>,
     sealer: Sealer,
     node: String,
@@ -58,7 +63,8 @@ impl Drop for PgStore {
     fn drop(&mut self) {
         let take =
             |m: &mut Mutex<Option<Client>>| m.get_mut().unwrap_or_else(|p| p.into_inner()).take();
-        let clients = [take(&mut self.conn), take(&mut self.listener)];
+        let writer = self.writer.writer_mut().client.take();
+        let clients = [take(&mut self.conn), take(&mut self.listener), writer];
         if tokio::runtime::Handle::try_current().is_ok() {
             std::thread::spawn(move || drop(clients));
         }
@@ -226,10 +232,18 @@ impl PgStore {
         config.connect_timeout(Duration::from_secs(5));
         config.application_name(&format!("matterwall {node}"));
         let sealer = Sealer::load_or_create(key)?;
+        let tls = tls(&verify)?;
+        let writer = PgWriter {
+            config: config.clone(),
+            tls: tls.clone(),
+            client: None,
+            node: node.to_string(),
+        };
         let store = PgStore {
             config,
-            tls: tls(&verify)?,
+            tls,
             conn: Mutex::new(None),
+            writer: Group::new(writer, group::LIMITS),
             listener: Mutex::new(None),
             sealer,
             node: node.to_string(),
@@ -262,23 +276,96 @@ impl PgStore {
         out
     }
 
-    /// Runs `f` in a transaction holding the write lock, and commits.
+    /// Runs `f` in the writers' shared transaction, which holds the write
+    /// lock, in its own savepoint; returns once that transaction is
+    /// committed.
     fn write<T>(
         &self,
-        f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.with(|c| {
-            let mut tx = c.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
-            let out = f(&mut tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
+        self.write_sized(0, f)
+    }
+
+    /// As [`Self::write`], for a write of about `bytes` (a held message):
+    /// the batch's size is bounded.
+    fn write_sized<T>(
+        &self,
+        bytes: usize,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.writer.run(bytes, f)
+    }
+
+    /// Batches committed and writes in them since open (the benchmark's
+    /// writes per commit).
+    pub fn commit_stats(&self) -> (u64, u64) {
+        self.writer.stats()
     }
 
     /// The database's clock, in the store's time format.
     fn now_in(c: &mut impl ::postgres::GenericClient) -> Result<String, StoreError> {
         Ok(c.query_one(&format!("SELECT {NOW}"), &[])?.get(0))
+    }
+}
+
+/// The writer connection as group commit drives it; it connects again at
+/// the next batch once it broke.
+struct PgWriter {
+    config: Config,
+    tls: MakeRustlsConnect,
+    client: Option<Client>,
+    node: String,
+}
+
+impl PgWriter {
+    fn client(&mut self) -> Result<&mut Client, StoreError> {
+        match self.client.as_mut() {
+            Some(c) if !c.is_closed() => Ok(c),
+            _ => Err(StoreError::Commit("lost the PostgreSQL connection".into())),
+        }
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        Ok(self.client()?.batch_execute(sql)?)
+    }
+}
+
+impl Writer for PgWriter {
+    type Conn = Client;
+
+    fn begin(&mut self) -> Result<(), StoreError> {
+        if self.client.as_ref().is_none_or(|c| c.is_closed()) {
+            self.client = None;
+            self.client = Some(self.config.connect(self.tls.clone())?);
+        }
+        let c = self.client()?;
+        c.batch_execute("BEGIN")?;
+        c.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
+        Ok(())
+    }
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        self.batch("SAVEPOINT op")
+    }
+    fn release(&mut self) -> Result<(), StoreError> {
+        self.batch("RELEASE SAVEPOINT op")
+    }
+    fn rollback_to(&mut self) -> Result<(), StoreError> {
+        self.batch("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")
+    }
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.batch("COMMIT")
+    }
+    fn abandon(&mut self) {
+        if self.batch("ROLLBACK").is_err() && self.client.is_some() {
+            tracing::warn!(node = %self.node, "lost the PostgreSQL connection; reconnecting on the next write");
+            self.client = None;
+        }
+    }
+    fn in_transaction(&self) -> bool {
+        self.client.as_ref().is_some_and(|c| !c.is_closed())
+    }
+    fn conn(&mut self) -> &mut Client {
+        self.client.as_mut().expect("connected at begin")
     }
 }
 

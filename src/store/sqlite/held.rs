@@ -165,7 +165,7 @@ impl Quarantine for SqliteStore {
             .seal(format!("{id}/subject").as_bytes(), msg.subject.as_bytes());
         let clients = serde_json::to_string(&msg.clients)?;
         let matters = serde_json::to_string(&msg.matters)?;
-        self.write(|tx| {
+        self.write_sized(msg.raw.len(), |tx| {
             tx.execute(
                 "INSERT INTO held (id, received_at, updated_at, status, envelope, action, rules,
                                    size, raw_nonce, raw, verdict_nonce, verdict, clients, matters,

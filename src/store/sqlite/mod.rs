@@ -1,5 +1,9 @@
 //! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`,
 //! so a commit is on disk before `hold` returns (and so before any 250).
+//! Writes that arrive together share one transaction and one fsync (group
+//! commit, `store/group.rs`) on the writer connection; reads, and the
+//! unaudited one-statement writes (sessions, TOTP steps), use a second
+//! connection, which sees only what is committed.
 //! Status changes are single UPDATEs guarded by the expected old status, so
 //! two reviewers (or a CLI and the server) cannot both release one message;
 //! each runs in an IMMEDIATE transaction together with its audit entry.
@@ -18,15 +22,19 @@ mod schema;
 mod tests;
 
 use super::crypto::Sealer;
+use super::group::{self, Group, Writer};
 use super::StoreError;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::Connection;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
 #[derive(Debug)]
 pub struct SqliteStore {
+    /// Reads and unaudited writes.
     conn: Mutex<Connection>,
+    /// Audited writes, in shared transactions.
+    writer: Group<SqliteWriter>,
     sealer: Sealer,
     /// `[store] node`: stamped on the audit entries this store writes.
     node: String,
@@ -76,17 +84,13 @@ impl SqliteStore {
     /// database and its key.
     pub fn open(db: &Path, key: &Path, node: &str) -> Result<SqliteStore, StoreError> {
         private_files(db)?;
-        let mut conn = Connection::open(db)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        // Destroyed content (retention) is overwritten with zeros in the
-        // file, not just unlinked from the b-tree.
-        conn.pragma_update(None, "secure_delete", "ON")?;
-        schema::migrate(&mut conn)?;
+        let mut writer = connect(db)?;
+        schema::migrate(&mut writer)?;
+        let conn = connect(db)?;
         let sealer = Sealer::load_or_create(key)?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            writer: Group::new(SqliteWriter(writer), group::LIMITS),
             sealer,
             node: node.to_string(),
         })
@@ -99,17 +103,78 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` in an IMMEDIATE transaction (the write lock is taken at the
-    /// start, so another process cannot slip an audit entry in between our
-    /// read of the head and our append) and commits.
+    /// Runs `f` in the writers' shared IMMEDIATE transaction (the write
+    /// lock is taken at its start, so another process cannot slip an audit
+    /// entry in between our read of the head and our append), in its own
+    /// savepoint; returns once that transaction is committed.
     fn write<T>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        self.write_sized(0, f)
+    }
+
+    /// As [`Self::write`], for a write of about `bytes` (a held message):
+    /// the batch's size is bounded.
+    fn write_sized<T>(
+        &self,
+        bytes: usize,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.writer.run(bytes, |conn| f(conn))
+    }
+
+    /// Batches committed and writes in them since open (the benchmark's
+    /// writes per commit).
+    pub fn commit_stats(&self) -> (u64, u64) {
+        self.writer.stats()
+    }
+}
+
+/// Opens one connection with the store's settings (each is per connection).
+fn connect(db: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(db)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    // Destroyed content (retention) is overwritten with zeros in the
+    // file, not just unlinked from the b-tree.
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    Ok(conn)
+}
+
+/// The writer connection as group commit drives it.
+#[derive(Debug)]
+struct SqliteWriter(Connection);
+
+impl Writer for SqliteWriter {
+    type Conn = Connection;
+
+    fn begin(&mut self) -> Result<(), StoreError> {
+        Ok(self.0.execute_batch("BEGIN IMMEDIATE")?)
+    }
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        Ok(self.0.execute_batch("SAVEPOINT op")?)
+    }
+    fn release(&mut self) -> Result<(), StoreError> {
+        Ok(self.0.execute_batch("RELEASE op")?)
+    }
+    fn rollback_to(&mut self) -> Result<(), StoreError> {
+        Ok(self.0.execute_batch("ROLLBACK TO op; RELEASE op")?)
+    }
+    fn commit(&mut self) -> Result<(), StoreError> {
+        Ok(self.0.execute_batch("COMMIT")?)
+    }
+    fn abandon(&mut self) {
+        if !self.0.is_autocommit() {
+            // A connection that cannot even roll back fails its next BEGIN.
+            let _ = self.0.execute_batch("ROLLBACK");
+        }
+    }
+    fn in_transaction(&self) -> bool {
+        !self.0.is_autocommit()
+    }
+    fn conn(&mut self) -> &mut Connection {
+        &mut self.0
     }
 }
