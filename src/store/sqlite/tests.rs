@@ -326,7 +326,11 @@ fn retention_empties_the_content_in_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let held = hold(&store);
-    assert_eq!(store.expire(&super::now()).unwrap().len(), 1);
+    // A cutoff after the hold: `now()` has millisecond precision, so a
+    // hold and an expiry in the same millisecond would not be "before".
+    let later = (chrono::Utc::now() + chrono::Duration::seconds(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    assert_eq!(store.expire(&later).unwrap().len(), 1);
     let (blob, subject): (Vec<u8>, Option<Vec<u8>>) = store
         .conn()
         .query_row(
