@@ -31,6 +31,7 @@ fn held(size: usize) -> NewHeld {
         subject: "draft".into(),
         verdict_json: r#"{"action":"hold"}"#.into(),
         raw: vec![b'x'; size],
+        two_person: false,
     }
 }
 

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 /// The SMTP envelope: it, not the headers, decides authorisation.
 #[derive(Debug, Clone, Default)]
 pub struct Envelope {
+    /// The reverse path (`MAIL FROM`); empty for the null sender.
     pub from: String,
+    /// Every forward path (`RCPT TO`), in the order given.
     pub to: Vec<String>,
 }
 
@@ -61,37 +63,70 @@ impl Envelope {
 /// The sender, as checked against ethical walls.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sender {
-    pub address: String,
+    pub(crate) address: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
+    /// True when the sender is screened from a matter the message mentions (an ethical wall).
     pub screened: bool,
 }
 
 /// What `check` prints (DESIGN §5), and what the act stage acts on.
 #[derive(Debug, Clone, Serialize)]
 pub struct Verdict {
+    /// The greatest action among the enforced rules that fired (`pass` when none did).
     pub action: Action,
     /// The enforced rules that fired; `check` prints their names (DESIGN §5),
     /// the held record keeps them whole (see [`HeldVerdict`]).
     #[serde(serialize_with = "names")]
     pub rules: Vec<FiredRule>,
     #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "names")]
+    /// Rules in `monitor` mode that would have fired: reported, never acted on.
     pub monitor: Vec<FiredRule>,
+    /// Every client, matter and pattern found, with where it was found.
     pub matches: Vec<Match>,
+    /// Each envelope recipient and whether it may see what the message mentions.
     pub recipients: Vec<Recipient>,
+    /// Parts that could not be read; any of them makes the message uninspectable.
     pub uninspectable: Vec<Flag>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub anomalies: Vec<Flag>,
+    pub(crate) anomalies: Vec<Flag>,
+    /// The sender, as checked against ethical walls.
     pub sender: Sender,
     #[serde(skip_serializing_if = "Modifiers::is_empty")]
-    pub modifiers: Modifiers,
-    pub size: usize,
+    pub(crate) modifiers: Modifiers,
+    /// Issue #18: a `split` rule held only some recipients; the others get
+    /// the message now. Absent (and not printed) otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) split: Option<SplitVerdict>,
+    pub(crate) size: usize,
     /// Ids of the clients mentioned, directly or through a matter, and the
     /// matter numbers: what the quarantine and the audit trail record
     /// instead of the words that matched.
     #[serde(skip)]
-    pub clients: Vec<String>,
+    pub(crate) clients: Vec<String>,
     #[serde(skip)]
-    pub matters: Vec<String>,
+    pub(crate) matters: Vec<String>,
+}
+
+/// A per-recipient split (issue #18), as `check` prints it: who is held,
+/// who gets the message now, and what the rules decide for those alone
+/// (`pass` or `encrypt`, with their rules and modifiers).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct SplitVerdict {
+    /// The held recipients, as `recipients` lists them.
+    pub(crate) held: Vec<String>,
+    /// The recipients who get the message now.
+    pub(crate) released: Vec<String>,
+    /// What the released recipients get.
+    pub(crate) action: Action,
+    /// The enforced rules that fired for the released recipients alone.
+    #[serde(serialize_with = "names")]
+    pub(crate) rules: Vec<FiredRule>,
+    /// Their modifiers (headers, notices).
+    #[serde(skip_serializing_if = "Modifiers::is_empty")]
+    pub(crate) modifiers: Modifiers,
+    /// Indices of the held recipients in the envelope.
+    #[serde(skip)]
+    pub(crate) held_at: Vec<usize>,
 }
 
 /// Fired rules as `check` prints them: by name.
@@ -102,13 +137,14 @@ fn names<S: serde::Serializer>(rules: &[FiredRule], s: S) -> Result<S::Ok, S::Er
 impl Verdict {
     /// The verdict for a message matterwall wrote itself and holds under
     /// `rule` (a report the next hop would not take): no scan, no matches.
-    pub fn internal(rule: &str) -> Verdict {
+    pub(crate) fn internal(rule: &str) -> Verdict {
         Verdict {
             action: Action::Hold,
             rules: vec![FiredRule {
                 name: rule.to_string(),
                 action: Action::Hold,
                 mode: crate::policy::rules::Mode::Enforce,
+                two_person: false,
             }],
             monitor: Vec::new(),
             matches: Vec::new(),
@@ -120,6 +156,7 @@ impl Verdict {
                 screened: false,
             },
             modifiers: Modifiers::default(),
+            split: None,
             size: 0,
             clients: Vec::new(),
             matters: Vec::new(),
@@ -134,7 +171,7 @@ impl Verdict {
     }
 
     /// The first enforced rule that fired with `action`.
-    pub fn first_with(&self, action: Action) -> Option<&FiredRule> {
+    pub(crate) fn first_with(&self, action: Action) -> Option<&FiredRule> {
         self.rules.iter().find(|r| r.action == action)
     }
 }
@@ -152,7 +189,7 @@ struct Sealed<'a> {
 
 impl Verdict {
     /// The JSON a held record keeps (see [`HeldVerdict`] for reading it).
-    pub fn held_json(&self) -> serde_json::Result<String> {
+    pub(crate) fn held_json(&self) -> serde_json::Result<String> {
         let fired = self.rules.iter().chain(&self.monitor).collect();
         serde_json::to_string(&Sealed {
             verdict: self,
@@ -163,31 +200,43 @@ impl Verdict {
 
 /// A held record's verdict, read back typed (what review shows).
 #[derive(Debug, Default, Deserialize)]
-pub struct HeldVerdict {
+pub(crate) struct HeldVerdict {
     /// Every rule that fired, as it was then.
     #[serde(default)]
-    pub fired: Vec<FiredRule>,
+    pub(crate) fired: Vec<FiredRule>,
     #[serde(default)]
-    pub matches: Vec<Match>,
+    pub(crate) matches: Vec<Match>,
     #[serde(default)]
-    pub recipients: Vec<HeldRecipient>,
+    pub(crate) recipients: Vec<HeldRecipient>,
     #[serde(default)]
-    pub uninspectable: Vec<Flag>,
+    pub(crate) uninspectable: Vec<Flag>,
+    /// Issue #18: the message was split; these recipients got it at once.
+    #[serde(default)]
+    pub(crate) split: Option<HeldSplit>,
+}
+
+/// A held record's split, read back: who got the message at once, and how.
+#[derive(Debug, Deserialize)]
+pub(crate) struct HeldSplit {
+    /// The recipients who got the message at once.
+    pub(crate) released: Vec<String>,
+    /// How they got it: `pass` or `encrypt`.
+    pub(crate) action: Action,
 }
 
 /// One recipient of a held message, as its verdict recorded it.
 #[derive(Debug, Deserialize)]
-pub struct HeldRecipient {
-    pub address: String,
-    pub status: crate::policy::recipients::RecipientStatus,
+pub(crate) struct HeldRecipient {
+    pub(crate) address: String,
+    pub(crate) status: crate::policy::recipients::RecipientStatus,
     #[serde(default)]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
 }
 
 impl HeldVerdict {
     /// Reads a sealed verdict; one that does not parse reads as empty (the
     /// page still shows the envelope and the message).
-    pub fn parse(json: &str) -> HeldVerdict {
+    pub(crate) fn parse(json: &str) -> HeldVerdict {
         serde_json::from_str(json).unwrap_or_default()
     }
 }
@@ -198,7 +247,7 @@ pub fn check(engine: &Engine, envelope: &Envelope, raw: &[u8], today: NaiveDate)
 }
 
 /// [`check`], with the waivers added in the review interface too.
-pub fn check_with(
+pub(crate) fn check_with(
     engine: &Engine,
     envelope: &Envelope,
     raw: &[u8],
@@ -221,6 +270,8 @@ pub fn check_with(
     };
     let facts = facts(cfg, &findings, &rcpts, &sender, &extraction, raw.len());
     let decision = policy::decide(cfg, policy, &facts, &mut rcpts);
+    let split =
+        policy::split(cfg, policy, &facts, &mut rcpts, &decision).map(|s| split_verdict(&rcpts, s));
     let clients = facts.client_ids.iter().cloned().collect();
     let matters = facts.matter_numbers.iter().cloned().collect();
     Verdict {
@@ -233,9 +284,27 @@ pub fn check_with(
         anomalies: extraction.anomalies,
         sender,
         modifiers: decision.modifiers,
+        split,
         size: raw.len(),
         clients,
         matters,
+    }
+}
+
+fn split_verdict(rcpts: &[Recipient], s: policy::Split) -> SplitVerdict {
+    let (held, released) = rcpts
+        .iter()
+        .enumerate()
+        .partition::<Vec<_>, _>(|(i, _)| s.held.contains(i));
+    let address =
+        |v: Vec<(usize, &Recipient)>| v.into_iter().map(|(_, r)| r.address.clone()).collect();
+    SplitVerdict {
+        held: address(held),
+        released: address(released),
+        action: s.released.action,
+        rules: s.released.rules,
+        modifiers: s.released.modifiers,
+        held_at: s.held,
     }
 }
 

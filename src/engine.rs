@@ -15,8 +15,11 @@ use std::path::Path;
 /// A configuration and the matchers built from it.
 #[derive(Debug)]
 pub struct Engine {
+    /// The settings and dictionaries as loaded.
     pub config: Config,
+    /// The matchers built from them.
     pub detector: Detector,
+    /// The rules and look-alike index built from them.
     pub policy: Policy,
 }
 

@@ -28,7 +28,12 @@
 //! action and mode ([`policy::rules::FiredRule`]) and a held record seals
 //! them, so what a reviewer reads is what decided. `matterwall serve` and
 //! the integration tests both run [`server::run`].
+//!
+//! Items are `pub(crate)` unless the command (`src/main.rs`), the
+//! integration tests, the benchmarks or the fuzz targets use them, so what
+//! is `pub` is the library's real surface, and it is documented.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod act;
 pub mod check;

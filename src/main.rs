@@ -184,6 +184,14 @@ enum QuarantineCommand {
         #[arg(long)]
         comment: Option<String>,
     },
+    /// Approve a two-person message as its first reviewer (issue #18); a
+    /// second, different person then releases it.
+    Approve {
+        id: String,
+        /// Why (recorded in the audit trail); required.
+        #[arg(long)]
+        comment: String,
+    },
     /// Settle a message an interrupted release left in `releasing`, after
     /// checking the next hop's log: `--delivered` marks it released,
     /// `--not-delivered` puts it back in the queue to be released again.
@@ -307,6 +315,7 @@ fn quarantine(config: &Path, command: QuarantineCommand) -> Result<ExitCode, Str
         QuarantineCommand::Release { id, comment } => {
             cmd::quarantine::release(&cfg, &id, comment.as_deref())
         }
+        QuarantineCommand::Approve { id, comment } => cmd::quarantine::approve(&cfg, &id, &comment),
         QuarantineCommand::Digest => cmd::quarantine::digest(&cfg),
         QuarantineCommand::Expire => cmd::quarantine::expire(&cfg),
         QuarantineCommand::Resolve { id, delivered, .. } => {

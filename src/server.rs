@@ -17,6 +17,7 @@ use crate::engine::Engine;
 use crate::metrics::Metrics;
 use crate::review::{self, ReviewState};
 use crate::smtp::listener::Listener;
+use crate::smtp::session::Buffers;
 use crate::store::{self, AuditEvent, Handle, Store, StoreError};
 use arc_swap::ArcSwap;
 use serde_json::json;
@@ -97,6 +98,9 @@ pub async fn run(
     let smtp = tokio_listener(listeners.smtp).map_err(|e| ServeError::Listener("SMTP", e))?;
     let http = tokio_listener(listeners.review).map_err(|e| ServeError::Listener("review", e))?;
     let checkpoints = store::checkpoint::start(store.clone(), config.checkpoints()).await;
+    // Before "listening": a caller that sees that line finds the spool
+    // folder made and a crash's files gone.
+    let buffers = Buffers::for_listener(config);
     // The addresses actually bound: with port 0 in the config this line is
     // how a caller learns them.
     tracing::info!(smtp = %local(&smtp), review = %local(&http), https = config.review_tls.is_some(),
@@ -117,7 +121,9 @@ pub async fn run(
     ));
     // Aborted on return, as the binary's runtime would drop them on exit:
     // a server run in-process leaves nothing behind.
+    let sso = Arc::new(review::oidc::Sso::new());
     let jobs = [
+        tokio::spawn(review::oidc::keep_fresh(live.engine.clone(), sso.clone())),
         tokio::spawn(digest_daily(live.engine.clone(), live.store.clone())),
         tokio::spawn(retention_hourly(live.engine.clone(), live.store.clone())),
         tokio::spawn(checkpoints.run()),
@@ -131,6 +137,7 @@ pub async fn run(
         waivers: live.waivers.clone(),
         limiter: Arc::default(),
         secure_cookies: review_tls.is_some(),
+        sso,
     });
     let http_task = tokio::spawn(serve_http(http, review_tls, router, stop_rx.clone()));
     let listener = Listener {
@@ -142,6 +149,7 @@ pub async fn run(
             store: live.store,
             metrics: live.metrics,
         }),
+        buffers,
     };
     listener.run(stopped(stop_rx)).await;
     if let Ok(Err(e)) = http_task.await {
@@ -263,10 +271,8 @@ async fn reload(path: &Path, live: &ArcSwap<Engine>, metrics: &Metrics) -> serde
     }
 }
 
-/// How long a node's claim on the daily digest keeps other nodes off it:
-/// less than a day, so tomorrow's run is free whatever the clocks' drift.
-const DIGEST_PERIOD: std::time::Duration = std::time::Duration::from_secs(20 * 3600);
-/// Likewise for the hourly retention run.
+/// How long a node's claim on the hourly retention run keeps other nodes
+/// off it (as [`notify::DIGEST_PERIOD`] for the digest).
 const RETENTION_PERIOD: std::time::Duration = std::time::Duration::from_secs(50 * 60);
 
 /// In `[notify] compliance_mode = "digest"`, sends compliance the list of
@@ -297,7 +303,8 @@ async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Handle) {
             }
         };
         let notices: Vec<_> = notify::digest(cfg, &held).into_iter().collect();
-        let claim = move |st: &dyn Store| st.claim_job_with("digest", DIGEST_PERIOD, notices);
+        let claim =
+            move |st: &dyn Store| st.claim_job_with("digest", notify::DIGEST_PERIOD, notices);
         match store.run(claim).await {
             Ok(true) => store.outbox().wake.notify_one(),
             Ok(false) => {}

@@ -9,7 +9,9 @@
 //! not the body: it names what failed without copying content around again.
 //! It is sent with the null reverse path (`MAIL FROM:<>`, RFC 5321 §4.5.5),
 //! so it can never cause a bounce loop; a message that itself came with the
-//! null sender gets no report, for the same reason. The report goes
+//! null sender gets no report, for the same reason. A release from the
+//! quarantine that the next hop takes for some recipients only gets the
+//! same report ([`super::release`]). The report goes
 //! through the store's outbox (retried while the next hop is down); when
 //! the next hop refuses it for good, it is held in the quarantine instead,
 //! where compliance sees it: still nothing lost.
@@ -22,13 +24,13 @@ use crate::smtp::session::Transaction;
 use crate::store::{AuditEvent, Handle, NewHeld, NewNotice};
 
 /// The rule name a report is held under when it cannot be sent.
-pub const UNSENT_RULE: &str = "undeliverable-report";
+pub(crate) const UNSENT_RULE: &str = "undeliverable-report";
 
 /// Queues the report for `refused` to the sender of message `id` in the
 /// outbox (with an audit entry saying it is owed), then tries it at once:
 /// the client's `250` waits for the attempt, as it did before there was an
 /// outbox, but a next hop that is down, or our death, no longer loses it.
-pub async fn report(
+pub(crate) async fn report(
     cfg: &Config,
     store: Handle,
     id: &str,
@@ -36,15 +38,8 @@ pub async fn report(
     raw: &[u8],
     refused: &[(String, Reply)],
 ) {
-    if refused.is_empty() || tx.from.is_empty() {
+    let Some(notice) = notice(cfg, id, &tx.from, raw, refused) else {
         return;
-    }
-    let dsn = compose(&cfg.smtp.hostname, id, &tx.from, raw, refused);
-    let notice = NewNotice {
-        kind: "dsn".into(),
-        about: id.to_string(),
-        to: vec![tx.from.clone()],
-        raw: dsn,
     };
     let fallback = notice.clone();
     let details = serde_json::json!({"message": id, "to": tx.from, "refused": refused.len()});
@@ -73,8 +68,28 @@ pub async fn report(
     }
 }
 
+/// The report to `sender` of message `id` for `refused`, as a notice to
+/// queue; `None` when nobody was refused or the sender is `<>`.
+pub(crate) fn notice(
+    cfg: &Config,
+    id: &str,
+    sender: &str,
+    raw: &[u8],
+    refused: &[(String, Reply)],
+) -> Option<NewNotice> {
+    if refused.is_empty() || sender.is_empty() {
+        return None;
+    }
+    Some(NewNotice {
+        kind: "dsn".into(),
+        about: id.to_string(),
+        to: vec![sender.to_string()],
+        raw: compose(&cfg.smtp.hostname, id, sender, raw, refused),
+    })
+}
+
 /// Keeps an unsendable report in the quarantine under [`UNSENT_RULE`].
-pub async fn hold_unsent(store: Handle, id: &str, sender: &str, dsn: Vec<u8>) {
+pub(crate) async fn hold_unsent(store: Handle, id: &str, sender: &str, dsn: Vec<u8>) {
     let verdict = Verdict::internal(UNSENT_RULE);
     let msg = NewHeld {
         id: crate::store::new_id(),
@@ -87,6 +102,7 @@ pub async fn hold_unsent(store: Handle, id: &str, sender: &str, dsn: Vec<u8>) {
         subject: "Undelivered Mail Returned to Sender".into(),
         verdict_json: verdict.held_json().unwrap_or_default(),
         raw: dsn,
+        two_person: false,
     };
     // The hold is audited like any verdict: what was held, for whom, why.
     let details = serde_json::json!({"message": msg.id, "from": "", "to": msg.to,
@@ -102,7 +118,7 @@ pub async fn hold_unsent(store: Handle, id: &str, sender: &str, dsn: Vec<u8>) {
 }
 
 /// The RFC 3464 `multipart/report` for the refused recipients.
-pub fn compose(
+pub(crate) fn compose(
     hostname: &str,
     id: &str,
     sender: &str,

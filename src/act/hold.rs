@@ -8,7 +8,7 @@ use crate::smtp::codec::Reply;
 use crate::smtp::session::Transaction;
 use crate::store::{AuditEvent, Handle, NewHeld, NewNotice};
 
-pub async fn hold(
+pub(crate) async fn hold(
     store: Handle,
     id: &str,
     tx: &Transaction,
@@ -34,6 +34,10 @@ pub async fn hold(
         subject: String::new(),
         verdict_json,
         raw,
+        two_person: verdict
+            .rules
+            .iter()
+            .any(|r| r.two_person && r.mode == crate::policy::rules::Mode::Enforce),
     };
     let stored = store.run(move |st| {
         msg.subject = subject(&msg.raw);

@@ -13,13 +13,14 @@
 //! cannot be written the client gets 451 (fail closed: nothing goes out
 //! unaudited).
 
-pub mod dsn;
+pub(crate) mod dsn;
 mod encrypt;
 mod hold;
-pub mod modify;
+pub(crate) mod modify;
 pub mod notify;
 mod pass;
 pub mod release;
+mod split;
 
 use crate::check::{self, Envelope, Verdict};
 use crate::engine::Engine;
@@ -35,20 +36,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Waivers added in the review interface, swapped whenever one changes.
-pub type LiveWaivers = Arc<ArcSwap<Vec<ExtraWaiver>>>;
+pub(crate) type LiveWaivers = Arc<ArcSwap<Vec<ExtraWaiver>>>;
 
 /// Shared by every session: the live engine (swapped on reload), the live
 /// review-added waivers, the store.
-pub struct Actor {
-    pub engine: Arc<ArcSwap<Engine>>,
-    pub waivers: LiveWaivers,
-    pub store: Handle,
-    pub metrics: Arc<Metrics>,
+pub(crate) struct Actor {
+    pub(crate) engine: Arc<ArcSwap<Engine>>,
+    pub(crate) waivers: LiveWaivers,
+    pub(crate) store: Handle,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// Why a message was not settled; always a 4xx to the client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tempfail {
+pub(crate) enum Tempfail {
     /// The next hop could not be reached or did not answer in time.
     NextHop,
     /// Anything of ours: a panic in the scan, a store failure.
@@ -57,7 +58,7 @@ pub enum Tempfail {
     StorageFull,
 }
 
-pub fn tempfail(t: Tempfail) -> Reply {
+pub(crate) fn tempfail(t: Tempfail) -> Reply {
     match t {
         Tempfail::NextHop => Reply::new(451, "4.4.1 next hop unavailable, try again later"),
         Tempfail::Internal => Reply::new(451, "4.3.0 internal error, try again later"),
@@ -68,7 +69,7 @@ pub fn tempfail(t: Tempfail) -> Reply {
 }
 
 /// The 4xx for a store that could not commit.
-pub fn store_tempfail(e: &StoreError) -> Reply {
+pub(crate) fn store_tempfail(e: &StoreError) -> Reply {
     if e.is_storage_full() {
         tempfail(Tempfail::StorageFull)
     } else {
@@ -97,7 +98,9 @@ impl Settle for Actor {
         let size = raw.len();
         crate::failpoint::hit("data-received");
         let reply = self.decide_and_act(&mut rec, &tx, raw).await;
-        let outcome = if reply.code >= 400 && rec.action == "pass" {
+        // Any 4xx is a tempfail, whatever was decided: a hold that could
+        // not be stored was not held, and the sender will try again.
+        let outcome = if (400..500).contains(&reply.code) {
             "tempfail"
         } else {
             rec.action
@@ -147,6 +150,15 @@ impl Actor {
                 let started = Instant::now();
                 let out = modify::apply(&raw, &verdict.modifiers);
                 let reply = pass::relay(cfg, self.store.clone(), &rec.id, tx, &out).await;
+                let ms = started.elapsed().as_millis() as u64;
+                rec.relay_ms = Some(ms);
+                self.metrics.relay(ms);
+                reply
+            }
+            Action::Hold if verdict.split.is_some() => {
+                let started = Instant::now();
+                let store = self.store.clone();
+                let reply = split::split(cfg, store, &rec.id, tx, &verdict, raw, event).await;
                 let ms = started.elapsed().as_millis() as u64;
                 rec.relay_ms = Some(ms);
                 self.metrics.relay(ms);
@@ -217,6 +229,10 @@ fn verdict_event(id: &str, tx: &Transaction, v: &Verdict) -> AuditEvent {
         "uninspectable": v.uninspectable.len(),
         "size": v.size,
     });
+    let mut details = details;
+    if let Some(s) = &v.split {
+        details["split"] = json!({"held": s.held, "released": s.released});
+    }
     AuditEvent::new("smtp", "verdict", details)
 }
 
@@ -249,6 +265,7 @@ async fn scan(
         to: tx.rcpts.clone(),
     };
     tokio::task::spawn_blocking(move || {
+        crate::failpoint::hit("scan");
         let verdict = check::check_with(&engine, &envelope, &raw, check::today(), &waivers);
         (verdict, raw)
     })

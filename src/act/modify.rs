@@ -12,20 +12,26 @@
 use crate::policy::Modifiers;
 use base64::Engine;
 use mail_parser::{MessageParser, PartType};
+use std::borrow::Cow;
 use std::ops::Range;
 
-/// `raw` with `m`'s headers and notices; `raw` itself when there are none.
-pub fn apply(raw: &[u8], m: &Modifiers) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + 512);
+/// `raw` with `m`'s headers and notices; `raw` itself, borrowed, when there
+/// are none (most mail: no copy of a big message just to relay it).
+pub(crate) fn apply<'a>(raw: &'a [u8], m: &Modifiers) -> Cow<'a, [u8]> {
+    let body = if m.notices.is_empty() {
+        Cow::Borrowed(raw)
+    } else {
+        Cow::Owned(with_notices(raw, &m.notices.join("\r\n\r\n")))
+    };
+    if m.add_headers.is_empty() {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len() + 512);
     for (name, value) in &m.add_headers {
         out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
     }
-    if m.notices.is_empty() {
-        out.extend_from_slice(raw);
-        return out;
-    }
-    out.extend_from_slice(&with_notices(raw, &m.notices.join("\r\n\r\n")));
-    out
+    out.extend_from_slice(&body);
+    Cow::Owned(out)
 }
 
 /// One body part to rewrite: its header and body ranges in `raw`, and the
@@ -185,7 +191,7 @@ mod tests {
     #[test]
     fn no_modifiers_is_the_same_bytes() {
         let raw = b"From: a@b\r\nSubject: x\r\n\r\nHello\r\n";
-        assert_eq!(apply(raw, &Modifiers::default()), raw);
+        assert_eq!(&*apply(raw, &Modifiers::default()), &raw[..]);
     }
 
     #[test]
@@ -196,7 +202,7 @@ mod tests {
         };
         let raw = b"From: a@b\r\n\r\nHello\r\n";
         assert_eq!(
-            apply(raw, &m),
+            &*apply(raw, &m),
             b"X-Matterwall: checked\r\nFrom: a@b\r\n\r\nHello\r\n"
         );
     }

@@ -21,7 +21,7 @@ use crate::store::{Delivery, Handle, HeldStatus, HeldSummary, NewNotice, QueuedN
 use base64::Engine;
 
 /// What the rules and `[notify]` ask for once message `id` is held.
-pub fn on_hold(
+pub(crate) fn on_hold(
     cfg: &Config,
     id: &str,
     from: &str,
@@ -131,11 +131,9 @@ pub fn digest(cfg: &Config, held: &[HeldSummary]) -> Option<NewNotice> {
 }
 
 /// Sends each notice now, once, in its own SMTP transaction; failures are
-/// logged. For the command line (`quarantine reject`, `quarantine
-/// digest`), where the operator sees the outcome, and for a delivery report
-/// the store cannot queue; everything else the server sends goes through
-/// the outbox.
-pub async fn send(cfg: &Config, about: &str, notices: Vec<NewNotice>) -> usize {
+/// logged. Only for a delivery report the store cannot queue (the store is
+/// failing); everything else goes through the outbox.
+pub(crate) async fn send(cfg: &Config, about: &str, notices: Vec<NewNotice>) -> usize {
     let mut sent = 0;
     for n in crate::store::outbox::deliverable(notices) {
         match attempt(cfg, &n.to, &n.raw).await {
@@ -155,9 +153,14 @@ pub async fn send(cfg: &Config, about: &str, notices: Vec<NewNotice>) -> usize {
 /// hop's `250` after DATA; a permanent refusal (5xx) gives up; anything
 /// else (4xx, no connection, a timeout) is retried. The retry's delay is
 /// set by [`settle`].
-pub async fn deliver(cfg: &Config, n: &QueuedNotice) -> Delivery {
+pub(crate) async fn deliver(cfg: &Config, n: &QueuedNotice) -> Delivery {
     attempt(cfg, &n.to, &n.raw).await
 }
+
+/// How long a node's claim on the daily digest keeps other nodes (and the
+/// command line's `quarantine digest`) off it: less than a day, so
+/// tomorrow's run is free whatever the clocks' drift.
+pub const DIGEST_PERIOD: std::time::Duration = std::time::Duration::from_secs(20 * 3600);
 
 /// How long a claim on a notice keeps other nodes off it: twice the
 /// longest one attempt can take under the next hop's timeouts (connect, a
@@ -181,7 +184,7 @@ pub async fn settle(cfg: &Config, store: &Handle, n: QueuedNotice) -> Delivery {
     if tried == Delivery::Sent {
         crate::failpoint::hit("outbox-send");
     }
-    let outcome = schedule(&cfg.notify, &n, tried);
+    let outcome = crate::store::outbox::schedule(cfg.notify.retry, cfg.notify.give_up, &n, tried);
     let (id, how) = (n.id.clone(), outcome.clone());
     if let Err(e) = store.run(move |st| st.settle_notice(&id, &how)).await {
         // Left as claimed: the lease lapses and it is tried again (a
@@ -195,24 +198,6 @@ pub async fn settle(cfg: &Config, store: &Handle, n: QueuedNotice) -> Delivery {
         super::dsn::hold_unsent(store.clone(), &n.about, &sender, n.raw).await;
     }
     outcome
-}
-
-/// The retry delay for a notice tried `n.attempts` times, or giving up
-/// when it is past `give_up`.
-fn schedule(cfg: &crate::config::notify::Notify, n: &QueuedNotice, tried: Delivery) -> Delivery {
-    let Delivery::Retry { why, .. } = tried else {
-        return tried;
-    };
-    if n.age >= cfg.give_up {
-        let why = format!("{why}; given up after {} s", n.age.as_secs());
-        return Delivery::GiveUp { why };
-    }
-    let doubling = 2u32.saturating_pow(n.attempts.saturating_sub(1).min(16));
-    let after = cfg
-        .retry
-        .saturating_mul(doubling)
-        .min(std::time::Duration::from_secs(3600));
-    Delivery::Retry { why, after }
 }
 
 /// One line per attempt: ids, kind, the next hop's words; never content.

@@ -14,7 +14,13 @@ use crate::smtp::relay::{self, RelayConfig, RelayError};
 use crate::smtp::session::Transaction;
 use crate::store::Handle;
 
-pub async fn relay(cfg: &Config, store: Handle, id: &str, tx: &Transaction, raw: &[u8]) -> Reply {
+pub(crate) async fn relay(
+    cfg: &Config,
+    store: Handle,
+    id: &str,
+    tx: &Transaction,
+    raw: &[u8],
+) -> Reply {
     let rc = RelayConfig::from_config(cfg);
     match relay::relay(&rc, &tx.from, &tx.params, &tx.rcpts, raw).await {
         Ok(outcome) => {

@@ -9,27 +9,75 @@
 //! Each step writes its audit entry in the store's transaction: `release`
 //! (who, with what comment) before sending, then `released` or
 //! `release-failed`; an uncertain outcome is audited as `release-uncertain`.
+//! Recipients the next hop refused (5xx) while it took the others are named
+//! in `released`, and the sender gets a delivery report for them (RFC 3464,
+//! [`super::dsn`]) through the outbox, queued in that same transaction.
 
+use super::{dsn, notify};
 use crate::config::Config;
-use crate::smtp::codec::MailParams;
+use crate::smtp::codec::{MailParams, Reply};
 use crate::smtp::relay::{self, RelayConfig};
-use crate::store::{AuditEvent, Handle, Review, StoreError};
+use crate::store::{AuditEvent, Handle, HeldMessage, Review, StoreError};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
+/// Why a release did not end in `released`; each variant says what state the message is left in.
 pub enum ReleaseError {
     #[error(transparent)]
+    /// The store failed: before sending, the message is unchanged; after the next hop's 250, it stays `releasing` (never re-sent blindly).
     Store(#[from] StoreError),
     #[error("the next hop did not take message {id}: {why}; it is held again")]
-    NotDelivered { id: String, why: String },
+    /// The next hop certainly did not take it (refused, or no connection): it is `held` again.
+    NotDelivered {
+        /// The message.
+        id: String,
+        /// The next hop's reply or the connection error.
+        why: String,
+    },
     #[error("message {id} may or may not have reached the next hop ({why}); it stays 'releasing' for a person to check")]
-    Uncertain { id: String, why: String },
+    /// The connection broke after DATA: it may have been delivered, so it stays `releasing` for a person.
+    Uncertain {
+        /// The message.
+        id: String,
+        /// Where the conversation broke.
+        why: String,
+    },
 }
 
 /// What a successful release reports: recipients the next hop refused.
 #[derive(Debug, Default)]
 pub struct Released {
+    /// Recipients the next hop refused (5xx on RCPT); the others got the message.
     pub refused: Vec<String>,
+}
+
+/// `releasing → released`, the refused recipients named in its audit
+/// entry; the sender's delivery report for them (the accepted copies went,
+/// so only a report tells the sender) is queued in the same transaction and
+/// tried at once, the outbox job retrying it if the next hop does not take
+/// it now. Returns the refused recipients.
+async fn finish(
+    cfg: &Config,
+    store: &Handle,
+    id: &str,
+    msg: &HeldMessage,
+    refused: &[(String, Reply)],
+) -> Result<Vec<String>, ReleaseError> {
+    let names: Vec<String> = refused.iter().map(|(r, _)| r.clone()).collect();
+    for (rcpt, reply) in refused {
+        tracing::warn!(id, rcpt = %rcpt, reply = reply.code, "next hop refused a recipient of a release");
+    }
+    let report = dsn::notice(cfg, id, &msg.summary.from, &msg.raw, refused);
+    let (key, r, lease) = (id.to_string(), names.clone(), notify::lease(cfg));
+    let queued = store
+        .run(move |st| {
+            st.finish_release_queueing(&key, &r, report.into_iter().collect(), Some(lease))
+        })
+        .await?;
+    for n in queued {
+        notify::settle(cfg, store, n).await;
+    }
+    Ok(names)
 }
 
 /// Releases `id` on behalf of `actor` (a user name or `cli:NAME`).
@@ -69,10 +117,7 @@ pub async fn release(
                 .is_some_and(|r| (200..300).contains(&r.code)) =>
         {
             crate::failpoint::hit("release-sent");
-            let key = id.to_string();
-            let refused: Vec<String> = o.refused.into_iter().map(|(r, _)| r).collect();
-            let r = refused.clone();
-            store.run(move |st| st.finish_release(&key, &r)).await?;
+            let refused = finish(cfg, &store, id, &msg, &o.refused).await?;
             return Ok(Released { refused });
         }
         Ok(o) => match (o.data.as_ref(), o.refused.first()) {

@@ -17,7 +17,7 @@ fn paths(cfg: &Config) -> Paths {
 
 /// Walks the chain, then checks it against the checkpoint lines (`file`, or
 /// the configured one); exit 0 when both hold, 1 naming every problem.
-pub fn verify(cfg: &Config, file: Option<&Path>) -> Result<ExitCode> {
+pub(crate) fn verify(cfg: &Config, file: Option<&Path>) -> Result<ExitCode> {
     let store = open_store(cfg)?;
     let chain = audit::verify(store.as_ref())?;
     let mut ok = match &chain {
@@ -58,7 +58,7 @@ pub fn verify(cfg: &Config, file: Option<&Path>) -> Result<ExitCode> {
 }
 
 /// Signs the trail's end now (after checking it extends the last one).
-pub fn checkpoint(cfg: &Config) -> Result<ExitCode> {
+pub(crate) fn checkpoint(cfg: &Config) -> Result<ExitCode> {
     let store = open_store(cfg)?;
     let mut c = Checkpointer::open(paths(cfg)).context("cannot open the checkpoint key")?;
     match c.write(store.as_ref(), false) {
@@ -81,7 +81,7 @@ pub fn checkpoint(cfg: &Config) -> Result<ExitCode> {
 }
 
 /// Every entry, oldest first, one JSON object per line on standard output.
-pub fn export(cfg: &Config) -> Result<ExitCode> {
+pub(crate) fn export(cfg: &Config) -> Result<ExitCode> {
     let store = open_store(cfg)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut after = 0;

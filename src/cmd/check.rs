@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn read_message(file: &Path) -> Result<Vec<u8>, String> {
+pub(crate) fn read_message(file: &Path) -> Result<Vec<u8>, String> {
     if file == Path::new("-") {
         let mut buf = Vec::new();
         std::io::stdin()
@@ -18,7 +18,7 @@ pub fn read_message(file: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(file).map_err(|e| format!("{}: cannot read: {e}", file.display()))
 }
 
-pub fn run(
+pub(crate) fn run(
     config: &Path,
     from: Option<String>,
     to: Vec<String>,

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
-pub fn run(
+pub(crate) fn run(
     config: &Path,
     words_file: Option<&Path>,
     against: &[PathBuf],

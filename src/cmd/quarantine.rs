@@ -1,14 +1,22 @@
-//! `matterwall quarantine list|show|release|resolve|reject|digest|expire`:
-//! the store from the command line, for administrators. Release, resolve
-//! and reject are audited with the acting user as `cli:$USER`.
+//! `matterwall quarantine list|show|release|approve|resolve|reject|digest|expire`:
+//! the store from the command line, for administrators. Release, approve,
+//! resolve and reject are audited with the acting user as `cli:$USER`.
+//!
+//! Four-eyes (issue #18): `release` refuses a two-person message that no
+//! one else approved, rather than quietly recording an approval: a script
+//! that runs `release` expects the message to leave or the command to
+//! fail, never an exit 0 with the message still held. `approve` is the
+//! first reviewer's step, said out loud.
 
 use anyhow::{bail, Context, Result};
 use matterwall::act::{notify, release};
 use matterwall::config::Config;
-use matterwall::store::{self, Handle, HeldSummary, Review, Store};
+use matterwall::store::{
+    self, Delivery, Handle, HeldSummary, QueuedNotice, Review, Store, StoreError,
+};
 use std::sync::Arc;
 
-pub fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
+pub(crate) fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
     store::open(
         &cfg.store.url,
         &cfg.dir,
@@ -18,7 +26,7 @@ pub fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
     .context("cannot open the store")
 }
 
-pub fn list(cfg: &Config, json: bool) -> Result<()> {
+pub(crate) fn list(cfg: &Config, json: bool) -> Result<()> {
     let held = open_store(cfg)?.list()?;
     if json {
         println!("{}", serde_json::to_string(&held)?);
@@ -32,8 +40,13 @@ pub fn list(cfg: &Config, json: bool) -> Result<()> {
 }
 
 fn line(h: &HeldSummary) -> String {
+    let awaiting = h
+        .awaiting
+        .as_deref()
+        .map(|a| format!("  ({a})"))
+        .unwrap_or_default();
     format!(
-        "{}  {}  {:<9}  {:<7}  {} -> {}  [{}]",
+        "{}  {}  {:<9}  {:<7}  {} -> {}  [{}]{awaiting}",
         h.id,
         h.received_at,
         h.status,
@@ -46,7 +59,7 @@ fn line(h: &HeldSummary) -> String {
 
 /// Prints the summary and verdict, and the raw message only with `raw`:
 /// content goes to a terminal only when asked for.
-pub fn show(cfg: &Config, id: &str, raw: bool) -> Result<()> {
+pub(crate) fn show(cfg: &Config, id: &str, raw: bool) -> Result<()> {
     let msg = open_store(cfg)?.get(id)?;
     if raw {
         use std::io::Write;
@@ -62,14 +75,14 @@ pub fn show(cfg: &Config, id: &str, raw: bool) -> Result<()> {
 }
 
 /// Who acts from the command line, as the audit trail names them.
-pub fn cli_actor() -> String {
+pub(crate) fn cli_actor() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());
     format!("cli:{user}")
 }
 
-pub fn release(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()> {
+pub(crate) fn release(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()> {
     let store = open_store(cfg)?;
     let actor = cli_actor();
     let done = runtime()?.block_on(release::release(
@@ -78,17 +91,42 @@ pub fn release(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()> {
         id,
         &actor,
         comment,
-    ))?;
+    ));
+    let done = match done {
+        Err(release::ReleaseError::Store(e @ store::StoreError::FourEyes(_))) => {
+            bail!(
+                "{e} (the first reviewer runs `matterwall quarantine approve {id} --comment TEXT`)"
+            )
+        }
+        other => other?,
+    };
     println!("{id}: released");
     if !done.refused.is_empty() {
-        bail!("{id}: the next hop refused {}", done.refused.join(", "));
+        bail!(
+            "{id}: the next hop refused {} (the sender gets a delivery report)",
+            done.refused.join(", ")
+        );
     }
+    Ok(())
+}
+
+/// Four-eyes (issue #18): the first reviewer's approval; a second,
+/// different person then releases.
+pub fn approve(cfg: &Config, id: &str, comment: &str) -> Result<()> {
+    let store = open_store(cfg)?;
+    let actor = cli_actor();
+    let by = Review {
+        actor: &actor,
+        comment: Some(comment),
+    };
+    store.approve(id, &by)?;
+    println!("{id}: approved by {actor}, awaiting a second reviewer");
     Ok(())
 }
 
 /// Settles a message stuck in `releasing`: the operator has looked at the
 /// next hop's log, which is the only place that knows whether it went.
-pub fn resolve(cfg: &Config, id: &str, delivered: bool) -> Result<()> {
+pub(crate) fn resolve(cfg: &Config, id: &str, delivered: bool) -> Result<()> {
     let store = open_store(cfg)?;
     if delivered {
         store.finish_release(id, &[])?;
@@ -101,22 +139,37 @@ pub fn resolve(cfg: &Config, id: &str, delivered: bool) -> Result<()> {
     Ok(())
 }
 
-/// Rejects, then tells the sender, with the comment when there is one.
-pub fn reject(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()> {
+/// Rejects, the sender's notice (with the comment, when there is one)
+/// queued in the rejection's transaction, then tried once here.
+pub(crate) fn reject(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()> {
     let store = open_store(cfg)?;
     let actor = cli_actor();
-    store.reject(
-        id,
-        &Review {
-            actor: &actor,
-            comment,
-        },
-    )?;
+    let why = comment.unwrap_or("(none)");
+    // A damaged record may still be rejected; its sender is not told (the
+    // envelope cannot be trusted), as in the review interface.
+    let notices = match store.get(id) {
+        Ok(m) => notify::on_reject(cfg, &m.summary, why)
+            .into_iter()
+            .collect(),
+        Err(StoreError::Damaged(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let by = Review {
+        actor: &actor,
+        comment,
+    };
+    let queued = store.reject_queueing(id, &by, notices, Some(notify::lease(cfg)))?;
     println!("{id}: rejected");
-    let held = store.get(id)?.summary;
-    if let Some(notice) = notify::on_reject(cfg, &held, comment.unwrap_or("(none)")) {
-        if runtime()?.block_on(notify::send(cfg, id, vec![notice])) == 0 {
-            eprintln!("{id}: the sender could not be told (see the log); the rejection stands");
+    for outcome in send_now(cfg, store, queued)? {
+        match outcome {
+            Delivery::Sent => println!("{id}: the sender was told"),
+            Delivery::Retry { why, .. } => println!(
+                "{id}: the sender's notice is queued (the next hop said: {why}); \
+                 the serve process's outbox retries it"
+            ),
+            Delivery::GiveUp { why } => {
+                eprintln!("{id}: the sender could not be told ({why}); the rejection stands")
+            }
         }
     }
     Ok(())
@@ -124,22 +177,58 @@ pub fn reject(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()> {
 
 /// Sends compliance the digest of what is held now (what `serve` sends
 /// daily at `[notify] digest_at` in `digest` mode); for cron or by hand.
-pub fn digest(cfg: &Config) -> Result<()> {
-    let held = open_store(cfg)?.list()?;
-    match notify::digest(cfg, &held) {
-        None => println!("nothing held, or no [notify] compliance address: no digest sent"),
-        Some(n) => {
-            if runtime()?.block_on(notify::send(cfg, "digest", vec![n])) == 0 {
-                bail!("the next hop did not take the digest");
-            }
-            println!("digest sent to {}", cfg.notify.compliance.join(", "));
+/// It claims the day's digest for the cluster, as `serve` does, so cron on
+/// every node (or cron beside `serve`) sends one digest, not one per node.
+pub(crate) fn digest(cfg: &Config) -> Result<()> {
+    let store = open_store(cfg)?;
+    let held = store.list()?;
+    let Some(n) = notify::digest(cfg, &held) else {
+        println!("nothing held, or no [notify] compliance address: no digest sent");
+        return Ok(());
+    };
+    let lease = Some(notify::lease(cfg));
+    let claimed = store.claim_job_queueing("digest", notify::DIGEST_PERIOD, vec![n], lease)?;
+    let Some(queued) = claimed else {
+        println!(
+            "a digest went out less than {} hours ago (from this node or another): not sent again",
+            notify::DIGEST_PERIOD.as_secs() / 3600
+        );
+        return Ok(());
+    };
+    let to = cfg.notify.compliance.join(", ");
+    for outcome in send_now(cfg, store, queued)? {
+        match outcome {
+            Delivery::Sent => println!("digest sent to {to}"),
+            Delivery::Retry { why, .. } => println!(
+                "digest queued (the next hop said: {why}); the serve process's outbox retries it"
+            ),
+            Delivery::GiveUp { why } => bail!("the next hop refused the digest: {why}"),
         }
     }
     Ok(())
 }
 
+/// One attempt at each notice this command queued (and claimed): the
+/// operator sees the outcome, and a notice the next hop did not take stays
+/// in the outbox for the serve process's job (as does one whose attempt
+/// this command did not live to record, once its claim lapses).
+fn send_now(
+    cfg: &Config,
+    store: Arc<dyn Store>,
+    queued: Vec<QueuedNotice>,
+) -> Result<Vec<Delivery>> {
+    let store = Handle::new(store);
+    runtime()?.block_on(async {
+        let mut out = Vec::new();
+        for n in queued {
+            out.push(notify::settle(cfg, &store, n).await);
+        }
+        Ok(out)
+    })
+}
+
 /// Applies the retention period now (what `serve` does hourly).
-pub fn expire(cfg: &Config) -> Result<()> {
+pub(crate) fn expire(cfg: &Config) -> Result<()> {
     let gone = store::apply_retention(&*open_store(cfg)?, cfg.store.retention_days)?;
     for (id, was) in &gone {
         println!("{id}: expired (was {was}); content destroyed");

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// Where `serve` writes its PID: beside the embedded store's database, or
 /// in the config folder for any other store.
-pub fn pid_file(cfg: &Config) -> PathBuf {
+pub(crate) fn pid_file(cfg: &Config) -> PathBuf {
     match cfg.store.url.strip_prefix("sqlite://") {
         Some(db) if !db.is_empty() => cfg.dir.join(db).with_file_name("matterwall.pid"),
         _ => cfg.dir.join("matterwall.pid"),
@@ -18,7 +18,7 @@ pub fn pid_file(cfg: &Config) -> PathBuf {
 }
 
 /// Signals the server named by the engine's PID file to reload its files.
-pub fn run(engine: &Engine) -> Result<()> {
+pub(crate) fn run(engine: &Engine) -> Result<()> {
     let cfg = &engine.config;
     let path = pid_file(cfg);
     let pid = read_pid(&path)?;
@@ -66,10 +66,10 @@ fn is_matterwall(pid: i32) -> bool {
 }
 
 /// Writes this process's PID; removed again by the returned guard.
-pub struct PidFile(PathBuf);
+pub(crate) struct PidFile(PathBuf);
 
 impl PidFile {
-    pub fn create(cfg: &Config) -> Result<PidFile> {
+    pub(crate) fn create(cfg: &Config) -> Result<PidFile> {
         let path = pid_file(cfg);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)

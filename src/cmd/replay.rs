@@ -15,16 +15,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What the command line asked for.
-pub struct Args {
-    pub compare: Option<PathBuf>,
-    pub from: Option<String>,
-    pub to: Vec<String>,
-    pub json: bool,
-    pub html: Option<PathBuf>,
-    pub paths: Vec<PathBuf>,
+pub(crate) struct Args {
+    pub(crate) compare: Option<PathBuf>,
+    pub(crate) from: Option<String>,
+    pub(crate) to: Vec<String>,
+    pub(crate) json: bool,
+    pub(crate) html: Option<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
 }
 
-pub fn run(config: &Path, args: Args) -> Result<ExitCode, String> {
+pub(crate) fn run(config: &Path, args: Args) -> Result<ExitCode, String> {
     let a = load_engine(config)?;
     let b = args.compare.as_deref().map(load_engine).transpose()?;
     let options = Options {

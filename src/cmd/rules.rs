@@ -8,7 +8,7 @@ use matterwall::policy::rules::Action;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn validate(config: &Path) -> Result<ExitCode, String> {
+pub(crate) fn validate(config: &Path) -> Result<ExitCode, String> {
     match Engine::load(config) {
         Ok(engine) => {
             let cfg = &engine.config;
@@ -35,7 +35,7 @@ pub fn validate(config: &Path) -> Result<ExitCode, String> {
     }
 }
 
-pub fn test(config: &Path) -> Result<ExitCode, String> {
+pub(crate) fn test(config: &Path) -> Result<ExitCode, String> {
     let engine = load_engine(config)?;
     let cfg = &engine.config;
     if cfg.examples.is_empty() {

@@ -11,7 +11,7 @@ use std::path::Path;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-pub fn run(config_path: &Path) -> Result<()> {
+pub(crate) fn run(config_path: &Path) -> Result<()> {
     let engine = Engine::load(config_path).map_err(|e| {
         for p in &e.problems {
             tracing::error!(problem = %p, "configuration refused");

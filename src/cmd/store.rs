@@ -6,7 +6,7 @@ use matterwall::config::Config;
 use matterwall::store;
 use std::process::ExitCode;
 
-pub fn migrate(cfg: &Config, to: &str) -> Result<ExitCode> {
+pub(crate) fn migrate(cfg: &Config, to: &str) -> Result<ExitCode> {
     let node = cfg.store.node.clone().unwrap_or_else(store::default_node);
     let copied = store::migrate::run(
         &cfg.store.url,

@@ -12,7 +12,7 @@ use std::io::BufRead;
 /// input with `password_stdin`; otherwise one is generated and printed once.
 /// With `with_totp`, a TOTP secret is enrolled and its `otpauth://` URI
 /// printed for the user's authenticator app.
-pub fn add(
+pub(crate) fn add(
     cfg: &Config,
     name: &str,
     role: &str,
@@ -55,7 +55,7 @@ pub fn add(
 
 /// Prints a new API bearer token acting as `name`. Only its SHA-256 is
 /// stored: the token cannot be shown again.
-pub fn token(cfg: &Config, name: &str) -> Result<()> {
+pub(crate) fn token(cfg: &Config, name: &str) -> Result<()> {
     let store = open_store(cfg)?;
     match store.user(name)? {
         None => bail!("no user {name}: add it first with `matterwall user add`"),

@@ -12,32 +12,32 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// Index of a client in [`Dictionaries::clients`].
-pub type ClientIdx = u32;
+pub(crate) type ClientIdx = u32;
 /// Index of a matter in [`Matters`].
-pub type MatterIdx = u32;
+pub(crate) type MatterIdx = u32;
 
 #[derive(Debug, Clone)]
 pub struct Alias {
-    pub text: String,
+    pub(crate) text: String,
     /// A weak alias (`~WT`) only counts when a strong identifier of the same
     /// client also appears.
-    pub weak: bool,
+    pub(crate) weak: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Client {
-    pub id: String,
-    pub name: String,
+    pub(crate) id: String,
+    pub(crate) name: String,
     pub aliases: Vec<Alias>,
-    pub domains: Vec<String>,
+    pub(crate) domains: Vec<String>,
 }
 
 /// Co-counsel and screened lists; most matters have neither, so they live in a
 /// side table.
 #[derive(Debug, Clone, Default)]
-pub struct MatterExtra {
-    pub cocounsel_domains: Vec<String>,
-    pub screened: Vec<String>,
+pub(crate) struct MatterExtra {
+    pub(crate) cocounsel_domains: Vec<String>,
+    pub(crate) screened: Vec<String>,
 }
 
 /// All matters, column-wise.
@@ -59,27 +59,22 @@ impl Matters {
         self.spans.is_empty()
     }
 
-    pub fn number(&self, m: MatterIdx) -> &str {
+    pub(crate) fn number(&self, m: MatterIdx) -> &str {
         let [a, b, _] = self.spans[m as usize];
         &self.text[a as usize..b as usize]
     }
 
-    pub fn description(&self, m: MatterIdx) -> &str {
-        let [_, b, c] = self.spans[m as usize];
-        &self.text[b as usize..c as usize]
-    }
-
-    pub fn client(&self, m: MatterIdx) -> ClientIdx {
+    pub(crate) fn client(&self, m: MatterIdx) -> ClientIdx {
         self.clients[m as usize]
     }
 
-    pub fn cocounsel_domains(&self, m: MatterIdx) -> &[String] {
+    pub(crate) fn cocounsel_domains(&self, m: MatterIdx) -> &[String] {
         self.extra
             .get(&m)
             .map_or(&[][..], |e| e.cocounsel_domains.as_slice())
     }
 
-    pub fn screened(&self, m: MatterIdx) -> &[String] {
+    pub(crate) fn screened(&self, m: MatterIdx) -> &[String] {
         self.extra
             .get(&m)
             .map_or(&[][..], |e| e.screened.as_slice())
@@ -88,7 +83,7 @@ impl Matters {
     /// The matters `address` (normalised) is walled off from: the review
     /// interface hides their mail from that user. Scans only the side
     /// table, which holds the few matters that have a screened list.
-    pub fn screened_from(&self, address: &str) -> Vec<MatterIdx> {
+    pub(crate) fn screened_from(&self, address: &str) -> Vec<MatterIdx> {
         let mut out: Vec<MatterIdx> = self
             .extra
             .iter()
@@ -116,17 +111,17 @@ impl Matters {
 
 #[derive(Debug, Clone)]
 pub struct Waiver {
-    pub client: ClientIdx,
+    pub(crate) client: ClientIdx,
     /// An address (`a@b.com`) or a domain (`b.com`, subdomains included).
-    pub recipient: String,
-    pub expires: NaiveDate,
-    pub reference: String,
+    pub(crate) recipient: String,
+    pub(crate) expires: NaiveDate,
+    pub(crate) reference: String,
 }
 
 #[derive(Debug, Default)]
 pub struct Dictionaries {
     pub clients: Vec<Client>,
-    pub client_by_id: HashMap<String, ClientIdx>,
+    pub(crate) client_by_id: HashMap<String, ClientIdx>,
     pub matters: Matters,
     pub waivers: Vec<Waiver>,
     /// Where each client and matter was read, for `dictionaries lint`.
@@ -138,25 +133,25 @@ pub struct Dictionaries {
 #[derive(Debug, Default)]
 pub struct Sources {
     pub clients: std::path::PathBuf,
-    pub matters: std::path::PathBuf,
-    pub client_lines: Vec<u32>,
-    pub matter_lines: Vec<u32>,
+    pub(crate) matters: std::path::PathBuf,
+    pub(crate) client_lines: Vec<u32>,
+    pub(crate) matter_lines: Vec<u32>,
 }
 
 impl Sources {
     /// The line client `c` was read from (`None` for one built in code).
-    pub fn client_line(&self, c: ClientIdx) -> Option<usize> {
+    pub(crate) fn client_line(&self, c: ClientIdx) -> Option<usize> {
         self.client_lines.get(c as usize).map(|&l| l as usize)
     }
 
-    pub fn matter_line(&self, m: MatterIdx) -> Option<usize> {
+    pub(crate) fn matter_line(&self, m: MatterIdx) -> Option<usize> {
         self.matter_lines.get(m as usize).map(|&l| l as usize)
     }
 }
 
 /// Loads and validates all three files; every bad row goes to `problems`
 /// against its file and line (the load is refused if there is any).
-pub fn load(
+pub(crate) fn load(
     clients: &Path,
     matters: &Path,
     waivers: &Path,

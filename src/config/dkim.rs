@@ -12,17 +12,17 @@ use std::path::Path;
 
 /// A private key of the table's algorithm.
 #[derive(Clone)]
-pub enum DkimPrivate {
+pub(crate) enum DkimPrivate {
     Rsa(Box<rsa::RsaPrivateKey>),
     Ed25519(Box<ed25519_dalek::SigningKey>),
 }
 
 /// One `[[dkim]]` table, ready to sign.
 #[derive(Clone)]
-pub struct DkimKey {
-    pub domain: String,
-    pub selector: String,
-    pub key: DkimPrivate,
+pub(crate) struct DkimKey {
+    pub(crate) domain: String,
+    pub(crate) selector: String,
+    pub(crate) key: DkimPrivate,
 }
 
 /// Key material never reaches a log line.
@@ -71,7 +71,7 @@ fn load_key(path: &Path, algorithm: &str) -> Result<DkimPrivate, String> {
 }
 
 /// Every `[[dkim]]` table; problems name the file or the table.
-pub fn compile(tables: &[RawDkim], dir: &Path, problems: &mut Problems) -> Vec<DkimKey> {
+pub(crate) fn compile(tables: &[RawDkim], dir: &Path, problems: &mut Problems) -> Vec<DkimKey> {
     let mut out = Vec::new();
     for t in tables {
         let domain = match crate::text::address::normalise_domain(&t.domain) {

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 /// How an S/MIME copy wraps its content key for an `rsaEncryption`
 /// certificate (an `id-RSAES-OAEP` certificate always gets OAEP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum KeyTransport {
+pub(crate) enum KeyTransport {
     /// RSA PKCS#1 v1.5: what every S/MIME client reads (RFC 8551 MUST).
     #[default]
     Pkcs1v15,
@@ -21,16 +21,16 @@ pub enum KeyTransport {
 }
 
 #[derive(Debug, Default)]
-pub struct Encrypt {
+pub(crate) struct Encrypt {
     /// Added as a recipient of every S/MIME copy.
-    pub archive_cert: Option<Arc<RecipientKey>>,
+    pub(crate) archive_cert: Option<Arc<RecipientKey>>,
     /// Added as a recipient of every OpenPGP copy.
-    pub archive_key: Option<Arc<RecipientKey>>,
-    pub neutral_subject: Option<String>,
-    pub key_transport: KeyTransport,
+    pub(crate) archive_key: Option<Arc<RecipientKey>>,
+    pub(crate) neutral_subject: Option<String>,
+    pub(crate) key_transport: KeyTransport,
 }
 
-pub fn compile(raw: &RawEncrypt, dir: &Path, problems: &mut Problems) -> Encrypt {
+pub(crate) fn compile(raw: &RawEncrypt, dir: &Path, problems: &mut Problems) -> Encrypt {
     let key_transport = match raw.smime_key_transport.as_str() {
         "pkcs1v15" => KeyTransport::Pkcs1v15,
         "oaep" => KeyTransport::Oaep,

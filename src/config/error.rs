@@ -7,14 +7,18 @@ use std::path::{Path, PathBuf};
 /// One problem found while loading the configuration or a dictionary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// 1-based line, when the problem is tied to one.
-    pub line: Option<usize>,
-    pub reason: String,
+    pub(crate) line: Option<usize>,
+    pub(crate) reason: String,
 }
 
 impl Problem {
-    pub fn at(file: impl Into<PathBuf>, line: Option<usize>, reason: impl Into<String>) -> Self {
+    pub(crate) fn at(
+        file: impl Into<PathBuf>,
+        line: Option<usize>,
+        reason: impl Into<String>,
+    ) -> Self {
         Problem {
             file: file.into(),
             line,
@@ -37,14 +41,14 @@ impl fmt::Display for Problem {
 /// file being read (the TOML, or a dictionary while [`Problems::reading`]
 /// it), so a check says only the line and the reason.
 #[derive(Debug)]
-pub struct Problems {
+pub(crate) struct Problems {
     file: PathBuf,
     found: Vec<Problem>,
 }
 
 impl Problems {
     /// Collects problems found in `file` unless told another.
-    pub fn new(file: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(file: impl Into<PathBuf>) -> Self {
         Problems {
             file: file.into(),
             found: Vec::new(),
@@ -52,44 +56,47 @@ impl Problems {
     }
 
     /// A problem with the current file as a whole (a TOML key, not a line).
-    pub fn add(&mut self, reason: impl Into<String>) {
+    pub(crate) fn add(&mut self, reason: impl Into<String>) {
         let problem = Problem::at(&self.file, None, reason);
         self.found.push(problem);
     }
 
     /// A problem on one line of the current file.
-    pub fn line(&mut self, line: usize, reason: impl Into<String>) {
+    pub(crate) fn line(&mut self, line: usize, reason: impl Into<String>) {
         let problem = Problem::at(&self.file, Some(line), reason);
         self.found.push(problem);
     }
 
     /// A problem already tied to its own file (a key or certificate the
     /// setting names).
-    pub fn push(&mut self, problem: Problem) {
+    pub(crate) fn push(&mut self, problem: Problem) {
         self.found.push(problem);
     }
 
     /// Runs `check` with `file` as the current file, then goes back: a
     /// dictionary's rows are reported against the dictionary.
-    pub fn reading<T>(&mut self, file: &Path, check: impl FnOnce(&mut Problems) -> T) -> T {
+    pub(crate) fn reading<T>(&mut self, file: &Path, check: impl FnOnce(&mut Problems) -> T) -> T {
         let outer = std::mem::replace(&mut self.file, file.to_path_buf());
         let out = check(self);
         self.file = outer;
         out
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.found.is_empty()
+    /// What was found so far, in the order found (the order they are shown).
+    #[cfg(test)]
+    pub(crate) fn found(&self) -> &[Problem] {
+        &self.found
     }
 
-    /// What was found so far, in the order found (the order they are shown).
-    pub fn found(&self) -> &[Problem] {
-        &self.found
+    /// How many problems were found so far: a check of one section
+    /// compares it before and after.
+    pub(crate) fn count(&self) -> usize {
+        self.found.len()
     }
 
     /// `Ok(value())` when nothing was found; the value is only made then,
     /// since it may rely on checks having passed.
-    pub fn or_refuse<T>(self, value: impl FnOnce() -> T) -> Result<T, ConfigError> {
+    pub(crate) fn or_refuse<T>(self, value: impl FnOnce() -> T) -> Result<T, ConfigError> {
         if self.found.is_empty() {
             Ok(value())
         } else {
@@ -107,7 +114,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    pub fn one(problem: Problem) -> Self {
+    pub(crate) fn one(problem: Problem) -> Self {
         ConfigError {
             problems: vec![problem],
         }

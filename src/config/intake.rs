@@ -25,7 +25,7 @@ fn is_dns_name(name: &str) -> bool {
 
 /// Fully qualified: a DNS name of two labels or more whose last is not a
 /// number (`gw.firm.example`, not `matterwall`, not `10.0.0.1`).
-pub fn is_fqdn(name: &str) -> bool {
+pub(crate) fn is_fqdn(name: &str) -> bool {
     is_dns_name(name)
         && name.contains('.')
         && !name
@@ -37,7 +37,7 @@ pub fn is_fqdn(name: &str) -> bool {
 /// `[smtp] hostname`: always a DNS name; fully qualified unless the
 /// listener is on loopback only (the shipped example and the tests, where
 /// no outside peer ever reads it).
-pub fn check_hostname(smtp: &RawSmtp, problems: &mut Problems) {
+pub(crate) fn check_hostname(smtp: &RawSmtp, problems: &mut Problems) {
     let name = &smtp.hostname;
     let loopback = smtp
         .listen
@@ -64,7 +64,7 @@ fn is_guid(s: &str) -> bool {
 }
 
 /// `[smtp] accept_tenant_ids`: each a GUID.
-pub fn check_tenants(smtp: &RawSmtp, problems: &mut Problems) {
+pub(crate) fn check_tenants(smtp: &RawSmtp, problems: &mut Problems) {
     for id in smtp.accept_tenant_ids.iter().filter(|id| !is_guid(id)) {
         problems.add(format!(
             "[smtp] accept_tenant_ids: {id:?} is not a tenant id (a GUID like \"6babcaad-604b-40ac-a9d7-9fd97c0b779f\")"
@@ -73,7 +73,10 @@ pub fn check_tenants(smtp: &RawSmtp, problems: &mut Problems) {
 }
 
 /// `[smtp] proxy_protocol_from`: CIDR blocks, like `allowed_networks`.
-pub fn compile_proxy_from(smtp: &RawSmtp, problems: &mut Problems) -> Vec<super::network::Network> {
+pub(crate) fn compile_proxy_from(
+    smtp: &RawSmtp,
+    problems: &mut Problems,
+) -> Vec<super::network::Network> {
     let mut out = Vec::new();
     for n in &smtp.proxy_protocol_from {
         match super::network::Network::parse(n) {

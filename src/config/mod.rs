@@ -6,24 +6,25 @@
 //! of the file run inside the same load ([`Config::load_checked`]), so every
 //! problem is reported at once.
 
-pub mod certs;
-pub mod dictionary;
-pub mod dkim;
-pub mod encrypt;
-pub mod error;
-pub mod intake;
+pub(crate) mod certs;
+pub(crate) mod dictionary;
+pub(crate) mod dkim;
+pub(crate) mod encrypt;
+pub(crate) mod error;
+pub(crate) mod intake;
 pub mod lint;
-pub mod network;
-pub mod next_hop;
-pub mod notify;
-pub mod raw;
-pub mod stamp;
-pub mod tls;
+pub(crate) mod network;
+pub(crate) mod next_hop;
+pub(crate) mod notify;
+pub(crate) mod oidc;
+pub(crate) mod raw;
+pub(crate) mod stamp;
+pub(crate) mod tls;
 
 use crate::text::address::{normalise_domain, within};
 use certs::Certs;
 use dictionary::Dictionaries;
-pub use error::{ConfigError, Problem, Problems};
+pub(crate) use error::{ConfigError, Problem, Problems};
 use raw::RawConfig;
 use std::path::{Path, PathBuf};
 
@@ -31,51 +32,62 @@ use std::path::{Path, PathBuf};
 /// expected action is checked by the engine's load like the rules are.
 #[derive(Debug, Clone)]
 pub struct Example {
+    /// The example message file, relative to the rules file.
     pub file: PathBuf,
+    /// Its envelope sender (default: its From header).
     pub from: Option<String>,
+    /// Its envelope recipients (default: To, Cc, Bcc).
     pub to: Vec<String>,
+    /// The action the rules must decide for it.
     pub action: String,
+    /// The rules that must fire, when given (exactly these).
     pub rules: Option<Vec<String>>,
 }
 
 #[derive(Debug)]
+/// One loaded configuration as plain data: settings, dictionaries and keys, every problem (file, line, reason) already refused. The matchers are built from it by [`crate::engine::Engine`].
 pub struct Config {
-    pub path: PathBuf,
+    /// The rules file's directory: the other files it names are relative to it.
     pub dir: PathBuf,
-    pub firm_name: String,
-    pub internal_domains: Vec<String>,
+    pub(crate) firm_name: String,
+    pub(crate) internal_domains: Vec<String>,
+    /// `[smtp]` as written.
     pub smtp: raw::RawSmtp,
     /// The STARTTLS server side, when `[smtp] tls_cert` and `tls_key` are set.
-    pub tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
-    pub allowed_networks: Vec<network::Network>,
+    pub(crate) tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+    pub(crate) allowed_networks: Vec<network::Network>,
     /// `[smtp] proxy_protocol_from`: who may send a PROXY header.
-    pub proxy_from: Vec<network::Network>,
-    pub next_hop: raw::RawNextHop,
+    pub(crate) proxy_from: Vec<network::Network>,
+    pub(crate) next_hop: raw::RawNextHop,
     /// `[next_hop] tls`, with the verifier built from `tls_ca`.
-    pub next_hop_tls: tls::NextHopTls,
+    pub(crate) next_hop_tls: tls::NextHopTls,
     /// `[next_hop] auth_user` with the password read from its file.
-    pub next_hop_auth: Option<next_hop::Auth>,
+    pub(crate) next_hop_auth: Option<next_hop::Auth>,
     /// The loop stamp's key file (read or made on first use).
-    pub stamp_key: stamp::StampKey,
+    pub(crate) stamp_key: stamp::StampKey,
     /// `[[dkim]]` keys, loaded; empty: nothing is signed.
-    pub dkim: std::sync::Arc<Vec<dkim::DkimKey>>,
+    pub(crate) dkim: std::sync::Arc<Vec<dkim::DkimKey>>,
+    /// `[store]`: where the quarantine and audit trail live.
     pub store: raw::RawStore,
+    /// `[review]`: the review interface's listener and session settings.
     pub review: raw::RawReview,
     /// HTTPS for the review listener, when `[review] tls_cert` and `tls_key` are set.
-    pub review_tls: Tls,
+    pub(crate) review_tls: Tls,
+    /// `[review.oidc]`: single sign-on, when configured.
+    pub(crate) oidc: Option<oidc::Oidc>,
+    /// `[notify]`: who is told of a hold, and how notices are retried.
     pub notify: notify::Notify,
+    /// `[limits]`: extraction's budgets; a part past one is uninspectable.
     pub limits: crate::extract::Limits,
+    /// Clients, matters, authorisations, walls and waivers, from their CSV files.
     pub dict: Dictionaries,
     /// `[detect]`: look-alike settings, for the policy's index.
-    pub detect: raw::RawDetect,
-    /// `[[detector]]` tables as written (the detector compiles them).
-    pub detectors: Vec<raw::RawDetector>,
-    /// `[policy]` and `[[rule]]` tables as written (the policy compiles them).
-    pub policy: raw::RawPolicy,
-    pub rules: Vec<raw::RawRule>,
+    pub(crate) detect: raw::RawDetect,
+    /// Recipients' S/MIME certificates and OpenPGP keys, for `encrypt`.
     pub certs: Certs,
     /// `[encrypt]`: archive keys, neutral Subject, RSA key transport.
-    pub encrypt: encrypt::Encrypt,
+    pub(crate) encrypt: encrypt::Encrypt,
+    /// `[[example]]` messages that `rules test` checks against the rules.
     pub examples: Vec<Example>,
 }
 
@@ -89,7 +101,7 @@ impl Config {
     /// [`Config::load`], with `check` run on the parsed file among the other
     /// checks: the engine compiles rules and detectors there, so their
     /// problems are reported with the rest (file, reason) in one refusal.
-    pub fn load_checked(
+    pub(crate) fn load_checked(
         path: &Path,
         check: impl FnOnce(&RawConfig, &mut Problems),
     ) -> Result<Config, ConfigError> {
@@ -105,7 +117,7 @@ impl Config {
         } else {
             dir
         };
-        compile(path, &dir, raw, check)
+        compile(path, &dir, raw, &text, check)
     }
 
     /// Where and when the audit trail is checkpointed (`[store]
@@ -125,13 +137,13 @@ impl Config {
         }
     }
 
-    pub fn is_internal(&self, domain: &str) -> bool {
+    pub(crate) fn is_internal(&self, domain: &str) -> bool {
         self.internal_domains.iter().any(|d| within(domain, d))
     }
 
     /// The firm's, every client's and every co-counsel's domains: what a
     /// look-alike imitates.
-    pub fn known_domains(&self) -> Vec<String> {
+    pub(crate) fn known_domains(&self) -> Vec<String> {
         let mut known: Vec<String> = self.internal_domains.to_vec();
         let dict = &self.dict;
         known.extend(dict.clients.iter().flat_map(|c| c.domains.iter().cloned()));
@@ -192,6 +204,7 @@ fn compile(
     path: &Path,
     dir: &Path,
     raw: RawConfig,
+    text: &str,
     check: impl FnOnce(&RawConfig, &mut Problems),
 ) -> Result<Config, ConfigError> {
     let mut problems = Problems::new(path);
@@ -225,6 +238,8 @@ fn compile(
     let smtp_keys = (&raw.smtp.tls_cert, &raw.smtp.tls_key);
     let tls = compile_tls("smtp", smtp_keys, dir, &mut problems);
     let review_tls = compile_review_tls(&raw.review, dir, &mut problems);
+    let oidc = raw.review.oidc.as_ref();
+    let oidc = oidc.and_then(|o| oidc::compile(o, text, dir, &mut problems));
     let next_hop_tls = next_hop::compile_tls(&raw.next_hop, dir, &mut problems);
     let next_hop_auth = next_hop::compile_auth(&raw.next_hop, dir, &mut problems);
     check(&raw, &mut problems);
@@ -239,7 +254,6 @@ fn compile(
     let stamp_key = stamp::StampKey::locate(dir, &raw.store);
     let dkim = std::sync::Arc::new(dkim::compile(&raw.dkim, dir, &mut problems));
     problems.or_refuse(|| Config {
-        path: path.to_path_buf(),
         dir: dir.to_path_buf(),
         firm_name: raw.firm.name.unwrap_or_else(|| internal_domains[0].clone()),
         internal_domains,
@@ -255,13 +269,11 @@ fn compile(
         store: raw.store,
         review: raw.review,
         review_tls,
+        oidc,
         notify: notify.expect("checked with the other problems"),
         limits: raw.limits,
         dict,
         detect: raw.detect,
-        detectors: raw.detectors,
-        policy: raw.policy,
-        rules: raw.rules,
         certs,
         encrypt,
         examples,

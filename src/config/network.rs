@@ -5,13 +5,13 @@ use std::net::IpAddr;
 
 /// One CIDR block, `127.0.0.0/8` or `::1/128`; a bare address is a /32 or /128.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Network {
+pub(crate) struct Network {
     addr: IpAddr,
     prefix: u8,
 }
 
 impl Network {
-    pub fn parse(s: &str) -> Result<Network, String> {
+    pub(crate) fn parse(s: &str) -> Result<Network, String> {
         let (addr, prefix) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
@@ -33,7 +33,7 @@ impl Network {
         Ok(Network { addr, prefix })
     }
 
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
         // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d.
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),

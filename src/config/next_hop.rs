@@ -14,9 +14,9 @@ use std::path::Path;
 
 /// SMTP AUTH credentials toward the next hop. Used only over TLS.
 #[derive(Clone)]
-pub struct Auth {
-    pub user: String,
-    pub password: String,
+pub(crate) struct Auth {
+    pub(crate) user: String,
+    pub(crate) password: String,
 }
 
 /// The password never reaches a log line, even through `{:?}`.
@@ -27,7 +27,7 @@ impl fmt::Debug for Auth {
 }
 
 /// `[next_hop] tls`, `tls_ca`, `tls_client_cert` and `tls_client_key`.
-pub fn compile_tls(hop: &RawNextHop, dir: &Path, problems: &mut Problems) -> NextHopTls {
+pub(crate) fn compile_tls(hop: &RawNextHop, dir: &Path, problems: &mut Problems) -> NextHopTls {
     let required = match hop.tls.as_str() {
         "none" => false,
         "opportunistic" => false,
@@ -75,7 +75,7 @@ pub fn compile_tls(hop: &RawNextHop, dir: &Path, problems: &mut Problems) -> Nex
 /// `[next_hop] auth_user` and `auth_password_file` (the password is the
 /// file's first line). AUTH is only ever sent over TLS, so it needs
 /// `tls = "required"`.
-pub fn compile_auth(hop: &RawNextHop, dir: &Path, problems: &mut Problems) -> Option<Auth> {
+pub(crate) fn compile_auth(hop: &RawNextHop, dir: &Path, problems: &mut Problems) -> Option<Auth> {
     let (user, file) = match (&hop.auth_user, &hop.auth_password_file) {
         (None, None) => return None,
         (Some(u), Some(f)) => (u, super::resolve(dir, f)),

@@ -8,7 +8,7 @@ use chrono::NaiveTime;
 
 /// When compliance hears about holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ComplianceMode {
+pub(crate) enum ComplianceMode {
     /// Per hold, when a fired rule says `notify_compliance`.
     Rule,
     EveryHold,
@@ -19,21 +19,25 @@ pub enum ComplianceMode {
 
 #[derive(Debug, Clone)]
 pub struct Notify {
-    pub from: String,
+    pub(crate) from: String,
     pub compliance: Vec<String>,
-    pub mode: ComplianceMode,
-    pub digest_at: NaiveTime,
-    pub texts: RawNotify,
+    pub(crate) mode: ComplianceMode,
+    pub(crate) digest_at: NaiveTime,
+    pub(crate) texts: RawNotify,
     /// The outbox's first retry delay (doubling, at most an hour).
-    pub retry: std::time::Duration,
+    pub(crate) retry: std::time::Duration,
     /// A notice this old is given up.
-    pub give_up: std::time::Duration,
+    pub(crate) give_up: std::time::Duration,
 }
 
-pub const PLACEHOLDERS: &[&str] = &["id", "rules", "recipients", "received", "comment", "firm"];
+pub(crate) const PLACEHOLDERS: &[&str] =
+    &["id", "rules", "recipients", "received", "comment", "firm"];
 
 impl Notify {
-    pub fn compile(raw: &RawNotify, internal_domains: &[String]) -> Result<Notify, Vec<String>> {
+    pub(crate) fn compile(
+        raw: &RawNotify,
+        internal_domains: &[String],
+    ) -> Result<Notify, Vec<String>> {
         let mut problems = Vec::new();
         let mode = match raw.compliance_mode.as_str() {
             "rule" => ComplianceMode::Rule,
@@ -47,13 +51,17 @@ impl Notify {
                 ComplianceMode::Off
             }
         };
-        let digest_at = NaiveTime::parse_from_str(&raw.digest_at, "%H:%M").unwrap_or_else(|_| {
-            problems.push(format!(
-                "[notify] digest_at: {:?} is not HH:MM",
-                raw.digest_at
-            ));
-            NaiveTime::MIN
-        });
+        // HH:MM, or HH:MM:SS to the second (a test can schedule it a few
+        // seconds ahead and watch the real job run).
+        let digest_at = NaiveTime::parse_from_str(&raw.digest_at, "%H:%M")
+            .or_else(|_| NaiveTime::parse_from_str(&raw.digest_at, "%H:%M:%S"))
+            .unwrap_or_else(|_| {
+                problems.push(format!(
+                    "[notify] digest_at: {:?} is not HH:MM (or HH:MM:SS)",
+                    raw.digest_at
+                ));
+                NaiveTime::MIN
+            });
         let default_from = format!(
             "matterwall@{}",
             internal_domains.first().map_or("localhost", String::as_str)
@@ -115,7 +123,7 @@ fn unknown_placeholder(text: &str) -> Option<String> {
 
 /// `text` with each `{name}` replaced by its value, in one pass: a value
 /// that itself contains `{id}` (a reviewer's comment) stays as written.
-pub fn fill(text: &str, values: &[(&str, &str)]) -> String {
+pub(crate) fn fill(text: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(text.len() + 128);
     let mut rest = text;
     while let Some(open) = rest.find('{') {

@@ -6,51 +6,51 @@ use serde::Deserialize;
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct RawConfig {
+pub(crate) struct RawConfig {
     #[serde(default)]
-    pub firm: RawFirm,
+    pub(crate) firm: RawFirm,
     #[serde(default)]
-    pub dictionaries: RawDictionaries,
+    pub(crate) dictionaries: RawDictionaries,
     #[serde(default)]
-    pub smtp: RawSmtp,
+    pub(crate) smtp: RawSmtp,
     #[serde(default)]
-    pub next_hop: RawNextHop,
+    pub(crate) next_hop: RawNextHop,
     #[serde(default)]
-    pub store: RawStore,
+    pub(crate) store: RawStore,
     #[serde(default)]
-    pub review: RawReview,
+    pub(crate) review: RawReview,
     #[serde(default)]
-    pub notify: RawNotify,
+    pub(crate) notify: RawNotify,
     #[serde(default)]
-    pub limits: crate::extract::Limits,
+    pub(crate) limits: crate::extract::Limits,
     #[serde(default)]
-    pub detect: RawDetect,
+    pub(crate) detect: RawDetect,
     #[serde(default)]
-    pub policy: RawPolicy,
+    pub(crate) policy: RawPolicy,
     #[serde(default)]
-    pub encrypt: RawEncrypt,
+    pub(crate) encrypt: RawEncrypt,
     #[serde(default, rename = "detector")]
-    pub detectors: Vec<RawDetector>,
+    pub(crate) detectors: Vec<RawDetector>,
     #[serde(default, rename = "rule")]
-    pub rules: Vec<RawRule>,
+    pub(crate) rules: Vec<RawRule>,
     #[serde(default, rename = "example")]
-    pub examples: Vec<RawExample>,
+    pub(crate) examples: Vec<RawExample>,
     /// Issue 14: `[[dkim]]` signing keys (config/dkim.rs); none: no signing.
     #[serde(default, rename = "dkim")]
-    pub dkim: Vec<RawDkim>,
+    pub(crate) dkim: Vec<RawDkim>,
 }
 
 /// `[[dkim]]`: sign what leaves for `domain` (and its subdomains) with the
 /// key in `key_file` (PEM), published at `selector._domainkey.domain`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawDkim {
-    pub domain: String,
-    pub selector: String,
-    pub key_file: String,
+pub(crate) struct RawDkim {
+    pub(crate) domain: String,
+    pub(crate) selector: String,
+    pub(crate) key_file: String,
     /// `rsa-sha256` (default) or `ed25519-sha256`.
     #[serde(default = "rsa_sha256")]
-    pub algorithm: String,
+    pub(crate) algorithm: String,
 }
 
 fn rsa_sha256() -> String {
@@ -59,20 +59,20 @@ fn rsa_sha256() -> String {
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct RawFirm {
+pub(crate) struct RawFirm {
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default)]
-    pub internal_domains: Vec<String>,
+    pub(crate) internal_domains: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct RawDictionaries {
-    pub clients: String,
-    pub matters: String,
-    pub waivers: String,
-    pub certs: String,
+pub(crate) struct RawDictionaries {
+    pub(crate) clients: String,
+    pub(crate) matters: String,
+    pub(crate) waivers: String,
+    pub(crate) certs: String,
 }
 
 impl Default for RawDictionaries {
@@ -88,12 +88,12 @@ impl Default for RawDictionaries {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct RawDetect {
+pub(crate) struct RawDetect {
     /// Largest edit distance at which an unknown domain counts as a lookalike.
-    pub lookalike_distance: usize,
+    pub(crate) lookalike_distance: usize,
     /// Domains shorter than this (without the public suffix) are not compared:
     /// at three letters every domain is one edit from another.
-    pub lookalike_min_length: usize,
+    pub(crate) lookalike_min_length: usize,
 }
 
 impl Default for RawDetect {
@@ -107,82 +107,90 @@ impl Default for RawDetect {
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct RawPolicy {
+pub(crate) struct RawPolicy {
     #[serde(default)]
-    pub mode: Option<String>,
+    pub(crate) mode: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawDetector {
-    pub name: String,
+pub(crate) struct RawDetector {
+    pub(crate) name: String,
     /// A built-in detector: `ssn`, `card`, `iban`.
     #[serde(default)]
-    pub builtin: Option<String>,
+    pub(crate) builtin: Option<String>,
     /// Or a regular expression over the normalised (lower-case) text.
     #[serde(default)]
-    pub regex: Option<String>,
+    pub(crate) regex: Option<String>,
     /// Validation for a custom regex: `luhn`, `iban`, `ssn` or none.
     #[serde(default)]
-    pub validate: Option<String>,
+    pub(crate) validate: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRule {
-    pub name: String,
-    pub action: String,
+pub(crate) struct RawRule {
+    pub(crate) name: String,
+    pub(crate) action: String,
     #[serde(default)]
-    pub when: RawWhen,
+    pub(crate) when: RawWhen,
     #[serde(default)]
-    pub fallback: Option<String>,
+    pub(crate) fallback: Option<String>,
     #[serde(default)]
-    pub mode: Option<String>,
+    pub(crate) mode: Option<String>,
     #[serde(default)]
-    pub add_header: Option<String>,
+    pub(crate) add_header: Option<String>,
     #[serde(default)]
-    pub notice: Option<String>,
+    pub(crate) notice: Option<String>,
     #[serde(default)]
-    pub notify_sender: bool,
+    pub(crate) notify_sender: bool,
     #[serde(default)]
-    pub notify_compliance: bool,
+    pub(crate) notify_compliance: bool,
+    /// Issue #18: hold only the recipients this rule fires for; the others
+    /// get the message now.
+    #[serde(default)]
+    pub(crate) split: bool,
+    /// Issue #18: who may release what this rule holds: `one-person`
+    /// (default) or `two-person` (four-eyes).
+    #[serde(default)]
+    pub(crate) release: Option<String>,
 }
 
 /// The facts a rule tests; every condition given must hold.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-pub struct RawWhen {
-    pub mentions: Option<bool>,
+pub(crate) struct RawWhen {
+    pub(crate) mentions: Option<bool>,
     #[serde(default)]
-    pub client: Vec<String>,
+    pub(crate) client: Vec<String>,
     #[serde(default)]
-    pub matter: Vec<String>,
+    pub(crate) matter: Vec<String>,
     #[serde(default)]
-    pub detector: Vec<String>,
-    pub min_matches: Option<usize>,
-    pub any_recipient: Option<String>,
-    pub all_recipients: Option<String>,
-    pub screened: Option<bool>,
+    pub(crate) detector: Vec<String>,
+    pub(crate) min_matches: Option<usize>,
+    pub(crate) any_recipient: Option<String>,
+    pub(crate) all_recipients: Option<String>,
+    pub(crate) screened: Option<bool>,
     #[serde(default)]
-    pub sender: Vec<String>,
-    pub uninspectable: Option<bool>,
+    pub(crate) sender: Vec<String>,
+    pub(crate) uninspectable: Option<bool>,
     #[serde(default)]
-    pub attachment_type: Vec<String>,
-    pub min_size: Option<u64>,
-    pub max_size: Option<u64>,
+    pub(crate) attachment_type: Vec<String>,
+    pub(crate) min_size: Option<u64>,
+    pub(crate) max_size: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawExample {
-    pub file: String,
+pub(crate) struct RawExample {
+    pub(crate) file: String,
     #[serde(default)]
-    pub from: Option<String>,
+    pub(crate) from: Option<String>,
     #[serde(default)]
-    pub to: Vec<String>,
-    pub action: String,
+    pub(crate) to: Vec<String>,
+    pub(crate) action: String,
     #[serde(default)]
-    pub rules: Option<Vec<String>>,
+    pub(crate) rules: Option<Vec<String>>,
 }
 
 /// `[smtp]`: the inbound listener (DESIGN §6). Every limit has an
@@ -194,45 +202,45 @@ pub struct RawSmtp {
     /// The name in the banner, the EHLO reply and (unless `[next_hop]
     /// helo_name` says otherwise) our EHLO to the next hop; a fully
     /// qualified name unless `listen` is on loopback.
-    pub hostname: String,
+    pub(crate) hostname: String,
     /// Networks (CIDR) allowed to connect; everyone else gets `554 5.7.1`.
-    pub allowed_networks: Vec<String>,
-    pub max_connections: usize,
+    pub(crate) allowed_networks: Vec<String>,
+    pub(crate) max_connections: usize,
     pub max_message_size: usize,
-    pub max_recipients: usize,
+    pub(crate) max_recipients: usize,
     /// Commands in one session before `421`: bounds a client that loops.
-    pub max_commands: usize,
+    pub(crate) max_commands: usize,
     /// Idle time allowed between commands and between DATA reads, and the
     /// wall-clock bound on one whole command line however slowly it trickles.
-    pub command_timeout_secs: u64,
+    pub(crate) command_timeout_secs: u64,
     /// Wall-clock bound on receiving one message body (slow trickle).
-    pub data_timeout_secs: u64,
+    pub(crate) data_timeout_secs: u64,
     /// Lifetime cap on one session (`421` when over): a client that keeps
     /// a slot with quick commands for ever still gives it back.
-    pub max_session_secs: u64,
+    pub(crate) max_session_secs: u64,
     /// On SIGTERM, how long sessions in flight may take to finish.
-    pub shutdown_grace_secs: u64,
+    pub(crate) shutdown_grace_secs: u64,
     /// PEM certificate chain for STARTTLS; with `tls_key`, EHLO offers it.
-    pub tls_cert: Option<String>,
+    pub(crate) tls_cert: Option<String>,
     /// PEM private key for `tls_cert`.
-    pub tls_key: Option<String>,
+    pub(crate) tls_key: Option<String>,
     // Issue 14 (Microsoft 365 intake), checked in config/intake.rs:
     /// Microsoft 365 tenant ids (GUIDs) whose mail is taken; others, and
     /// mail without the tenant header, get `550 5.7.1`. Empty: no check.
-    pub accept_tenant_ids: Vec<String>,
+    pub(crate) accept_tenant_ids: Vec<String>,
     /// Load balancers (CIDR) whose connections start with a PROXY protocol
     /// header (v1 or v2); the client it names is the one checked and
     /// logged. From anyone else a PROXY header is refused.
-    pub proxy_protocol_from: Vec<String>,
+    pub(crate) proxy_protocol_from: Vec<String>,
     /// DATA bytes held in memory across all sessions (each message counts
     /// its `SIZE=`, or `max_message_size`); beyond, the body is spooled to
     /// an encrypted file in the data directory (`452 4.3.1` at DATA only if
     /// the spool cannot take it). 0: no cap.
-    pub max_buffered_bytes: usize,
+    pub(crate) max_buffered_bytes: usize,
     /// Message bytes scanned and settled at once across all sessions; a
     /// message waits for its share after DATA (one larger than this passes
     /// alone). 0: no cap.
-    pub max_scanning_bytes: usize,
+    pub(crate) max_scanning_bytes: usize,
 }
 
 impl Default for RawSmtp {
@@ -264,29 +272,29 @@ impl Default for RawSmtp {
 /// the upstream MTA's own budget.
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields, default)]
-pub struct RawNextHop {
-    pub address: String,
+pub(crate) struct RawNextHop {
+    pub(crate) address: String,
     /// The name we give in EHLO; default: `[smtp] hostname`.
-    pub helo_name: Option<String>,
-    pub connect_timeout_secs: u64,
+    pub(crate) helo_name: Option<String>,
+    pub(crate) connect_timeout_secs: u64,
     /// Banner, EHLO, MAIL, RCPT and DATA replies.
-    pub command_timeout_secs: u64,
+    pub(crate) command_timeout_secs: u64,
     /// The reply to the final dot, after the body was sent.
-    pub data_done_timeout_secs: u64,
+    pub(crate) data_done_timeout_secs: u64,
     /// STARTTLS toward the next hop: `none`, `opportunistic` or `required`.
-    pub tls: String,
+    pub(crate) tls: String,
     /// PEM CA certificates to verify the next hop by; default: the system's.
-    pub tls_ca: Option<String>,
+    pub(crate) tls_ca: Option<String>,
     // Issue 14 (Microsoft 365 / Google Workspace), checked in config/next_hop.rs:
     /// PEM chain (leaf first) presented when the next hop asks for a client
     /// certificate; needs `tls = "required"`.
-    pub tls_client_cert: Option<String>,
+    pub(crate) tls_client_cert: Option<String>,
     /// PEM private key for `tls_client_cert`.
-    pub tls_client_key: Option<String>,
+    pub(crate) tls_client_key: Option<String>,
     /// SMTP AUTH (PLAIN or LOGIN) user; only over TLS, so `tls = "required"`.
-    pub auth_user: Option<String>,
+    pub(crate) auth_user: Option<String>,
     /// A file whose first line is the AUTH password (keep it mode 0600).
-    pub auth_password_file: Option<String>,
+    pub(crate) auth_password_file: Option<String>,
 }
 
 impl Default for RawNextHop {
@@ -321,18 +329,18 @@ pub struct RawStore {
     /// Signed audit checkpoints (issue #15): the append-only file of
     /// checkpoint lines; default `audit-checkpoints.jsonl` beside the
     /// database.
-    pub checkpoint_file: Option<String>,
+    pub(crate) checkpoint_file: Option<String>,
     /// The Ed25519 signing key of checkpoints (made 0600 when missing);
     /// default `audit-checkpoint.key` beside the database.
-    pub checkpoint_key: Option<String>,
+    pub(crate) checkpoint_key: Option<String>,
     /// `serve` signs a checkpoint once this many entries were appended
     /// since the last (0: not by count)…
-    pub checkpoint_every: u64,
+    pub(crate) checkpoint_every: u64,
     /// …and at least this often while the trail grows (0: not by time).
-    pub checkpoint_minutes: u64,
+    pub(crate) checkpoint_minutes: u64,
     /// A syslog datagram socket (`/dev/log`) every checkpoint line is also
     /// sent to, for a log host that keeps it off the machine; none: not sent.
-    pub checkpoint_syslog: Option<String>,
+    pub(crate) checkpoint_syslog: Option<String>,
     /// This node's name in log lines and in the audit entries it writes
     /// (issue #13); default: the host name.
     pub node: Option<String>,
@@ -361,16 +369,67 @@ impl Default for RawStore {
 pub struct RawReview {
     pub listen: String,
     /// How long a login lasts (a working day by default).
-    pub session_minutes: u64,
+    pub(crate) session_minutes: u64,
     /// A session unused this long ends, whatever `session_minutes` says.
-    pub idle_minutes: u64,
+    pub(crate) idle_minutes: u64,
     /// Ask for the password (and one-time code) again before a release
     /// from the web pages when the last one is over 5 minutes old.
-    pub reauth_for_release: bool,
+    pub(crate) reauth_for_release: bool,
     /// PEM certificate chain: with `tls_key`, the listener speaks HTTPS
     /// only, and cookies are marked `Secure`.
-    pub tls_cert: Option<String>,
-    pub tls_key: Option<String>,
+    pub(crate) tls_cert: Option<String>,
+    pub(crate) tls_key: Option<String>,
+    /// `[review.oidc]`: single sign-on (issue #18, `config::oidc`).
+    pub(crate) oidc: Option<RawOidc>,
+}
+
+/// `[review.oidc]` as written: an OpenID Connect provider the login page
+/// offers beside local accounts. Spanned, so a bad value names its line.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOidc {
+    /// The provider's issuer URL (discovery is read from
+    /// `{issuer}/.well-known/openid-configuration`).
+    pub(crate) issuer: toml::Spanned<String>,
+    pub(crate) client_id: toml::Spanned<String>,
+    /// A file whose first line is the client secret (keep it mode 0600).
+    pub(crate) client_secret_file: toml::Spanned<String>,
+    /// Where the provider sends the browser back: this listener's
+    /// `/login/oidc/callback`, as registered with the provider.
+    pub(crate) redirect_url: toml::Spanned<String>,
+    /// The ID token claim whose value (a string or a list of strings) is
+    /// looked up in `roles`.
+    #[serde(default = "default_role_claim")]
+    pub(crate) role_claim: toml::Spanned<String>,
+    /// The claim that names the user (`email` by default: walls bind
+    /// review users named by their firm address).
+    #[serde(default = "default_name_claim")]
+    pub(crate) name_claim: toml::Spanned<String>,
+    /// Scopes asked for besides `openid`.
+    #[serde(default = "default_scopes")]
+    pub(crate) scopes: toml::Spanned<Vec<String>>,
+    /// The button's text on the login page.
+    #[serde(default)]
+    pub(crate) label: Option<String>,
+    /// Claim value → `reviewer`, `auditor` or `admin`.
+    #[serde(default = "no_roles")]
+    pub(crate) roles: toml::Spanned<std::collections::BTreeMap<String, String>>,
+}
+
+fn default_role_claim() -> toml::Spanned<String> {
+    toml::Spanned::new(0..0, "groups".into())
+}
+
+fn default_name_claim() -> toml::Spanned<String> {
+    toml::Spanned::new(0..0, "email".into())
+}
+
+fn no_roles() -> toml::Spanned<std::collections::BTreeMap<String, String>> {
+    toml::Spanned::new(0..0, Default::default())
+}
+
+fn default_scopes() -> toml::Spanned<Vec<String>> {
+    toml::Spanned::new(0..0, vec!["email".into(), "profile".into()])
 }
 
 impl Default for RawReview {
@@ -382,6 +441,7 @@ impl Default for RawReview {
             reauth_for_release: true,
             tls_cert: None,
             tls_key: None,
+            oidc: None,
         }
     }
 }
@@ -389,18 +449,18 @@ impl Default for RawReview {
 /// `[encrypt]`: how the encrypt action makes its copies.
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields, default)]
-pub struct RawEncrypt {
+pub(crate) struct RawEncrypt {
     /// The firm's own S/MIME certificate, an extra recipient of every S/MIME
     /// copy, so the firm can read what it sent.
-    pub archive_cert: Option<String>,
+    pub(crate) archive_cert: Option<String>,
     /// The firm's own OpenPGP public key, the same for OpenPGP copies.
-    pub archive_key: Option<String>,
+    pub(crate) archive_key: Option<String>,
     /// Replaces the Subject of encrypted copies (neither S/MIME nor PGP/MIME
     /// hides it). Unset: the Subject is kept.
-    pub neutral_subject: Option<String>,
+    pub(crate) neutral_subject: Option<String>,
     /// RSA key transport for `rsaEncryption` certificates: `pkcs1v15`
     /// (what every client reads) or `oaep`.
-    pub smime_key_transport: String,
+    pub(crate) smime_key_transport: String,
 }
 
 impl Default for RawEncrypt {
@@ -420,29 +480,29 @@ impl Default for RawEncrypt {
 /// (it may carry what matched).
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields, default)]
-pub struct RawNotify {
+pub(crate) struct RawNotify {
     /// The From: of every notice; default `matterwall@` the first internal domain.
-    pub from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Who hears about holds (compliance staff); empty: nobody.
-    pub compliance: Vec<String>,
+    pub(crate) compliance: Vec<String>,
     /// `rule`: a message per hold whose rule says `notify_compliance`;
     /// `every-hold`: per hold; `digest`: one a day at `digest_at` (UTC); `off`.
-    pub compliance_mode: String,
-    pub digest_at: String,
-    pub held_subject: String,
-    pub held_text: String,
-    pub rejected_subject: String,
-    pub rejected_text: String,
-    pub compliance_subject: String,
-    pub compliance_text: String,
-    pub digest_subject: String,
+    pub(crate) compliance_mode: String,
+    pub(crate) digest_at: String,
+    pub(crate) held_subject: String,
+    pub(crate) held_text: String,
+    pub(crate) rejected_subject: String,
+    pub(crate) rejected_text: String,
+    pub(crate) compliance_subject: String,
+    pub(crate) compliance_text: String,
+    pub(crate) digest_subject: String,
     /// The outbox (issue #13): a notice the next hop did not take (4xx, no
     /// connection) is tried again after this many seconds, doubling each
     /// time up to an hour…
-    pub retry_seconds: u64,
+    pub(crate) retry_seconds: u64,
     /// …and given up (logged, counted on `/metrics`) once it is this many
     /// hours old. A permanent refusal (5xx) gives up at once.
-    pub give_up_hours: u64,
+    pub(crate) give_up_hours: u64,
 }
 
 impl Default for RawNotify {

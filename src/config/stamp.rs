@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex};
 
 /// The stamp key's file and, once read, its bytes.
 #[derive(Debug, Clone)]
-pub struct StampKey {
-    pub path: PathBuf,
+pub(crate) struct StampKey {
+    pub(crate) path: PathBuf,
     cached: Arc<Mutex<Option<[u8; 32]>>>,
 }
 
 impl StampKey {
     /// The key file for a config in `dir` with these `[store]` settings.
-    pub fn locate(dir: &Path, store: &super::raw::RawStore) -> StampKey {
+    pub(crate) fn locate(dir: &Path, store: &super::raw::RawStore) -> StampKey {
         let folder = match (&store.key_file, store.url.strip_prefix("sqlite://")) {
             (Some(k), _) => super::resolve(dir, k).parent().map(Path::to_path_buf),
             (None, Some(db)) => super::resolve(dir, db).parent().map(Path::to_path_buf),
@@ -31,7 +31,7 @@ impl StampKey {
         )
     }
 
-    pub fn at(path: PathBuf) -> StampKey {
+    pub(crate) fn at(path: PathBuf) -> StampKey {
         StampKey {
             path,
             cached: Arc::new(Mutex::new(None)),
@@ -40,7 +40,7 @@ impl StampKey {
 
     /// The key: read from its file, or made there (0600, fsync'd) when the
     /// file does not exist yet.
-    pub fn get(&self) -> std::io::Result<[u8; 32]> {
+    pub(crate) fn get(&self) -> std::io::Result<[u8; 32]> {
         let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(k) = *cached {
             return Ok(k);

@@ -14,7 +14,7 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 
 /// `[next_hop] tls`. `Required` never falls back to plaintext.
 #[derive(Debug, Clone)]
-pub enum NextHopTls {
+pub(crate) enum NextHopTls {
     None,
     Opportunistic(Arc<ClientConfig>),
     Required(Arc<ClientConfig>),
@@ -29,15 +29,15 @@ const VERSIONS: [&rustls::SupportedProtocolVersion; 2] =
 
 /// A client certificate chain (leaf first, every intermediate after it:
 /// the whole chain is sent) and its private key, as PEM files.
-pub struct ClientIdentity<'a> {
-    pub cert: &'a Path,
-    pub key: &'a Path,
+pub(crate) struct ClientIdentity<'a> {
+    pub(crate) cert: &'a Path,
+    pub(crate) key: &'a Path,
 }
 
 /// The next hop's verifier: certificate chain and hostname, against `ca`
 /// or, without it, the system's roots; with `identity`, the certificate we
 /// present when the next hop asks for one (checked here: the key must fit).
-pub fn client_config(
+pub(crate) fn client_config(
     ca: Option<&Path>,
     identity: Option<ClientIdentity>,
 ) -> Result<Arc<ClientConfig>, Problem> {
@@ -76,7 +76,7 @@ pub fn client_config(
 }
 
 /// Builds the server side; TLS 1.2 is the floor (rustls has no older).
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Problem> {
+pub(crate) fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Problem> {
     let chain = load_chain(cert, "tls_cert")?;
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| Problem::at(key, None, format!("tls_key: no usable private key: {e}")))?;

@@ -26,7 +26,7 @@ use super::pattern;
 use std::ops::Range;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Builtin {
+pub(crate) enum Builtin {
     Ssn,
     Card,
     Iban,
@@ -49,7 +49,7 @@ const IBAN: &str =
 const JOINERS: &[u8] = b"-./:,";
 
 impl Builtin {
-    pub fn parse(name: &str) -> Option<Builtin> {
+    pub(crate) fn parse(name: &str) -> Option<Builtin> {
         Some(match name {
             "ssn" => Builtin::Ssn,
             "card" => Builtin::Card,
@@ -58,7 +58,7 @@ impl Builtin {
         })
     }
 
-    pub fn pattern(self) -> &'static str {
+    pub(crate) fn pattern(self) -> &'static str {
         match self {
             Builtin::Ssn => SSN,
             Builtin::Card => CARD,
@@ -67,7 +67,7 @@ impl Builtin {
     }
 
     /// Whether the regex match `r` of the layout `text` is the real thing.
-    pub fn accept(self, text: &str, r: Range<usize>) -> bool {
+    pub(crate) fn accept(self, text: &str, r: Range<usize>) -> bool {
         let s = &text[r.clone()];
         match self {
             Builtin::Ssn => {

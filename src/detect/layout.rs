@@ -14,13 +14,13 @@ use std::ops::Range;
 use unicode_normalization::char::decompose_compatible;
 
 /// A segment's layout text, and the way back to the segment's offsets.
-pub struct Layout<'a> {
-    pub text: Cow<'a, str>,
+pub(crate) struct Layout<'a> {
+    pub(crate) text: Cow<'a, str>,
     original: &'a str,
 }
 
 impl<'a> Layout<'a> {
-    pub fn of(original: &'a str) -> Layout<'a> {
+    pub(crate) fn of(original: &'a str) -> Layout<'a> {
         let plain = original
             .bytes()
             .all(|b| (0x20..0x7f).contains(&b) || matches!(b, b'\t' | b'\n' | b'\r'));
@@ -36,7 +36,7 @@ impl<'a> Layout<'a> {
 
     /// The segment's byte ranges behind ranges of the layout text. The map
     /// from one to the other is built here, only for a segment with hits.
-    pub fn original_ranges(&self, ranges: &mut [Range<usize>]) {
+    pub(crate) fn original_ranges(&self, ranges: &mut [Range<usize>]) {
         if matches!(self.text, Cow::Borrowed(_)) {
             return;
         }
@@ -83,7 +83,7 @@ fn push(text: &mut String, c: char) {
 }
 
 /// Unicode dashes (general category Pd) and the minus sign.
-pub fn is_dash(c: char) -> bool {
+pub(crate) fn is_dash(c: char) -> bool {
     matches!(
         c,
         '\u{058A}' | '\u{05BE}' | '\u{1400}' | '\u{1806}' | '\u{2010}'
@@ -107,7 +107,7 @@ pub fn is_dash(c: char) -> bool {
 
 /// Characters that render as nothing and are used to split a number
 /// invisibly (the same set normalisation drops).
-pub fn invisible(c: char) -> bool {
+pub(crate) fn invisible(c: char) -> bool {
     matches!(c,
         '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
         | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'

@@ -71,6 +71,7 @@ pub(super) fn digitish(b: u8) -> bool {
 const SHAPES: usize = (MAX_KEY + 1) * (MAX_KEY + 1) * 4;
 
 impl MatterIndex {
+    /// Indexes every matter number by its normalised key, once per load, so a scan looks each candidate up instead of trying every matter.
     pub fn build(matters: &Matters) -> Self {
         let mut first = FxHashMap::default();
         first.reserve(matters.len());
@@ -98,7 +99,7 @@ impl MatterIndex {
         }
     }
 
-    pub fn heap_bytes(&self) -> usize {
+    pub(crate) fn heap_bytes(&self) -> usize {
         self.first.capacity() * (16 + 4 + 1)
     }
 

@@ -9,12 +9,12 @@
 //! with an offset map: to check that a matter number keeps its shape as
 //! written, and to show the reviewer the original words.
 
-pub mod builtin;
-pub mod layout;
+pub(crate) mod builtin;
+pub(crate) mod layout;
 pub mod matter;
 pub mod names;
 pub mod pattern;
-pub mod written;
+pub(crate) mod written;
 
 use crate::config::dictionary::{ClientIdx, Dictionaries, MatterIdx};
 use crate::extract::Segment;
@@ -29,8 +29,11 @@ use std::ops::Range;
 /// A raw hit in normalised text.
 #[derive(Debug, Clone)]
 pub enum Hit {
+    /// A client's name or alias; the range is in the normalised text.
     Client(NameTarget, Range<usize>),
+    /// A matter number; the range is in the normalised text.
     Matter(MatterIdx, Range<usize>),
+    /// A configured pattern detector (by index); the range is in the normalised text.
     Pattern(usize, Range<usize>),
     /// A built-in detector's hit; its range is in the segment's original
     /// text, not the normalised one.
@@ -46,32 +49,34 @@ pub struct Match {
     pub id: String,
     /// The matched words as they appear in the message.
     pub text: String,
+    /// Where in the message, as extraction names it (`body`, `attachment[2]/word/document.xml`…).
     pub location: String,
     /// A short stretch of text around the match, for the reviewer.
-    pub snippet: String,
+    pub(crate) snippet: String,
     /// True for a weak alias (counted only because it was corroborated).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub weak: bool,
+    pub(crate) weak: bool,
 }
 
 /// What a message mentions.
 #[derive(Debug, Default)]
-pub struct Findings {
-    pub matches: Vec<Match>,
+pub(crate) struct Findings {
+    pub(crate) matches: Vec<Match>,
     /// Clients mentioned, directly or through one of their matters.
-    pub clients: BTreeSet<ClientIdx>,
-    pub matters: BTreeSet<MatterIdx>,
+    pub(crate) clients: BTreeSet<ClientIdx>,
+    pub(crate) matters: BTreeSet<MatterIdx>,
     /// Names of the pattern detectors that fired.
-    pub detectors: BTreeSet<String>,
+    pub(crate) detectors: BTreeSet<String>,
 }
 
 impl Findings {
-    pub fn mentions(&self) -> bool {
+    pub(crate) fn mentions(&self) -> bool {
         !self.clients.is_empty() || !self.matters.is_empty()
     }
 }
 
 #[derive(Debug)]
+/// Every matcher built from one configuration (names, matter numbers, patterns, built-ins), shared read-only by all sessions.
 pub struct Detector {
     names: NameMatcher,
     matters: matter::MatterIndex,
@@ -117,7 +122,10 @@ impl PatternSet {
 }
 
 impl Detector {
-    pub fn build(dict: &Dictionaries, patterns: Vec<PatternDetector>) -> Result<Self, String> {
+    pub(crate) fn build(
+        dict: &Dictionaries,
+        patterns: Vec<PatternDetector>,
+    ) -> Result<Self, String> {
         let on_norm = PatternSet::build(&patterns, false)?;
         let on_layout = PatternSet::build(&patterns, true)?;
         // The automaton is the slow part; the matter index builds beside it.
@@ -175,7 +183,7 @@ impl Detector {
     }
 
     /// Scans every segment and returns what the message mentions.
-    pub fn scan(&self, dict: &Dictionaries, segments: &[Segment]) -> Findings {
+    pub(crate) fn scan(&self, dict: &Dictionaries, segments: &[Segment]) -> Findings {
         let mut candidates: Vec<(Match, Hit)> = Vec::new();
         // One match per (kind, id, location); a strong hit replaces a weak one.
         let mut seen: HashMap<(String, String, String), usize> = HashMap::new();

@@ -30,11 +30,12 @@ use std::ops::Range;
 /// What one pattern stands for: a client, through its name or an alias.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NameTarget {
-    pub client: ClientIdx,
-    pub weak: bool,
+    pub(crate) client: ClientIdx,
+    pub(crate) weak: bool,
 }
 
 #[derive(Debug)]
+/// One Aho-Corasick automaton over every client name and alias, normalised, so the text is scanned once whatever the number of clients.
 pub struct NameMatcher {
     ac: Option<AhoCorasick>,
     /// Per pattern, the first client it names.
@@ -103,6 +104,7 @@ fn word_hash(word: &[u8]) -> u64 {
 }
 
 impl NameMatcher {
+    /// Builds the automaton from the dictionaries; fails only on an automaton too large to build.
     pub fn build(dict: &Dictionaries) -> Result<Self, String> {
         let mut index: HashMap<String, u32> = HashMap::new();
         let mut patterns: Vec<String> = Vec::new();
@@ -158,7 +160,7 @@ impl NameMatcher {
         })
     }
 
-    pub fn heap_bytes(&self) -> usize {
+    pub(crate) fn heap_bytes(&self) -> usize {
         self.ac.as_ref().map_or(0, AhoCorasick::memory_usage)
             + self.targets.capacity() * 8
             + self.first_words.bits.capacity() * 8

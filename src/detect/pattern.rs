@@ -8,7 +8,7 @@ use super::builtin::Builtin;
 use regex::Regex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Validator {
+pub(crate) enum Validator {
     None,
     Luhn,
     Iban,
@@ -16,8 +16,9 @@ pub enum Validator {
 }
 
 #[derive(Debug)]
+/// A `[[detector]]` from the rules file: a regular expression, or a built-in with its checksum.
 pub struct PatternDetector {
-    pub name: String,
+    pub(crate) name: String,
     regex: Regex,
     validator: Validator,
     /// Set for a built-in: it reads the layout text and judges its own
@@ -58,10 +59,11 @@ impl PatternDetector {
 
     /// Whether this detector reads the layout text (see [`super::layout`])
     /// rather than the normalised text.
-    pub fn reads_layout(&self) -> bool {
+    pub(crate) fn reads_layout(&self) -> bool {
         self.builtin.is_some()
     }
 
+    /// The regular expression as written, for `rules lint` and error messages.
     pub fn pattern(&self) -> &str {
         self.regex.as_str()
     }
@@ -108,7 +110,7 @@ fn digits(s: &str) -> Vec<u32> {
     s.chars().filter_map(|c| c.to_digit(10)).collect()
 }
 
-pub fn luhn(s: &str) -> bool {
+pub(crate) fn luhn(s: &str) -> bool {
     let d = digits(s);
     if !(13..=19).contains(&d.len()) {
         return false;
@@ -135,7 +137,7 @@ pub fn luhn(s: &str) -> bool {
 /// The `iban` validator of custom detectors, which read lower-case
 /// normalised text: any case, any separators; the country's length and BBAN
 /// format (ISO 13616 registry) and mod 97 must hold.
-pub fn iban(s: &str) -> bool {
+pub(crate) fn iban(s: &str) -> bool {
     let compact: String = s
         .chars()
         .filter(char::is_ascii_alphanumeric)
@@ -145,7 +147,7 @@ pub fn iban(s: &str) -> bool {
 }
 
 /// SSA rules: no area 000, 666 or 9xx, no group 00, no serial 0000.
-pub fn ssn(s: &str) -> bool {
+pub(crate) fn ssn(s: &str) -> bool {
     let d = digits(s);
     if d.len() != 9 {
         return false;
@@ -158,7 +160,7 @@ pub fn ssn(s: &str) -> bool {
 
 /// Compiles every `[[detector]]` table; each problem (naming the detector)
 /// is added to `problems`.
-pub fn compile_all(
+pub(crate) fn compile_all(
     raw: &[crate::config::raw::RawDetector],
     problems: &mut Vec<String>,
 ) -> Vec<PatternDetector> {

@@ -32,7 +32,7 @@ fn blank(c: char) -> bool {
 ///
 /// `norm` is the normalised text, `map` its byte map into `original`, and
 /// `range` the candidate in `norm` (whole words).
-pub fn keeps_shape(
+pub(crate) fn keeps_shape(
     number: &str,
     original: &str,
     norm: &str,

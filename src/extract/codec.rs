@@ -9,7 +9,7 @@ use base64::Engine;
 /// padding and missing padding are tolerated. Either is an anomaly. The
 /// clean characters are decoded a chunk at a time, so a large attachment is
 /// not copied once more before it is decoded.
-pub fn lenient_base64(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Vec<u8> {
+pub(crate) fn lenient_base64(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Vec<u8> {
     // A multiple of 4: every chunk but the last decodes to whole bytes.
     const CHUNK: usize = 64 * 1024;
     let engine = base64::engine::GeneralPurpose::new(
@@ -48,7 +48,7 @@ pub fn lenient_base64(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Vec<u8> {
 
 /// Lenient quoted-printable: soft breaks joined, valid escapes (either case)
 /// decoded, invalid ones kept as written.
-pub fn quoted_printable(body: &[u8]) -> Vec<u8> {
+pub(crate) fn quoted_printable(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
     let mut i = 0;
     while i < body.len() {
@@ -84,7 +84,7 @@ pub fn quoted_printable(body: &[u8]) -> Vec<u8> {
 /// The ISO-2022-JP encoded words of a raw header value (RFC 2047) read with
 /// no-op escape pairs removed, adjacent words' bytes joined first (a pair may
 /// straddle two words). `None` when there is no such word.
-pub fn iso2022_encoded_words(raw: &str) -> Option<String> {
+pub(crate) fn iso2022_encoded_words(raw: &str) -> Option<String> {
     let mut out = String::new();
     let mut bytes: Vec<u8> = Vec::new();
     let mut rest = raw;
@@ -142,7 +142,7 @@ pub fn iso2022_encoded_words(raw: &str) -> Option<String> {
 
 /// `bytes` with every ISO 2022 escape sequence removed that is directly
 /// followed by another (it selects a character set no character uses).
-pub fn without_empty_escapes(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn without_empty_escapes(bytes: &[u8]) -> Vec<u8> {
     let escape_len = |at: usize| -> Option<usize> {
         match bytes.get(at..at + 3)? {
             [0x1b, b'(' | b'$', b'@' | b'A'..=b'J'] => Some(3),

@@ -22,13 +22,13 @@ const ADDRESS_HEADERS: &[(&str, HeaderName<'static>)] = &[
 ];
 
 /// Parses a raw message (`None`: not one).
-pub fn parse(raw: &[u8]) -> Option<Message<'_>> {
+pub(crate) fn parse(raw: &[u8]) -> Option<Message<'_>> {
     MessageParser::default().parse(raw)
 }
 
 /// Bytes that do not parse as a message: uninspectable, their text read as
 /// it is.
-pub fn unparseable(ctx: &mut Ctx, prefix: &str, raw: &[u8]) {
+pub(crate) fn unparseable(ctx: &mut Ctx, prefix: &str, raw: &[u8]) {
     let loc = at(prefix, "body");
     ctx.uninspectable(&loc, "not a parseable message");
     ctx.text(&loc, String::from_utf8_lossy(raw));
@@ -37,7 +37,7 @@ pub fn unparseable(ctx: &mut Ctx, prefix: &str, raw: &[u8]) {
 /// The text of the headers that carry it: subject (with its ISO-2022-JP
 /// encoded words re-read), comments, keywords, thread topic and the display
 /// names of the address headers.
-pub fn headers(ctx: &mut Ctx, prefix: &str, msg: &Message) {
+pub(crate) fn headers(ctx: &mut Ctx, prefix: &str, msg: &Message) {
     for header in msg.headers() {
         match &header.name {
             HeaderName::Subject => {
@@ -90,7 +90,7 @@ fn display_names(addr: &Address) -> String {
 
 /// What a part says about itself, reported at `loc`: its attachment name
 /// (text), and whether its type can be read at all. Returns its type.
-pub fn part_head(ctx: &mut Ctx, loc: &str, part: &MessagePart) -> String {
+pub(crate) fn part_head(ctx: &mut Ctx, loc: &str, part: &MessagePart) -> String {
     if let Some(name) = part.attachment_name() {
         ctx.text(loc, name);
     }
@@ -102,7 +102,7 @@ pub fn part_head(ctx: &mut Ctx, loc: &str, part: &MessagePart) -> String {
 }
 
 /// Whether the part's Content-Type names a boundary (as the parser read it).
-pub fn has_boundary(part: &MessagePart) -> bool {
+pub(crate) fn has_boundary(part: &MessagePart) -> bool {
     part.content_type()
         .and_then(|c| c.attribute("boundary"))
         .is_some()
@@ -122,7 +122,7 @@ fn unreadable_type(ctype: &str) -> Option<&'static str> {
 }
 
 /// A transfer encoding other than the identity ones.
-pub fn encoded(part: &MessagePart) -> bool {
+pub(crate) fn encoded(part: &MessagePart) -> bool {
     part.content_transfer_encoding().is_some_and(|e| {
         !matches!(
             e.trim().to_ascii_lowercase().as_str(),
@@ -132,7 +132,7 @@ pub fn encoded(part: &MessagePart) -> bool {
 }
 
 /// How a text part is written: HTML, and `format=flowed` with its `delsp`.
-pub fn form(part: &MessagePart, html: bool) -> text::Form {
+pub(crate) fn form(part: &MessagePart, html: bool) -> text::Form {
     let param = |name: &str| {
         part.content_type()
             .and_then(|c| c.attributes())
@@ -147,7 +147,7 @@ pub fn form(part: &MessagePart, html: bool) -> text::Form {
 }
 
 /// A text part's own flags: ciphertext pasted into it.
-pub fn text_flags(ctx: &mut Ctx, loc: &str, body: &str) {
+pub(crate) fn text_flags(ctx: &mut Ctx, loc: &str, body: &str) {
     if body.contains("-----BEGIN PGP MESSAGE-----") {
         ctx.uninspectable(loc, "encrypted by the sender (PGP)");
     }
@@ -156,7 +156,13 @@ pub fn text_flags(ctx: &mut Ctx, loc: &str, body: &str) {
 /// A text part's text, scanned with every reading [`text::scan`] derives
 /// (after its files and its binary-looking re-reading, which the walker has
 /// read first).
-pub fn text_body(ctx: &mut Ctx, loc: &str, part: &MessagePart, body: &str, form: text::Form) {
+pub(crate) fn text_body(
+    ctx: &mut Ctx,
+    loc: &str,
+    part: &MessagePart,
+    body: &str,
+    form: text::Form,
+) {
     if part.is_encoding_problem {
         ctx.anomaly(
             loc,
@@ -173,7 +179,12 @@ pub fn text_body(ctx: &mut Ctx, loc: &str, part: &MessagePart, body: &str, form:
 /// the part's transfer encoding, the decoded bytes are the part's text
 /// instead (read as a view by [`super::views`]), so they are only checked
 /// for being text. yEnc is not decoded: uninspectable.
-pub fn encoded_files<'a>(ctx: &mut Ctx, loc: &str, part: &MessagePart, body: &'a str) -> Found<'a> {
+pub(crate) fn encoded_files<'a>(
+    ctx: &mut Ctx,
+    loc: &str,
+    part: &MessagePart,
+    body: &'a str,
+) -> Found<'a> {
     if !carries_encoded_file(body) {
         return none();
     }
@@ -236,7 +247,7 @@ fn is_uuencode_begin(line: &str) -> bool {
 }
 
 /// `type/subtype`, lower case; `text/plain` when absent (RFC 2045 default).
-pub fn content_type(part: &MessagePart) -> String {
+pub(crate) fn content_type(part: &MessagePart) -> String {
     match part.content_type() {
         Some(ct) => match ct.subtype() {
             Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
@@ -247,7 +258,7 @@ pub fn content_type(part: &MessagePart) -> String {
 }
 
 /// `body` for the message's text and HTML bodies, `attachment:NAME` otherwise.
-pub fn part_location(prefix: &str, msg: &Message, id: u32, part: &MessagePart) -> String {
+pub(crate) fn part_location(prefix: &str, msg: &Message, id: u32, part: &MessagePart) -> String {
     let in_body = msg.text_body.contains(&id) || msg.html_body.contains(&id);
     if in_body && part.attachment_name().is_none() {
         return at(prefix, "body");

@@ -23,13 +23,13 @@
 //! transfer encoding, and files pasted into text, read as attachments).
 
 pub mod attachment;
-pub mod codec;
-pub mod html;
-pub mod mime;
-pub mod params;
-pub mod text;
-pub mod uuencode;
-pub mod views;
+pub(crate) mod codec;
+pub(crate) mod html;
+pub(crate) mod mime;
+pub(crate) mod params;
+pub(crate) mod text;
+pub(crate) mod uuencode;
+pub(crate) mod views;
 pub mod walk;
 
 use serde::{Deserialize, Serialize};
@@ -41,11 +41,17 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
+    /// Nesting of messages, archives and documents past which a part is uninspectable.
     pub max_depth: usize,
+    /// Bytes all decompression together may produce (zip bombs stop here).
     pub max_decompressed_bytes: u64,
+    /// Members per archive.
     pub max_archive_entries: usize,
+    /// Decompressed size over compressed size past which a member is a bomb.
     pub max_compression_ratio: u64,
+    /// Wall-clock time for the whole message.
     pub max_scan_millis: u64,
+    /// MIME parts and archive members, all together.
     pub max_parts: usize,
 }
 
@@ -65,47 +71,59 @@ impl Default for Limits {
 /// A piece of text and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
+    /// Where the text was found (`body`, `attachment[1]/report.pdf`…).
     pub location: String,
+    /// The text as a reader would see it, decoded.
     pub text: String,
 }
 
 /// A part that could not be inspected (or an anomaly worth showing a reviewer).
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Flag {
+    /// The part, named as for a segment.
     pub location: String,
+    /// Why it could not be read, for the reviewer and the log.
     pub reason: String,
 }
 
 /// An attachment, for rules that look at attachment types.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct AttachmentFact {
-    pub location: String,
-    pub content_type: String,
+    pub(crate) location: String,
+    pub(crate) content_type: String,
     /// The type decided from the bytes (`pdf`, `zip`, `text`, …).
-    pub detected: String,
-    pub size: usize,
+    pub(crate) detected: String,
+    pub(crate) size: usize,
 }
 
 #[derive(Debug, Default)]
+/// Everything extraction read from one message: the text to scan, what it could not read, and what it found attached.
 pub struct Extraction {
+    /// The text of every part and member, in message order.
     pub segments: Vec<Segment>,
+    /// Parts that could not be read.
     pub uninspectable: Vec<Flag>,
     /// Oddities that were decoded anyway (base64 with stray characters…).
     pub anomalies: Vec<Flag>,
+    /// One fact per attachment, for rules on attachment types.
     pub attachments: Vec<AttachmentFact>,
 }
 
 /// The running state of one extraction: output plus the budgets the limits set.
 pub struct Ctx<'a> {
+    /// The budgets this extraction must stay within.
     pub limits: &'a Limits,
+    /// What has been read so far.
     pub out: Extraction,
+    /// Parts and members seen so far (against `max_parts`).
     pub parts: usize,
     /// Bytes produced by decompression so far (archives, compressed streams).
     pub decompressed: u64,
-    pub deadline: Instant,
+    pub(crate) deadline: Instant,
 }
 
 impl<'a> Ctx<'a> {
+    /// A fresh extraction: nothing read yet, the clock started now.
     pub fn new(limits: &'a Limits) -> Self {
         Ctx {
             limits,
@@ -116,7 +134,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn text(&mut self, location: &str, text: impl Into<String>) {
+    pub(crate) fn text(&mut self, location: &str, text: impl Into<String>) {
         let text = text.into();
         if !text.trim().is_empty() {
             self.out.segments.push(Segment {
@@ -126,7 +144,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn uninspectable(&mut self, location: &str, reason: impl Into<String>) {
+    pub(crate) fn uninspectable(&mut self, location: &str, reason: impl Into<String>) {
         let flag = Flag {
             location: location.to_string(),
             reason: reason.into(),
@@ -136,7 +154,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn anomaly(&mut self, location: &str, reason: impl Into<String>) {
+    pub(crate) fn anomaly(&mut self, location: &str, reason: impl Into<String>) {
         let flag = Flag {
             location: location.to_string(),
             reason: reason.into(),
@@ -147,7 +165,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// True (and the part flagged) when the time budget is spent.
-    pub fn out_of_time(&mut self, location: &str) -> bool {
+    pub(crate) fn out_of_time(&mut self, location: &str) -> bool {
         if Instant::now() > self.deadline {
             self.uninspectable(
                 location,
@@ -162,7 +180,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Charges `n` decompressed bytes; false (and the part flagged) over budget.
-    pub fn charge(&mut self, location: &str, n: u64) -> bool {
+    pub(crate) fn charge(&mut self, location: &str, n: u64) -> bool {
         self.decompressed += n;
         if self.decompressed > self.limits.max_decompressed_bytes {
             let max = self.limits.max_decompressed_bytes;
@@ -186,7 +204,7 @@ pub fn extract(raw: &[u8], limits: &Limits) -> Extraction {
 /// Something a reader found inside what it read, for the walker to read
 /// next. Bytes are borrowed from the reader's input where they can be (a
 /// stored ZIP member), owned where they had to be decoded.
-pub enum Child<'a> {
+pub(crate) enum Child<'a> {
     /// A file (an attachment, an archive member): its type is sniffed from
     /// the bytes and it is recorded as an attachment at `loc`. One level
     /// deeper than its container.
@@ -225,7 +243,7 @@ pub enum Child<'a> {
 impl Child<'_> {
     /// Whether the child sits one level deeper than its container (else it
     /// is another reading of the same thing, at the same depth).
-    pub fn nested(&self) -> bool {
+    pub(crate) fn nested(&self) -> bool {
         !matches!(self, Child::Office { .. } | Child::CompressedRtf { .. })
     }
 }
@@ -234,7 +252,7 @@ impl Child<'_> {
 /// the reader finds up to the next child into `ctx` and returns that child,
 /// or `None` when there are no more. The walker reads each before asking
 /// for the next, so a container never holds all its members at once.
-pub trait Children<'a> {
+pub(crate) trait Children<'a> {
     fn next_child(&mut self, ctx: &mut Ctx) -> Option<Child<'a>>;
 }
 
@@ -245,16 +263,16 @@ impl<'a, F: FnMut(&mut Ctx) -> Option<Child<'a>>> Children<'a> for F {
 }
 
 /// A reader's children, boxed: what every container reader returns.
-pub type Found<'a> = Box<dyn Children<'a> + 'a>;
+pub(crate) type Found<'a> = Box<dyn Children<'a> + 'a>;
 
 /// No children.
-pub fn none<'a>() -> Found<'a> {
+pub(crate) fn none<'a>() -> Found<'a> {
     Box::new(|_: &mut Ctx| None)
 }
 
 /// The children in `list`, in order (for readers whose children are
 /// already in memory anyway, or are only locations).
-pub fn listed<'a>(list: Vec<Child<'a>>) -> Found<'a> {
+pub(crate) fn listed<'a>(list: Vec<Child<'a>>) -> Found<'a> {
     let mut list = list.into_iter();
     Box::new(move |_: &mut Ctx| list.next())
 }
@@ -262,7 +280,7 @@ pub fn listed<'a>(list: Vec<Child<'a>>) -> Found<'a> {
 /// Joins a location prefix (`""` at the top, `attachment:fwd.eml/` inside) and a leaf.
 /// Inside a container the `attachment:` of the leaf is dropped, so a PDF in a
 /// forwarded message is `attachment:fwd.eml/brief.pdf`.
-pub fn at(prefix: &str, leaf: &str) -> String {
+pub(crate) fn at(prefix: &str, leaf: &str) -> String {
     match leaf.strip_prefix("attachment:") {
         Some(name) if !prefix.is_empty() => format!("{prefix}{name}"),
         _ => format!("{prefix}{leaf}"),

@@ -9,7 +9,7 @@
 /// `name*1`… joined), and both with comments skipped and as a parser that
 /// does not know comments sees them (`(boundary="B";) boundary="A"`). More
 /// than one distinct value means parsers disagree.
-pub fn param_values(value: &str, name: &str) -> Vec<String> {
+pub(crate) fn param_values(value: &str, name: &str) -> Vec<String> {
     let mut out = Vec::new();
     for text in [strip_comments(value), value.to_string()] {
         let mut continued: Vec<(u32, String)> = Vec::new();
@@ -112,7 +112,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-pub fn strip_comments(v: &str) -> String {
+pub(crate) fn strip_comments(v: &str) -> String {
     let mut depth = 0usize;
     v.chars()
         .filter(|&c| match c {

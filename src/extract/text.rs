@@ -14,14 +14,14 @@ use encoding_rs::{Encoding, UTF_16BE, UTF_16LE};
 
 /// How a text part is written, from its declared type and parameters.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Form {
-    pub html: bool,
+pub(crate) struct Form {
+    pub(crate) html: bool,
     /// `format=flowed`; the flag is `delsp=yes`.
-    pub flowed: Option<bool>,
+    pub(crate) flowed: Option<bool>,
 }
 
 /// Scans `text` and every reading derived from it at `loc`.
-pub fn scan(ctx: &mut Ctx, loc: &str, text: &str, form: Form) {
+pub(crate) fn scan(ctx: &mut Ctx, loc: &str, text: &str, form: Form) {
     if form.html {
         for view in html::parse(text).views() {
             ctx.text(loc, view);
@@ -41,7 +41,7 @@ pub fn scan(ctx: &mut Ctx, loc: &str, text: &str, form: Form) {
 }
 
 /// Reads bytes that [`decode`] calls text, as HTML too when they look like it.
-pub fn read_bytes(ctx: &mut Ctx, loc: &str, declared: &str, bytes: &[u8]) {
+pub(crate) fn read_bytes(ctx: &mut Ctx, loc: &str, declared: &str, bytes: &[u8]) {
     let text = decode(bytes).unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned());
     let html = declared == "text/html" || looks_like_html(&text);
     if html {
@@ -53,7 +53,7 @@ pub fn read_bytes(ctx: &mut Ctx, loc: &str, declared: &str, bytes: &[u8]) {
 
 /// Whether `bytes` are text under some plausible encoding, judged on their
 /// first 64 KiB, so sniffing a large binary costs no full decode.
-pub fn is_text(bytes: &[u8]) -> bool {
+pub(crate) fn is_text(bytes: &[u8]) -> bool {
     const PREFIX: usize = 64 * 1024;
     if bytes.len() <= PREFIX {
         return decode(bytes).is_some();
@@ -71,7 +71,7 @@ pub fn is_text(bytes: &[u8]) -> bool {
 /// The text in `bytes` under the encoding a browser would pick when none is
 /// trusted: a BOM, else UTF-8 when valid, else UTF-16 by its zero bytes, else
 /// chardetng's guess. `None` when the result is binary all the same.
-pub fn decode(bytes: &[u8]) -> Option<String> {
+pub(crate) fn decode(bytes: &[u8]) -> Option<String> {
     if let Some((enc, bom)) = Encoding::for_bom(bytes) {
         let text = enc.decode_without_bom_handling(&bytes[bom..]).0;
         return (!looks_binary(&text)).then(|| text.into_owned());
@@ -97,7 +97,7 @@ pub fn decode(bytes: &[u8]) -> Option<String> {
 
 /// UTF-16LE code units, read lossily, trailing NULs dropped (how MAPI
 /// stores a Unicode string property).
-pub fn utf16le(b: &[u8]) -> String {
+pub(crate) fn utf16le(b: &[u8]) -> String {
     let units: Vec<u16> = b
         .chunks_exact(2)
         .map(|c| u16::from_le_bytes([c[0], c[1]]))
@@ -109,7 +109,7 @@ pub fn utf16le(b: &[u8]) -> String {
 
 /// Text with NULs, or where more than a tenth of the characters are controls
 /// or replacement characters, is binary.
-pub fn looks_binary(text: &str) -> bool {
+pub(crate) fn looks_binary(text: &str) -> bool {
     let sample: Vec<char> = text.chars().take(4096).collect();
     if sample.is_empty() {
         return false;
@@ -170,7 +170,7 @@ fn looks_like_html(text: &str) -> bool {
 /// RFC 3676 §4.2: a line ending in a space is joined to the next (after
 /// removing that space when `delsp=yes`); space-stuffing is removed; the
 /// signature separator `-- ` and quote-depth changes end a paragraph.
-pub fn unflow(text: &str, delsp: bool) -> String {
+pub(crate) fn unflow(text: &str, delsp: bool) -> String {
     let mut out = String::with_capacity(text.len());
     let mut open: Option<usize> = None; // quote depth of a paragraph still flowing
     for line in text.split('\n') {
@@ -199,7 +199,7 @@ pub fn unflow(text: &str, delsp: bool) -> String {
 
 /// An iCalendar or vCard body unfolded and unescaped, or `None` when the
 /// text is neither.
-pub fn unfold_directory(text: &str) -> Option<String> {
+pub(crate) fn unfold_directory(text: &str) -> Option<String> {
     let head = text
         .get(..text.len().min(2048))
         .unwrap_or(text)

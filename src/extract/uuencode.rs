@@ -15,23 +15,23 @@ use super::Ctx;
 
 /// One `begin` … `end` block found in a text.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Block {
+pub(crate) struct Block {
     /// The file name from the `begin` line (may contain spaces).
-    pub name: String,
+    pub(crate) name: String,
     /// The decoded bytes, or `Err` when a line does not decode.
-    pub data: Result<Vec<u8>, BadLine>,
+    pub(crate) data: Result<Vec<u8>, BadLine>,
     /// Whether the closing `end` line was present.
-    pub ended: bool,
+    pub(crate) ended: bool,
 }
 
 /// A data line that is not uuencode.
 #[derive(Debug, PartialEq, Eq)]
-pub struct BadLine;
+pub(crate) struct BadLine;
 
 /// The file name of a uuencode header line (`begin 644 name`, the mode three
 /// or four octal digits), or `None` when `line` is not one. Blanks around
 /// the words are allowed, as [`super::mime`]'s detector allows them.
-pub fn begin_name(line: &str) -> Option<&str> {
+pub(crate) fn begin_name(line: &str) -> Option<&str> {
     let mut words = line.split_whitespace();
     if words.next() != Some("begin") {
         return None;
@@ -46,7 +46,7 @@ pub fn begin_name(line: &str) -> Option<&str> {
 }
 
 /// Every block in `text`, in order.
-pub fn blocks(text: &str) -> Vec<Block> {
+pub(crate) fn blocks(text: &str) -> Vec<Block> {
     each_block(text).collect()
 }
 
@@ -54,12 +54,12 @@ pub fn blocks(text: &str) -> Vec<Block> {
 /// reached. Only lines holding `begin` can open one, so the search jumps
 /// from one to the next instead of splitting the whole text into lines; a
 /// block's own lines are consumed with it.
-pub fn each_block(text: &str) -> Blocks<'_> {
+pub(crate) fn each_block(text: &str) -> Blocks<'_> {
     Blocks { text, from: 0 }
 }
 
 /// The iterator [`each_block`] returns.
-pub struct Blocks<'t> {
+pub(crate) struct Blocks<'t> {
     text: &'t str,
     from: usize,
 }
@@ -91,7 +91,7 @@ impl Iterator for Blocks<'_> {
 
 /// Whether a `Content-Transfer-Encoding` value names uuencode (the names
 /// Python's `email` accepts).
-pub fn is_cte(cte: &str) -> bool {
+pub(crate) fn is_cte(cte: &str) -> bool {
     matches!(cte, "x-uuencode" | "uuencode" | "x-uue" | "uue")
 }
 
@@ -100,7 +100,7 @@ pub fn is_cte(cte: &str) -> bool {
 /// too). `None`, with the reason recorded, when there is nothing decoded to
 /// add: no `begin` line (the raw body, already read, is all there is) or a
 /// line that does not decode (uninspectable).
-pub fn decode_cte(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn decode_cte(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Option<Vec<u8>> {
     let found = blocks(&String::from_utf8_lossy(body));
     if found.is_empty() {
         ctx.anomaly(loc, "x-uuencode part without a begin line (read as it is)");

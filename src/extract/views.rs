@@ -30,7 +30,7 @@ use std::collections::HashMap;
 
 /// Structure checks over every part of `msg`, in one pass over its bytes
 /// however deep the nesting (a per-part rescan would be quadratic).
-pub fn check_message(ctx: &mut Ctx, prefix: &str, msg: &Message) {
+pub(crate) fn check_message(ctx: &mut Ctx, prefix: &str, msg: &Message) {
     let raw = msg.raw_message();
     let loc = if prefix.is_empty() {
         "body".to_string()
@@ -138,7 +138,7 @@ fn trim_line_end(line: &[u8]) -> &[u8] {
 
 /// Extra text views of a text part: other decodings and the raw bytes, each
 /// read the way [`text::scan`] reads the primary text.
-pub fn alternatives(
+pub(crate) fn alternatives(
     ctx: &mut Ctx,
     loc: &str,
     msg: &Message,
@@ -163,7 +163,7 @@ pub fn alternatives(
 /// Text that looks binary under its declared charset is re-read by
 /// detection (UTF-16 with a BOM, a wrong label) and scanned: only what is
 /// binary under every reading is flagged.
-pub fn binary_text(
+pub(crate) fn binary_text(
     ctx: &mut Ctx,
     loc: &str,
     msg: &Message,
@@ -190,7 +190,7 @@ fn detected_text(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) ->
 
 /// Other decodings of a binary part, to be read as attachments too: those
 /// that differ from the parser's.
-pub fn binary_alternatives<'m>(
+pub(crate) fn binary_alternatives<'m>(
     ctx: &mut Ctx,
     loc: &str,
     msg: &'m Message,
@@ -302,7 +302,7 @@ fn to_texts(bytes: &[u8], charset: Option<Charset>) -> Vec<String> {
 /// (uninspectable, like any other disagreement); encodings other than
 /// quoted-printable and base64 leave no second reading: uninspectable.
 /// Returns the message to parse and walk again, if any.
-pub fn encoded_multipart(
+pub(crate) fn encoded_multipart(
     ctx: &mut Ctx,
     loc: &str,
     msg: &Message,
@@ -360,7 +360,7 @@ pub fn encoded_multipart(
 /// exactly one boundary, the part is returned under a normalised
 /// Content-Type, to be parsed again and walked. `None` when it names none,
 /// or several (then [`check_message`] has already called them conflicting).
-pub fn missed_boundary(msg: &Message, part: &MessagePart) -> Option<Vec<u8>> {
+pub(crate) fn missed_boundary(msg: &Message, part: &MessagePart) -> Option<Vec<u8>> {
     let raw = msg.raw_message();
     let ctypes = header_values(header_block(raw, part), "content-type");
     let mut found: Vec<String> = ctypes
@@ -393,7 +393,7 @@ fn body_bytes<'a>(raw: &'a [u8], part: &MessagePart) -> &'a [u8] {
 }
 
 /// Values of every header called `name` in a raw header block, unfolded.
-pub fn header_values(block: &[u8], name: &str) -> Vec<String> {
+pub(crate) fn header_values(block: &[u8], name: &str) -> Vec<String> {
     let text = String::from_utf8_lossy(block);
     let mut values: Vec<String> = Vec::new();
     let mut current: Option<String> = None;

@@ -30,7 +30,7 @@ pub fn raw_message(ctx: &mut Ctx, prefix: &str, raw: &[u8], depth: usize) {
 }
 
 /// Walks a parsed message: its headers, its structure checks, its parts.
-pub fn message(ctx: &mut Ctx, prefix: &str, msg: &Message, depth: usize) {
+pub(crate) fn message(ctx: &mut Ctx, prefix: &str, msg: &Message, depth: usize) {
     if too_deep(ctx, &super::at(prefix, "body"), depth) {
         return;
     }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 #[derive(Debug, Default)]
-pub struct LookalikeIndex {
+pub(crate) struct LookalikeIndex {
     known: Vec<String>,
     skeletons: Vec<String>,
     /// (hash of a skeleton or one of its deletions, index into `known`), sorted.
@@ -24,7 +24,7 @@ pub struct LookalikeIndex {
 }
 
 impl LookalikeIndex {
-    pub fn build(known: impl IntoIterator<Item = String>, min_length: usize) -> Self {
+    pub(crate) fn build(known: impl IntoIterator<Item = String>, min_length: usize) -> Self {
         let mut known: Vec<String> = known.into_iter().collect();
         known.sort();
         known.dedup();
@@ -52,7 +52,7 @@ impl LookalikeIndex {
     }
 
     /// True when `domain` is one of the known domains (exactly).
-    pub fn is_known(&self, domain: &str) -> bool {
+    pub(crate) fn is_known(&self, domain: &str) -> bool {
         self.known
             .binary_search_by(|k| k.as_str().cmp(domain))
             .is_ok()
@@ -60,7 +60,7 @@ impl LookalikeIndex {
 
     /// The known domain that `domain` imitates, if any. `domain` must already
     /// be known not to be (a subdomain of) a known domain.
-    pub fn imitates(&self, domain: &str) -> Option<&str> {
+    pub(crate) fn imitates(&self, domain: &str) -> Option<&str> {
         let s = skeleton(domain);
         if name_part(&s).len() < self.min_length {
             return None;
@@ -86,7 +86,7 @@ impl LookalikeIndex {
 
 /// The domain as it looks: Unicode form, homoglyphs and digit/letter swaps
 /// folded, `rn` read as `m` and `vv` as `w`.
-pub fn skeleton(domain: &str) -> String {
+pub(crate) fn skeleton(domain: &str) -> String {
     let (unicode, _) = idna::domain_to_unicode(domain);
     let mut s: String = unicode
         .chars()

@@ -3,8 +3,8 @@
 //! several fire, the most severe action wins and every fired rule is reported.
 //! `mode = "monitor"` rules are reported separately and change nothing.
 
-pub mod lookalike;
-pub mod recipients;
+pub(crate) mod lookalike;
+pub(crate) mod recipients;
 pub mod rules;
 
 use crate::config::certs::Lookup;
@@ -19,13 +19,14 @@ use std::collections::BTreeSet;
 /// in file order, and the index of known domains that look-alikes imitate.
 #[derive(Debug)]
 pub struct Policy {
+    /// The compiled rules, in file order.
     pub rules: Vec<Rule>,
-    pub lookalike: LookalikeIndex,
+    pub(crate) lookalike: LookalikeIndex,
 }
 
 impl Policy {
     /// Internal, a client's, or a co-counsel's domain (or a subdomain of one).
-    pub fn is_known_domain(&self, domain: &str) -> bool {
+    pub(crate) fn is_known_domain(&self, domain: &str) -> bool {
         let mut d = domain;
         loop {
             if self.lookalike.is_known(d) {
@@ -41,37 +42,37 @@ impl Policy {
 
 /// Everything a rule can test.
 #[derive(Debug, Default)]
-pub struct Facts {
-    pub mentions: bool,
-    pub client_ids: BTreeSet<String>,
-    pub matter_numbers: BTreeSet<String>,
-    pub detectors: BTreeSet<String>,
-    pub match_count: usize,
-    pub recipients: Vec<Flags>,
+pub(crate) struct Facts {
+    pub(crate) mentions: bool,
+    pub(crate) client_ids: BTreeSet<String>,
+    pub(crate) matter_numbers: BTreeSet<String>,
+    pub(crate) detectors: BTreeSet<String>,
+    pub(crate) match_count: usize,
+    pub(crate) recipients: Vec<Flags>,
     /// The sender or a recipient is walled off from a mentioned matter.
-    pub screened: bool,
-    pub sender: String,
-    pub uninspectable: bool,
+    pub(crate) screened: bool,
+    pub(crate) sender: String,
+    pub(crate) uninspectable: bool,
     /// Declared content types, detected kinds and file extensions.
-    pub attachment_types: BTreeSet<String>,
-    pub size: u64,
+    pub(crate) attachment_types: BTreeSet<String>,
+    pub(crate) size: u64,
 }
 
 /// What the rules add besides the action.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
-pub struct Modifiers {
+pub(crate) struct Modifiers {
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub add_headers: Vec<(String, String)>,
+    pub(crate) add_headers: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notices: Vec<String>,
+    pub(crate) notices: Vec<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub notify_sender: bool,
+    pub(crate) notify_sender: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub notify_compliance: bool,
+    pub(crate) notify_compliance: bool,
 }
 
 impl Modifiers {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         *self == Modifiers::default()
     }
 
@@ -84,18 +85,18 @@ impl Modifiers {
 }
 
 #[derive(Debug, Clone)]
-pub struct Decision {
-    pub action: Action,
+pub(crate) struct Decision {
+    pub(crate) action: Action,
     /// The enforced rules that fired, in rule order.
-    pub rules: Vec<FiredRule>,
+    pub(crate) rules: Vec<FiredRule>,
     /// Monitor-mode rules that fired: reported, they change nothing.
-    pub monitor: Vec<FiredRule>,
-    pub modifiers: Modifiers,
+    pub(crate) monitor: Vec<FiredRule>,
+    pub(crate) modifiers: Modifiers,
 }
 
 /// Applies every rule to `facts`; an `encrypt` rule that fires looks up each
 /// external recipient's key and falls back when one has none.
-pub fn decide(
+pub(crate) fn decide(
     cfg: &Config,
     policy: &Policy,
     facts: &Facts,
@@ -159,4 +160,82 @@ fn encrypt_or_fallback(cfg: &Config, rule: &Rule, recipients: &mut [Recipient]) 
         action = Some(action.map_or(wants, |a| a.max(wants)));
     }
     action.unwrap_or(Action::Encrypt)
+}
+
+/// A per-recipient split (issue #18, `split = true` on a hold rule): the
+/// recipients to hold, and the decision for the others, who get the
+/// message now.
+#[derive(Debug, Clone)]
+pub(crate) struct Split {
+    /// Indices into the recipients of those held.
+    pub(crate) held: Vec<usize>,
+    /// What the rules decide for the others alone: `pass` or `encrypt`.
+    pub(crate) released: Decision,
+}
+
+/// Splits a held message by recipient when every rule that holds it is a
+/// `split` rule. A split rule holds the recipients it fires for on its own
+/// (the rule tested against each recipient alone); any other rule that
+/// holds or rejects (a wall, uninspectable content, an encrypt fallback)
+/// holds the message whole. The others are decided again as if they were
+/// the only recipients: that must pass or encrypt, else no split. `None`:
+/// no split (also when every recipient, or none on its own, is held).
+pub(crate) fn split(
+    cfg: &Config,
+    policy: &Policy,
+    facts: &Facts,
+    recipients: &mut [Recipient],
+    d: &Decision,
+) -> Option<Split> {
+    let splitting: Vec<&Rule> = policy
+        .rules
+        .iter()
+        .filter(|r| r.split && r.mode == Mode::Enforce && r.fires(facts))
+        .collect();
+    if d.action != Action::Hold || splitting.is_empty() {
+        return None;
+    }
+    let others = Policy {
+        rules: policy.rules.iter().filter(|r| !r.split).cloned().collect(),
+        lookalike: LookalikeIndex::default(),
+    };
+    let mut scratch = recipients.to_vec();
+    if decide(cfg, &others, facts, &mut scratch).action >= Action::Hold {
+        return None;
+    }
+    let held: Vec<usize> = (0..facts.recipients.len())
+        .filter(|&i| {
+            let alone = facts_for(facts, &[i]);
+            splitting.iter().any(|r| r.fires(&alone))
+        })
+        .collect();
+    if held.is_empty() || held.len() == facts.recipients.len() {
+        return None;
+    }
+    let rest: Vec<usize> = (0..facts.recipients.len())
+        .filter(|i| !held.contains(i))
+        .collect();
+    let mut subset: Vec<Recipient> = rest.iter().map(|&i| recipients[i].clone()).collect();
+    let released = decide(cfg, policy, &facts_for(facts, &rest), &mut subset);
+    if released.action >= Action::Hold {
+        return None;
+    }
+    // The keys an encrypt decision found belong to the released recipients.
+    for (&i, r) in rest.iter().zip(subset) {
+        recipients[i] = r;
+    }
+    Some(Split { held, released })
+}
+
+/// `facts` with only the recipients at `keep`.
+fn facts_for(facts: &Facts, keep: &[usize]) -> Facts {
+    Facts {
+        recipients: keep.iter().map(|&i| facts.recipients[i]).collect(),
+        client_ids: facts.client_ids.clone(),
+        matter_numbers: facts.matter_numbers.clone(),
+        detectors: facts.detectors.clone(),
+        attachment_types: facts.attachment_types.clone(),
+        sender: facts.sender.clone(),
+        ..*facts
+    }
 }

@@ -41,7 +41,7 @@ impl RecipientStatus {
         RecipientStatus::Unparseable,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RecipientStatus::Internal => "internal",
             RecipientStatus::External => "external",
@@ -54,7 +54,7 @@ impl RecipientStatus {
     }
 
     /// A status named in a rule's `any_recipient` / `all_recipients`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
         Self::ALL
             .into_iter()
             .find(|x| x.as_str() == s)
@@ -72,34 +72,34 @@ pub struct Recipient {
     /// The one word a reviewer reads first.
     pub status: RecipientStatus,
     #[serde(skip)]
-    pub parsed: Option<Address>,
+    pub(crate) parsed: Option<Address>,
     #[serde(skip)]
-    pub flags: Flags,
+    pub(crate) flags: Flags,
     /// Why, when the status needs explaining.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// `smime` or `openpgp` when an encrypt decision found a key.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub encryption: Option<&'static str>,
+    pub(crate) encryption: Option<&'static str>,
     /// That key, for the encrypt action.
     #[serde(skip)]
-    pub key: Option<std::sync::Arc<crate::config::certs::RecipientKey>>,
+    pub(crate) key: Option<std::sync::Arc<crate::config::certs::RecipientKey>>,
 }
 
 /// Every fact about a recipient that a rule can test.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Flags {
-    pub internal: bool,
-    pub external: bool,
-    pub authorised: bool,
-    pub unauthorised: bool,
-    pub lookalike: bool,
-    pub screened: bool,
-    pub unparseable: bool,
+pub(crate) struct Flags {
+    pub(crate) internal: bool,
+    pub(crate) external: bool,
+    pub(crate) authorised: bool,
+    pub(crate) unauthorised: bool,
+    pub(crate) lookalike: bool,
+    pub(crate) screened: bool,
+    pub(crate) unparseable: bool,
 }
 
 impl Flags {
-    pub fn has(&self, status: RecipientStatus) -> bool {
+    pub(crate) fn has(&self, status: RecipientStatus) -> bool {
         match status {
             RecipientStatus::Internal => self.internal,
             RecipientStatus::External => self.external,
@@ -122,15 +122,15 @@ impl PartialEq<&str> for RecipientStatus {
 /// A waiver added in the review interface: by client id, not index, so it
 /// survives a dictionary reload that renumbers clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExtraWaiver {
-    pub client_id: String,
+pub(crate) struct ExtraWaiver {
+    pub(crate) client_id: String,
     /// A normalised address, or a domain (subdomains included).
-    pub recipient: String,
-    pub expires: NaiveDate,
+    pub(crate) recipient: String,
+    pub(crate) expires: NaiveDate,
 }
 
 /// Classifies one envelope recipient against what the message mentions.
-pub fn classify(
+pub(crate) fn classify(
     cfg: &Config,
     policy: &super::Policy,
     raw: &str,
@@ -197,7 +197,7 @@ fn status_of(f: &Flags) -> RecipientStatus {
 }
 
 /// True when `address` is walled off from a mentioned matter.
-pub fn is_screened(cfg: &Config, address: &str, found: &Findings) -> bool {
+pub(crate) fn is_screened(cfg: &Config, address: &str, found: &Findings) -> bool {
     found
         .matters
         .iter()

@@ -15,7 +15,7 @@ pub use crate::store::held::Action;
 /// (`monitor`: how firms trial a new rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Mode {
+pub(crate) enum Mode {
     Enforce,
     Monitor,
 }
@@ -25,13 +25,19 @@ pub enum Mode {
 /// or changed the rule) sees the rule that decided, not the live one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FiredRule {
+    /// The rule's name as written in the rules file.
     pub name: String,
-    pub action: Action,
-    pub mode: Mode,
+    pub(crate) action: Action,
+    pub(crate) mode: Mode,
+    /// `release = "two-person"`: a held message needs an approval and a
+    /// release by two different reviewers (issue #18). Sealed with the
+    /// verdict, so editing the database cannot lift it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) two_person: bool,
 }
 
 impl Mode {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
         match s {
             "enforce" => Ok(Mode::Enforce),
             "monitor" => Ok(Mode::Monitor),
@@ -41,39 +47,48 @@ impl Mode {
 }
 
 #[derive(Debug, Clone)]
+/// One `[[rule]]`, compiled: its conditions checked against each verdict.
 pub struct Rule {
-    pub name: String,
-    pub action: Action,
+    pub(crate) name: String,
+    pub(crate) action: Action,
     /// For `encrypt`: what happens to a recipient without a usable key.
-    pub fallback: Action,
-    pub mode: Mode,
-    pub when: When,
-    pub add_header: Option<(String, String)>,
-    pub notice: Option<String>,
-    pub notify_sender: bool,
-    pub notify_compliance: bool,
+    pub(crate) fallback: Action,
+    pub(crate) mode: Mode,
+    pub(crate) when: When,
+    pub(crate) add_header: Option<(String, String)>,
+    pub(crate) notice: Option<String>,
+    pub(crate) notify_sender: bool,
+    pub(crate) notify_compliance: bool,
+    /// `split = true`: hold only the recipients the rule fires for.
+    pub(crate) split: bool,
+    /// `release = "two-person"`.
+    pub(crate) two_person: bool,
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct When {
-    pub mentions: Option<bool>,
-    pub client: Vec<String>,
-    pub matter: Vec<String>,
-    pub detector: Vec<String>,
-    pub min_matches: Option<usize>,
-    pub any_recipient: Option<RecipientStatus>,
-    pub all_recipients: Option<RecipientStatus>,
-    pub screened: Option<bool>,
-    pub sender: Vec<String>,
-    pub uninspectable: Option<bool>,
-    pub attachment_type: Vec<String>,
-    pub min_size: Option<u64>,
-    pub max_size: Option<u64>,
+pub(crate) struct When {
+    pub(crate) mentions: Option<bool>,
+    pub(crate) client: Vec<String>,
+    pub(crate) matter: Vec<String>,
+    pub(crate) detector: Vec<String>,
+    pub(crate) min_matches: Option<usize>,
+    pub(crate) any_recipient: Option<RecipientStatus>,
+    pub(crate) all_recipients: Option<RecipientStatus>,
+    pub(crate) screened: Option<bool>,
+    pub(crate) sender: Vec<String>,
+    pub(crate) uninspectable: Option<bool>,
+    pub(crate) attachment_type: Vec<String>,
+    pub(crate) min_size: Option<u64>,
+    pub(crate) max_size: Option<u64>,
 }
 
 impl Rule {
     /// Compiles one `[[rule]]`, checking names against what was loaded.
-    pub fn compile(raw: &RawRule, global_mode: Mode, detectors: &[&str]) -> Result<Rule, String> {
+    pub(crate) fn compile(
+        raw: &RawRule,
+        global_mode: Mode,
+        detectors: &[&str],
+    ) -> Result<Rule, String> {
         let action = Action::parse(&raw.action)?;
         let fallback = match raw.fallback.as_deref() {
             None => Action::Hold,
@@ -118,6 +133,23 @@ impl Rule {
                 Some((name.to_string(), value.trim().to_string()))
             }
         };
+        if raw.split && action != Action::Hold {
+            return Err("`split` only applies to hold".into());
+        }
+        let two_person = match raw.release.as_deref() {
+            None | Some("one-person") => false,
+            Some("two-person") => true,
+            Some(other) => {
+                return Err(format!(
+                    "unknown release {other:?} (one-person, two-person)"
+                ))
+            }
+        };
+        let holds =
+            action == Action::Hold || (action == Action::Encrypt && fallback == Action::Hold);
+        if two_person && !holds {
+            return Err("`release` only applies to a rule that can hold".into());
+        }
         let lower = |v: &[String]| v.iter().map(|s| s.to_ascii_lowercase()).collect();
         Ok(Rule {
             name: raw.name.clone(),
@@ -143,20 +175,23 @@ impl Rule {
             notice: raw.notice.clone(),
             notify_sender: raw.notify_sender,
             notify_compliance: raw.notify_compliance,
+            split: raw.split,
+            two_person,
         })
     }
 
     /// This rule as a verdict records it when it fires.
-    pub fn fired(&self) -> FiredRule {
+    pub(crate) fn fired(&self) -> FiredRule {
         FiredRule {
             name: self.name.clone(),
             action: self.action,
             mode: self.mode,
+            two_person: self.two_person,
         }
     }
 
     /// True when every condition holds for `facts`.
-    pub fn fires(&self, facts: &Facts) -> bool {
+    pub(crate) fn fires(&self, facts: &Facts) -> bool {
         let w = &self.when;
         let eq = |want: Option<bool>, have: bool| want.is_none_or(|w| w == have);
         eq(w.mentions, facts.mentions)
@@ -192,7 +227,7 @@ fn sender_matches(pattern: &str, sender: &str) -> bool {
 
 /// Compiles `[policy]` and every `[[rule]]` against the declared detector
 /// names; each problem (naming the rule) is added to `problems`.
-pub fn compile_all(
+pub(crate) fn compile_all(
     policy: &RawPolicy,
     raw: &[RawRule],
     detectors: &[&str],

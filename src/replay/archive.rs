@@ -22,8 +22,8 @@ const PIECE: u64 = 64 * 1024;
 pub struct Entry {
     /// Where it is: a file's path, or `mbox-path@offset` (the byte offset
     /// of its `From ` line) for a message inside an mbox.
-    pub label: String,
-    pub bytes: Result<Vec<u8>, String>,
+    pub(crate) label: String,
+    pub(crate) bytes: Result<Vec<u8>, String>,
 }
 
 /// Messages of the archives at some paths, in order (see the module doc).

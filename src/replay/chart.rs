@@ -9,7 +9,7 @@ const LABEL: usize = 300;
 const ROW: usize = 22;
 
 /// A chart of `bars` (label, value), largest first as given, titled `title`.
-pub fn bars(title: &str, bars: &[(String, u64)]) -> String {
+pub(crate) fn bars(title: &str, bars: &[(String, u64)]) -> String {
     if bars.is_empty() {
         return String::new();
     }

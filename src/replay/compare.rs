@@ -11,23 +11,23 @@ use std::collections::BTreeSet;
 
 /// A message whose verdicts differ.
 #[derive(Debug, Clone, Serialize)]
-pub struct Difference {
-    pub subject: String,
-    pub a: Side,
-    pub b: Side,
+pub(crate) struct Difference {
+    pub(crate) subject: String,
+    pub(crate) a: Side,
+    pub(crate) b: Side,
     /// Matches found by only one of the two (`kind id "text"`).
-    pub only_a: Vec<String>,
-    pub only_b: Vec<String>,
+    pub(crate) only_a: Vec<String>,
+    pub(crate) only_b: Vec<String>,
     /// Recipients whose status changed: address, A's status, B's status.
-    pub recipients: Vec<(String, String, String)>,
+    pub(crate) recipients: Vec<(String, String, String)>,
 }
 
 /// One policy's verdict, in short.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Side {
-    pub action: Action,
+pub(crate) struct Side {
+    pub(crate) action: Action,
     /// Enforced rules, then monitored ones marked `(monitor)`.
-    pub rules: Vec<String>,
+    pub(crate) rules: Vec<String>,
 }
 
 impl Side {
@@ -45,7 +45,7 @@ impl Side {
     }
 
     /// `hold [unauthorised-recipient]`, as the summary prints it.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         if self.rules.is_empty() {
             return self.action.as_str().to_string();
         }
@@ -55,7 +55,7 @@ impl Side {
 
 /// How `b` differs from `a` on `raw`, or `None` when the action and the
 /// fired rules are the same.
-pub fn difference(raw: &[u8], a: &Verdict, b: &Verdict) -> Option<Difference> {
+pub(crate) fn difference(raw: &[u8], a: &Verdict, b: &Verdict) -> Option<Difference> {
     let (sa, sb) = (Side::of(a), Side::of(b));
     if sa == sb {
         return None;
@@ -89,7 +89,7 @@ fn match_keys(v: &Verdict) -> BTreeSet<String> {
 }
 
 /// The message's Subject, decoded (empty when it has none).
-pub fn subject(raw: &[u8]) -> String {
+pub(crate) fn subject(raw: &[u8]) -> String {
     MessageParser::default()
         .parse_headers(raw)
         .and_then(|m| m.subject().map(str::to_string))

@@ -17,11 +17,15 @@ use std::sync::atomic::AtomicBool;
 /// One name or alias and the messages it fired in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fired {
+    /// The client id the entry belongs to.
     pub client: String,
     /// The entry as written, `~` before a weak alias.
     pub entry: String,
+    /// True for the client's name, false for an alias.
     pub is_name: bool,
+    /// Its line in the clients file, when known.
     pub line: Option<usize>,
+    /// Messages it fired in.
     pub messages: u64,
     /// The first message it fired in.
     pub example: Option<String>,

@@ -10,13 +10,13 @@
 //! each dictionary entry fires in (`dictionaries lint --against`).
 
 pub mod archive;
-pub mod chart;
-pub mod compare;
+pub(crate) mod chart;
+pub(crate) mod compare;
 pub mod fires;
 pub mod html;
 pub mod run;
 pub mod summary;
-pub mod text;
+pub(crate) mod text;
 
 use crate::check::Verdict;
 use run::Judged;

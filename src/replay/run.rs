@@ -21,7 +21,9 @@ use std::sync::Mutex;
 /// The policy under review, and the one to compare it with.
 #[derive(Clone, Copy)]
 pub struct Policies<'a> {
+    /// The policy under review.
     pub a: &'a Engine,
+    /// The policy to compare it with, if any.
     pub b: Option<&'a Engine>,
 }
 
@@ -34,6 +36,7 @@ pub struct Options {
     pub to: Vec<String>,
     /// The day waivers are judged on.
     pub today: NaiveDate,
+    /// Threads judging messages at once.
     pub workers: usize,
 }
 
@@ -41,20 +44,20 @@ pub struct Options {
 #[derive(Debug)]
 pub struct Judged {
     /// Position in the archive, from 0.
-    pub index: u64,
-    pub label: String,
-    pub size: usize,
-    pub outcome: Result<Outcome, String>,
+    pub(crate) index: u64,
+    pub(crate) label: String,
+    pub(crate) size: usize,
+    pub(crate) outcome: Result<Outcome, String>,
 }
 
 /// The verdicts on a message that could be read.
 #[derive(Debug)]
-pub struct Outcome {
-    pub envelope: Envelope,
-    pub a: Verdict,
-    pub b: Option<Verdict>,
+pub(crate) struct Outcome {
+    pub(crate) envelope: Envelope,
+    pub(crate) a: Verdict,
+    pub(crate) b: Option<Verdict>,
     /// With a second policy, how its verdict differs (`None`: the same).
-    pub difference: Option<Difference>,
+    pub(crate) difference: Option<Difference>,
 }
 
 /// Runs every entry through `policies`, calling `each` on this thread in

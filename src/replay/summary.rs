@@ -14,35 +14,35 @@ use std::time::Duration;
 
 /// Differences kept for the report; past this they are only counted (the
 /// JSON lines carry every one).
-pub const KEPT_DIFFERENCES: usize = 1000;
+pub(crate) const KEPT_DIFFERENCES: usize = 1000;
 /// Unreadable messages listed by name; past this only counted.
 const KEPT_UNREADABLE: usize = 50;
 
 /// How often something was seen, and the first message it was seen in.
 #[derive(Debug, Clone)]
-pub struct Seen {
-    pub count: u64,
-    pub example: String,
+pub(crate) struct Seen {
+    pub(crate) count: u64,
+    pub(crate) example: String,
 }
 
 /// A match as the summary groups it: kind, id, and the text normalised
 /// (case and spacing folded), so `Harrowgate` and `HARROWGATE` count once.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MatchKey {
-    pub kind: String,
-    pub id: String,
-    pub text: String,
+pub(crate) struct MatchKey {
+    pub(crate) kind: String,
+    pub(crate) id: String,
+    pub(crate) text: String,
 }
 
 /// One policy's counts.
 #[derive(Debug, Default)]
-pub struct Tally {
-    pub by_action: BTreeMap<Action, u64>,
+pub(crate) struct Tally {
+    pub(crate) by_action: BTreeMap<Action, u64>,
     /// Messages each rule fired in; monitored rules end in ` (monitor)`.
-    pub by_rule: BTreeMap<String, u64>,
+    pub(crate) by_rule: BTreeMap<String, u64>,
     /// Messages each match was found in.
-    pub matches: HashMap<MatchKey, Seen>,
-    pub uninspectable: BTreeMap<String, Seen>,
+    pub(crate) matches: HashMap<MatchKey, Seen>,
+    pub(crate) uninspectable: BTreeMap<String, Seen>,
 }
 
 impl Tally {
@@ -73,7 +73,7 @@ impl Tally {
     }
 
     /// The `n` most frequent matches, most messages first.
-    pub fn top_matches(&self, n: usize) -> Vec<(&MatchKey, &Seen)> {
+    pub(crate) fn top_matches(&self, n: usize) -> Vec<(&MatchKey, &Seen)> {
         let mut all: Vec<_> = self.matches.iter().collect();
         all.sort_by(|x, y| y.1.count.cmp(&x.1.count).then_with(|| x.0.cmp(y.0)));
         all.truncate(n);
@@ -81,7 +81,7 @@ impl Tally {
     }
 
     /// Messages each rule fired in, most first.
-    pub fn rules_by_count(&self) -> Vec<(&String, u64)> {
+    pub(crate) fn rules_by_count(&self) -> Vec<(&String, u64)> {
         let mut all: Vec<_> = self.by_rule.iter().map(|(r, &c)| (r, c)).collect();
         all.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(y.0)));
         all
@@ -91,7 +91,7 @@ impl Tally {
 /// A match's summary key (see [`MatchKey`]). A pattern detector's match
 /// is grouped by the detector alone: its text is a card or social security
 /// number, different in every message and personal data besides.
-pub fn key(kind: &str, id: &str, text: &str) -> MatchKey {
+pub(crate) fn key(kind: &str, id: &str, text: &str) -> MatchKey {
     let text = match kind {
         "client" | "matter" => normalise(text, None).trim().to_string(),
         _ => String::new(),
@@ -117,18 +117,21 @@ fn seen(s: &mut Seen) {
 /// The whole replay so far.
 #[derive(Debug, Default)]
 pub struct Summary {
+    /// Messages judged.
     pub messages: u64,
+    /// Their size in bytes, together.
     pub bytes: u64,
-    pub a: Tally,
-    pub b: Option<Tally>,
+    pub(crate) a: Tally,
+    pub(crate) b: Option<Tally>,
     /// Messages that could not be read: how many, and the first ones.
     pub unreadable: u64,
-    pub unreadable_examples: Vec<(String, String)>,
+    pub(crate) unreadable_examples: Vec<(String, String)>,
     /// Messages whose verdicts differ: how many, the first ones, and how
     /// many went from one action to another.
-    pub differing: u64,
-    pub differences: Vec<(String, Difference)>,
-    pub transitions: BTreeMap<(Action, Action), u64>,
+    pub(crate) differing: u64,
+    pub(crate) differences: Vec<(String, Difference)>,
+    pub(crate) transitions: BTreeMap<(Action, Action), u64>,
+    /// Wall time so far.
     pub elapsed: Duration,
     /// Stopped by Ctrl-C before the end of the archive.
     pub interrupted: bool,
@@ -143,6 +146,7 @@ impl Summary {
         }
     }
 
+    /// Counts one judged message in.
     pub fn add(&mut self, j: &Judged) {
         let outcome = match &j.outcome {
             Ok(o) => o,
@@ -173,11 +177,11 @@ impl Summary {
         }
     }
 
-    pub fn messages_per_second(&self) -> f64 {
+    pub(crate) fn messages_per_second(&self) -> f64 {
         self.messages as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    pub fn megabytes_per_second(&self) -> f64 {
+    pub(crate) fn megabytes_per_second(&self) -> f64 {
         self.bytes as f64 / 1e6 / self.elapsed.as_secs_f64().max(1e-9)
     }
 

@@ -4,11 +4,11 @@ use super::summary::{Summary, Tally};
 use std::io::{self, Write};
 
 /// How many of the most frequent matches are listed.
-pub const TOP_MATCHES: usize = 20;
+pub(crate) const TOP_MATCHES: usize = 20;
 /// How many differences are printed (all are in the JSON lines and counted).
 const PRINTED_DIFFERENCES: usize = 200;
 
-pub fn write(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     let state = if s.interrupted { " (interrupted)" } else { "" };
     writeln!(
         out,

@@ -5,7 +5,7 @@
 use crate::store::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Perm {
+pub(crate) enum Perm {
     /// The queue and held messages, read-only.
     Read,
     /// Release and reject.
@@ -16,7 +16,7 @@ pub enum Perm {
     Admin,
 }
 
-pub fn allowed(role: Role, perm: Perm) -> bool {
+pub(crate) fn allowed(role: Role, perm: Perm) -> bool {
     match perm {
         Perm::Read => true,
         Perm::Act => matches!(role, Role::Reviewer | Role::Admin),

@@ -10,7 +10,7 @@ use crate::store::{AuditEvent, Handle, Review, StoreError};
 
 /// Why an action was refused, as both faces report it.
 #[derive(Debug)]
-pub enum ActionError {
+pub(crate) enum ActionError {
     BadInput(String),
     NotFound(String),
     /// The user's role or wall does not allow it.
@@ -23,7 +23,7 @@ pub enum ActionError {
 }
 
 impl ActionError {
-    pub fn message(&self) -> &str {
+    pub(crate) fn message(&self) -> &str {
         match self {
             ActionError::BadInput(m)
             | ActionError::NotFound(m)
@@ -46,6 +46,7 @@ impl From<StoreError> for ActionError {
                 ActionError::Conflict(e.to_string())
             }
             StoreError::Invalid(_) => ActionError::BadInput(e.to_string()),
+            StoreError::FourEyes(_) => ActionError::Forbidden(e.to_string()),
             other => {
                 tracing::error!(error = %other, "store failure in the review interface");
                 ActionError::Internal("the store failed; see the server log".into())
@@ -55,11 +56,11 @@ impl From<StoreError> for ActionError {
 }
 
 /// Longest comment kept; the audit trail is not a document store.
-pub const MAX_COMMENT: usize = 2000;
+pub(crate) const MAX_COMMENT: usize = 2000;
 
 /// A reviewer's comment: required, trimmed, bounded, no control characters
 /// other than line breaks and tabs.
-pub fn comment(raw: &str) -> Result<String, ActionError> {
+pub(crate) fn comment(raw: &str) -> Result<String, ActionError> {
     let c = raw.trim();
     if c.is_empty() {
         return Err(ActionError::BadInput("a comment is required".into()));
@@ -82,7 +83,7 @@ pub fn comment(raw: &str) -> Result<String, ActionError> {
 /// Appends one audit entry. Reading held content (`view`, `download`) is
 /// audited before the content is shown, and a failed write refuses the
 /// request: content nobody could account for afterwards is not shown.
-pub async fn audit(
+pub(crate) async fn audit(
     store: &Handle,
     actor: &str,
     kind: &str,
@@ -95,7 +96,7 @@ pub async fn audit(
         .map_err(|_| ActionError::Internal("the audit trail cannot be written".into()))
 }
 
-pub async fn release(
+pub(crate) async fn release(
     state: &ReviewState,
     actor: &str,
     id: &str,
@@ -114,7 +115,31 @@ pub async fn release(
         })
 }
 
-pub async fn reject(
+/// Four-eyes (issue #18): the first reviewer's approval of a two-person
+/// message, with a comment; the store refuses the sender, a second
+/// approval, and a message that needs only one reviewer.
+pub(crate) async fn approve(
+    state: &ReviewState,
+    actor: &str,
+    id: &str,
+    raw_comment: &str,
+) -> Result<(), ActionError> {
+    let c = comment(raw_comment)?;
+    let (who, key) = (actor.to_string(), id.to_string());
+    state
+        .store
+        .run(move |s| {
+            let by = Review {
+                actor: &who,
+                comment: Some(&c),
+            };
+            s.approve(&key, &by)
+        })
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn reject(
     state: &ReviewState,
     actor: &str,
     id: &str,

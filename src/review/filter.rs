@@ -8,24 +8,24 @@ use serde::Deserialize;
 /// Everything optional and a string: a bad value is reported by
 /// [`QueueParams::to_query`], never a bare 422 from the extractor.
 #[derive(Debug, Clone, Default, Deserialize)]
-pub struct QueueParams {
-    pub status: Option<String>,
-    pub client: Option<String>,
-    pub matter: Option<String>,
-    pub sender: Option<String>,
-    pub rule: Option<String>,
+pub(crate) struct QueueParams {
+    pub(crate) status: Option<String>,
+    pub(crate) client: Option<String>,
+    pub(crate) matter: Option<String>,
+    pub(crate) sender: Option<String>,
+    pub(crate) rule: Option<String>,
     /// `lt1h`, `lt24h`, `lt7d` (newer than), `gt24h`, `gt7d` (older than).
-    pub age: Option<String>,
-    pub sort: Option<String>,
+    pub(crate) age: Option<String>,
+    pub(crate) sort: Option<String>,
     /// `asc` or `desc` (default).
-    pub dir: Option<String>,
-    pub page: Option<String>,
-    pub limit: Option<String>,
-    pub offset: Option<String>,
+    pub(crate) dir: Option<String>,
+    pub(crate) page: Option<String>,
+    pub(crate) limit: Option<String>,
+    pub(crate) offset: Option<String>,
 }
 
 /// The age choices, for the filter's select box.
-pub const AGES: &[(&str, &str)] = &[
+pub(crate) const AGES: &[(&str, &str)] = &[
     ("lt1h", "under 1 hour"),
     ("lt24h", "under 1 day"),
     ("lt7d", "under 1 week"),
@@ -54,7 +54,7 @@ fn stamp(t: DateTime<Utc>) -> String {
 impl QueueParams {
     /// `page_size` is the web page's fixed size; the API passes `None` and
     /// takes `limit`/`offset` (default 50, at most 500).
-    pub fn to_query(
+    pub(crate) fn to_query(
         &self,
         now: DateTime<Utc>,
         page_size: Option<usize>,

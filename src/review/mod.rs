@@ -7,18 +7,20 @@
 //! ([`security_headers`]): held messages are hostile input, and even a
 //! rendering slip must not turn into running script.
 
-pub mod access;
-pub mod actions;
-pub mod api;
+pub(crate) mod access;
+pub(crate) mod actions;
+pub(crate) mod api;
 pub mod auth;
-pub mod filter;
-pub mod pages;
-pub mod ratelimit;
-pub mod session;
-pub mod tls;
-pub mod view;
-pub mod waivers;
-pub mod walls;
+pub(crate) mod charts;
+pub(crate) mod filter;
+pub(crate) mod oidc;
+pub(crate) mod pages;
+pub(crate) mod ratelimit;
+pub(crate) mod session;
+pub(crate) mod tls;
+pub(crate) mod view;
+pub(crate) mod waivers;
+pub(crate) mod walls;
 
 use crate::engine::Engine;
 use crate::metrics::Metrics;
@@ -32,18 +34,20 @@ use axum::Router;
 use std::sync::Arc;
 
 #[derive(Clone)]
-pub struct ReviewState {
-    pub engine: Arc<ArcSwap<Engine>>,
-    pub store: Handle,
-    pub metrics: Arc<Metrics>,
+pub(crate) struct ReviewState {
+    pub(crate) engine: Arc<ArcSwap<Engine>>,
+    pub(crate) store: Handle,
+    pub(crate) metrics: Arc<Metrics>,
     /// The review-added waivers the act stage reads (shared with it).
-    pub waivers: crate::act::LiveWaivers,
-    pub limiter: Arc<ratelimit::Limiter>,
+    pub(crate) waivers: crate::act::LiveWaivers,
+    pub(crate) limiter: Arc<ratelimit::Limiter>,
     /// Cookies get `Secure` when the listener speaks TLS.
-    pub secure_cookies: bool,
+    pub(crate) secure_cookies: bool,
+    /// Single sign-on: the provider as last discovered (`[review.oidc]`).
+    pub(crate) sso: Arc<oidc::Sso>,
 }
 
-pub fn router(state: ReviewState) -> Router {
+pub(crate) fn router(state: ReviewState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -58,7 +62,7 @@ pub fn router(state: ReviewState) -> Router {
 
 /// The policy every response gets: nothing but our own stylesheet and
 /// images may load, no script at all, forms post only to us, no framing.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+pub(crate) const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Over TLS (`tls`), also tells the browser never to come back in
@@ -115,9 +119,17 @@ async fn healthz(State(s): State<ReviewState>) -> impl IntoResponse {
 async fn metrics(State(s): State<ReviewState>) -> impl IntoResponse {
     let counts = s
         .store
-        .run(|st| Ok((st.held_count()?, st.outbox_stats()?)))
+        .run(|st| {
+            // The age by the database's clock, as the outbox's: one clock
+            // for every node scraped.
+            let oldest = match st.oldest_held()? {
+                Some(at) => crate::store::outbox::age(&at, &st.db_now()?),
+                None => std::time::Duration::ZERO,
+            };
+            Ok((st.held_count()?, st.outbox_stats()?, oldest))
+        })
         .await;
-    let (queue, outbox) = match counts {
+    let (queue, outbox, oldest_held) = match counts {
         Ok(n) => n,
         _ => {
             return (
@@ -134,6 +146,12 @@ async fn metrics(State(s): State<ReviewState>) -> impl IntoResponse {
             "matterwall_held_messages",
             "messages waiting in the quarantine",
             queue,
+        ),
+        (
+            "matterwall_held_oldest_age_seconds",
+            "age of the oldest message waiting in the quarantine (0: none); held mail \
+             expires unreviewed at [store] retention_days",
+            oldest_held.as_secs(),
         ),
         (
             "matterwall_store_failures",

@@ -17,15 +17,15 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+pub(crate) const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Failures per user name per window.
-pub const PER_USER: u32 = 5;
+pub(crate) const PER_USER: u32 = 5;
 /// Failures per client address per window (several people may share one).
-pub const PER_ADDR: u32 = 20;
+pub(crate) const PER_ADDR: u32 = 20;
 const MAX_KEYS: usize = 10_000;
 
 #[derive(Debug, Default)]
-pub struct Limiter {
+pub(crate) struct Limiter {
     table: Mutex<HashMap<String, (Instant, u32)>>,
     /// Refusals per (user, address) pair: window start and count.
     refused: Mutex<HashMap<String, (Instant, u32)>>,
@@ -33,7 +33,7 @@ pub struct Limiter {
 
 /// What to audit for one refused attempt.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// The first in a new window: write an entry, carrying how many were
     /// refused in the pair's previous window (0: none).
     Write { before: u32 },
@@ -47,7 +47,7 @@ impl Limiter {
     }
 
     /// How long until `user` from `addr` may try again, if blocked now.
-    pub fn blocked(&self, user: &str, addr: &str, now: Instant) -> Option<Duration> {
+    pub(crate) fn blocked(&self, user: &str, addr: &str, now: Instant) -> Option<Duration> {
         let t = self.table();
         let wait = |key: String, max: u32| {
             t.get(&key).and_then(|&(start, n)| {
@@ -60,7 +60,7 @@ impl Limiter {
         wait(format!("u:{user}"), PER_USER).max(wait(format!("a:{addr}"), PER_ADDR))
     }
 
-    pub fn failed(&self, user: &str, addr: &str, now: Instant) {
+    pub(crate) fn failed(&self, user: &str, addr: &str, now: Instant) {
         let mut t = self.table();
         for key in [format!("u:{user}"), format!("a:{addr}")] {
             let e = t.entry(key).or_insert((now, 0));
@@ -73,7 +73,7 @@ impl Limiter {
     }
 
     /// Counts a refused attempt of `user` from `addr`: see [`Refusal`].
-    pub fn refused(&self, user: &str, addr: &str, now: Instant) -> Refusal {
+    pub(crate) fn refused(&self, user: &str, addr: &str, now: Instant) -> Refusal {
         let mut t = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         let key = format!("{user}\0{addr}");
         let refusal = match t.get_mut(&key) {
@@ -91,14 +91,14 @@ impl Limiter {
 
     /// Takes the refusal count of `user` from `addr` once it is no longer
     /// blocked: `Some(n)` if more were refused than the one entry written.
-    pub fn take_refused(&self, user: &str, addr: &str) -> Option<u32> {
+    pub(crate) fn take_refused(&self, user: &str, addr: &str) -> Option<u32> {
         let mut t = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         t.remove(&format!("{user}\0{addr}"))
             .map(|(_, n)| n)
             .filter(|&n| n > 1)
     }
 
-    pub fn succeeded(&self, user: &str) {
+    pub(crate) fn succeeded(&self, user: &str) {
         self.table().remove(&format!("u:{user}"));
     }
 }

@@ -19,26 +19,26 @@ use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
-pub const SESSION_COOKIE: &str = "mw_session";
+pub(crate) const SESSION_COOKIE: &str = "mw_session";
 /// The pre-session CSRF token of the login form (double-submit: the form
 /// must echo the cookie; a cross-site page can read neither).
-pub const LOGIN_COOKIE: &str = "mw_login";
+pub(crate) const LOGIN_COOKIE: &str = "mw_login";
 /// Forms are small; anything bigger is not one of ours.
 const MAX_FORM: usize = 64 * 1024;
 
 /// The logged-in user of a page request.
 #[derive(Debug, Clone)]
-pub struct WebSession {
-    pub user: User,
-    pub csrf: String,
-    pub id_hash: String,
+pub(crate) struct WebSession {
+    pub(crate) user: User,
+    pub(crate) csrf: String,
+    pub(crate) id_hash: String,
     /// When the user last gave their password (RFC 3339): a release may
     /// ask again ([`super::reauth`]).
-    pub authed_at: String,
+    pub(crate) authed_at: String,
 }
 
 impl WebSession {
-    pub fn require(&self, perm: Perm) -> Result<(), PageError> {
+    pub(crate) fn require(&self, perm: Perm) -> Result<(), PageError> {
         if allowed(self.user.role, perm) {
             Ok(())
         } else {
@@ -49,13 +49,13 @@ impl WebSession {
         }
     }
 
-    pub fn can(&self, perm: Perm) -> bool {
+    pub(crate) fn can(&self, perm: Perm) -> bool {
         allowed(self.user.role, perm)
     }
 }
 
 /// A cookie's value from the request's `Cookie` headers.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -67,7 +67,13 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// A `Set-Cookie` value with our flags; `max_age` 0 deletes it.
-pub fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> HeaderValue {
+pub(crate) fn set_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+    secure: bool,
+) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
     let v = format!(
         "{name}={value}; HttpOnly; SameSite=Strict; Path={path}; Max-Age={max_age}{secure}"
@@ -76,7 +82,7 @@ pub fn set_cookie(name: &str, value: &str, path: &str, max_age: i64, secure: boo
 }
 
 /// A new session for `user`: returns the record to store and the cookie id.
-pub fn new_session(user: &str, minutes: u64) -> (SessionRecord, String) {
+pub(crate) fn new_session(user: &str, minutes: u64) -> (SessionRecord, String) {
     let id = secret::random_token("");
     let now = chrono::Utc::now();
     let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -94,14 +100,14 @@ pub fn new_session(user: &str, minutes: u64) -> (SessionRecord, String) {
 }
 
 /// The first value of `name` in a URL-encoded form body.
-pub fn form_field(body: &[u8], name: &str) -> Option<String> {
+pub(crate) fn form_field(body: &[u8], name: &str) -> Option<String> {
     form_urlencoded::parse(body)
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
 
 /// The live session behind the request's cookie, if any.
-pub async fn lookup(s: &ReviewState, headers: &HeaderMap) -> Option<WebSession> {
+pub(crate) async fn lookup(s: &ReviewState, headers: &HeaderMap) -> Option<WebSession> {
     let id = cookie(headers, SESSION_COOKIE)?;
     let hash = secret::digest(&id);
     match s.store.run(move |st| st.session(&hash)).await {
@@ -149,14 +155,18 @@ async fn still_active(s: &ReviewState, rec: &SessionRecord) -> bool {
 }
 
 /// How long ago an RFC 3339 time was; `None` for a time that does not parse.
-pub fn since(rfc3339: &str, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::Duration> {
+pub(crate) fn since(rfc3339: &str, now: chrono::DateTime<chrono::Utc>) -> Option<chrono::Duration> {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .ok()
         .map(|t| now - t.with_timezone(&chrono::Utc))
 }
 
 /// The guard in front of every page but the login form.
-pub async fn require_session(State(s): State<ReviewState>, req: Request, next: Next) -> Response {
+pub(crate) async fn require_session(
+    State(s): State<ReviewState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let Some(session) = lookup(&s, req.headers()).await else {
         return if req.method() == Method::GET {
             Redirect::to("/login").into_response()

@@ -8,22 +8,22 @@ use mail_parser::{Address, MessageParser, MessagePart, MimeHeaders};
 
 /// The body shown on the page is cut here (the raw message is still whole
 /// in the store); a reviewer needs to read, not to scroll a megabyte.
-pub const MAX_BODY_CHARS: usize = 100_000;
+pub(crate) const MAX_BODY_CHARS: usize = 100_000;
 
 #[derive(Debug, Default)]
-pub struct Parsed {
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
-    pub body_truncated: bool,
-    pub attachments: Vec<AttachmentView>,
+pub(crate) struct Parsed {
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) body: String,
+    pub(crate) body_truncated: bool,
+    pub(crate) attachments: Vec<AttachmentView>,
 }
 
 #[derive(Debug, Clone)]
-pub struct AttachmentView {
-    pub index: usize,
-    pub name: String,
-    pub content_type: String,
-    pub size: usize,
+pub(crate) struct AttachmentView {
+    pub(crate) index: usize,
+    pub(crate) name: String,
+    pub(crate) content_type: String,
+    pub(crate) size: usize,
 }
 
 fn addresses(a: Option<&Address<'_>>) -> String {
@@ -53,7 +53,7 @@ fn content_type(p: &MessagePart<'_>) -> String {
 
 /// Parses for display; a parser panic on hostile input shows an empty view
 /// (the verdict and matches, from the store, still show).
-pub fn parse(raw: &[u8]) -> Parsed {
+pub(crate) fn parse(raw: &[u8]) -> Parsed {
     std::panic::catch_unwind(|| parse_inner(raw)).unwrap_or_default()
 }
 
@@ -99,7 +99,7 @@ fn parse_inner(raw: &[u8]) -> Parsed {
 }
 
 /// The `index`th attachment's name and decoded bytes.
-pub fn attachment(raw: &[u8], index: usize) -> Option<(String, Vec<u8>)> {
+pub(crate) fn attachment(raw: &[u8], index: usize) -> Option<(String, Vec<u8>)> {
     std::panic::catch_unwind(|| {
         let msg = MessageParser::default().parse(raw)?;
         let p = msg.attachments().nth(index)?;
@@ -117,7 +117,7 @@ pub fn attachment(raw: &[u8], index: usize) -> Option<(String, Vec<u8>)> {
 /// without quotes, backslashes, separators or leading dots; everything else
 /// becomes `_`. The UTF-8 original goes in `filename*` (RFC 6266),
 /// percent-encoded, so nothing in it can end the header or add a field.
-pub fn content_disposition(name: &str) -> String {
+pub(crate) fn content_disposition(name: &str) -> String {
     let mut ascii: String = name
         .chars()
         .take(150)
@@ -147,21 +147,21 @@ pub fn content_disposition(name: &str) -> String {
 
 /// One match for the page: the snippet split around the matched words.
 #[derive(Debug, Clone, Default)]
-pub struct MatchView {
-    pub kind: String,
-    pub id: String,
+pub(crate) struct MatchView {
+    pub(crate) kind: String,
+    pub(crate) id: String,
     /// The client's name or the matter's description, from the dictionary.
-    pub label: String,
-    pub location: String,
-    pub before: String,
-    pub mark: String,
-    pub after: String,
+    pub(crate) label: String,
+    pub(crate) location: String,
+    pub(crate) before: String,
+    pub(crate) mark: String,
+    pub(crate) after: String,
 }
 
 /// Splits `snippet` at the first occurrence of `text` (whitespace runs in
 /// `text` collapsed, as the snippet's are). When it is not found, the whole
 /// snippet comes first and the text is marked after it.
-pub fn highlight(snippet: &str, text: &str) -> (String, String, String) {
+pub(crate) fn highlight(snippet: &str, text: &str) -> (String, String, String) {
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match snippet.find(&text).filter(|_| !text.is_empty()) {
         Some(at) => (
@@ -174,7 +174,7 @@ pub fn highlight(snippet: &str, text: &str) -> (String, String, String) {
 }
 
 /// The matches in a stored verdict, ready for the page.
-pub fn matches(found: &[Match], label: impl Fn(&str, &str) -> String) -> Vec<MatchView> {
+pub(crate) fn matches(found: &[Match], label: impl Fn(&str, &str) -> String) -> Vec<MatchView> {
     found
         .iter()
         .map(|m| {

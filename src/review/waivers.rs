@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 /// The stored waivers as the policy reads them (a row that no longer
 /// parses is skipped: it cannot authorise anyone).
-pub fn to_live(records: &[WaiverRecord]) -> Vec<ExtraWaiver> {
+pub(crate) fn to_live(records: &[WaiverRecord]) -> Vec<ExtraWaiver> {
     records
         .iter()
         .filter_map(|w| {
@@ -26,7 +26,7 @@ pub fn to_live(records: &[WaiverRecord]) -> Vec<ExtraWaiver> {
 }
 
 /// Reads the store's waivers into the live list.
-pub fn refresh(store: &dyn Store, live: &LiveWaivers) -> Result<usize, StoreError> {
+pub(crate) fn refresh(store: &dyn Store, live: &LiveWaivers) -> Result<usize, StoreError> {
     let all = to_live(&store.waivers()?);
     let n = all.len();
     live.store(Arc::new(all));
@@ -34,7 +34,7 @@ pub fn refresh(store: &dyn Store, live: &LiveWaivers) -> Result<usize, StoreErro
 }
 
 /// Checks a waiver as typed into the form, against the loaded dictionary.
-pub fn validate(
+pub(crate) fn validate(
     cfg: &Config,
     client_id: &str,
     recipient: &str,

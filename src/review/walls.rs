@@ -29,13 +29,13 @@ use std::collections::BTreeSet;
 
 /// The matter numbers one user is walled off from.
 #[derive(Debug, Clone, Default)]
-pub struct Wall {
+pub(crate) struct Wall {
     matters: BTreeSet<String>,
 }
 
 /// What a user may see of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sight {
+pub(crate) enum Sight {
     /// Not walled: everything.
     Full,
     /// Walled admin or auditor: that it exists, not what it says.
@@ -47,7 +47,7 @@ pub enum Sight {
 impl Wall {
     /// The wall of user `name` under the loaded dictionaries. A name that is
     /// not an address is walled from nothing (walls name addresses).
-    pub fn for_user(cfg: &Config, name: &str) -> Wall {
+    pub(crate) fn for_user(cfg: &Config, name: &str) -> Wall {
         let Ok(address) = normalise_address(name) else {
             return Wall::default();
         };
@@ -60,23 +60,23 @@ impl Wall {
         Wall { matters }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.matters.is_empty()
     }
 
     /// The matter numbers, for the queue query's `hide_matters`.
-    pub fn matters(&self) -> Vec<String> {
+    pub(crate) fn matters(&self) -> Vec<String> {
         self.matters.iter().cloned().collect()
     }
 
     /// Whether a listed message mentions a walled matter.
-    pub fn blocks_summary(&self, s: &HeldSummary) -> bool {
+    pub(crate) fn blocks_summary(&self, s: &HeldSummary) -> bool {
         s.matters.iter().any(|m| self.matters.contains(m))
     }
 
     /// Whether a stored message mentions a walled matter, by its column or
     /// by its sealed verdict.
-    pub fn blocks(&self, msg: &HeldMessage) -> bool {
+    pub(crate) fn blocks(&self, msg: &HeldMessage) -> bool {
         if self.is_empty() {
             return false;
         }
@@ -89,7 +89,7 @@ impl Wall {
 
     /// What `role` may see of a message this wall does (`blocked`) or
     /// does not block.
-    pub fn sight(role: Role, blocked: bool) -> Sight {
+    pub(crate) fn sight(role: Role, blocked: bool) -> Sight {
         match (blocked, role) {
             (false, _) => Sight::Full,
             (true, Role::Reviewer) => Sight::Hidden,
@@ -99,20 +99,20 @@ impl Wall {
 }
 
 /// A listed message with its content (the subject) taken out.
-pub fn withhold(mut s: HeldSummary) -> HeldSummary {
+pub(crate) fn withhold(mut s: HeldSummary) -> HeldSummary {
     s.subject = "(withheld: you are screened from a matter it mentions)".into();
     s
 }
 
 /// The wall of `user` under the live config.
-pub fn of(s: &ReviewState, user: &User) -> Wall {
+pub(crate) fn of(s: &ReviewState, user: &User) -> Wall {
     Wall::for_user(&s.engine.load().config, &user.name)
 }
 
 /// Loads held message `id` for `user` as far as their wall lets them see
 /// it. A hidden one is `NotFound`, worded as for an unknown id, and the
 /// refused look is audited (who tried, which id: an auditor may ask why).
-pub async fn load_for(
+pub(crate) async fn load_for(
     s: &ReviewState,
     user: &User,
     id: &str,
@@ -131,7 +131,7 @@ pub async fn load_for(
 /// One page of the queue for `user`: a reviewer's walled messages are left
 /// out (and counted in `hidden`); an admin's or auditor's are listed with
 /// their subject withheld.
-pub async fn query(
+pub(crate) async fn query(
     s: &ReviewState,
     user: &User,
     mut q: HeldQuery,
@@ -160,7 +160,7 @@ pub async fn query(
 /// Refuses a release or reject by a user walled off from the message:
 /// `NotFound` for a reviewer (as if it did not exist), `Forbidden` for an
 /// admin, who can see that it exists.
-pub async fn may_act(s: &ReviewState, user: &User, id: &str) -> Result<(), ActionError> {
+pub(crate) async fn may_act(s: &ReviewState, user: &User, id: &str) -> Result<(), ActionError> {
     match load_for(s, user, id).await? {
         (_, Sight::Full) => Ok(()),
         _ => Err(ActionError::Forbidden(

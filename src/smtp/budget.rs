@@ -14,20 +14,20 @@ use std::sync::Arc;
 
 /// The shared budget; `max == 0` means no cap.
 #[derive(Debug, Default)]
-pub struct Budget {
+pub(crate) struct Budget {
     max: usize,
     used: AtomicUsize,
 }
 
 /// Bytes reserved by one message; returned on drop.
 #[derive(Debug)]
-pub struct Reservation {
+pub(crate) struct Reservation {
     budget: Arc<Budget>,
-    pub bytes: usize,
+    pub(crate) bytes: usize,
 }
 
 impl Budget {
-    pub fn new(max: usize) -> Arc<Budget> {
+    pub(crate) fn new(max: usize) -> Arc<Budget> {
         Arc::new(Budget {
             max,
             used: AtomicUsize::new(0),
@@ -35,7 +35,7 @@ impl Budget {
     }
 
     /// Reserves `bytes`, or `None` if that would pass the cap.
-    pub fn reserve(self: &Arc<Budget>, bytes: usize) -> Option<Reservation> {
+    pub(crate) fn reserve(self: &Arc<Budget>, bytes: usize) -> Option<Reservation> {
         if self.max == 0 {
             return Some(Reservation {
                 budget: self.clone(),
@@ -60,11 +60,12 @@ impl Budget {
         }
     }
 
-    pub fn used(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
     }
 
-    pub fn is_capped(&self) -> bool {
+    pub(crate) fn is_capped(&self) -> bool {
         self.max > 0
     }
 }

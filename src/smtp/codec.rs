@@ -7,23 +7,44 @@ use std::fmt;
 
 /// Longest command line we read. RFC 5321 allows 512 octets; we leave room
 /// for long parameters, and discard anything longer to the next LF.
-pub const MAX_LINE: usize = 2048;
+pub(crate) const MAX_LINE: usize = 2048;
 
 /// One parsed command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
+    /// `EHLO` with the client's name.
     Ehlo(String),
+    /// `HELO` with the client's name.
     Helo(String),
-    Mail { from: String, params: MailParams },
-    Rcpt { to: String },
+    /// `MAIL FROM:<path>` and its parameters.
+    Mail {
+        /// The reverse path, without angle brackets; empty for `<>`.
+        from: String,
+        /// `SIZE`, `BODY=8BITMIME`, `SMTPUTF8`.
+        params: MailParams,
+    },
+    /// `RCPT TO:<path>`.
+    Rcpt {
+        /// The forward path, without angle brackets.
+        to: String,
+    },
+    /// `DATA`.
     Data,
+    /// `RSET`.
     Rset,
+    /// `NOOP`.
     Noop,
+    /// `QUIT`.
     Quit,
+    /// `VRFY`: answered 252, never verifies.
     Vrfy,
+    /// `EXPN`: refused.
     Expn,
+    /// `STARTTLS`.
     StartTls,
+    /// `BDAT`: not advertised, refused.
     Bdat,
+    /// `HELP`.
     Help,
 }
 
@@ -31,24 +52,30 @@ pub enum Request {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MailParams {
     /// The client's declared size: a hint we check early, never trusted.
-    pub size: Option<u64>,
-    pub eight_bit: bool,
-    pub smtputf8: bool,
+    pub(crate) size: Option<u64>,
+    pub(crate) eight_bit: bool,
+    pub(crate) smtputf8: bool,
 }
 
 /// Why a command line was refused; [`ParseError::reply`] is its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParseError {
+    /// Longer than [`MAX_LINE`].
     LineTooLong,
+    /// A verb we do not know.
     Unrecognised,
+    /// A known verb with the wrong arguments.
     Syntax,
+    /// A reverse or forward path that is not an address.
     BadPath,
+    /// A MAIL parameter we do not advertise, or a bad value.
     BadParameter,
+    /// A NUL byte in the line.
     NulByte,
 }
 
 impl ParseError {
-    pub fn reply(self) -> Reply {
+    pub(crate) fn reply(self) -> Reply {
         match self {
             ParseError::LineTooLong => Reply::new(500, "5.5.2 line too long"),
             ParseError::Unrecognised => Reply::new(500, "5.5.1 command unrecognised"),
@@ -101,7 +128,7 @@ impl LineReader {
         }
     }
 
-    pub fn is_discarding(&self) -> bool {
+    pub(crate) fn is_discarding(&self) -> bool {
         self.discarding
     }
 }
@@ -232,25 +259,25 @@ fn split_path(s: &str) -> Result<(&str, &str), ParseError> {
 
 /// One reply; `text` may hold several lines separated by `\n`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub code: u16,
-    pub text: String,
+pub(crate) struct Reply {
+    pub(crate) code: u16,
+    pub(crate) text: String,
 }
 
 impl Reply {
-    pub fn new(code: u16, text: impl Into<String>) -> Reply {
+    pub(crate) fn new(code: u16, text: impl Into<String>) -> Reply {
         Reply {
             code,
             text: text.into(),
         }
     }
 
-    pub fn is_positive(&self) -> bool {
+    pub(crate) fn is_positive(&self) -> bool {
         (200..400).contains(&self.code)
     }
 
     /// The reply on the wire: `code-line` for all but the last line.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let lines: Vec<&str> = self.text.split('\n').collect();
         let mut out = Vec::new();
         for (i, line) in lines.iter().enumerate() {
@@ -272,11 +299,12 @@ impl fmt::Display for Reply {
 pub enum DataError {
     /// A bare CR or LF: the CVE-2023-51764 class of smuggling.
     BareLineEnding,
+    /// Past `max_message_size`.
     TooBig,
 }
 
 impl DataError {
-    pub fn reply(self) -> Reply {
+    pub(crate) fn reply(self) -> Reply {
         match self {
             DataError::BareLineEnding => Reply::new(550, "5.5.2 bare CR or LF in message data"),
             DataError::TooBig => Reply::new(552, "5.3.4 message too big"),
@@ -312,6 +340,7 @@ pub struct DataReceiver {
 }
 
 impl DataReceiver {
+    /// A receiver for one DATA body of at most `max_size` bytes.
     pub fn new(max_size: usize) -> DataReceiver {
         DataReceiver {
             max_size,
@@ -353,13 +382,13 @@ impl DataReceiver {
     /// The body received so far and not yet taken, handed out (to the
     /// spool) so it need not stay in memory; the size limit still counts
     /// it. After an error there is nothing to take.
-    pub fn take_body(&mut self) -> Vec<u8> {
+    pub(crate) fn take_body(&mut self) -> Vec<u8> {
         self.taken += self.body.len();
         std::mem::take(&mut self.body)
     }
 
     /// Bytes received and not yet taken.
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.body.len()
     }
 
@@ -417,20 +446,63 @@ impl DataReceiver {
 /// message not ending in CRLF gets one, as the terminator needs it.
 pub fn dot_stuff(raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 64 + 5);
-    let mut rest = raw;
-    while !rest.is_empty() {
-        if rest[0] == b'.' {
-            out.push(b'.');
-        }
-        let line = memchr::memchr(b'\n', rest).map_or(rest.len(), |n| n + 1);
-        out.extend_from_slice(&rest[..line]);
-        rest = &rest[line..];
+    for piece in Stuffed::new(raw, usize::MAX) {
+        out.extend_from_slice(&piece);
     }
-    if !raw.is_empty() && !raw.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
     out
+}
+
+/// [`dot_stuff`] in pieces of at most about `chunk` bytes, so the relay
+/// client can write a big message without a second, stuffed copy of it in
+/// memory (issue 14). Lines are cut anywhere: a dot only matters at the
+/// start of a line, and that is remembered across pieces.
+pub(crate) struct Stuffed<'a> {
+    rest: &'a [u8],
+    chunk: usize,
+    at_line_start: bool,
+    needs_crlf: bool,
+    done: bool,
+}
+
+impl<'a> Stuffed<'a> {
+    pub(crate) fn new(raw: &'a [u8], chunk: usize) -> Stuffed<'a> {
+        Stuffed {
+            rest: raw,
+            chunk: chunk.max(1),
+            at_line_start: true,
+            needs_crlf: !raw.is_empty() && !raw.ends_with(b"\r\n"),
+            done: false,
+        }
+    }
+}
+
+impl Iterator for Stuffed<'_> {
+    type Item = Vec<u8>;
+
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if self.done {
+            return None;
+        }
+        let mut out = Vec::with_capacity(self.chunk.min(self.rest.len() + 8) + 8);
+        while !self.rest.is_empty() && out.len() < self.chunk {
+            if self.at_line_start && self.rest[0] == b'.' {
+                out.push(b'.');
+            }
+            let room = (self.chunk - out.len().min(self.chunk)).clamp(1, self.rest.len());
+            let n = memchr::memchr(b'\n', &self.rest[..room]).map_or(room, |i| i + 1);
+            out.extend_from_slice(&self.rest[..n]);
+            self.at_line_start = self.rest[n - 1] == b'\n';
+            self.rest = &self.rest[n..];
+        }
+        if self.rest.is_empty() {
+            if self.needs_crlf {
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b".\r\n");
+            self.done = true;
+        }
+        Some(out)
+    }
 }
 
 #[cfg(test)]

@@ -121,6 +121,29 @@ fn stuffing_round_trips() {
 }
 
 #[test]
+fn stuffing_in_pieces_is_the_same_bytes() {
+    let bodies: &[&[u8]] = &[
+        b"",
+        b".",
+        b".\r\n.\r\n..x\r\n",
+        b"a.\r\n.b\r\n\r\n.\r\n",
+        b"no final line end.",
+        b"a long line of text before the stuffing\r\n.starts with a dot\r\n",
+    ];
+    for body in bodies {
+        let whole = dot_stuff(body);
+        for chunk in [1, 2, 3, 5, 8, 64, 1 << 16] {
+            let pieces: Vec<Vec<u8>> = super::Stuffed::new(body, chunk).collect();
+            assert_eq!(pieces.concat(), whole, "{body:?} in pieces of {chunk}");
+            assert!(
+                pieces.iter().all(|p| p.len() <= chunk + 6),
+                "{body:?}: a piece over {chunk}"
+            );
+        }
+    }
+}
+
+#[test]
 fn stuffing_ends_an_unterminated_body() {
     assert_eq!(dot_stuff(b"a\r\n.b"), b"a\r\n..b\r\n.\r\n");
     assert_eq!(dot_stuff(b"."), b"..\r\n.\r\n");

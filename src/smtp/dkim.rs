@@ -131,7 +131,7 @@ fn from_domain(fields: &[(String, Vec<u8>)]) -> Option<String> {
 /// The `DKIM-Signature:` field (CRLF included) to put on top of
 /// `prefix` + `raw` (the stamp line, then the message), or `None` when no
 /// key is for its `From:` domain.
-pub fn signature(keys: &[DkimKey], prefix: &[u8], raw: &[u8], now: u64) -> Option<Vec<u8>> {
+pub(crate) fn signature(keys: &[DkimKey], prefix: &[u8], raw: &[u8], now: u64) -> Option<Vec<u8>> {
     let header_len = super::intake::header_block(raw).len();
     let mut all = fields(prefix);
     all.extend(fields(&raw[..header_len]));

@@ -20,7 +20,7 @@ const UNIT: usize = 1024;
 
 /// The shared gate; `None` inside: no cap.
 #[derive(Debug)]
-pub struct ScanGate {
+pub(crate) struct ScanGate {
     permits: Option<Arc<Semaphore>>,
     total: u32,
     waiting: AtomicUsize,
@@ -28,13 +28,13 @@ pub struct ScanGate {
 
 /// A message's share of the budget; given back on drop.
 #[derive(Debug)]
-pub struct Pass {
+pub(crate) struct Pass {
     _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl ScanGate {
     /// A gate for `max_bytes` at once; 0: no cap.
-    pub fn new(max_bytes: usize) -> Arc<ScanGate> {
+    pub(crate) fn new(max_bytes: usize) -> Arc<ScanGate> {
         let total = u32::try_from(max_bytes.div_ceil(UNIT))
             .unwrap_or(u32::MAX)
             .min(u32::try_from(Semaphore::MAX_PERMITS).unwrap_or(u32::MAX));
@@ -47,7 +47,7 @@ impl ScanGate {
     }
 
     /// Waits until a message of `bytes` may be scanned.
-    pub async fn enter(&self, bytes: usize) -> Pass {
+    pub(crate) async fn enter(&self, bytes: usize) -> Pass {
         let Some(permits) = &self.permits else {
             return Pass { _permit: None };
         };
@@ -67,7 +67,7 @@ impl ScanGate {
     }
 
     /// True when a message of `bytes` would wait now (for the log line).
-    pub fn would_wait(&self, bytes: usize) -> bool {
+    pub(crate) fn would_wait(&self, bytes: usize) -> bool {
         self.permits.as_ref().is_some_and(|p| {
             let want = bytes.div_ceil(UNIT).clamp(1, self.total as usize);
             p.available_permits() < want
@@ -75,7 +75,7 @@ impl ScanGate {
     }
 
     /// Messages waiting for their share now.
-    pub fn waiting(&self) -> usize {
+    pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Acquire)
     }
 }

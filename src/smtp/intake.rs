@@ -20,7 +20,11 @@ use std::net::SocketAddr;
 
 /// What the session hands the act stage: the message without stamps, or
 /// the refusal to send instead.
-pub fn admit(limits: &Limits, client: Option<SocketAddr>, raw: Vec<u8>) -> Result<Vec<u8>, Reply> {
+pub(crate) fn admit(
+    limits: &Limits,
+    client: Option<SocketAddr>,
+    raw: Vec<u8>,
+) -> Result<Vec<u8>, Reply> {
     let stamped = !values(&raw, stamp::FIELD).is_empty();
     let ours = stamped
         && limits
@@ -41,7 +45,7 @@ pub fn admit(limits: &Limits, client: Option<SocketAddr>, raw: Vec<u8>) -> Resul
 
 /// The header block: everything before the first empty line (all of the
 /// message if there is none).
-pub fn header_block(raw: &[u8]) -> &[u8] {
+pub(crate) fn header_block(raw: &[u8]) -> &[u8] {
     if raw.starts_with(b"\r\n") {
         return &[];
     }
@@ -52,7 +56,7 @@ pub fn header_block(raw: &[u8]) -> &[u8] {
 }
 
 /// Each field of the header block as (name, unfolded value), in order.
-pub fn fields(raw: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn fields(raw: &[u8]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for line in header_block(raw).split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -75,7 +79,7 @@ pub fn fields(raw: &[u8]) -> Vec<(String, String)> {
 }
 
 /// Values of every field named `name` (any case).
-pub fn values(raw: &[u8], name: &str) -> Vec<String> {
+pub(crate) fn values(raw: &[u8], name: &str) -> Vec<String> {
     fields(raw)
         .into_iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -102,7 +106,7 @@ fn claimed_tenants(raw: &[u8]) -> Vec<String> {
 
 /// `None` when the message may go on; otherwise the refusal. `accepted`
 /// holds lower-case GUIDs; empty means the check is off.
-pub fn check_tenant(raw: &[u8], accepted: &[String]) -> Option<Reply> {
+pub(crate) fn check_tenant(raw: &[u8], accepted: &[String]) -> Option<Reply> {
     if accepted.is_empty() {
         return None;
     }

@@ -19,10 +19,15 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
-pub struct Listener<A> {
-    pub listener: TcpListener,
-    pub engine: Arc<ArcSwap<Engine>>,
-    pub settle: Arc<A>,
+pub(crate) struct Listener<A> {
+    pub(crate) listener: TcpListener,
+    pub(crate) engine: Arc<ArcSwap<Engine>>,
+    pub(crate) settle: Arc<A>,
+    /// Shared by every session for the listener's life (a reload does not
+    /// resize them): made by the caller with [`Buffers::for_listener`]
+    /// before it says it is listening, so the spool folder is ready and
+    /// emptied of a crash's files by then.
+    pub(crate) buffers: Buffers,
 }
 
 /// How long sessions get after the grace period to finish a settle already
@@ -31,16 +36,14 @@ const HARD_STOP: Duration = Duration::from_secs(5);
 
 impl<A: Settle> Listener<A> {
     /// Accepts until `stop` resolves, then drains.
-    pub async fn run(self, stop: impl Future<Output = ()>) {
+    pub(crate) async fn run(self, stop: impl Future<Output = ()>) {
         let engine = self.engine.load_full();
         let cfg = &engine.config;
         let max = cfg.smtp.max_connections.max(1);
         let grace = Duration::from_secs(cfg.smtp.shutdown_grace_secs);
         let permits = Arc::new(Semaphore::new(max));
         let (shutdown, watcher) = watch::channel(Shutdown::Running);
-        // Shared by every session for the listener's life (a reload does
-        // not resize them).
-        let budget = Buffers::for_listener(cfg);
+        let budget = self.buffers.clone();
         tokio::pin!(stop);
         loop {
             tokio::select! {

@@ -2,15 +2,15 @@
 //! connection, the listener that accepts and bounds connections, and the
 //! client that relays to the next hop.
 
-pub mod budget;
+pub(crate) mod budget;
 pub mod codec;
-pub mod dkim;
-pub mod gate;
-pub mod intake;
-pub mod listener;
-pub mod proxy;
-pub mod relay;
-pub mod session;
-pub mod spool;
+pub(crate) mod dkim;
+pub(crate) mod gate;
+pub(crate) mod intake;
+pub(crate) mod listener;
+pub(crate) mod proxy;
+pub(crate) mod relay;
+pub(crate) mod session;
+pub(crate) mod spool;
 pub mod stamp;
-pub mod stream;
+pub(crate) mod stream;

@@ -17,7 +17,7 @@ const V1_MAX: usize = 107;
 const V2_MAX_LEN: usize = 1024;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ProxyError {
+pub(crate) enum ProxyError {
     #[error("no PROXY header from a listed load balancer")]
     Missing,
     #[error("malformed PROXY header")]
@@ -30,7 +30,7 @@ pub enum ProxyError {
 
 /// Reads one header; returns the client it names, or `local` (the
 /// balancer's own connection: v2 `LOCAL`, v1 `UNKNOWN`, a health check).
-pub async fn read_header<S: AsyncRead + Unpin>(
+pub(crate) async fn read_header<S: AsyncRead + Unpin>(
     s: &mut S,
     local: SocketAddr,
     limit: Duration,
@@ -73,7 +73,7 @@ async fn read_now<S: AsyncRead + Unpin>(
 }
 
 /// `PROXY TCP4|TCP6 SRC DST SPORT DPORT\r\n`, or `PROXY UNKNOWN…\r\n`.
-pub fn parse_v1(line: &[u8], local: SocketAddr) -> Result<SocketAddr, ProxyError> {
+pub(crate) fn parse_v1(line: &[u8], local: SocketAddr) -> Result<SocketAddr, ProxyError> {
     let text = std::str::from_utf8(line).map_err(|_| ProxyError::Malformed)?;
     let text = text.strip_suffix("\r\n").ok_or(ProxyError::Malformed)?;
     let parts: Vec<&str> = text.split(' ').collect();
@@ -96,7 +96,7 @@ pub fn parse_v1(line: &[u8], local: SocketAddr) -> Result<SocketAddr, ProxyError
 }
 
 /// The v2 header after its signature: version/command, family, addresses.
-pub fn parse_v2(
+pub(crate) fn parse_v2(
     ver_cmd: u8,
     family: u8,
     rest: &[u8],

@@ -13,7 +13,7 @@
 
 mod auth;
 
-use super::codec::{dot_stuff, MailParams, Reply};
+use super::codec::{MailParams, Reply, Stuffed};
 use super::stamp;
 use super::stream::Stream;
 use crate::config::next_hop::Auth;
@@ -30,22 +30,22 @@ use tokio_rustls::TlsConnector;
 
 /// Where and how to relay, from `[next_hop]`.
 #[derive(Debug, Clone)]
-pub struct RelayConfig {
-    pub address: String,
-    pub helo_name: String,
-    pub connect_timeout: Duration,
-    pub command_timeout: Duration,
-    pub data_done_timeout: Duration,
-    pub tls: NextHopTls,
-    pub auth: Option<Auth>,
+pub(crate) struct RelayConfig {
+    pub(crate) address: String,
+    pub(crate) helo_name: String,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) command_timeout: Duration,
+    pub(crate) data_done_timeout: Duration,
+    pub(crate) tls: NextHopTls,
+    pub(crate) auth: Option<Auth>,
     /// Every message sent carries the loop stamp made with this key.
-    pub stamp: StampKey,
+    pub(crate) stamp: StampKey,
     /// `[[dkim]]`: what leaves for these domains is signed, last.
-    pub dkim: std::sync::Arc<Vec<crate::config::dkim::DkimKey>>,
+    pub(crate) dkim: std::sync::Arc<Vec<crate::config::dkim::DkimKey>>,
 }
 
 impl RelayConfig {
-    pub fn from_config(cfg: &Config) -> RelayConfig {
+    pub(crate) fn from_config(cfg: &Config) -> RelayConfig {
         let raw = &cfg.next_hop;
         RelayConfig {
             tls: cfg.next_hop_tls.clone(),
@@ -64,7 +64,7 @@ impl RelayConfig {
 /// A transport failure: the message's fate at the next hop is unknown or
 /// negative, so the upstream must retry (`451 4.4.1`).
 #[derive(Debug, Error)]
-pub enum RelayError {
+pub(crate) enum RelayError {
     #[error("cannot connect to the next hop {address}: {source}")]
     Connect {
         address: String,
@@ -96,15 +96,18 @@ pub enum RelayError {
 
 /// What the next hop said about one message.
 #[derive(Debug, Clone)]
-pub struct Outcome {
-    pub accepted: Vec<String>,
-    pub refused: Vec<(String, Reply)>,
+pub(crate) struct Outcome {
+    pub(crate) accepted: Vec<String>,
+    pub(crate) refused: Vec<(String, Reply)>,
     /// The reply to the final dot; `None` when DATA was not sent: no
     /// recipient accepted, or one refused temporarily.
-    pub data: Option<Reply>,
+    pub(crate) data: Option<Reply>,
 }
 
 const MAX_REPLY_LINE: u64 = 4096;
+
+/// How much of a message is stuffed and written at a time.
+const STUFFED_PIECE: usize = 256 * 1024;
 
 struct Conn {
     io: BufReader<Stream<TcpStream>>,
@@ -206,7 +209,7 @@ async fn connect(cfg: &RelayConfig) -> Result<Conn, RelayError> {
 
 /// Relays one message. Recipients are tried one by one so each gets its own
 /// answer; DATA is sent only if at least one was accepted.
-pub async fn relay(
+pub(crate) async fn relay(
     cfg: &RelayConfig,
     from: &str,
     params: &MailParams,
@@ -277,7 +280,12 @@ pub async fn relay(
     }
     // The stamp's and signature's lines never start with a dot: no stuffing.
     conn.send("message", &stamp).await?;
-    conn.send("message", &dot_stuff(raw)).await?;
+    // In pieces: no stuffed copy of a big message, and each piece has the
+    // command timeout (RFC 5321 4.5.3.2.5 times each data block, not the
+    // whole message).
+    for piece in Stuffed::new(raw, STUFFED_PIECE) {
+        conn.send("message", &piece).await?;
+    }
     let done = conn
         .read_reply("end of data", cfg.data_done_timeout)
         .await?;
@@ -355,7 +363,7 @@ async fn quit(conn: &mut Conn) {
 impl RelayError {
     /// True when the body may have reached the next hop: the failure came
     /// after the message was sent, so a retry could duplicate it.
-    pub fn maybe_delivered(&self) -> bool {
+    pub(crate) fn maybe_delivered(&self) -> bool {
         let phase = match self {
             RelayError::Timeout(p) | RelayError::Protocol(p) => *p,
             RelayError::Io { phase, .. } => *phase,

@@ -30,31 +30,31 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Plaintext bytes per sealed chunk (each costs a 16-byte tag).
-pub const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
 const TAG: usize = 16;
 
 /// The folder spool files go in.
 #[derive(Debug, Clone)]
-pub struct SpoolDir {
+pub(crate) struct SpoolDir {
     dir: PathBuf,
 }
 
 impl SpoolDir {
     /// `spool/` in `data_dir`.
-    pub fn in_data_dir(data_dir: &Path) -> SpoolDir {
+    pub(crate) fn in_data_dir(data_dir: &Path) -> SpoolDir {
         SpoolDir {
             dir: data_dir.join("spool"),
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.dir
     }
 
     /// Creates the folder (0700) and deletes the files an earlier run left
     /// there (only a crash leaves any: their keys died with it). Returns
     /// how many it deleted.
-    pub fn prepare(&self) -> std::io::Result<usize> {
+    pub(crate) fn prepare(&self) -> std::io::Result<usize> {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -73,7 +73,7 @@ impl SpoolDir {
 
     /// A new, empty spool file (0600, a random name) sealed under a fresh
     /// random key.
-    pub fn create(&self) -> std::io::Result<SpoolWriter> {
+    pub(crate) fn create(&self) -> std::io::Result<SpoolWriter> {
         use std::os::unix::fs::OpenOptionsExt;
         let mut name = [0u8; 16];
         getrandom::getrandom(&mut name).map_err(std::io::Error::other)?;
@@ -116,7 +116,7 @@ impl Drop for Unlink {
 }
 
 /// A spool file being written.
-pub struct SpoolWriter {
+pub(crate) struct SpoolWriter {
     file: File,
     cipher: Aes256Gcm,
     /// The next chunk's index.
@@ -130,7 +130,7 @@ pub struct SpoolWriter {
 }
 
 /// A finished spool file, ready to be read back once.
-pub struct Spooled {
+pub(crate) struct Spooled {
     file: File,
     cipher: Aes256Gcm,
     len: usize,
@@ -153,21 +153,13 @@ fn corrupt() -> std::io::Error {
 }
 
 impl SpoolWriter {
-    pub fn path(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> &Path {
         &self.unlink.0
     }
 
-    /// Plaintext bytes taken so far.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Appends plaintext; full chunks are sealed and written.
-    pub fn append(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn append(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
         while !bytes.is_empty() {
             if self.pending.len() == CHUNK {
                 self.seal(false)?;
@@ -182,7 +174,7 @@ impl SpoolWriter {
 
     /// Seals the last chunk (empty if need be, so an empty body still has
     /// one) and makes the file ready to read back.
-    pub fn finish(mut self) -> std::io::Result<Spooled> {
+    pub(crate) fn finish(mut self) -> std::io::Result<Spooled> {
         self.seal(true)?;
         self.file.flush()?;
         self.file.seek(SeekFrom::Start(0))?;
@@ -209,17 +201,13 @@ impl SpoolWriter {
 
 impl Spooled {
     /// The message's size in bytes.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// The plaintext, opened in place in one buffer the size of the file
     /// (no second copy); the file is deleted after.
-    pub fn read(mut self) -> std::io::Result<Vec<u8>> {
+    pub(crate) fn read(mut self) -> std::io::Result<Vec<u8>> {
         let size = self.file.metadata()?.len() as usize;
         let mut data = Vec::with_capacity(size);
         self.file.read_to_end(&mut data)?;

@@ -14,7 +14,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-pub const FIELD: &str = "X-Matterwall-Stamp";
+pub(crate) const FIELD: &str = "X-Matterwall-Stamp";
 
 fn mac(key: &[u8; 32], time: u64, message_id: &str) -> Hmac<Sha256> {
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
@@ -33,7 +33,7 @@ fn message_id(raw: &[u8]) -> String {
 }
 
 /// The stamp's header line (CRLF included) for `raw` at `time`.
-pub fn line(key: &[u8; 32], raw: &[u8], time: u64) -> Vec<u8> {
+pub(crate) fn line(key: &[u8; 32], raw: &[u8], time: u64) -> Vec<u8> {
     let h = B64.encode(mac(key, time, &message_id(raw)).finalize().into_bytes());
     format!("{FIELD}: v=1; t={time}; h={h}\r\n").into_bytes()
 }
@@ -42,12 +42,16 @@ pub fn line(key: &[u8; 32], raw: &[u8], time: u64) -> Vec<u8> {
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StampError {
     #[error("no X-Matterwall-Stamp")]
+    /// The message carries no stamp.
     Missing,
     #[error("more than one X-Matterwall-Stamp")]
+    /// The message carries more than one stamp.
     Several,
     #[error("a malformed X-Matterwall-Stamp")]
+    /// The stamp does not parse.
     Malformed,
     #[error("an X-Matterwall-Stamp not made with this installation's key")]
+    /// The stamp's MAC does not verify under our key.
     Forged,
 }
 
@@ -81,7 +85,7 @@ pub fn verify(key: &[u8; 32], raw: &[u8]) -> Result<u64, StampError> {
 
 /// Removes every `X-Matterwall-Stamp` field (with its continuation lines)
 /// from the header block; every other byte stays. Returns how many went.
-pub fn strip(raw: Vec<u8>) -> (Vec<u8>, usize) {
+pub(crate) fn strip(raw: Vec<u8>) -> (Vec<u8>, usize) {
     if values(&raw, FIELD).is_empty() {
         return (raw, 0);
     }

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::TlsStream;
 
-pub enum Stream<S> {
+pub(crate) enum Stream<S> {
     Plain(S),
     Tls(Box<TlsStream<S>>),
     /// Only while the handshake owns the socket; a failed handshake leaves
@@ -18,7 +18,7 @@ pub enum Stream<S> {
 }
 
 impl<S> Stream<S> {
-    pub fn is_tls(&self) -> bool {
+    pub(crate) fn is_tls(&self) -> bool {
         matches!(self, Stream::Tls(_))
     }
 }

@@ -17,6 +17,7 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role named as in the CLI and the API.
     pub fn parse(s: &str) -> Option<Role> {
         Some(match s {
             "reviewer" => Role::Reviewer,
@@ -26,6 +27,7 @@ impl Role {
         })
     }
 
+    /// The role's name as stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Reviewer => "reviewer",
@@ -38,7 +40,9 @@ impl Role {
 /// A user to create.
 #[derive(Debug, Clone)]
 pub struct NewUser {
+    /// The login name.
     pub name: String,
+    /// What the user may do.
     pub role: Role,
     /// An argon2id PHC string.
     pub password_hash: String,
@@ -47,20 +51,35 @@ pub struct NewUser {
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// A review user as stored (the password hash never leaves the store in JSON).
 pub struct User {
+    /// The login name.
     pub name: String,
+    /// What the user may do (for a single sign-on user, what the
+    /// provider's claim mapped to at the last login).
     pub role: Role,
     #[serde(skip)]
-    pub password_hash: String,
+    pub(crate) password_hash: String,
     #[serde(skip)]
+    /// The raw TOTP secret, opened; never serialised.
     pub totp_secret: Option<Vec<u8>>,
+    /// A disabled user cannot log in and has no sessions or tokens.
     pub disabled: bool,
-    pub created_at: String,
+    pub(crate) created_at: String,
 }
 
+/// The password column of a user made by a single sign-on login: not a
+/// PHC string, so no password ever matches it.
+pub(crate) const SSO_PASSWORD: &str = "!sso";
+
 impl User {
-    pub fn has_totp(&self) -> bool {
+    pub(crate) fn has_totp(&self) -> bool {
         self.totp_secret.is_some()
+    }
+
+    /// Made by a single sign-on login (issue #18), not by `user add`.
+    pub fn is_sso(&self) -> bool {
+        self.password_hash == SSO_PASSWORD
     }
 }
 
@@ -68,10 +87,13 @@ impl User {
 /// its SHA-256, so a copy of the database opens no session.
 #[derive(Debug, Clone)]
 pub struct SessionRecord {
+    /// SHA-256 of the cookie's random id.
     pub id_hash: String,
+    /// Whose session it is.
     pub user: String,
     /// The synchroniser token every form of this session must carry.
     pub csrf: String,
+    /// RFC 3339, UTC.
     pub created_at: String,
     /// The absolute end (`[review] session_minutes` after the login).
     pub expires_at: String,
@@ -87,21 +109,25 @@ pub struct SessionRecord {
 /// `waivers.csv`.
 #[derive(Debug, Clone)]
 pub struct NewWaiver {
+    /// The client the waiver is for.
     pub client_id: String,
     /// A normalised address, or a domain (subdomains included).
     pub recipient: String,
     /// ISO date; the waiver stops counting after that day.
     pub expires: String,
+    /// Why (a ticket or engagement letter); shown in the audit trail.
     pub reference: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// A waiver as stored, with the id that revokes it.
 pub struct WaiverRecord {
+    /// The id to revoke it by.
     pub id: i64,
-    pub client_id: String,
-    pub recipient: String,
-    pub expires: String,
-    pub reference: String,
-    pub added_by: String,
-    pub added_at: String,
+    pub(crate) client_id: String,
+    pub(crate) recipient: String,
+    pub(crate) expires: String,
+    pub(crate) reference: String,
+    pub(crate) added_by: String,
+    pub(crate) added_at: String,
 }

@@ -24,20 +24,21 @@ use sha2::{Digest, Sha256};
 use std::fmt::Write;
 
 /// The `prev_hash` of the first entry.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What happened, as the caller describes it.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
     /// A user name, `cli:NAME`, or `system` / `smtp` for the server itself.
-    pub actor: String,
+    pub(crate) actor: String,
     /// `verdict`, `release`, `reject`, `login`, `login-failed`, `reload`, …
-    pub kind: String,
+    pub(crate) kind: String,
     /// Ids and names only; never message content.
-    pub details: Value,
+    pub(crate) details: Value,
 }
 
 impl AuditEvent {
+    /// An event by `actor` (a user, `cli:NAME` or `system`) of kind `kind`; `details` holds ids and names only, never content.
     pub fn new(actor: impl Into<String>, kind: &str, details: Value) -> AuditEvent {
         AuditEvent {
             actor: actor.into(),
@@ -50,33 +51,41 @@ impl AuditEvent {
 /// One stored entry, as `audit export` writes it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct AuditEntry {
+    /// Position in the chain, from 1.
     pub seq: u64,
-    pub time: String,
-    pub actor: String,
+    pub(crate) time: String,
+    pub(crate) actor: String,
+    /// What happened (`held`, `released`, `login`…).
     pub kind: String,
+    /// Ids and names only; never message content.
     pub details: Value,
-    pub prev_hash: String,
-    pub hash: String,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
 }
 
 /// The head record: the last entry's seq and hash, and whether the key
 /// that authenticates it agrees.
 #[derive(Debug, Clone)]
 pub struct AuditHead {
+    /// The last entry's seq (0: empty trail).
     pub seq: u64,
-    pub hash: String,
+    pub(crate) hash: String,
+    /// False when the head's MAC does not verify under the key: someone rewrote the trail.
     pub authentic: bool,
 }
 
 /// What the audit log page and `GET /api/audit` filter on.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
+    /// Only entries of this kind.
     pub kind: Option<String>,
+    /// Only entries by this actor.
     pub actor: Option<String>,
     /// Entries whose details name this message id.
     pub message: Option<String>,
     /// Only entries with a seq below this (paging backwards from the newest).
     pub before: Option<u64>,
+    /// At most this many entries.
     pub limit: usize,
 }
 
@@ -84,7 +93,7 @@ pub struct AuditFilter {
 /// wrote the entry (issue #13). It sits inside `details`, so the entry hash
 /// covers it and `audit verify` and older entries need no new format. A
 /// caller that names a node itself (a copied entry) keeps its own.
-pub fn stamp_node(details: &Value, node: &str) -> Value {
+pub(crate) fn stamp_node(details: &Value, node: &str) -> Value {
     match details {
         Value::Object(map) if !map.contains_key("node") => {
             let mut map = map.clone();
@@ -97,7 +106,7 @@ pub fn stamp_node(details: &Value, node: &str) -> Value {
 
 /// JSON with object keys sorted and no spaces: the same bytes whatever
 /// order a map was built or stored in (a PostgreSQL `jsonb` column reorders).
-pub fn canonical(v: &Value) -> String {
+pub(crate) fn canonical(v: &Value) -> String {
     let mut out = String::new();
     write_canonical(v, &mut out);
     out
@@ -157,7 +166,7 @@ pub fn entry_hash(
     hex(&h.finalize())
 }
 
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         let _ = write!(s, "{b:02x}");
@@ -166,7 +175,7 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// The input the head's key authenticates.
-pub fn head_message(seq: u64, hash: &str) -> String {
+pub(crate) fn head_message(seq: u64, hash: &str) -> String {
     format!("matterwall audit head v1\n{seq}\n{hash}")
 }
 
@@ -174,8 +183,8 @@ pub fn head_message(seq: u64, hash: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Broken {
     /// `None` when the head record itself is missing or forged.
-    pub seq: Option<u64>,
-    pub reason: String,
+    pub(crate) seq: Option<u64>,
+    pub(crate) reason: String,
 }
 
 impl std::fmt::Display for Broken {
@@ -195,7 +204,7 @@ fn broken(seq: u64, reason: impl Into<String>) -> Broken {
 }
 
 /// The result of a walk: how many entries are intact, or the first break.
-pub type Verified = Result<u64, Broken>;
+pub(crate) type Verified = Result<u64, Broken>;
 
 /// Walks the whole chain and checks it against the head.
 pub fn verify<L: AuditLog + ?Sized>(log: &L) -> Result<Verified, StoreError> {
@@ -205,7 +214,7 @@ pub fn verify<L: AuditLog + ?Sized>(log: &L) -> Result<Verified, StoreError> {
 /// Walks the chain on from `start` (an entry already trusted, e.g. the one
 /// a signed checkpoint names; `None`: from the first entry) and checks the
 /// end against the head. Returns the last entry, or the first break.
-pub fn verify_from<L: AuditLog + ?Sized>(
+pub(crate) fn verify_from<L: AuditLog + ?Sized>(
     log: &L,
     start: Option<AuditEntry>,
 ) -> Result<Result<Option<AuditEntry>, Broken>, StoreError> {
@@ -228,7 +237,10 @@ pub fn verify_from<L: AuditLog + ?Sized>(
 }
 
 /// The entry with this seq, if the store has it.
-pub fn entry_at<L: AuditLog + ?Sized>(log: &L, seq: u64) -> Result<Option<AuditEntry>, StoreError> {
+pub(crate) fn entry_at<L: AuditLog + ?Sized>(
+    log: &L,
+    seq: u64,
+) -> Result<Option<AuditEntry>, StoreError> {
     let found = log.audit_after(seq.saturating_sub(1), 1)?;
     Ok(found.into_iter().next().filter(|e| e.seq == seq))
 }

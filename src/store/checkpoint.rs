@@ -32,35 +32,38 @@ use std::path::{Path, PathBuf};
 /// One checkpoint line.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Checkpoint {
+    /// The audit entry signed.
     pub seq: u64,
+    /// That entry's hash: the whole chain up to it.
     pub hash: String,
     /// RFC 3339, UTC, when it was signed.
     pub time: String,
     /// The signing key's public half, hex (which key signed it).
     pub key: String,
     /// Ed25519 over [`signed_message`], hex.
-    pub sig: String,
+    pub(crate) sig: String,
 }
 
 /// What the signature covers: a fixed label, then the three fields.
-pub fn signed_message(seq: u64, hash: &str, time: &str) -> String {
+pub(crate) fn signed_message(seq: u64, hash: &str, time: &str) -> String {
     format!("matterwall audit checkpoint v1\n{seq}\n{hash}\n{time}")
 }
 
 /// Where the key and the lines live.
 #[derive(Debug, Clone)]
 pub struct Paths {
+    /// The append-only checkpoint file.
     pub file: PathBuf,
-    pub key: PathBuf,
+    pub(crate) key: PathBuf,
     /// A syslog datagram socket (`/dev/log`) each line is also sent to, for
     /// a log host that forwards it off the machine; `None`: not sent.
-    pub syslog: Option<PathBuf>,
+    pub(crate) syslog: Option<PathBuf>,
 }
 
 impl Paths {
     /// `[store] checkpoint_file` and `checkpoint_key`, relative to the config
     /// folder; by default beside an SQLite database (or in the config folder).
-    pub fn resolve(
+    pub(crate) fn resolve(
         url: &str,
         config_dir: &Path,
         file: Option<&str>,
@@ -99,7 +102,7 @@ fn key_error(path: &Path, reason: impl Into<String>) -> StoreError {
 }
 
 /// Reads the signing key (32 bytes, hex), or `None` when there is no file.
-pub fn read_key(path: &Path) -> Result<Option<SigningKey>, StoreError> {
+pub(crate) fn read_key(path: &Path) -> Result<Option<SigningKey>, StoreError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -114,7 +117,7 @@ pub fn read_key(path: &Path) -> Result<Option<SigningKey>, StoreError> {
 }
 
 /// The signing key, made (mode 0600, never overwritten) when missing.
-pub fn load_or_create_key(path: &Path) -> Result<SigningKey, StoreError> {
+pub(crate) fn load_or_create_key(path: &Path) -> Result<SigningKey, StoreError> {
     if let Some(k) = read_key(path)? {
         return Ok(k);
     }
@@ -126,7 +129,7 @@ pub fn load_or_create_key(path: &Path) -> Result<SigningKey, StoreError> {
 }
 
 /// Signs `(seq, hash)` as of now.
-pub fn sign(key: &SigningKey, seq: u64, hash: &str) -> Checkpoint {
+pub(crate) fn sign(key: &SigningKey, seq: u64, hash: &str) -> Checkpoint {
     let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let sig = key.sign(signed_message(seq, hash, &time).as_bytes());
     Checkpoint {
@@ -139,7 +142,7 @@ pub fn sign(key: &SigningKey, seq: u64, hash: &str) -> Checkpoint {
 }
 
 /// Whether `cp` was signed by `key` (and names it).
-pub fn authentic(cp: &Checkpoint, key: &VerifyingKey) -> bool {
+pub(crate) fn authentic(cp: &Checkpoint, key: &VerifyingKey) -> bool {
     let Some(sig) = super::crypto::unhex(&cp.sig).and_then(|b| Signature::from_slice(&b).ok())
     else {
         return false;
@@ -151,7 +154,7 @@ pub fn authentic(cp: &Checkpoint, key: &VerifyingKey) -> bool {
 }
 
 /// Appends one line and fsyncs; the file is created 0600.
-pub fn append(path: &Path, cp: &Checkpoint) -> Result<(), StoreError> {
+pub(crate) fn append(path: &Path, cp: &Checkpoint) -> Result<(), StoreError> {
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
@@ -167,7 +170,7 @@ pub fn append(path: &Path, cp: &Checkpoint) -> Result<(), StoreError> {
 
 /// Sends one checkpoint line to a syslog datagram socket: facility
 /// `log audit` (13), severity info, tag `matterwall-audit`.
-pub fn to_syslog(socket: &Path, cp: &Checkpoint) -> std::io::Result<()> {
+pub(crate) fn to_syslog(socket: &Path, cp: &Checkpoint) -> std::io::Result<()> {
     let line = serde_json::to_string(cp).map_err(std::io::Error::other)?;
     let msg = format!("<110>matterwall-audit: {line}");
     std::os::unix::net::UnixDatagram::unbound()?.send_to(msg.as_bytes(), socket)?;
@@ -176,9 +179,9 @@ pub fn to_syslog(socket: &Path, cp: &Checkpoint) -> std::io::Result<()> {
 
 /// Every line of a checkpoint file, by line number; a line that does not
 /// parse is kept as `Err` (a verifier reports it). `None`: no such file.
-pub type Lines = Vec<(usize, Result<Checkpoint, String>)>;
+pub(crate) type Lines = Vec<(usize, Result<Checkpoint, String>)>;
 
-pub fn read(path: &Path) -> Result<Option<Lines>, StoreError> {
+pub(crate) fn read(path: &Path) -> Result<Option<Lines>, StoreError> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -201,6 +204,7 @@ pub fn read(path: &Path) -> Result<Option<Lines>, StoreError> {
 /// Why a new checkpoint was not written.
 #[derive(Debug)]
 pub enum WriteError {
+    /// The store could not be read.
     Store(StoreError),
     /// The trail does not extend the last checkpoint, or does not verify
     /// from it: it is not signed.
@@ -225,6 +229,7 @@ impl std::fmt::Display for WriteError {
 /// Writes checkpoints for one store: remembers the last one so each new
 /// one only walks the entries since.
 pub struct Checkpointer {
+    /// Where the key and the lines live.
     pub paths: Paths,
     key: SigningKey,
     last: Option<Checkpoint>,
@@ -245,7 +250,8 @@ impl Checkpointer {
         Ok(Checkpointer { paths, key, last })
     }
 
-    pub fn last(&self) -> Option<&Checkpoint> {
+    #[cfg(test)]
+    pub(crate) fn last(&self) -> Option<&Checkpoint> {
         self.last.as_ref()
     }
 
@@ -280,7 +286,7 @@ impl Checkpointer {
     }
 
     /// Entries appended since the last checkpoint (all, when none).
-    pub fn behind<L: AuditLog + ?Sized>(&self, log: &L) -> Result<u64, StoreError> {
+    pub(crate) fn behind<L: AuditLog + ?Sized>(&self, log: &L) -> Result<u64, StoreError> {
         let head = log.audit_head()?.map_or(0, |h| h.seq);
         Ok(head.saturating_sub(self.last.as_ref().map_or(0, |c| c.seq)))
     }
@@ -326,11 +332,12 @@ pub(crate) fn truncated(cp: &Checkpoint, ends: Option<u64>) -> Broken {
 /// When `serve` signs: the paths, and after how many entries or minutes.
 #[derive(Debug, Clone)]
 pub struct Schedule {
+    /// Where the key and the lines live.
     pub paths: Paths,
     /// Entries since the last checkpoint (0: not by count).
-    pub every: u64,
+    pub(crate) every: u64,
     /// Minutes since the last checkpoint while the trail grew (0: not by time).
-    pub minutes: u64,
+    pub(crate) minutes: u64,
 }
 
 /// How often `serve` looks at the trail's head.
@@ -340,7 +347,7 @@ const TICK: std::time::Duration = std::time::Duration::from_secs(5);
 /// entries were appended since the last one or `minutes` passed and the
 /// trail grew. A trail that does not extend the last checkpoint is not
 /// signed (an error is logged each time it is seen). Made by [`start`].
-pub struct Job {
+pub(crate) struct Job {
     store: super::Handle,
     schedule: Schedule,
     checkpointer: Option<Checkpointer>,
@@ -352,7 +359,7 @@ pub struct Job {
 /// Signs the checkpoint a start owes before `serve` takes mail or answers
 /// a reviewer: an `audit verify` run once the server is up always finds
 /// the checkpoint file beside its key, never the key alone.
-pub async fn start(store: super::Handle, schedule: Schedule) -> Job {
+pub(crate) async fn start(store: super::Handle, schedule: Schedule) -> Job {
     let mut job = Job {
         store,
         schedule,
@@ -366,7 +373,7 @@ pub async fn start(store: super::Handle, schedule: Schedule) -> Job {
 
 impl Job {
     /// Runs for ever (until the server aborts it).
-    pub async fn run(mut self) {
+    pub(crate) async fn run(mut self) {
         loop {
             tokio::time::sleep(TICK).await;
             self.tick().await;

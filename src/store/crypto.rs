@@ -12,7 +12,7 @@ use sha2::Sha256;
 use std::io::Write;
 use std::path::Path;
 
-pub struct Sealer {
+pub(crate) struct Sealer {
     cipher: Aes256Gcm,
     /// HMAC subkey for the audit head: never the encryption key itself.
     mac_key: [u8; 32],
@@ -28,7 +28,7 @@ impl std::fmt::Debug for Sealer {
 
 impl Sealer {
     /// Loads the key at `path`, creating it (mode 0600) when absent.
-    pub fn load_or_create(path: &Path) -> Result<Sealer, StoreError> {
+    pub(crate) fn load_or_create(path: &Path) -> Result<Sealer, StoreError> {
         let bad = |reason: String| StoreError::Key {
             path: path.to_path_buf(),
             reason,
@@ -45,12 +45,12 @@ impl Sealer {
     }
 
     /// HMAC-SHA256 of `msg` under the audit subkey, in hex.
-    pub fn mac(&self, msg: &[u8]) -> String {
+    pub(crate) fn mac(&self, msg: &[u8]) -> String {
         super::audit::hex(&hmac(&self.mac_key, msg))
     }
 
     /// Checks a [`Sealer::mac`] in constant time.
-    pub fn mac_ok(&self, msg: &[u8], mac_hex: &str) -> bool {
+    pub(crate) fn mac_ok(&self, msg: &[u8], mac_hex: &str) -> bool {
         let mut m = <HmacSha256 as Mac>::new_from_slice(&self.mac_key).expect("any key length");
         m.update(msg);
         let Some(tag) = unhex(mac_hex) else {
@@ -60,7 +60,7 @@ impl Sealer {
     }
 
     /// Returns `(nonce, ciphertext)`.
-    pub fn seal(&self, aad: &[u8], plain: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    pub(crate) fn seal(&self, aad: &[u8], plain: &[u8]) -> (Vec<u8>, Vec<u8>) {
         let mut nonce = [0u8; 12];
         getrandom::getrandom(&mut nonce).expect("the OS random source failed");
         let ct = self
@@ -71,7 +71,7 @@ impl Sealer {
     }
 
     /// `None` when authentication fails (tampering, corruption, wrong key).
-    pub fn open(&self, aad: &[u8], nonce: &[u8], ct: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn open(&self, aad: &[u8], nonce: &[u8], ct: &[u8]) -> Option<Vec<u8>> {
         if nonce.len() != 12 {
             return None;
         }
@@ -116,7 +116,7 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
 }
 
 /// 32 bytes from the OS random source: every key matterwall makes.
-pub fn random_key() -> std::io::Result<[u8; 32]> {
+pub(crate) fn random_key() -> std::io::Result<[u8; 32]> {
     let mut key = [0u8; 32];
     getrandom::getrandom(&mut key).map_err(std::io::Error::other)?;
     Ok(key)
@@ -129,7 +129,7 @@ pub fn random_key() -> std::io::Result<[u8; 32]> {
 /// fsync'd, because a key must survive a crash as surely as the data it
 /// protects. Every key file (quarantine, checkpoint, loop stamp) is made
 /// here.
-pub fn create_private(path: &Path, contents: &[u8]) -> std::io::Result<Vec<u8>> {
+pub(crate) fn create_private(path: &Path, contents: &[u8]) -> std::io::Result<Vec<u8>> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -49,8 +49,8 @@ pub(crate) trait Writer {
 /// still arriving: a writer's answer waits for the whole batch.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
-    pub ops: usize,
-    pub bytes: usize,
+    pub(crate) ops: usize,
+    pub(crate) bytes: usize,
 }
 
 pub(crate) const LIMITS: Limits = Limits {
@@ -124,6 +124,7 @@ impl<W: Writer> Group<W> {
     }
 
     /// Batches committed and operations in them, since start.
+    #[cfg(test)]
     pub(crate) fn stats(&self) -> (u64, u64) {
         (self.batches.load(SeqCst), self.ops.load(SeqCst))
     }

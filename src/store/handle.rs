@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 #[derive(Clone)]
+/// The store as async code calls it: cloneable, every call run off the async threads, failures counted for `/metrics`, one audit-append path.
 pub struct Handle {
     store: Arc<dyn Store>,
     /// Calls that failed, for `/metrics`: a full disk or a failing device
@@ -21,6 +22,7 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// Wraps an opened store.
     pub fn new(store: Arc<dyn Store>) -> Handle {
         Handle {
             store,
@@ -30,19 +32,19 @@ impl Handle {
     }
 
     /// The outbox's counters, and the job's wake-up.
-    pub fn outbox(&self) -> &super::outbox::OutboxCounters {
+    pub(crate) fn outbox(&self) -> &super::outbox::OutboxCounters {
         &self.outbox
     }
 
     /// How many store calls have failed since start.
-    pub fn failures(&self) -> u64 {
+    pub(crate) fn failures(&self) -> u64 {
         self.failures.load(Relaxed)
     }
 
     /// Runs `f` against the store on the blocking pool. A panic inside it
     /// becomes [`StoreError::Task`]: the caller answers as for any store
     /// failure (451, a refused review action), never as a success.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
@@ -59,7 +61,7 @@ impl Handle {
     }
 
     /// Appends one audit entry, committed before it returns.
-    pub async fn append(&self, event: AuditEvent) -> Result<AuditEntry, StoreError> {
+    pub(crate) async fn append(&self, event: AuditEvent) -> Result<AuditEntry, StoreError> {
         self.run(move |st| st.append(event)).await
     }
 
@@ -67,7 +69,7 @@ impl Handle {
     /// when the trail cannot be written (a login, a reload, an uncertain
     /// release): the failure is logged (`what` names the event, never its
     /// content) and reported as false.
-    pub async fn append_or_log(&self, what: &str, event: AuditEvent) -> bool {
+    pub(crate) async fn append_or_log(&self, what: &str, event: AuditEvent) -> bool {
         match self.append(event).await {
             Ok(_) => true,
             Err(e) => {

@@ -86,7 +86,9 @@ const TABLES: &[Table] = &[
 /// What was copied: rows per table, and the verified chain's length.
 #[derive(Debug)]
 pub struct Copied {
+    /// Rows copied, per table.
     pub rows: Vec<(&'static str, u64)>,
+    /// Audit entries verified in the new store.
     pub audit_entries: u64,
 }
 
@@ -140,7 +142,7 @@ pub fn run(
 }
 
 /// Copies every table of `from` into `to`, which must be empty.
-pub fn copy(from: &SqliteStore, to: &PgStore) -> Result<Copied, StoreError> {
+pub(crate) fn copy(from: &SqliteStore, to: &PgStore) -> Result<Copied, StoreError> {
     let mut rows = Vec::new();
     to.with(|c| {
         let mut tx = c.transaction()?;

@@ -17,48 +17,67 @@
 //! what several nodes need beyond one: a node name, the database's clock,
 //! once-per-cluster jobs and news of review changes made elsewhere.
 
-pub mod accounts;
+pub(crate) mod accounts;
 pub mod audit;
 pub mod checkpoint;
-pub mod crypto;
+pub(crate) mod crypto;
 mod group;
-pub mod handle;
+pub(crate) mod handle;
 pub mod held;
 pub mod migrate;
-pub mod outbox;
+pub(crate) mod outbox;
 pub mod postgres;
-pub mod sqlite;
+pub(crate) mod sqlite;
+pub mod stats;
 
 pub use accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
 pub use audit::{AuditEntry, AuditEvent, AuditFilter, AuditHead};
 pub use handle::Handle;
 pub use held::{HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld};
 pub use outbox::{Delivery, NewNotice, NoticeSummary, OutboxStats, QueuedNotice};
+pub use stats::{Decision, QueueStats};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
+/// Why a store call failed. The caller answers 4xx for all of them: a store that fails never makes mail pass or vanish.
 pub enum StoreError {
     #[error("store URL {0:?}: expected sqlite://PATH or postgres://USER@HOST/DB")]
+    /// The `[store] url` is neither `sqlite://` nor `postgres://`.
     BadUrl(String),
     #[error("database error: {0}")]
+    /// SQLite failed (full disk, I/O error, a corrupt file).
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL down, unreachable or refusing: the caller answers 451.
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] ::postgres::Error),
     #[error("{path}: {source}")]
+    /// A file beside the database could not be read or written.
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
     #[error("key file {path}: {reason}")]
-    Key { path: PathBuf, reason: String },
+    /// The quarantine key is missing, malformed, or not the one the store was made with.
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     #[error("no held message {0}")]
+    /// No message with this id.
     NotFound(String),
     #[error("message {id} is {status}, not {wanted}")]
+    /// The message is not in the status the action needs (e.g. released twice).
     WrongStatus {
+        /// The message.
         id: String,
+        /// Its status now.
         status: HeldStatus,
+        /// The status the action needs.
         wanted: HeldStatus,
     },
     /// Authentication failed on decrypt: tampering, corruption or a wrong
@@ -69,15 +88,22 @@ pub enum StoreError {
     #[error("message {0} expired: its content was destroyed under the retention period")]
     Destroyed(String),
     #[error("cannot encode: {0}")]
+    /// A record could not be encoded as JSON.
     Encode(#[from] serde_json::Error),
     #[error("{0}")]
+    /// A value the store refuses (an unknown role, an empty name…).
     Invalid(String),
     #[error("{0} already exists")]
+    /// A user, token or waiver with this name already exists.
     Exists(String),
     /// The shared commit of a batch of writes failed (group commit): each
     /// writer in the batch gets this copy of the committer's error.
     #[error("the commit failed: {0}")]
     Commit(String),
+    /// Four-eyes (issue #18) refuses: not approved yet, approved by the
+    /// same reviewer, the sender reviewing, or no approval needed.
+    #[error("{0}")]
+    FourEyes(String),
     /// The blocking task running a store call panicked or was cancelled.
     #[error("the store task failed: {0}")]
     Task(String),
@@ -87,7 +113,7 @@ impl StoreError {
     /// The store could not do its work (a database, disk or task error), as
     /// opposed to refusing a request (no such message, wrong status, bad
     /// input): what an operator must look at.
-    pub fn is_failure(&self) -> bool {
+    pub(crate) fn is_failure(&self) -> bool {
         !matches!(
             self,
             StoreError::NotFound(_)
@@ -95,12 +121,13 @@ impl StoreError {
                 | StoreError::Destroyed(_)
                 | StoreError::Invalid(_)
                 | StoreError::Exists(_)
+                | StoreError::FourEyes(_)
         )
     }
 
     /// The disk is full: SMTP says `452 4.3.1` (RFC 3463: mail system
     /// full), so the client retries later rather than reporting a fault.
-    pub fn is_storage_full(&self) -> bool {
+    pub(crate) fn is_storage_full(&self) -> bool {
         match self {
             StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
                 e.code == rusqlite::ErrorCode::DiskFull
@@ -133,14 +160,32 @@ pub trait Quarantine: Send + Sync {
     fn query(&self, q: &HeldQuery) -> Result<HeldPage, StoreError>;
     /// How many messages are in each status.
     fn status_counts(&self) -> Result<Vec<(HeldStatus, u64)>, StoreError>;
+    /// One message, decrypted.
     fn get(&self, id: &str) -> Result<HeldMessage, StoreError>;
     /// `held → releasing`, committed (with the reviewer's audit entry)
     /// before anything is sent, so a crash mid-release can never lead to a
-    /// silent second delivery.
+    /// silent second delivery. A two-person message must have been
+    /// approved, by someone else than `by` and its sender (issue #18).
     fn begin_release(&self, id: &str, by: &Review<'_>) -> Result<HeldMessage, StoreError>;
+    /// Four-eyes (issue #18): the first reviewer's approval of a held
+    /// two-person message, with its `approve` audit entry; once only.
+    fn approve(&self, id: &str, by: &Review<'_>) -> Result<(), StoreError>;
     /// `releasing → released` once the next hop accepted; `refused` are the
     /// recipients it turned down.
-    fn finish_release(&self, id: &str, refused: &[String]) -> Result<(), StoreError>;
+    fn finish_release(&self, id: &str, refused: &[String]) -> Result<(), StoreError> {
+        self.finish_release_queueing(id, refused, Vec::new(), None)
+            .map(drop)
+    }
+    /// [`Quarantine::finish_release`] with `notices` (the sender's delivery
+    /// report for the refused recipients) queued in the same transaction;
+    /// with `lease`, claimed by this node as [`Outbox::queue_notices`] does.
+    fn finish_release_queueing(
+        &self,
+        id: &str,
+        refused: &[String],
+        notices: Vec<NewNotice>,
+        lease: Option<std::time::Duration>,
+    ) -> Result<Vec<QueuedNotice>, StoreError>;
     /// `releasing → held`, when the next hop certainly did not take it.
     fn abort_release(&self, id: &str, why: &str) -> Result<(), StoreError>;
     /// `held → rejected`, with the reviewer's audit entry and the notices
@@ -150,7 +195,20 @@ pub trait Quarantine: Send + Sync {
         id: &str,
         by: &Review<'_>,
         notices: Vec<NewNotice>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.reject_queueing(id, by, notices, None).map(drop)
+    }
+    /// [`Quarantine::reject_with`]; with `lease`, the notices are claimed
+    /// by this node as [`Outbox::queue_notices`] does (the command line
+    /// tries them at once), else due at once for the outbox job.
+    fn reject_queueing(
+        &self,
+        id: &str,
+        by: &Review<'_>,
+        notices: Vec<NewNotice>,
+        lease: Option<std::time::Duration>,
+    ) -> Result<Vec<QueuedNotice>, StoreError>;
+    /// [`Quarantine::reject_with`] with no notices.
     fn reject(&self, id: &str, by: &Review<'_>) -> Result<(), StoreError> {
         self.reject_with(id, by, Vec::new())
     }
@@ -165,6 +223,14 @@ pub trait Quarantine: Send + Sync {
     fn expire(&self, before: &str) -> Result<Vec<(String, HeldStatus)>, StoreError>;
     /// Messages currently `held`, for the queue-size gauge.
     fn held_count(&self) -> Result<u64, StoreError>;
+    /// When the oldest message still `held` was received (RFC 3339, UTC),
+    /// for `/metrics`: a review deadline (retention) approaching shows
+    /// before it is missed.
+    fn oldest_held(&self) -> Result<Option<String>, StoreError>;
+    /// The quarantine in aggregate over the window from `since` (RFC 3339,
+    /// UTC) to now, for the dashboard: see [`stats`] (bounded by the
+    /// window, read through indexes).
+    fn queue_stats(&self, since: &str) -> Result<QueueStats, StoreError>;
     /// True when the next hop accepted the copy named `key` (a hash, see
     /// `act::encrypt`) less than `window` ago: a retry must not send it again.
     fn copy_accepted(&self, key: &str, window: std::time::Duration) -> Result<bool, StoreError>;
@@ -181,7 +247,9 @@ pub trait Quarantine: Send + Sync {
 /// Who acts on a held message, and why.
 #[derive(Debug, Clone, Copy)]
 pub struct Review<'a> {
+    /// A user name, or `cli:NAME` for the command line.
     pub actor: &'a str,
+    /// The reviewer's reason, kept in the record and the audit trail.
     pub comment: Option<&'a str>,
 }
 
@@ -189,8 +257,11 @@ pub struct Review<'a> {
 /// review interface. Changes that matter to an auditor are audited in the
 /// same transaction.
 pub trait Accounts: Send + Sync {
+    /// Creates a user, audited as done by `by`.
     fn add_user(&self, user: NewUser, by: &str) -> Result<(), StoreError>;
+    /// The user of this name, if any.
     fn user(&self, name: &str) -> Result<Option<User>, StoreError>;
+    /// Every user, by name.
     fn users(&self) -> Result<Vec<User>, StoreError>;
     /// Disabling also ends the user's sessions and deletes their API tokens
     /// (re-enabling does not bring them back).
@@ -198,29 +269,55 @@ pub trait Accounts: Send + Sync {
     /// Records a TOTP time step as used; false if it (or a later one) was
     /// already used, so a one-time code cannot be replayed.
     fn use_totp_step(&self, name: &str, step: u64) -> Result<bool, StoreError>;
+    /// Stores a new session (by its id's hash).
     fn create_session(&self, s: &SessionRecord) -> Result<(), StoreError>;
     /// The live (unexpired) session with this id hash, and its user.
     fn session(&self, id_hash: &str) -> Result<Option<(SessionRecord, User)>, StoreError>;
     /// Records a request at `at` (RFC 3339) on the session; with `authed`,
     /// also that the user just gave their password again.
     fn touch_session(&self, id_hash: &str, at: &str, authed: bool) -> Result<(), StoreError>;
+    /// Ends a session (logout).
     fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
     /// Stores an API token by its SHA-256 (the token itself is never stored).
     fn add_token(&self, hash: &str, user: &str, by: &str) -> Result<(), StoreError>;
+    /// The enabled user an API token belongs to, by the token's SHA-256.
     fn token_user(&self, hash: &str) -> Result<Option<User>, StoreError>;
+    /// Adds a waiver, audited as done by `by`.
     fn add_waiver(&self, w: NewWaiver, by: &str) -> Result<WaiverRecord, StoreError>;
+    /// Revokes a waiver, audited as done by `by`.
     fn revoke_waiver(&self, id: i64, by: &str) -> Result<(), StoreError>;
     /// Waivers added in the review interface and not revoked.
     fn waivers(&self) -> Result<Vec<WaiverRecord>, StoreError>;
+    /// The user a single sign-on login names (issue #18): made on its
+    /// first login with `role` and no password (`accounts::SSO_PASSWORD`:
+    /// a local login never works for it), its role set to `role` again at
+    /// every later login (the provider's groups are the truth); audited.
+    /// A local account of that name is refused ([`StoreError::Exists`]);
+    /// a disabled user comes back unchanged for the caller to refuse.
+    fn sso_user(&self, name: &str, role: Role, by: &str) -> Result<User, StoreError>;
+    /// Keeps a login in flight at an OpenID provider (its state, nonce and
+    /// PKCE verifier as `data`, sealed) under the SHA-256 of the browser's
+    /// cookie until `expires_at`, on every node.
+    fn put_oidc_login(
+        &self,
+        id_hash: &str,
+        data: &[u8],
+        expires_at: &str,
+    ) -> Result<(), StoreError>;
+    /// Takes a login in flight: deletes and returns it if unexpired, so a
+    /// replayed answer from the provider finds nothing.
+    fn take_oidc_login(&self, id_hash: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 /// The audit trail: see [`audit`].
 pub trait AuditLog: Send + Sync {
+    /// Appends one entry, chained to the last and with the head's MAC moved on, in one transaction.
     fn append(&self, event: AuditEvent) -> Result<AuditEntry, StoreError>;
     /// Entries with seq above `after`, oldest first (for walking the chain).
     fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
     /// Entries matching `f`, newest first.
     fn audit_query(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The head record, to check that the chain's end was not rolled back.
     fn audit_head(&self) -> Result<Option<AuditHead>, StoreError>;
 }
 
@@ -273,7 +370,20 @@ pub trait Outbox: Send + Sync {
         name: &str,
         period: std::time::Duration,
         notices: Vec<NewNotice>,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let won = self.claim_job_queueing(name, period, notices, None)?;
+        Ok(won.is_some())
+    }
+    /// [`Outbox::claim_job_with`], returning the queued notices when the
+    /// claim is won (`None` when it is not); with `lease`, claimed by this
+    /// node as [`Outbox::queue_notices`] does.
+    fn claim_job_queueing(
+        &self,
+        name: &str,
+        period: std::time::Duration,
+        notices: Vec<NewNotice>,
+        lease: Option<std::time::Duration>,
+    ) -> Result<Option<Vec<QueuedNotice>>, StoreError>;
     /// Claims up to `limit` pending notices that are due, for `lease` by
     /// the database's clock (no other node takes them meanwhile), and
     /// counts the attempt. A notice whose seal fails is given up here.
@@ -287,6 +397,7 @@ pub trait Outbox: Send + Sync {
     /// Makes this node's claims due at once: after a restart nothing of
     /// this node is still sending them. Returns how many.
     fn reclaim_notices(&self) -> Result<u64, StoreError>;
+    /// What `/metrics` shows of the queue.
     fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
     /// Every notice (no content), oldest first.
     fn notices(&self) -> Result<Vec<NoticeSummary>, StoreError>;
@@ -298,7 +409,7 @@ pub trait Store: Quarantine + Accounts + AuditLog + Cluster + Outbox {}
 impl<T: Quarantine + Accounts + AuditLog + Cluster + Outbox> Store for T {}
 
 /// The audit kinds that change review state shared between nodes.
-pub const REVIEW_KINDS: &str =
+pub(crate) const REVIEW_KINDS: &str =
     "'user-added', 'user-disabled', 'user-enabled', 'waiver-added', 'waiver-revoked'";
 
 /// Opens the store named by `[store] url` (`sqlite://PATH`, relative to
@@ -365,7 +476,7 @@ pub fn apply_retention(
 
 /// Whether the wall clock moved more than an hour further than the
 /// monotonic clock (`mono`) over the same interval (`wall`), either way.
-pub fn clock_jumped(mono: std::time::Duration, wall: chrono::Duration) -> bool {
+pub(crate) fn clock_jumped(mono: std::time::Duration, wall: chrono::Duration) -> bool {
     let mono = chrono::Duration::from_std(mono).unwrap_or(chrono::Duration::MAX);
     (wall - mono).abs() > chrono::Duration::hours(1)
 }

@@ -9,9 +9,9 @@ use std::fmt;
 
 /// A parsed, normalised address. Both parts are lower case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Address {
-    pub local: String,
-    pub domain: String,
+pub(crate) struct Address {
+    pub(crate) local: String,
+    pub(crate) domain: String,
 }
 
 impl fmt::Display for Address {
@@ -21,7 +21,7 @@ impl fmt::Display for Address {
 }
 
 /// Parses an envelope address (`a@b.com`, optionally inside `<…>`).
-pub fn parse(input: &str) -> Result<Address, String> {
+pub(crate) fn parse(input: &str) -> Result<Address, String> {
     let s = input.trim();
     let s = s
         .strip_prefix('<')
@@ -89,7 +89,7 @@ fn split_local(s: &str) -> Result<(&str, &str), String> {
 
 /// Normalises a domain: case, one trailing dot, IDN to A-labels (UTS 46), and
 /// checks it is a host name (letters, digits, hyphens; at least two labels).
-pub fn normalise_domain(input: &str) -> Result<String, String> {
+pub(crate) fn normalise_domain(input: &str) -> Result<String, String> {
     let d = input.trim();
     let d = d.strip_suffix('.').unwrap_or(d);
     if d.is_empty() {
@@ -118,12 +118,12 @@ pub fn normalise_domain(input: &str) -> Result<String, String> {
 }
 
 /// Normalises a full address given in a dictionary (screened lists, waivers).
-pub fn normalise_address(input: &str) -> Result<String, String> {
+pub(crate) fn normalise_address(input: &str) -> Result<String, String> {
     parse(input).map(|a| a.to_string())
 }
 
 /// True when `domain` is `base` or a subdomain of it.
-pub fn within(domain: &str, base: &str) -> bool {
+pub(crate) fn within(domain: &str, base: &str) -> bool {
     domain == base
         || (domain.len() > base.len()
             && domain.ends_with(base)

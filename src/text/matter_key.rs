@@ -5,14 +5,14 @@
 
 use super::normalise::normalise;
 
-pub const MAX_KEY: usize = 24;
+pub(crate) const MAX_KEY: usize = 24;
 /// Separators a dictionary number may be written with (normalisation turns
 /// each into a space, as it does in the text).
 const SEPARATORS: &[u8] = b" -/._:";
 
 /// Checks a dictionary matter number: it must reduce to a key of 1..=24 letters
 /// and digits with at least one digit (a digit-less number would match words).
-pub fn check_number(number: &str) -> Result<(), String> {
+pub(crate) fn check_number(number: &str) -> Result<(), String> {
     let norm = normalise(number, None);
     let alnum: Vec<u8> = norm.bytes().filter(u8::is_ascii_alphanumeric).collect();
     if alnum.is_empty() || !alnum.iter().any(u8::is_ascii_digit) {
@@ -44,12 +44,12 @@ fn symbol(b: u8) -> u128 {
 
 /// Packs lower-case letters and digits into a key (caller bounds the length).
 #[inline]
-pub fn pack(bytes: impl Iterator<Item = u8>) -> u128 {
+pub(crate) fn pack(bytes: impl Iterator<Item = u8>) -> u128 {
     bytes.fold(0u128, |acc, b| acc * 37 + symbol(b))
 }
 
 /// The letters and digits of a dictionary matter number, as its key packs them.
-pub fn key_bytes(number: &str) -> Vec<u8> {
+pub(crate) fn key_bytes(number: &str) -> Vec<u8> {
     let norm = normalise(number, None);
     norm.bytes().filter(u8::is_ascii_alphanumeric).collect()
 }

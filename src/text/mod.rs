@@ -6,6 +6,6 @@
 //! address or a domain, used by the loader, the policy and the notices).
 //! It imports nothing else of the crate.
 
-pub mod address;
-pub mod matter_key;
+pub(crate) mod address;
+pub(crate) mod matter_key;
 pub mod normalise;

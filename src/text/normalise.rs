@@ -122,7 +122,7 @@ fn is_invisible(c: char) -> bool {
 /// Letters from other scripts that look like a Latin letter, mapped to it
 /// (lower case). Drawn from Unicode's confusables for Cyrillic and Greek, the
 /// scripts that appear in real evasion.
-pub fn homoglyph(c: char) -> Option<char> {
+pub(crate) fn homoglyph(c: char) -> Option<char> {
     Some(match c {
         // Cyrillic
         'а' | 'А' => 'a',

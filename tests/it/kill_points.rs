@@ -167,3 +167,26 @@ fn subject(body: &[u8]) -> String {
         .unwrap_or("");
     line.trim_start_matches("Subject:").trim().to_string()
 }
+
+/// RELIABILITY §2 item 12: a panic while scanning (a parser bug, planted
+/// by the `scan=panic:N` fail point) costs that one message a `451`, which
+/// its sender retries; the server lives on and the messages before and
+/// after it are answered as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_the_scan_is_a_451_for_that_message_only() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::for_process(sink.port, "");
+    let wrapper = failpoints("scan=panic:2");
+    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+    let server = Process::start_under(&wrapper, &setup.config()).await;
+    let replies = [
+        send(server.port, 0).await,
+        send(server.port, 2).await,
+        send(server.port, 4).await,
+        send(server.port, 2).await,
+    ];
+    assert_eq!(replies, [250, 451, 250, 250], "the second scan panicked");
+    server.stop();
+    let relayed: Vec<String> = sink.messages().iter().map(|g| subject(&g.body)).collect();
+    assert_eq!(relayed, ["stream-0", "stream-4", "stream-2"]);
+}

@@ -189,8 +189,9 @@ fn migrations_are_idempotent_and_the_trail_refuses_edits() {
     }
     assert_eq!(
         cluster.psql(&url, "SELECT version FROM schema_version"),
-        "3",
-        "every migration once (v2: the session times of issue 15; v3: the outbox)"
+        "6",
+        "every migration once (v2: the session times of issue 15; v3: the outbox; v4: four-eyes; \
+         v5: single sign-on's logins in flight; v6: the dashboard's index of decisions)"
     );
     for sql in [
         "UPDATE audit SET actor = 'mallory'",

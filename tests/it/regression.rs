@@ -624,3 +624,54 @@ fn personal_data_in_its_real_shapes_is_found() {
         "\u{FF11}\u{FF12}\u{FF13}\u{2011}45\u{2011}6789"
     );
 }
+
+/// §1 17: the Composition Kills / espoofer shapes of From, To and Cc
+/// (several From, a space before the colon, folding, encoded words,
+/// quoted-pairs, an address as the display name, a NUL byte). The envelope
+/// decides who receives, so what these shapes can do to a DLP filter is
+/// hide a client's name that the recipient's client will still display.
+/// Each case carries a client's name only in such a header, to an outsider:
+/// the verdict must be the same twice and must hold.
+#[test]
+fn composition_kills_headers_do_not_hide_a_name() {
+    const BASE: &str = "To: x@outside.example\r\nSubject: s\r\nMIME-Version: 1.0\r\n";
+    let cases: &[(&str, String)] = &[
+        ("several From", format!("From: a.partner@firm.example\r\nFrom: \"Harrowgate Shipping\" <a.partner@firm.example>\r\n{BASE}\r\nhi\r\n")),
+        ("space before colon", format!("From : \"Harrowgate Shipping\" <a.partner@firm.example>\r\n{BASE}\r\nhi\r\n")),
+        ("folded display name", format!("From: \"Harrowgate\r\n Shipping\" <a.partner@firm.example>\r\n{BASE}\r\nhi\r\n")),
+        ("encoded display name", format!("From: =?utf-8?q?Harrowgate_Shipping?= <a.partner@firm.example>\r\n{BASE}\r\nhi\r\n")),
+        ("encoded, base64", format!("From: =?UTF-8?B?SGFycm93Z2F0ZSBTaGlwcGluZw==?= <a.partner@firm.example>\r\n{BASE}\r\nhi\r\n")),
+        ("quoted-pair", format!("From: \"Harrow\\gate Ship\\ping\" <a.partner@firm.example>\r\n{BASE}\r\nhi\r\n")),
+        ("name in a comment", format!("From: a.partner@firm.example (Harrowgate Shipping)\r\n{BASE}\r\nhi\r\n")),
+        ("address as display name", "From: a.partner@firm.example\r\nTo: \"ops@harrowgate-shipping.example Harrowgate Shipping\" <x@outside.example>\r\nSubject: s\r\n\r\nhi\r\n".to_string()),
+        ("several To", "From: a.partner@firm.example\r\nTo: x@outside.example\r\nTo: \"Harrowgate Shipping\" <x@outside.example>\r\nSubject: s\r\n\r\nhi\r\n".to_string()),
+        ("several Cc, folded", format!("From: a.partner@firm.example\r\n{BASE}Cc: y@outside.example\r\nCc: \"Harrowgate\r\n\tShipping\" <y@outside.example>\r\n\r\nhi\r\n")),
+        ("NUL in the display name", format!("From: \"Harrow\0gate Shipping\" <a.partner@firm.example>\r\n{BASE}\r\nhi\r\n")),
+    ];
+    // The same headers without the name pass: a hold below is the name's.
+    let control = format!("From: a.partner@firm.example\r\n{BASE}\r\nhi\r\n");
+    assert_eq!(run(&control, OUT).action.as_str(), "pass");
+    let mut failures = Vec::new();
+    for (name, raw) in cases {
+        let v = run(raw, OUT);
+        if !ids(&v).contains(&"C-10442") && v.uninspectable.is_empty() {
+            failures.push(format!(
+                "{name}: the name is neither found nor the header flagged"
+            ));
+        }
+        let again = run(raw, OUT);
+        let json = |v: &Verdict| serde_json::to_string(v).unwrap();
+        if json(&v) != json(&again) {
+            failures.push(format!("{name}: two verdicts"));
+        }
+        if v.action.as_str() != "hold" {
+            failures.push(format!(
+                "{name}: {} (matches {:?}, flags {:?})",
+                v.action.as_str(),
+                ids(&v),
+                v.uninspectable
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

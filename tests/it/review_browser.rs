@@ -4,157 +4,19 @@
 //! test walking a review day: log in, filter the queue, open a held
 //! message, release it with a comment and find it at the next hop; a
 //! hostile message renders inert; an admin's waiver takes effect for the
-//! next message. Screenshots of the main pages are taken on every run; they
-//! go to `docs/screenshots/` (which README shows) only when
-//! `MW_SCREENSHOTS=docs` is set, so an ordinary test run leaves the tree
-//! clean, and otherwise to the target directory.
+//! next message. Screenshots of the main pages are taken on every run
+//! (`support::browser` says where they go).
 //! Every wait is for an element or an event, never a timed assertion.
 
 use crate::support;
+use crate::support::browser::{
+    browser, click, shot, text, type_into, wait_for, wait_for_url, WAIT,
+};
 use crate::support::{example, held_id, http, Setup, Sink, SinkMode};
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{json, Value};
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use fantoccini::{Client, Locator};
+use serde_json::Value;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const PW: &str = "a long enough password";
-const WAIT: Duration = Duration::from_secs(60);
-
-struct Browser {
-    driver: Child,
-    client: Client,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    /// Ends the WebDriver session, which makes chromedriver quit Chromium.
-    async fn quit(self) {
-        let _ = self.client.clone().close().await;
-    }
-}
-
-impl Drop for Browser {
-    /// chromedriver leads its own process group with Chromium in it: the
-    /// whole group goes, so a failed test leaves no browser running.
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
-            .status();
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
-async fn browser() -> Browser {
-    for bin in [CHROMIUM, CHROMEDRIVER] {
-        assert!(
-            Path::new(bin).exists(),
-            "{bin} is missing: apt-get install chromium chromium-driver (.ci/run does)"
-        );
-    }
-    let port = support::free_port();
-    let driver = Command::new(CHROMEDRIVER)
-        .process_group(0)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let profile = tempfile::tempdir().unwrap();
-    let args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1366,900",
-        &format!("--user-data-dir={}", profile.path().display()),
-    ];
-    let caps = json!({"goog:chromeOptions": {"binary": CHROMIUM, "args": args}});
-    let caps = caps.as_object().unwrap().clone();
-    let url = format!("http://127.0.0.1:{port}");
-    // chromedriver takes a moment to listen; Chromium longer to start.
-    for _ in 0..600 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&url)
-        .await
-        .expect("cannot start a Chromium session");
-    client.set_window_size(1366, 900).await.unwrap();
-    Browser {
-        driver,
-        client,
-        _profile: profile,
-    }
-}
-
-fn screenshots() -> PathBuf {
-    let dir = if std::env::var("MW_SCREENSHOTS").as_deref() == Ok("docs") {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
-    } else {
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
-    };
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn shot(c: &Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
-    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
-}
-
-/// Clicks the element `css` names on the current page.
-async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-/// Types `text` into the field `css` names on the current page.
-async fn type_into(c: &Client, css: &str, text: &str) {
-    let field = c.find(Locator::Css(css)).await.unwrap();
-    field.send_keys(text).await.unwrap();
-}
-
-async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
-}
-
-/// Waits until the page's URL contains `part` (a form was submitted).
-async fn wait_for_url(c: &Client, part: &str) {
-    for _ in 0..600 {
-        if c.current_url().await.unwrap().as_str().contains(part) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the browser never reached a URL with {part}");
-}
-
-async fn text(c: &Client, css: &str) -> String {
-    wait_for(c, css).await.text().await.unwrap()
-}
 
 async fn login(c: &Client, base: &str, user: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
@@ -393,4 +255,81 @@ async fn waiver_takes_effect(c: &Client, base: &str, smtp: u16, sink: &Sink) {
         "still held after the waiver: {reply}"
     );
     assert_eq!(sink.messages().len(), before + 1);
+}
+
+/// Issue #18, four-eyes in the browser: the first reviewer approves with a
+/// comment, the message says who approved and that it awaits a second
+/// reviewer (page and queue), the approver's own release and the sender's
+/// are refused, and a second reviewer releases it, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_eyes_in_the_browser() {
+    use crate::split::{configure, Backend, OUTSIDER};
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    configure(&setup, Backend::Sqlite, "release = \"two-person\"");
+    for user in ["rita", "ravi", "a.partner@firm.example"] {
+        setup.add_user(user, "reviewer", PW);
+    }
+    let server = setup.serve().await;
+    let misdirected = example("misdirected.eml");
+    let id = held_id(&send(server.port, OUTSIDER, &misdirected).await);
+    let base = format!("http://127.0.0.1:{}", setup.http_port);
+    let page = format!("{base}/held/{id}");
+    let b = browser().await;
+    let c = &b.client;
+
+    login(c, &base, "rita").await;
+    c.goto(&page).await.unwrap();
+    assert!(text(c, "#four-eyes")
+        .await
+        .contains("awaiting two reviewers"));
+    assert!(c.find(Locator::Css("#release-form")).await.is_err());
+    type_into(c, "#approve-comment", "Client confirmed the address").await;
+    click(c, "#approve").await;
+    wait_for_url(c, "done=approved").await;
+    assert!(text(c, "#four-eyes")
+        .await
+        .contains("approved by rita, awaiting a second reviewer"));
+    assert_eq!(text(c, "#status").await.to_lowercase(), "held");
+    // The approver's own release is refused.
+    type_into(c, "#release-comment", "and out it goes").await;
+    click(c, "#release").await;
+    let refusal = text(c, ".alert.error").await;
+    assert!(refusal.contains("different reviewer"), "{refusal}");
+    c.goto(&format!("{base}/queue")).await.unwrap();
+    logout(c).await;
+
+    // The sender, a reviewer too, may not release their own message.
+    login(c, &base, "a.partner@firm.example").await;
+    c.goto(&page).await.unwrap();
+    type_into(c, "#release-comment", "it is mine").await;
+    click(c, "#release").await;
+    let refusal = text(c, ".alert.error").await;
+    assert!(refusal.contains("sender"), "{refusal}");
+    c.goto(&format!("{base}/queue")).await.unwrap();
+    logout(c).await;
+    assert!(sink.messages().is_empty());
+
+    login(c, &base, "ravi").await;
+    let note = text(c, "table#queue .four-eyes").await;
+    assert_eq!(note, "approved by rita, awaiting a second reviewer");
+    shot(c, "four-eyes-queue").await;
+    c.goto(&page).await.unwrap();
+    wait_for(c, "#release-form").await;
+    shot(c, "four-eyes-message").await;
+    type_into(c, "#release-comment", "Second pair of eyes: fine").await;
+    click(c, "#release").await;
+    wait_for_url(c, "done=released").await;
+    assert_eq!(text(c, "#status").await.to_lowercase(), "released");
+    let got = sink.messages();
+    assert_eq!(got.len(), 1, "released exactly once");
+    assert_eq!(got[0].rcpts, [OUTSIDER]);
+    logout(c).await;
+    b.quit().await;
+    server.stop().await;
+    let audit = setup.audit();
+    let approve = audit.iter().find(|e| e["kind"] == "approve").unwrap();
+    assert_eq!(approve["actor"], "rita");
+    let release = audit.iter().rfind(|e| e["kind"] == "release").unwrap();
+    assert_eq!(release["actor"], "ravi");
 }

@@ -171,6 +171,59 @@ async fn next_hop_refuses_recipients() {
     server.stop().await;
 }
 
+/// A release the next hop takes for one recipient and refuses (5xx) for
+/// the other: released to the one, the refused one named in the audit
+/// trail, and the sender gets a delivery report for it through the outbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_partly_refused_reports_to_the_sender() {
+    let (sink, setup, server) = support::start(&["gone@partner.example"]).await;
+    let mut c = Client::connect(server.port).await.unwrap();
+    let raw = example("misdirected.eml");
+    let to = ["j.smith@meridian-tankers.com", "gone@partner.example"];
+    let id = held_id(&c.mail("a.partner@firm.example", &to, &raw).await);
+    assert!(sink.messages().is_empty());
+    let out = setup.cli(&["quarantine", "release", &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the operator hears of the refusal");
+    assert!(err.contains("refused gone@partner.example"), "{err}");
+    assert_eq!(setup.held()[0]["status"], "released");
+    let got = sink.messages();
+    assert_eq!(got.len(), 2, "the message, then the sender's report");
+    assert_eq!(got[0].rcpts, ["j.smith@meridian-tankers.com"]);
+    assert_eq!(got[0].body, raw);
+    assert_eq!(
+        (got[1].from.as_str(), got[1].rcpts.as_slice()),
+        ("", &["a.partner@firm.example".to_string()][..])
+    );
+    let report = String::from_utf8_lossy(&got[1].body);
+    assert!(report.contains("report-type=delivery-status"), "{report}");
+    assert!(report.contains("Final-Recipient: rfc822; gone@partner.example\r\n"));
+    assert!(
+        !report.contains("Final-Recipient: rfc822; j.smith"),
+        "{report}"
+    );
+    assert!(report.contains("Status: 5.1.1\r\n"));
+    assert!(
+        report.contains(&format!("matterwall reference {id}")),
+        "{report}"
+    );
+    assert!(!report.contains("Harrowgate"), "never the body: {report}");
+    let trail = setup.audit();
+    let released = trail.iter().find(|e| e["kind"] == "released").unwrap();
+    assert_eq!(
+        released["details"]["refused"],
+        serde_json::json!(["gone@partner.example"])
+    );
+    let notices = crate::outbox::open_store(&setup).notices().unwrap();
+    let dsn: Vec<_> = notices.iter().filter(|n| n.kind == "dsn").collect();
+    assert_eq!(dsn.len(), 1, "{notices:?}");
+    assert_eq!(
+        (dsn[0].about.as_str(), dsn[0].status.as_str()),
+        (id.as_str(), "sent")
+    );
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_the_next_hop_refuses_is_held() {
     // The sender's own address is refused too: the report cannot go out,

@@ -42,6 +42,7 @@ pub fn msg() -> NewHeld {
         subject: "Harrowgate draft".into(),
         verdict_json: r#"{"action":"hold"}"#.into(),
         raw: b"Subject: secret\r\n\r\nHarrowgate\r\n".to_vec(),
+        two_person: false,
     }
 }
 
@@ -556,6 +557,235 @@ fn outbox_settled_notices_go_with_retention(store: &dyn Store) {
     assert_eq!(left[0].id, claimed[1].id);
 }
 
+/// What the command line and a release queue and then try at once: the
+/// notices come back claimed by this node, so the outbox job leaves them
+/// alone while the caller tries them, and nothing is queued when the
+/// event itself is refused.
+fn outbox_claimed_with_a_release_a_reject_and_a_claim(store: &dyn Store) {
+    let id = hold(store);
+    store.begin_release(&id, &BY).unwrap();
+    let dsn = notice("dsn", &id, &["a@firm.example"]);
+    let refused = ["gone@x.example".to_string()];
+    let mine = store
+        .finish_release_queueing(&id, &refused, vec![dsn.clone()], Some(LEASE))
+        .unwrap();
+    assert_eq!((mine.len(), mine[0].attempts), (1, 1));
+    let listed = store.notices().unwrap();
+    assert_eq!(
+        (listed[0].id.as_str(), listed[0].kind.as_str()),
+        (mine[0].id.as_str(), "dsn")
+    );
+    let released = store.audit_after(0, 1000).unwrap();
+    let last = released
+        .iter()
+        .rev()
+        .find(|e| e.kind == "released")
+        .unwrap();
+    assert_eq!(last.details["refused"], json!(["gone@x.example"]));
+    assert!(
+        store
+            .finish_release_queueing(&id, &refused, vec![dsn], Some(LEASE))
+            .is_err(),
+        "released once"
+    );
+    let other = hold(store);
+    let by_cli = Review {
+        actor: "cli:root",
+        comment: None,
+    };
+    let rejected = notice("rejected", &other, &["a@firm.example"]);
+    let mine = store
+        .reject_queueing(&other, &by_cli, vec![rejected.clone()], Some(LEASE))
+        .unwrap();
+    assert_eq!((mine.len(), mine[0].attempts), (1, 1));
+    assert!(store
+        .reject_queueing(&other, &by_cli, vec![rejected], Some(LEASE))
+        .is_err());
+    let hour = std::time::Duration::from_secs(3600);
+    let digest = || vec![notice("digest", "digest", &["c@firm.example"])];
+    let won = store
+        .claim_job_queueing("digest", hour, digest(), Some(LEASE))
+        .unwrap();
+    assert_eq!(won.map(|q| q.len()), Some(1));
+    let lost = store
+        .claim_job_queueing("digest", hour, digest(), Some(LEASE))
+        .unwrap();
+    assert!(lost.is_none(), "one digest per period");
+    assert_eq!(store.notices().unwrap().len(), 3);
+    assert!(
+        store.claim_notices(10, LEASE).unwrap().is_empty(),
+        "claimed by their caller"
+    );
+}
+
+/// Single sign-on (issue #18): a user made on first login, its role
+/// following the provider's, a local account or a disabled user not taken
+/// over; a login in flight is taken once, and not after it expired.
+fn sso_users_and_logins_in_flight(store: &dyn Store) {
+    let u = store
+        .sso_user("rita@firm.example", Role::Reviewer, "oidc")
+        .unwrap();
+    assert_eq!(
+        (u.role, u.is_sso(), u.disabled),
+        (Role::Reviewer, true, false)
+    );
+    let again = store.sso_user("rita@firm.example", Role::Reviewer, "oidc");
+    assert_eq!(again.unwrap().role, Role::Reviewer);
+    let promoted = store.sso_user("rita@firm.example", Role::Admin, "oidc");
+    assert_eq!(promoted.unwrap().role, Role::Admin);
+    let local = NewUser {
+        name: "ada".into(),
+        role: Role::Admin,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        totp_secret: None,
+    };
+    store.add_user(local, "cli:test").unwrap();
+    assert!(matches!(
+        store.sso_user("ada", Role::Reviewer, "oidc"),
+        Err(StoreError::Exists(_))
+    ));
+    store
+        .set_disabled("rita@firm.example", true, "ada")
+        .unwrap();
+    let off = store
+        .sso_user("rita@firm.example", Role::Reviewer, "oidc")
+        .unwrap();
+    assert!(off.disabled);
+    assert_eq!(off.role, Role::Admin, "a disabled user is left as it was");
+    let k = kinds(store);
+    assert_eq!(
+        k.iter().filter(|k| *k == "user-role-changed").count(),
+        1,
+        "{k:?}"
+    );
+    let entry = store.audit_after(0, 100).unwrap();
+    let added = entry.iter().find(|e| e.kind == "user-added").unwrap();
+    assert_eq!(added.details["sso"], true);
+
+    let later = "2999-01-01T00:00:00.000Z";
+    store
+        .put_oidc_login("h1", b"state and nonce", later)
+        .unwrap();
+    store
+        .put_oidc_login("h2", b"gone", "2000-01-01T00:00:00.000Z")
+        .unwrap();
+    assert_eq!(
+        store.take_oidc_login("h1").unwrap().as_deref(),
+        Some(&b"state and nonce"[..])
+    );
+    assert_eq!(store.take_oidc_login("h1").unwrap(), None, "taken once");
+    assert_eq!(store.take_oidc_login("h2").unwrap(), None, "expired");
+    assert_eq!(store.take_oidc_login("nope").unwrap(), None);
+}
+
+/// Issue #18, the dashboard: the queue now, holds per day by rule and the
+/// clients held most in the window, and each decision timed from the hold
+/// to the reviewer's audit entry; the window bounds all but the queue.
+fn dashboard_aggregates(store: &dyn Store) {
+    let now = store.db_now().unwrap();
+    let since = stats::window_start(&now).unwrap();
+    let empty = store.queue_stats(&since).unwrap();
+    assert_eq!(empty, QueueStats::default());
+    assert_eq!(store.oldest_held().unwrap(), None);
+
+    let with = |rules: &[&str], clients: &[&str]| {
+        let mut m = msg();
+        m.rules = rules.iter().map(|r| r.to_string()).collect();
+        m.clients = clients.iter().map(|c| c.to_string()).collect();
+        let v = AuditEvent::new("smtp", "verdict", json!({"message": m.id}));
+        store.hold(m, v).unwrap()
+    };
+    let a = with(&["unauthorised-recipient"], &["C-10442"]);
+    let b = with(
+        &["unauthorised-recipient", "ethical-wall"],
+        &["C-10442", "C-10443"],
+    );
+    let c = with(&["ethical-wall"], &["C-10443", "C-20001"]);
+    store.begin_release(&a, &BY).unwrap();
+    store.finish_release(&a, &[]).unwrap();
+    let bob = Review {
+        actor: "bob",
+        comment: Some("no"),
+    };
+    store.reject(&b, &bob).unwrap();
+
+    let st = store.queue_stats(&since).unwrap();
+    let listed = store.list().unwrap();
+    let received = |id: &str| {
+        listed
+            .iter()
+            .find(|m| m.id == id)
+            .unwrap()
+            .received_at
+            .clone()
+    };
+    assert_eq!(st.held_now, 1);
+    assert_eq!(st.oldest_held, Some(received(&c)), "the oldest still held");
+    assert_eq!(store.oldest_held().unwrap(), Some(received(&c)));
+    let day = received(&a)[..10].to_string();
+    let mut per_day = st.per_day.clone();
+    per_day.sort();
+    assert_eq!(
+        per_day,
+        [
+            (day.clone(), "ethical-wall".to_string(), 2),
+            (day.clone(), "unauthorised-recipient".to_string(), 2),
+        ]
+    );
+    assert_eq!(
+        st.top_clients,
+        [
+            ("C-10442".to_string(), 2),
+            ("C-10443".to_string(), 2),
+            ("C-20001".to_string(), 1),
+        ]
+    );
+    // Exact: the seconds from the row's hold time to the decision's entry.
+    let entries = store
+        .audit_query(&AuditFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    let decided = |kind: &str, id: &str| {
+        let e = entries
+            .iter()
+            .find(|e| e.kind == kind && e.details["message"] == id)
+            .unwrap();
+        let e = serde_json::to_value(e).unwrap();
+        let text = |k: &str| e[k].as_str().unwrap().to_string();
+        (text("actor"), text("time"))
+    };
+    let mut got: Vec<(String, String, u64)> = st
+        .decisions
+        .iter()
+        .map(|d| (d.reviewer.clone(), d.kind.clone(), d.seconds))
+        .collect();
+    got.sort();
+    let (alice, at_a) = decided("release", &a);
+    let (bob, at_b) = decided("reject", &b);
+    let secs = |id: &str, at: &str| {
+        let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
+        (t(at) - t(&received(id))).num_seconds() as u64
+    };
+    assert_eq!(
+        got,
+        [
+            (alice, "release".to_string(), secs(&a, &at_a)),
+            (bob, "reject".to_string(), secs(&b, &at_b)),
+        ]
+    );
+    let times = stats::by_reviewer(&st.decisions);
+    assert_eq!(times.len(), 2);
+
+    // A window that starts tomorrow: nothing in it but the queue itself.
+    let later = chrono::DateTime::parse_from_rfc3339(&now).unwrap() + chrono::Duration::days(1);
+    let later = later.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let st = store.queue_stats(&later).unwrap();
+    assert_eq!(st.held_now, 1);
+    assert!(st.per_day.is_empty() && st.top_clients.is_empty() && st.decisions.is_empty());
+}
+
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         mod on_sqlite {
@@ -588,4 +818,7 @@ both!(
     outbox_reclaims_this_nodes_claims,
     outbox_a_lapsed_claim_is_taken_again,
     outbox_settled_notices_go_with_retention,
+    outbox_claimed_with_a_release_a_reject_and_a_claim,
+    sso_users_and_logins_in_flight,
+    dashboard_aggregates,
 );

@@ -33,13 +33,13 @@ struct Field {
 }
 
 /// A message split at the first empty line.
-pub struct Split<'a> {
+pub(crate) struct Split<'a> {
     raw: &'a [u8],
     fields: Vec<Field>,
     body: &'a [u8],
 }
 
-pub fn split(raw: &[u8]) -> Split<'_> {
+pub(crate) fn split(raw: &[u8]) -> Split<'_> {
     let mut fields: Vec<Field> = Vec::new();
     let mut pos = 0;
     let mut body: &[u8] = &[];
@@ -79,7 +79,7 @@ fn field_name(line: &[u8]) -> String {
 
 impl Split<'_> {
     /// The original content part: `Content-*` fields, an empty line, the body.
-    pub fn inner_entity(&self) -> Vec<u8> {
+    pub(crate) fn inner_entity(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.body.len() + 512);
         for f in self
             .fields
@@ -97,7 +97,7 @@ impl Split<'_> {
     /// The fields that stay in clear, in their original order; the Subject
     /// replaced by `neutral_subject` when one is set. `extra` names fields
     /// the rules added (lower case), which are kept too.
-    pub fn outer_headers(&self, neutral_subject: Option<&str>, extra: &[String]) -> Vec<u8> {
+    pub(crate) fn outer_headers(&self, neutral_subject: Option<&str>, extra: &[String]) -> Vec<u8> {
         let mut out = Vec::new();
         let mut subject_done = false;
         for f in &self.fields {
@@ -159,7 +159,7 @@ fn subject_field(text: &str) -> Vec<u8> {
 }
 
 /// Base64 in 76-character CRLF lines, as MIME bodies carry it.
-pub fn base64_lines(data: &[u8]) -> Vec<u8> {
+pub(crate) fn base64_lines(data: &[u8]) -> Vec<u8> {
     use base64::Engine;
     let text = base64::engine::general_purpose::STANDARD.encode(data);
     let mut out = Vec::with_capacity(text.len() + text.len() / 38 + 2);
@@ -172,7 +172,7 @@ pub fn base64_lines(data: &[u8]) -> Vec<u8> {
 
 /// A fresh MIME boundary: random, and of a shape (`=_`) that base64 and
 /// ASCII armor never produce.
-pub fn boundary() -> String {
+pub(crate) fn boundary() -> String {
     format!("=_matterwall_{}", crate::store::new_id())
 }
 

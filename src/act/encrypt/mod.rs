@@ -43,7 +43,7 @@ use std::time::{Duration, SystemTime};
 
 /// How long an accepted copy is remembered against a retry. Postfix retries
 /// a deferred message within minutes to hours; a day covers that.
-pub const REMEMBER: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const REMEMBER: Duration = Duration::from_secs(24 * 3600);
 
 /// What one copy is.
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ struct Copy {
 }
 
 /// Makes, relays and accounts for every copy; the reply to DATA.
-pub async fn encrypt(
+pub(crate) async fn encrypt(
     cfg: &Config,
     store: Handle,
     id: &str,
@@ -91,7 +91,12 @@ pub async fn encrypt(
     };
     // Modifiers go on the plaintext; the copy key is over what the client
     // sent, which is what its retry sends again.
-    let out = Arc::new(modify::apply(&raw, &verdict.modifiers));
+    let raw = Arc::new(raw);
+    let out = match modify::apply(&raw, &verdict.modifiers) {
+        // Nothing to add: the copies share the client's bytes.
+        std::borrow::Cow::Borrowed(_) => Arc::clone(&raw),
+        std::borrow::Cow::Owned(changed) => Arc::new(changed),
+    };
     let extra: Vec<String> = verdict
         .modifiers
         .add_headers
@@ -100,7 +105,16 @@ pub async fn encrypt(
         .collect();
     let mut fates = Vec::with_capacity(copies.len());
     for (n, copy) in copies.iter().enumerate() {
-        let fate = one_copy(cfg, store.clone(), tx, (&raw, &out), copy, &extra, id).await;
+        let fate = one_copy(
+            cfg,
+            store.clone(),
+            tx,
+            (raw.as_slice(), &out),
+            copy,
+            &extra,
+            id,
+        )
+        .await;
         outcome::log(id, n + 1, copy, &fate);
         fates.push(fate);
     }

@@ -20,7 +20,7 @@ use crate::smtp::codec::Reply;
 use crate::smtp::relay::{Outcome, RelayError};
 
 /// What became of one copy.
-pub enum Fate {
+pub(crate) enum Fate {
     /// The next hop's reply to the final dot, and recipients of the copy it
     /// refused permanently at RCPT.
     Accepted {
@@ -38,7 +38,7 @@ pub enum Fate {
 }
 
 /// Reads the relay's result for a copy to `rcpts`.
-pub fn fate(id: &str, rcpts: &[String], result: Result<Outcome, RelayError>) -> Fate {
+pub(crate) fn fate(id: &str, rcpts: &[String], result: Result<Outcome, RelayError>) -> Fate {
     let all = |r: &Reply| rcpts.iter().map(|to| (to.clone(), r.clone())).collect();
     let (reply, refused) = match result {
         Ok(o) => {
@@ -73,7 +73,7 @@ pub fn fate(id: &str, rcpts: &[String], result: Result<Outcome, RelayError>) -> 
 }
 
 /// One log line per copy: message id, copy number, recipients, kind, reply.
-pub fn log(id: &str, n: usize, copy: &Copy, fate: &Fate) {
+pub(crate) fn log(id: &str, n: usize, copy: &Copy, fate: &Fate) {
     let reply = match fate {
         Fate::Earlier => "accepted in an earlier attempt; not sent again".to_string(),
         Fate::Accepted { reply, .. } | Fate::Temporary(reply) | Fate::Permanent { reply, .. } => {
@@ -91,7 +91,7 @@ pub fn log(id: &str, n: usize, copy: &Copy, fate: &Fate) {
 }
 
 /// The reply to DATA for all the copies.
-pub fn answer(id: &str, fates: &[Fate]) -> Reply {
+pub(crate) fn answer(id: &str, fates: &[Fate]) -> Reply {
     let total = fates.len();
     let done = fates
         .iter()
@@ -124,7 +124,7 @@ pub fn answer(id: &str, fates: &[Fate]) -> Reply {
 }
 
 /// Recipients the sender must hear about from a delivery report.
-pub fn to_report(fates: &[Fate], reply: &Reply) -> Vec<(String, Reply)> {
+pub(crate) fn to_report(fates: &[Fate], reply: &Reply) -> Vec<(String, Reply)> {
     let mut out = Vec::new();
     for f in fates {
         match f {

@@ -19,7 +19,7 @@ use rand::rngs::OsRng;
 use std::time::SystemTime;
 
 /// `inner` encrypted to every key in `keys`, ASCII-armored (CRLF lines).
-pub fn encrypt(inner: &[u8], keys: &[&PgpKey], now: SystemTime) -> Result<Vec<u8>, String> {
+pub(crate) fn encrypt(inner: &[u8], keys: &[&PgpKey], now: SystemTime) -> Result<Vec<u8>, String> {
     let mut builder = MessageBuilder::from_bytes("", inner.to_vec())
         .seipd_v1(OsRng, SymmetricKeyAlgorithm::AES256);
     for key in keys {
@@ -49,7 +49,7 @@ fn crlf(text: &[u8]) -> Vec<u8> {
 }
 
 /// The whole message: the outer headers in clear, then RFC 3156's two parts.
-pub fn message(outer_headers: &[u8], armored: &[u8]) -> Vec<u8> {
+pub(crate) fn message(outer_headers: &[u8], armored: &[u8]) -> Vec<u8> {
     let b = super::entity::boundary();
     let mut out = outer_headers.to_vec();
     out.extend_from_slice(

@@ -79,7 +79,7 @@ impl RecipientInfoBuilder for Ktri<'_> {
 }
 
 /// The DER `ContentInfo` holding `EnvelopedData` of `inner` for `certs`.
-pub fn envelope(
+pub(crate) fn envelope(
     inner: &[u8],
     certs: &[&SmimeCert],
     transport: KeyTransport,
@@ -103,7 +103,7 @@ pub fn envelope(
 }
 
 /// The whole message: the outer headers in clear, then the S/MIME entity.
-pub fn message(outer_headers: &[u8], der: &[u8]) -> Vec<u8> {
+pub(crate) fn message(outer_headers: &[u8], der: &[u8]) -> Vec<u8> {
     let mut out = outer_headers.to_vec();
     out.extend_from_slice(
         b"MIME-Version: 1.0\r\n\

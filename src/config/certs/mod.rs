@@ -10,8 +10,8 @@
 //! each look-up, because a server runs for months. For policy an unusable key
 //! is no key: the encrypt rule's fallback applies, and the verdict says why.
 
-pub mod openpgp;
-pub mod smime;
+pub(crate) mod openpgp;
+pub(crate) mod smime;
 
 use crate::config::Problem;
 use crate::text::address::Address;
@@ -22,13 +22,13 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
+pub(crate) enum KeyKind {
     Smime,
     OpenPgp,
 }
 
 impl KeyKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             KeyKind::Smime => "smime",
             KeyKind::OpenPgp => "openpgp",
@@ -38,20 +38,20 @@ impl KeyKind {
 
 /// A parsed key, ready to encrypt to.
 #[derive(Debug)]
-pub enum Material {
+pub(crate) enum Material {
     Smime(smime::SmimeCert),
     OpenPgp(Box<openpgp::PgpKey>),
 }
 
 /// One usable file of `certs/` (or the archive key).
 #[derive(Debug)]
-pub struct RecipientKey {
-    pub path: PathBuf,
-    pub material: Material,
+pub(crate) struct RecipientKey {
+    pub(crate) path: PathBuf,
+    pub(crate) material: Material,
 }
 
 impl RecipientKey {
-    pub fn kind(&self) -> KeyKind {
+    pub(crate) fn kind(&self) -> KeyKind {
         match self.material {
             Material::Smime(_) => KeyKind::Smime,
             Material::OpenPgp(_) => KeyKind::OpenPgp,
@@ -59,7 +59,7 @@ impl RecipientKey {
     }
 
     /// Reads and checks one key file; its kind follows the extension.
-    pub fn load(path: &Path) -> Result<RecipientKey, Bad> {
+    pub(crate) fn load(path: &Path) -> Result<RecipientKey, Bad> {
         let bytes = std::fs::read(path).map_err(|e| Bad::Malformed(format!("cannot read: {e}")))?;
         let pgp = path
             .extension()
@@ -76,7 +76,7 @@ impl RecipientKey {
     }
 
     /// `Err(why)` when the key cannot be used at `now` (expired, not yet valid).
-    pub fn valid_at(&self, now: SystemTime) -> Result<(), String> {
+    pub(crate) fn valid_at(&self, now: SystemTime) -> Result<(), String> {
         match &self.material {
             Material::Smime(c) => c.valid_at(now),
             Material::OpenPgp(k) => k.valid_at(now),
@@ -84,7 +84,7 @@ impl RecipientKey {
     }
 
     /// The file name, which is what a reviewer or administrator recognises.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         file_name(&self.path)
     }
 }
@@ -97,7 +97,7 @@ fn file_name(path: &Path) -> String {
 
 /// What a look-up found for one recipient.
 #[derive(Debug, Clone)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     Key(Arc<RecipientKey>),
     /// A file exists but cannot be used; the reason names it.
     Unusable(String),
@@ -119,7 +119,7 @@ pub struct Certs {
 impl Certs {
     /// Indexes and parses the folder; a missing folder means no keys. Files
     /// that are not keys at all are problems (the load is refused).
-    pub fn load(dir: &Path) -> Result<Certs, Vec<Problem>> {
+    pub(crate) fn load(dir: &Path) -> Result<Certs, Vec<Problem>> {
         let mut files = HashMap::new();
         let Ok(entries) = std::fs::read_dir(dir) else {
             return Ok(Certs { files });
@@ -165,7 +165,7 @@ impl Certs {
     /// The key for `addr` at `now`: the first *usable* of its own S/MIME
     /// certificate, its OpenPGP key, its domain's S/MIME certificate. When
     /// files exist but none is usable, the first one's reason.
-    pub fn lookup(&self, addr: &Address, now: SystemTime) -> Lookup {
+    pub(crate) fn lookup(&self, addr: &Address, now: SystemTime) -> Lookup {
         let full = addr.to_string().to_lowercase();
         let domain = addr.domain.to_lowercase();
         let candidates = [

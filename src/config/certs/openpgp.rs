@@ -28,21 +28,21 @@ struct Candidate {
 }
 
 #[derive(Debug, Clone)]
-pub struct PgpKey {
-    pub key: SignedPublicKey,
+pub(crate) struct PgpKey {
+    pub(crate) key: SignedPublicKey,
     /// When the whole key (the primary) expires.
     expires: Option<DateTime<Utc>>,
     candidates: Vec<Candidate>,
 }
 
 /// What to encrypt to: the primary key or one subkey.
-pub enum EncryptionKey<'a> {
+pub(crate) enum EncryptionKey<'a> {
     Primary(&'a pgp::packet::PublicKey),
     Subkey(&'a pgp::packet::PublicSubkey),
 }
 
 /// Reads the first key of an armored file and finds its encryption keys.
-pub fn parse(armored: &[u8]) -> Result<PgpKey, Bad> {
+pub(crate) fn parse(armored: &[u8]) -> Result<PgpKey, Bad> {
     let (key, _) = SignedPublicKey::from_armor_single(armored)
         .map_err(|e| Bad::Malformed(format!("not an armored OpenPGP public key: {e}")))?;
     if key.primary_key.version() != KeyVersion::V4 {
@@ -94,7 +94,7 @@ pub fn parse(armored: &[u8]) -> Result<PgpKey, Bad> {
 
 impl PgpKey {
     /// `Err(why)` when nothing in the key can be encrypted to at `now`.
-    pub fn valid_at(&self, now: SystemTime) -> Result<(), String> {
+    pub(crate) fn valid_at(&self, now: SystemTime) -> Result<(), String> {
         let now = DateTime::<Utc>::from(now);
         if let Some(e) = self.expires.filter(|e| *e <= now) {
             return Err(format!(
@@ -111,7 +111,7 @@ impl PgpKey {
     }
 
     /// The newest encryption-capable component valid at `now`.
-    pub fn encryption_key(&self, now: SystemTime) -> Option<EncryptionKey<'_>> {
+    pub(crate) fn encryption_key(&self, now: SystemTime) -> Option<EncryptionKey<'_>> {
         let c = self.newest(DateTime::<Utc>::from(now))?;
         Some(match c.subkey {
             None => EncryptionKey::Primary(&self.key.primary_key),

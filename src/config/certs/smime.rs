@@ -25,21 +25,21 @@ const MIN_RSA_BITS: usize = 2048;
 
 /// What a certificate gives the encrypt action.
 #[derive(Debug, Clone)]
-pub struct SmimeCert {
+pub(crate) struct SmimeCert {
     /// Names the key in the `KeyTransRecipientInfo` (version 0, the form
     /// every S/MIME client reads).
-    pub rid: IssuerAndSerialNumber,
-    pub public: rsa::RsaPublicKey,
+    pub(crate) rid: IssuerAndSerialNumber,
+    pub(crate) public: rsa::RsaPublicKey,
     /// The key is an `id-RSAES-OAEP` key (RFC 4055): PKCS#1 v1.5 must not be
     /// used with it.
-    pub oaep_only: bool,
-    pub not_before: SystemTime,
-    pub not_after: SystemTime,
+    pub(crate) oaep_only: bool,
+    pub(crate) not_before: SystemTime,
+    pub(crate) not_after: SystemTime,
 }
 
 /// Why a certificate file cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Bad {
+pub(crate) enum Bad {
     /// Not a certificate at all: a configuration error.
     Malformed(String),
     /// A certificate, but not one to encrypt to: recipients fall back.
@@ -47,7 +47,7 @@ pub enum Bad {
 }
 
 /// Reads the first certificate of a PEM file and checks its usages.
-pub fn parse(pem: &[u8]) -> Result<SmimeCert, Bad> {
+pub(crate) fn parse(pem: &[u8]) -> Result<SmimeCert, Bad> {
     let chain = Certificate::load_pem_chain(pem)
         .map_err(|e| Bad::Malformed(format!("not a PEM certificate: {e}")))?;
     let cert = chain
@@ -77,7 +77,7 @@ pub fn parse(pem: &[u8]) -> Result<SmimeCert, Bad> {
 
 impl SmimeCert {
     /// `Err(why)` outside the validity window.
-    pub fn valid_at(&self, now: SystemTime) -> Result<(), String> {
+    pub(crate) fn valid_at(&self, now: SystemTime) -> Result<(), String> {
         if now < self.not_before {
             return Err(format!("not valid before {}", rfc3339(self.not_before)));
         }
@@ -88,7 +88,7 @@ impl SmimeCert {
     }
 }
 
-pub fn rfc3339(t: SystemTime) -> String {
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(t)
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string()

@@ -8,7 +8,7 @@ use crate::config::dictionary::{ClientIdx, MatterIdx};
 use crate::config::Config;
 use std::collections::HashMap;
 
-pub fn check(cfg: &Config, words: &Words, out: &mut Vec<Warning>) {
+pub(crate) fn check(cfg: &Config, words: &Words, out: &mut Vec<Warning>) {
     let dict = &cfg.dict;
     let mut owner: HashMap<&str, ClientIdx> = HashMap::new();
     for (c, client) in dict.clients.iter().enumerate() {

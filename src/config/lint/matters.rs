@@ -6,7 +6,7 @@ use super::Warning;
 use crate::config::dictionary::{Dictionaries, MatterIdx};
 use chrono::NaiveDate;
 
-pub fn check(dict: &Dictionaries, out: &mut Vec<Warning>) {
+pub(crate) fn check(dict: &Dictionaries, out: &mut Vec<Warning>) {
     for m in 0..dict.matters.len() as MatterIdx {
         let number = dict.matters.number(m);
         let Some(shape) = date_shape(number) else {
@@ -24,7 +24,7 @@ pub fn check(dict: &Dictionaries, out: &mut Vec<Warning>) {
 }
 
 /// What common shape `number` has, if any.
-pub fn date_shape(number: &str) -> Option<&'static str> {
+pub(crate) fn date_shape(number: &str) -> Option<&'static str> {
     let groups: Vec<&str> = number
         .split(|c: char| " -/._:".contains(c))
         .filter(|g| !g.is_empty())

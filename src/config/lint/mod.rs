@@ -10,10 +10,10 @@
 //! co-counsel domain that is the firm's or a client's ([`domains`]); a matter
 //! number shaped like a date or a year ([`matters`]).
 
-pub mod domains;
-pub mod matters;
-pub mod names;
-pub mod words;
+pub(crate) mod domains;
+pub(crate) mod matters;
+pub(crate) mod names;
+pub(crate) mod words;
 
 use super::dictionary::{ClientIdx, Dictionaries};
 use super::Config;
@@ -24,14 +24,14 @@ pub use words::Words;
 /// One warning.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
-    pub file: PathBuf,
-    pub line: Option<usize>,
+    pub(crate) file: PathBuf,
+    pub(crate) line: Option<usize>,
     /// What is wrong with which entry, e.g. `client C-1 alias "Apple"`.
-    pub entry: String,
-    pub problem: String,
-    pub fix: String,
+    pub(crate) entry: String,
+    pub(crate) problem: String,
+    pub(crate) fix: String,
     /// A short name of the class, for tests and scripts (`common-word`, …).
-    pub class: &'static str,
+    pub(crate) class: &'static str,
 }
 
 impl fmt::Display for Warning {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 /// A strong identifier shorter than this many letters and digits is
 /// initials or an abbreviation, and ordinary mail is full of those.
-pub const MIN_LETTERS: usize = 4;
+pub(crate) const MIN_LETTERS: usize = 4;
 
 /// One name or alias of a client.
 struct Entry<'a> {
@@ -68,7 +68,7 @@ fn entries(dict: &Dictionaries) -> Vec<Entry<'_>> {
     out
 }
 
-pub fn check(dict: &Dictionaries, words: &Words, out: &mut Vec<Warning>) {
+pub(crate) fn check(dict: &Dictionaries, words: &Words, out: &mut Vec<Warning>) {
     let all = entries(dict);
     for e in all.iter().filter(|e| !e.weak) {
         if let Some(w) = ordinary(dict, words, e) {

@@ -15,7 +15,7 @@ const WEBMAIL: &str = include_str!("data/webmail.txt");
 
 /// Why an entry is an ordinary word.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Common {
+pub(crate) enum Common {
     /// Rank in the shipped frequency list (1 = most frequent).
     Word(usize),
     /// In the firm's own list.
@@ -24,6 +24,7 @@ pub enum Common {
 }
 
 #[derive(Debug, Default)]
+/// Common English words and place names, ranked: `rules lint` warns when a client name or alias is one of them, because it would match ordinary prose.
 pub struct Words {
     /// Normalised word → rank (0 for the firm's own list).
     common: HashMap<String, usize>,
@@ -41,7 +42,7 @@ fn entries(text: &str) -> impl Iterator<Item = &str> {
 }
 
 /// A name as the detector sees it: normalised, without the leading space.
-pub fn norm(text: &str) -> String {
+pub(crate) fn norm(text: &str) -> String {
     normalise(text, None).trim().to_string()
 }
 
@@ -73,7 +74,7 @@ impl Words {
     }
 
     /// Whether a normalised entry is an ordinary word or place name.
-    pub fn common(&self, normalised: &str) -> Option<Common> {
+    pub(crate) fn common(&self, normalised: &str) -> Option<Common> {
         match self.common.get(normalised) {
             Some(0) => return Some(Common::Listed),
             Some(&rank) if !normalised.contains(' ') => return Some(Common::Word(rank)),
@@ -85,7 +86,7 @@ impl Words {
     }
 
     /// Whether `domain` (normalised) is a public webmail or ISP domain.
-    pub fn is_webmail(&self, domain: &str) -> bool {
+    pub(crate) fn is_webmail(&self, domain: &str) -> bool {
         self.webmail.iter().any(|w| w == domain)
             || self.webmail_any_tld.iter().any(|w| {
                 domain.strip_prefix(w.as_str()).is_some_and(|tld| {

@@ -24,7 +24,7 @@ use std::io::{Cursor, Read};
 
 /// Opens a ZIP: an office document, or an archive whose members are
 /// returned one at a time.
-pub fn zip<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8]) -> Found<'a> {
+pub(crate) fn zip<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8]) -> Found<'a> {
     let mut archive = match zip::ZipArchive::new(Cursor::new(bytes)) {
         Ok(a) => a,
         Err(e) => {
@@ -124,7 +124,7 @@ fn local_header_len(bytes: &[u8], at: u64) -> u64 {
 
 /// Inflates a gzip stream (all members): what is inside is read at the same
 /// location, `bundle.tar.gz/memo.docx`, not `bundle.tar.gz/bundle.tar/…`.
-pub fn gzip<'a>(ctx: &mut Ctx, loc: &str, bytes: &[u8]) -> Found<'a> {
+pub(crate) fn gzip<'a>(ctx: &mut Ctx, loc: &str, bytes: &[u8]) -> Found<'a> {
     let decoder = flate2::read::MultiGzDecoder::new(bytes);
     match bounded::read_all(ctx, loc, decoder, bytes.len() as u64) {
         Ok(inner) => listed(vec![Child::Inflated {
@@ -150,7 +150,7 @@ enum TarEntry {
 /// not compress, so its members are bounded by the input itself; only the
 /// entry count is limited. The headers are listed first (names and offsets
 /// only), then the members are handed over one at a time.
-pub fn tar<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8]) -> Found<'a> {
+pub(crate) fn tar<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8]) -> Found<'a> {
     let entries = match tar_entries(bytes, ctx.limits.max_archive_entries) {
         Ok(e) => e,
         Err(e) => {
@@ -214,7 +214,7 @@ fn tar_entries(bytes: &[u8], max: usize) -> std::io::Result<Vec<TarEntry>> {
 /// it): true (and an anomaly noted) when the walker should read `bytes` as
 /// a ZIP as well, at the same location. Only an end-of-central-directory
 /// record that opens as a ZIP counts, so stray bytes raise nothing.
-pub fn appended_zip(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8]) -> bool {
+pub(crate) fn appended_zip(ctx: &mut Ctx, loc: &str, kind: Kind, bytes: &[u8]) -> bool {
     // A ZIP is read as one anyway; a tar may hold a stored ZIP as its last member.
     if matches!(kind, Kind::Zip | Kind::Tar | Kind::Encrypted | Kind::Cms) {
         return false;

@@ -12,14 +12,14 @@ use std::borrow::Cow;
 use std::io::{Cursor, Read, Write};
 
 /// Output size under which the compression ratio is not judged.
-pub const RATIO_FLOOR: u64 = 1 << 20;
+pub(crate) const RATIO_FLOOR: u64 = 1 << 20;
 
 /// Chunk size for reading: the most we allocate beyond what we have charged.
 const CHUNK: usize = 64 * 1024;
 
 /// Why a bounded read stopped early.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// The limit was hit; the part is already flagged uninspectable.
     Limit,
     /// The data is corrupt (the decoder's error, no content).
@@ -27,7 +27,7 @@ pub enum Stop {
 }
 
 /// True when `out` bytes from `input` compressed bytes exceed the ratio limit.
-pub fn ratio_exceeded(ctx: &Ctx, out: u64, input: u64) -> bool {
+pub(crate) fn ratio_exceeded(ctx: &Ctx, out: u64, input: u64) -> bool {
     out >= RATIO_FLOOR
         && out
             > input
@@ -36,14 +36,14 @@ pub fn ratio_exceeded(ctx: &Ctx, out: u64, input: u64) -> bool {
 }
 
 /// Flags `loc` as over the compression-ratio limit.
-pub fn flag_ratio(ctx: &mut Ctx, loc: &str) {
+pub(crate) fn flag_ratio(ctx: &mut Ctx, loc: &str) {
     let max = ctx.limits.max_compression_ratio;
     ctx.uninspectable(loc, format!("compression ratio over the limit of {max}:1"));
 }
 
 /// Flags `loc` when a member's declared sizes already break the ratio limit,
 /// so it is refused before a byte is inflated.
-pub fn declared_ratio_ok(ctx: &mut Ctx, loc: &str, size: u64, compressed: u64) -> bool {
+pub(crate) fn declared_ratio_ok(ctx: &mut Ctx, loc: &str, size: u64, compressed: u64) -> bool {
     if ratio_exceeded(ctx, size, compressed) {
         flag_ratio(ctx, loc);
         return false;
@@ -54,7 +54,7 @@ pub fn declared_ratio_ok(ctx: &mut Ctx, loc: &str, size: u64, compressed: u64) -
 /// Reads `reader` to the end in bounded chunks, charging each chunk to the
 /// message budget and checking the actual ratio against `compressed` input
 /// bytes. Never allocates more than one chunk past the budget.
-pub fn read_all(
+pub(crate) fn read_all(
     ctx: &mut Ctx,
     loc: &str,
     reader: impl Read,
@@ -108,7 +108,7 @@ fn read_into(
 /// directories, encrypted, over-limit or corrupt members. A stored member is
 /// read through (charged, its checksum verified) and then borrowed from
 /// `bytes` rather than copied; a compressed one is inflated.
-pub fn zip_member<'a>(
+pub(crate) fn zip_member<'a>(
     ctx: &mut Ctx,
     loc: &str,
     bytes: &'a [u8],
@@ -167,7 +167,7 @@ pub fn zip_member<'a>(
 
 /// Zlib-compresses `data`: the inputs the decompression tests need.
 #[cfg(test)]
-pub fn zlib(data: &[u8]) -> Vec<u8> {
+pub(crate) fn zlib(data: &[u8]) -> Vec<u8> {
     use flate2::{write::ZlibEncoder, Compression};
     use std::io::Write;
     let mut e = ZlibEncoder::new(Vec::new(), Compression::default());

@@ -28,7 +28,7 @@ use der::Decode;
 
 /// What a CMS object holds, for the reader's purposes.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Cms {
+pub(crate) enum Cms {
     /// Signed data with its encapsulated content (`None`: detached).
     Signed(Option<Vec<u8>>),
     Encrypted,
@@ -37,7 +37,7 @@ pub enum Cms {
 }
 
 /// DER or BER CMS, or the same in base64 (some clients send `.p7m` so).
-pub fn parse(bytes: &[u8]) -> Cms {
+pub(crate) fn parse(bytes: &[u8]) -> Cms {
     let der = ber_to_der(bytes).or_else(|| {
         let b64: Vec<u8> = bytes
             .iter()
@@ -99,7 +99,7 @@ fn encapsulated(der: &[u8]) -> Option<Option<Vec<u8>>> {
 
 /// Reads a CMS object at `loc` (see the module doc for what each kind
 /// gives): signed content is returned as a message at `LOC/`.
-pub fn read<'a>(ctx: &mut Ctx, loc: &str, bytes: &[u8]) -> Found<'a> {
+pub(crate) fn read<'a>(ctx: &mut Ctx, loc: &str, bytes: &[u8]) -> Found<'a> {
     match parse(bytes) {
         Cms::Signed(Some(content)) => listed(vec![Child::Message {
             prefix: format!("{loc}/"),
@@ -120,7 +120,7 @@ pub fn read<'a>(ctx: &mut Ctx, loc: &str, bytes: &[u8]) -> Found<'a> {
 /// Re-encodes BER as DER's length forms: definite lengths, and constructed
 /// OCTET STRINGs joined into one primitive. `None` for anything malformed,
 /// nested deeper than 64 or followed by trailing bytes.
-pub fn ber_to_der(input: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn ber_to_der(input: &[u8]) -> Option<Vec<u8>> {
     let (node, used) = Node::read(input, 0)?;
     if input[used..].iter().any(|&b| b != 0) {
         return None;

@@ -17,6 +17,7 @@ const UNCOMPRESSED: u32 = 0x414C_454D; // "MELA"
 /// Why a stream could not be decoded.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Error {
+    /// The stream does not follow the format at this point.
     Corrupt(&'static str),
     /// The output would exceed the cap.
     TooLarge,
@@ -95,7 +96,7 @@ fn push(
 
 /// Decodes a `PR_RTF_COMPRESSED` body at `loc`, charging the decoded bytes
 /// to the message budget: the RTF, for the walker to read as such.
-pub fn read_body(ctx: &mut Ctx, loc: &str, data: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn read_body(ctx: &mut Ctx, loc: &str, data: &[u8]) -> Option<Vec<u8>> {
     let remaining = ctx
         .limits
         .max_decompressed_bytes
@@ -118,7 +119,7 @@ pub fn read_body(ctx: &mut Ctx, loc: &str, data: &[u8]) -> Option<Vec<u8>> {
 /// [MS-OXRTFCP] 3.1.1: the specification's own compressed example, which
 /// decodes to `{\rtf1\ansi\ansicpg1252\pard hello world}` and CRLF.
 #[cfg(test)]
-pub const SPEC_EXAMPLE: &[u8] = &[
+pub(crate) const SPEC_EXAMPLE: &[u8] = &[
     0x2d, 0x00, 0x00, 0x00, 0x2b, 0x00, 0x00, 0x00, 0x4c, 0x5a, 0x46, 0x75, 0xf1, 0xc5, 0xc7, 0xa7,
     0x03, 0x00, 0x0a, 0x00, 0x72, 0x63, 0x70, 0x67, 0x31, 0x32, 0x35, 0x42, 0x32, 0x0a, 0xf3, 0x20,
     0x68, 0x65, 0x6c, 0x09, 0x00, 0x20, 0x62, 0x77, 0x05, 0xb0, 0x6c, 0x64, 0x7d, 0x0a, 0x80, 0x0f,

@@ -18,30 +18,36 @@
 //! any mix of containers; each member is located as `LOC/member-path`.
 //! [`xml`] (XML to text) is shared by the office and PDF readers.
 
-pub mod archive;
-pub mod bounded;
-pub mod cms;
+pub(crate) mod archive;
+pub(crate) mod bounded;
+pub(crate) mod cms;
 pub mod lzfu;
-pub mod office;
-pub mod ole;
-pub mod pdf;
-pub mod pdfscan;
-pub mod rtf;
-pub mod tnef;
-pub mod xml;
+pub(crate) mod office;
+pub(crate) mod ole;
+pub(crate) mod pdf;
+pub(crate) mod pdfscan;
+pub(crate) mod rtf;
+pub(crate) mod tnef;
+pub(crate) mod xml;
 
 use super::text::{self, looks_binary};
 
 /// What the bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// PDF: text of every page's content streams.
     Pdf,
+    /// ZIP, and the OOXML and ODF documents inside one.
     Zip,
+    /// gzip: one member, decompressed within the budget.
     Gzip,
+    /// POSIX or GNU tar: each member in turn.
     Tar,
+    /// Rich Text Format: the text a reader would show.
     Rtf,
     /// OLE2 compound file: `.msg`, legacy `.doc`/`.xls`.
     Ole,
+    /// `winmail.dat` (TNEF): its body and attachments.
     Tnef,
     /// An RFC 5322 message (`.eml`) carried as a file.
     Message,
@@ -53,12 +59,14 @@ pub enum Kind {
     Signature,
     /// Images, audio, video: carry no text we read.
     Media,
+    /// Plain text in a known or detected charset.
     Text,
+    /// Nothing we can read: uninspectable unless the rules allow it.
     Unknown,
 }
 
 impl Kind {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Pdf => "pdf",
             Kind::Zip => "zip",
@@ -80,7 +88,7 @@ impl Kind {
 
 /// Decides the kind from the first bytes, with the declared type only to
 /// recognise S/MIME and PGP objects, whose magic is weak or absent.
-pub fn sniff(declared: &str, bytes: &[u8]) -> Kind {
+pub(crate) fn sniff(declared: &str, bytes: &[u8]) -> Kind {
     let starts = |m: &[u8]| bytes.starts_with(m);
     if let Some(kind) = sniff_crypto(declared, bytes) {
         return kind;
@@ -142,7 +150,7 @@ fn sniff_crypto(declared: &str, bytes: &[u8]) -> Option<Kind> {
 }
 
 /// True when `bytes` start like a DER/BER ContentInfo of the given type.
-pub fn cms_starts_as(bytes: &[u8], signed: bool) -> bool {
+pub(crate) fn cms_starts_as(bytes: &[u8], signed: bool) -> bool {
     // SEQUENCE, length, then the OID 1.2.840.113549.1.7.{2,3}.
     const PREFIX: &[u8] = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07";
     let want = if signed { 2 } else { 3 };

@@ -38,7 +38,7 @@ const MSG_TEXT: &[(&str, &str)] = &[
 const MIN_RUN: usize = 4;
 
 /// Reads the compound file at `loc`.
-pub fn read<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8]) -> Found<'a> {
+pub(crate) fn read<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8]) -> Found<'a> {
     let mut file = match cfb::CompoundFile::open(Cursor::new(bytes)) {
         Ok(f) => f,
         Err(e) => {
@@ -69,7 +69,7 @@ fn stream(file: &mut Ole, path: &str, max: u64) -> Option<Vec<u8>> {
 /// Reads the message storage `dir` (`/`, or an embedded message's storage)
 /// of the OLE file `bytes`, located at `loc`: its texts now, then its
 /// compressed-RTF body and its attachments, one at a time.
-pub fn message<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8], dir: &str) -> Found<'a> {
+pub(crate) fn message<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8], dir: &str) -> Found<'a> {
     let mut file = match cfb::CompoundFile::open(Cursor::new(bytes)) {
         Ok(f) => f,
         Err(e) => {
@@ -198,7 +198,7 @@ fn legacy<R: Read + Seek>(ctx: &mut Ctx, loc: &str, file: &mut cfb::CompoundFile
 }
 
 /// Runs of printable UTF-16LE and of printable 8-bit text, one per line.
-pub fn string_scan(data: &[u8]) -> String {
+pub(crate) fn string_scan(data: &[u8]) -> String {
     let mut out = String::new();
     for offset in 0..2 {
         let units = data

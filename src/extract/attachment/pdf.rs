@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Reads the PDF at `loc`.
-pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8]) {
+pub(crate) fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8]) {
     if !streams_within_limits(ctx, loc, bytes) {
         return;
     }

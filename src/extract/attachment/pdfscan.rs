@@ -24,7 +24,7 @@ enum Filter {
 
 /// Decodes every stream within the limits; false (and the part flagged) when
 /// the streams together break one.
-pub fn streams_within_limits(ctx: &mut Ctx, loc: &str, bytes: &[u8]) -> bool {
+pub(crate) fn streams_within_limits(ctx: &mut Ctx, loc: &str, bytes: &[u8]) -> bool {
     let mut pos = 0;
     let mut dict_from = 0;
     while let Some((start, end)) = next_stream(bytes, pos) {
@@ -238,7 +238,7 @@ fn unescape_names(bytes: &[u8]) -> Vec<u8> {
 
 /// The data span of the next stream at or after `from`. A loop, not
 /// recursion: a file of a million `endstream`s must not exhaust the stack.
-pub fn next_stream(bytes: &[u8], mut from: usize) -> Option<(usize, usize)> {
+pub(crate) fn next_stream(bytes: &[u8], mut from: usize) -> Option<(usize, usize)> {
     loop {
         let rest = bytes.get(from..)?;
         let at = find(rest, b"stream")?;

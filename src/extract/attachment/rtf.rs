@@ -38,7 +38,7 @@ const SKIP: &[&str] = &[
 const MAX_GROUPS: usize = 1024;
 
 /// Reads the RTF at `loc`.
-pub fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8]) {
+pub(crate) fn read(ctx: &mut Ctx, loc: &str, bytes: &[u8]) {
     ctx.text(loc, to_text(bytes));
 }
 
@@ -62,7 +62,7 @@ struct Reader<'a> {
 }
 
 /// The text of an RTF document.
-pub fn to_text(input: &[u8]) -> String {
+pub(crate) fn to_text(input: &[u8]) -> String {
     let mut r = Reader {
         input,
         pos: 0,

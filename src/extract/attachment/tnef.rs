@@ -36,7 +36,7 @@ struct Attachment<'a> {
 
 /// Reads the TNEF stream at `loc`: the message's text now, then the
 /// compressed-RTF body and each attachment, one at a time.
-pub fn read<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8]) -> Found<'a> {
+pub(crate) fn read<'a>(ctx: &mut Ctx, loc: &str, bytes: &'a [u8]) -> Found<'a> {
     if u32_at(bytes, 0) != Some(SIGNATURE) {
         ctx.uninspectable(loc, "corrupt TNEF: bad signature");
         return none();
@@ -238,7 +238,7 @@ fn fixed_size(ptype: u16) -> Option<usize> {
 /// Builds TNEF streams for tests (here and in `tests/attachments.rs`'s twin).
 #[cfg(test)]
 pub(crate) mod build {
-    pub fn attr(level: u8, id: u32, data: &[u8]) -> Vec<u8> {
+    pub(crate) fn attr(level: u8, id: u32, data: &[u8]) -> Vec<u8> {
         let mut out = vec![level];
         out.extend_from_slice(&id.to_le_bytes());
         out.extend_from_slice(&(data.len() as u32).to_le_bytes());
@@ -248,7 +248,7 @@ pub(crate) mod build {
         out
     }
 
-    pub fn tnef(attrs: &[Vec<u8>]) -> Vec<u8> {
+    pub(crate) fn tnef(attrs: &[Vec<u8>]) -> Vec<u8> {
         let mut out = super::SIGNATURE.to_le_bytes().to_vec();
         out.extend_from_slice(&[0x01, 0x00]);
         for a in attrs {
@@ -258,7 +258,7 @@ pub(crate) mod build {
     }
 
     /// A MAPI property list with one PT_BINARY property.
-    pub fn binary_prop(id: u16, value: &[u8]) -> Vec<u8> {
+    pub(crate) fn binary_prop(id: u16, value: &[u8]) -> Vec<u8> {
         let mut out = 1u32.to_le_bytes().to_vec();
         out.extend_from_slice(&super::PT_BINARY.to_le_bytes());
         out.extend_from_slice(&id.to_le_bytes());
@@ -270,7 +270,7 @@ pub(crate) mod build {
     }
 
     /// A MAPI property list with one PT_UNICODE property.
-    pub fn unicode_prop(id: u16, text: &str) -> Vec<u8> {
+    pub(crate) fn unicode_prop(id: u16, text: &str) -> Vec<u8> {
         let mut v: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
         v.extend_from_slice(&[0, 0]);
         let mut out = 1u32.to_le_bytes().to_vec();

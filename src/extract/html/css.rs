@@ -46,7 +46,7 @@ impl Display {
 /// `Some(true)` when a `style` attribute hides its element, `Some(false)`
 /// when it sets a visible `display` (which overrides the `hidden` attribute),
 /// `None` when it says nothing about either.
-pub fn hides(style: &str) -> Option<bool> {
+pub(crate) fn hides(style: &str) -> Option<bool> {
     let d = declarations(style);
     if d.hidden() {
         Some(true)
@@ -58,7 +58,7 @@ pub fn hides(style: &str) -> Option<bool> {
 }
 
 /// The `display` a `style` attribute sets, if any.
-pub fn inline_display(style: &str) -> Option<String> {
+pub(crate) fn inline_display(style: &str) -> Option<String> {
     declarations(style).display
 }
 
@@ -121,13 +121,13 @@ const MAX_SELECTORS: usize = 512;
 
 /// The `<style>` rules of one document that hide elements or make them inline.
 #[derive(Debug, Default)]
-pub struct StyleRules {
+pub(crate) struct StyleRules {
     hidden: Vec<Selector>,
     inline: Vec<Selector>,
 }
 
 impl StyleRules {
-    pub fn from_document(html: &str) -> Self {
+    pub(crate) fn from_document(html: &str) -> Self {
         let mut rules = StyleRules::default();
         let lower = html.to_ascii_lowercase();
         let mut from = 0;
@@ -177,11 +177,11 @@ impl StyleRules {
         }
     }
 
-    pub fn hides(&self, tag: &Tag) -> bool {
+    pub(crate) fn hides(&self, tag: &Tag) -> bool {
         self.hidden.iter().any(|s| s.matches(tag))
     }
 
-    pub fn makes_inline(&self, tag: &Tag) -> bool {
+    pub(crate) fn makes_inline(&self, tag: &Tag) -> bool {
         self.inline.iter().any(|s| s.matches(tag))
     }
 }

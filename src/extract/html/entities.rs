@@ -22,7 +22,7 @@ const LEGACY: &[&str] = &[
 ];
 
 /// Decodes every character reference in `text`.
-pub fn decode(text: &str) -> Cow<'_, str> {
+pub(crate) fn decode(text: &str) -> Cow<'_, str> {
     if !text.contains('&') {
         return Cow::Borrowed(text);
     }

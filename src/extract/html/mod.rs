@@ -23,8 +23,8 @@
 //! by [`css`]; character references, including the legacy forms browsers accept
 //! without a `;`, by [`entities`].
 
-pub mod css;
-pub mod entities;
+pub(crate) mod css;
+pub(crate) mod entities;
 mod tokens;
 
 use css::StyleRules;
@@ -109,15 +109,15 @@ const TEXT_ATTRIBUTES: &[&str] = &[
 
 /// The texts of one HTML document (see the module doc).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct HtmlText {
-    pub layout: String,
-    pub visible: String,
-    pub asides: String,
+pub(crate) struct HtmlText {
+    pub(crate) layout: String,
+    pub(crate) visible: String,
+    pub(crate) asides: String,
 }
 
 impl HtmlText {
     /// The distinct non-empty texts, layout first.
-    pub fn views(&self) -> Vec<&str> {
+    pub(crate) fn views(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::with_capacity(3);
         for t in [&self.layout, &self.visible, &self.asides] {
             if !t.trim().is_empty() && !out.contains(&t.as_str()) {
@@ -130,12 +130,12 @@ impl HtmlText {
 
 /// All the texts of `html` in one string, one view per line block: for
 /// callers that keep one segment per document (the layout view comes first).
-pub fn to_text(html: &str) -> String {
+pub(crate) fn to_text(html: &str) -> String {
     parse(html).views().join("\n")
 }
 
 /// Reads `html` into its layout, visible and aside texts.
-pub fn parse(html: &str) -> HtmlText {
+pub(crate) fn parse(html: &str) -> HtmlText {
     let rules = StyleRules::from_document(html);
     let mut b = Builder::default();
     for token in Tokenizer::new(html) {

@@ -15,14 +15,14 @@ const RCDATA: &[&str] = &["title", "textarea"];
 
 /// A start tag: lower-case name, attributes with values decoded, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tag {
-    pub name: String,
-    pub attributes: Vec<(String, String)>,
+pub(crate) struct Tag {
+    pub(crate) name: String,
+    pub(crate) attributes: Vec<(String, String)>,
 }
 
 impl Tag {
     /// The first value of attribute `name` (browsers ignore later duplicates).
-    pub fn attr(&self, name: &str) -> Option<&str> {
+    pub(crate) fn attr(&self, name: &str) -> Option<&str> {
         self.attributes
             .iter()
             .find(|(n, _)| n == name)
@@ -31,7 +31,7 @@ impl Tag {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Token<'a> {
+pub(crate) enum Token<'a> {
     /// Character data in the flow (references not yet decoded).
     Text(&'a str),
     /// Text beside the flow: comments, raw-text content, leftovers.
@@ -40,7 +40,7 @@ pub enum Token<'a> {
     End(String),
 }
 
-pub struct Tokenizer<'a> {
+pub(crate) struct Tokenizer<'a> {
     src: &'a str,
     /// `src` in ASCII lower case (same byte offsets), for end-tag searches.
     lower: String,
@@ -50,7 +50,7 @@ pub struct Tokenizer<'a> {
 }
 
 impl<'a> Tokenizer<'a> {
-    pub fn new(src: &'a str) -> Self {
+    pub(crate) fn new(src: &'a str) -> Self {
         Tokenizer {
             src,
             lower: src.to_ascii_lowercase(),

@@ -8,8 +8,9 @@ use argon2::Argon2;
 use std::sync::OnceLock;
 
 /// Shorter passwords are refused when a user is created.
-pub const MIN_LENGTH: usize = 12;
+pub(crate) const MIN_LENGTH: usize = 12;
 
+/// Hashes a new password with argon2id (a PHC string); refuses one shorter than the minimum.
 pub fn hash(password: &str) -> Result<String, String> {
     if password.chars().count() < MIN_LENGTH {
         return Err(format!(
@@ -24,7 +25,7 @@ pub fn hash(password: &str) -> Result<String, String> {
 }
 
 /// True when `password` matches `phc`. A malformed hash never matches.
-pub fn verify(password: &str, phc: &str) -> bool {
+pub(crate) fn verify(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
         Ok(parsed) => Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
@@ -35,7 +36,7 @@ pub fn verify(password: &str, phc: &str) -> bool {
 
 /// Spends the same time as a real check, for a user that does not exist:
 /// the login form must not tell which names are real by how fast it fails.
-pub fn verify_dummy(password: &str) {
+pub(crate) fn verify_dummy(password: &str) {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let phc = DUMMY.get_or_init(|| hash("not a real password at all").unwrap_or_default());
     let _ = verify(password, phc);

@@ -20,7 +20,7 @@ pub fn digest(token: &str) -> String {
 
 /// Compares secrets without an early exit, so timing says nothing about
 /// how much of a guess was right.
-pub fn ct_eq(a: &str, b: &str) -> bool {
+pub(crate) fn ct_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -5,7 +5,7 @@
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
-pub const STEP_SECS: u64 = 30;
+pub(crate) const STEP_SECS: u64 = 30;
 
 /// A fresh 160-bit secret (RFC 4226 recommends 160).
 pub fn new_secret() -> Vec<u8> {
@@ -26,7 +26,7 @@ pub fn code(secret: &[u8], step: u64) -> u32 {
 
 /// The time step `given` matches at `unix_secs`, allowing one step of clock
 /// drift either way; the caller records it so it cannot be used twice.
-pub fn check(secret: &[u8], given: &str, unix_secs: u64) -> Option<u64> {
+pub(crate) fn check(secret: &[u8], given: &str, unix_secs: u64) -> Option<u64> {
     let given = given.trim();
     if given.len() != 6 || !given.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -39,7 +39,7 @@ pub fn check(secret: &[u8], given: &str, unix_secs: u64) -> Option<u64> {
 }
 
 /// RFC 4648 base32 without padding, as authenticator apps expect.
-pub fn base32(bytes: &[u8]) -> String {
+pub(crate) fn base32(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut out = String::new();
     for chunk in bytes.chunks(5) {

@@ -24,7 +24,7 @@ struct UsersPage {
     me: String,
 }
 
-pub async fn users(
+pub(crate) async fn users(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
 ) -> Result<Html<String>, PageError> {
@@ -41,7 +41,7 @@ pub async fn users(
 }
 
 #[derive(Deserialize, Default)]
-pub struct UserForm {
+pub(crate) struct UserForm {
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -50,7 +50,7 @@ pub struct UserForm {
     password: String,
 }
 
-pub async fn add_user(
+pub(crate) async fn add_user(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
     form: Result<Form<UserForm>, FormRejection>,
@@ -63,7 +63,7 @@ pub async fn add_user(
     Ok(Redirect::to("/admin/users"))
 }
 
-pub async fn set_disabled(
+pub(crate) async fn set_disabled(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
     Path((name, change)): Path<(String, String)>,
@@ -84,11 +84,11 @@ pub async fn set_disabled(
     Ok(Redirect::to("/admin/users"))
 }
 
-pub struct FileWaiver {
-    pub client_id: String,
-    pub recipient: String,
-    pub expires: String,
-    pub reference: String,
+pub(crate) struct FileWaiver {
+    pub(crate) client_id: String,
+    pub(crate) recipient: String,
+    pub(crate) expires: String,
+    pub(crate) reference: String,
 }
 
 #[derive(Template)]
@@ -101,7 +101,7 @@ struct WaiversPage {
     today: String,
 }
 
-pub async fn waivers(
+pub(crate) async fn waivers(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
 ) -> Result<Html<String>, PageError> {
@@ -140,7 +140,7 @@ pub async fn waivers(
 }
 
 #[derive(Deserialize, Default)]
-pub struct WaiverForm {
+pub(crate) struct WaiverForm {
     #[serde(default)]
     client_id: String,
     #[serde(default)]
@@ -151,7 +151,7 @@ pub struct WaiverForm {
     reference: String,
 }
 
-pub async fn add_waiver(
+pub(crate) async fn add_waiver(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
     form: Result<Form<WaiverForm>, FormRejection>,
@@ -179,7 +179,7 @@ pub async fn add_waiver(
     Ok(Redirect::to("/admin/waivers"))
 }
 
-pub async fn revoke_waiver(
+pub(crate) async fn revoke_waiver(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
     Path(id): Path<i64>,

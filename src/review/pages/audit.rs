@@ -18,7 +18,7 @@ use serde::Deserialize;
 const PAGE_SIZE: usize = 50;
 
 /// The kinds the filter offers (any other still shows under "all").
-pub const KINDS: &[&str] = &[
+pub(crate) const KINDS: &[&str] = &[
     "verdict",
     "release",
     "released",
@@ -40,14 +40,14 @@ pub const KINDS: &[&str] = &[
     "token-created",
 ];
 
-pub struct EntryView {
-    pub seq: u64,
-    pub time: String,
-    pub actor: String,
-    pub kind: String,
-    pub message: String,
-    pub details: String,
-    pub hash: String,
+pub(crate) struct EntryView {
+    pub(crate) seq: u64,
+    pub(crate) time: String,
+    pub(crate) actor: String,
+    pub(crate) kind: String,
+    pub(crate) message: String,
+    pub(crate) details: String,
+    pub(crate) hash: String,
 }
 
 #[derive(Template)]
@@ -64,7 +64,7 @@ struct AuditPage {
 }
 
 #[derive(Deserialize, Default)]
-pub struct AuditParams {
+pub(crate) struct AuditParams {
     #[serde(default)]
     kind: String,
     #[serde(default)]
@@ -74,7 +74,7 @@ pub struct AuditParams {
     before: Option<u64>,
 }
 
-pub async fn page(
+pub(crate) async fn page(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
     params: Result<Query<AuditParams>, QueryRejection>,
@@ -138,15 +138,15 @@ struct VerifyPage {
 }
 
 /// The checkpoint half of the verify page.
-pub struct Checkpoints {
+pub(crate) struct Checkpoints {
     /// False when never checkpointed: nothing to compare.
-    pub any: bool,
-    pub problems: Vec<String>,
+    pub(crate) any: bool,
+    pub(crate) problems: Vec<String>,
     /// The newest authentic checkpoint's seq and time.
-    pub newest: Option<(u64, String)>,
+    pub(crate) newest: Option<(u64, String)>,
 }
 
-pub async fn verify(
+pub(crate) async fn verify(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
 ) -> Result<Html<String>, PageError> {

@@ -22,7 +22,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 /// The client's address, for rate limiting and the audit trail.
-pub struct ClientAddr(pub String);
+pub(crate) struct ClientAddr(pub(crate) String);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
@@ -44,21 +44,25 @@ struct LoginPage {
     token: String,
     username: String,
     error: Option<String>,
+    /// The single sign-on button's text, when `[review.oidc]` is set.
+    sso: Option<String>,
 }
 
 /// Renders the form with a fresh login token (and its cookie).
-fn login_page(
+pub(crate) fn login_page(
     s: &ReviewState,
     status: StatusCode,
     username: String,
     error: Option<String>,
 ) -> Response {
     let token = secret::random_token("");
+    let engine = s.engine.load();
     let page = LoginPage {
-        firm: s.engine.load().config.firm_name.clone(),
+        firm: engine.config.firm_name.clone(),
         token: token.clone(),
         username,
         error,
+        sso: engine.config.oidc.as_ref().map(|o| o.label.clone()),
     };
     let cookie = session::set_cookie(LOGIN_COOKIE, &token, "/login", 1800, s.secure_cookies);
     match render(&page) {
@@ -67,7 +71,7 @@ fn login_page(
     }
 }
 
-pub async fn form(State(s): State<ReviewState>, headers: HeaderMap) -> Response {
+pub(crate) async fn form(State(s): State<ReviewState>, headers: HeaderMap) -> Response {
     if session::lookup(&s, &headers).await.is_some() {
         return Redirect::to("/queue").into_response();
     }
@@ -75,7 +79,7 @@ pub async fn form(State(s): State<ReviewState>, headers: HeaderMap) -> Response 
 }
 
 #[derive(Deserialize, Default)]
-pub struct LoginForm {
+pub(crate) struct LoginForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
@@ -86,7 +90,7 @@ pub struct LoginForm {
     code: String,
 }
 
-pub async fn submit(
+pub(crate) async fn submit(
     State(s): State<ReviewState>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
@@ -120,7 +124,10 @@ pub async fn submit(
         audit(&s.store, &name, "login-refusals", details).await;
     }
     match authenticate(&s.store, &name, f.password, f.code).await {
-        Ok(()) => start_session(&s, &name, &addr).await,
+        Ok(()) => match start_session(&s, &name, &addr, "password").await {
+            Ok(set) => signed_in(set, Redirect::to("/queue").into_response()),
+            Err(e) => e.into_response(),
+        },
         Err(reason) => {
             s.limiter.failed(&name, &addr, Instant::now());
             audit(
@@ -174,34 +181,45 @@ fn check_login(st: &dyn Store, name: &str, pw: &str, code: &str) -> Result<(), &
     Ok(())
 }
 
-async fn start_session(s: &ReviewState, name: &str, addr: &str) -> Response {
+/// Stores a new session for `name` and audits the login (`via` says how:
+/// `password` or `oidc`); returns the cookies to set.
+pub(crate) async fn start_session(
+    s: &ReviewState,
+    name: &str,
+    addr: &str,
+    via: &str,
+) -> Result<[header::HeaderValue; 2], PageError> {
     s.limiter.succeeded(name);
     let minutes = s.engine.load().config.review.session_minutes;
     let (rec, id) = session::new_session(name, minutes);
     let created = s.store.run(move |st| st.create_session(&rec)).await;
     if created.is_err() {
         tracing::error!(user = name, "cannot store a new session");
-        return PageError::bad("The session could not be started; see the server log.".into())
-            .into_response();
+        return Err(PageError::bad(
+            "The session could not be started; see the server log.".into(),
+        ));
     }
-    audit(
-        &s.store,
-        name,
-        "login",
-        json!({"user": name, "address": addr}),
-    )
-    .await;
+    let details = json!({"user": name, "address": addr, "via": via});
+    audit(&s.store, name, "login", details).await;
     let secure = s.secure_cookies;
     let max_age = (minutes * 60) as i64;
     let set = session::set_cookie(SESSION_COOKIE, &id, "/", max_age, secure);
     let clear = session::set_cookie(LOGIN_COOKIE, "", "/login", 0, secure);
-    let mut r = Redirect::to("/queue").into_response();
-    r.headers_mut().append(header::SET_COOKIE, set);
-    r.headers_mut().append(header::SET_COOKIE, clear);
+    Ok([set, clear])
+}
+
+/// `r` with a new session's cookies.
+pub(crate) fn signed_in(cookies: [header::HeaderValue; 2], mut r: Response) -> Response {
+    for c in cookies {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
     r
 }
 
-pub async fn logout(State(s): State<ReviewState>, Extension(w): Extension<WebSession>) -> Response {
+pub(crate) async fn logout(
+    State(s): State<ReviewState>,
+    Extension(w): Extension<WebSession>,
+) -> Response {
     let hash = w.id_hash.clone();
     if let Err(e) = s.store.run(move |st| st.delete_session(&hash)).await {
         tracing::error!(error = %e, "cannot end a session");
@@ -218,7 +236,7 @@ pub async fn logout(State(s): State<ReviewState>, Extension(w): Extension<WebSes
 }
 
 /// Appends an entry; a failure is logged (a login is not undone for it).
-pub async fn audit(store: &Handle, actor: &str, kind: &str, details: serde_json::Value) {
+pub(crate) async fn audit(store: &Handle, actor: &str, kind: &str, details: serde_json::Value) {
     store
         .append_or_log(kind, AuditEvent::new(actor, kind, details))
         .await;

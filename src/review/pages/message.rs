@@ -24,20 +24,20 @@ use axum::{Extension, Form};
 use serde::Deserialize;
 use serde_json::json;
 
-pub struct RuleView {
-    pub name: String,
-    pub action: String,
+pub(crate) struct RuleView {
+    pub(crate) name: String,
+    pub(crate) action: String,
 }
 
-pub struct RecipientView {
-    pub address: String,
-    pub status: String,
-    pub reason: String,
+pub(crate) struct RecipientView {
+    pub(crate) address: String,
+    pub(crate) status: String,
+    pub(crate) reason: String,
 }
 
-pub struct FlagView {
-    pub location: String,
-    pub reason: String,
+pub(crate) struct FlagView {
+    pub(crate) location: String,
+    pub(crate) reason: String,
 }
 
 #[derive(Template)]
@@ -62,10 +62,18 @@ struct MessagePage {
     attachments: Vec<AttachmentView>,
     can_act: bool,
     done: String,
+    /// Four-eyes (issue #18): what it waits for, and whether the next step
+    /// is the first reviewer's approval.
+    awaiting: Option<String>,
+    needs_approval: bool,
+    /// A split message: the recipients who got it at once, and how
+    /// (`pass` or `encrypt`).
+    released_now: Vec<String>,
+    released_as: String,
 }
 
 #[derive(Deserialize, Default)]
-pub struct Done {
+pub(crate) struct Done {
     #[serde(default)]
     done: String,
 }
@@ -139,7 +147,7 @@ fn rule_views(verdict: &HeldVerdict, names: &[String]) -> Vec<RuleView> {
         .collect()
 }
 
-pub async fn page(
+pub(crate) async fn page(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
     Path(id): Path<String>,
@@ -183,7 +191,15 @@ pub async fn page(
         .collect();
     let parsed = view::parse(&msg.raw);
     let sum = msg.summary;
+    let (released_now, released_as) = verdict
+        .split
+        .map(|s| (s.released, s.action.as_str().to_string()))
+        .unwrap_or_default();
     let page = MessagePage {
+        needs_approval: sum.two_person && sum.approved_by.is_none(),
+        awaiting: sum.awaiting,
+        released_now,
+        released_as,
         chrome: Chrome::new(&s, &w, "queue"),
         matches: view::matches(&verdict.matches, label),
         can_act: w.can(Perm::Act) && sum.status == HeldStatus::Held,
@@ -213,7 +229,7 @@ pub async fn page(
 
 /// An attachment's bytes, always as a download of opaque bytes: never
 /// rendered by the browser, whatever it claims to be.
-pub async fn download(
+pub(crate) async fn download(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
     Path((id, n)): Path<(String, usize)>,
@@ -245,28 +261,21 @@ pub async fn download(
 }
 
 #[derive(Deserialize, Default)]
-pub struct CommentForm {
+pub(crate) struct CommentForm {
     #[serde(default)]
     comment: String,
 }
 
 /// Releases after the wall check and, when due, the password asked again
 /// ([`super::reauth`]).
-pub async fn release(
+pub(crate) async fn release(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
     addr: ClientAddr,
     Path(id): Path<String>,
     form: Result<Form<ReleaseForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    w.require(Perm::Act)?;
-    let Form(f) = form.map_err(|e| PageError::bad(e.body_text()))?;
-    if !valid_id(&id) {
-        return Err(PageError::not_found());
-    }
-    walls::may_act(&s, &w.user, &id)
-        .await
-        .map_err(not_found_page)?;
+    let f = checked(&s, &w, &id, form).await?;
     if let Some(page) = reauth::required(&s, &w, &addr, &id, &f).await {
         return Ok(page);
     }
@@ -274,22 +283,49 @@ pub async fn release(
     Ok(Redirect::to(&format!("/held/{id}?done=released")).into_response())
 }
 
-pub async fn reject(
+/// Four-eyes (issue #18): the first reviewer approves, with a comment.
+/// Nothing is sent, so the password is not asked again here; it is at the
+/// release.
+pub(crate) async fn approve(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
     Path(id): Path<String>,
     form: Result<Form<CommentForm>, FormRejection>,
 ) -> Result<Redirect, PageError> {
-    w.require(Perm::Act)?;
-    let Form(f) = form.map_err(|e| PageError::bad(e.body_text()))?;
-    if !valid_id(&id) {
-        return Err(PageError::not_found());
-    }
-    walls::may_act(&s, &w.user, &id)
-        .await
-        .map_err(not_found_page)?;
+    let f = checked(&s, &w, &id, form).await?;
+    actions::approve(&s, &w.user.name, &id, &f.comment).await?;
+    Ok(Redirect::to(&format!("/held/{id}?done=approved")))
+}
+
+pub(crate) async fn reject(
+    State(s): State<ReviewState>,
+    Extension(w): Extension<WebSession>,
+    Path(id): Path<String>,
+    form: Result<Form<CommentForm>, FormRejection>,
+) -> Result<Redirect, PageError> {
+    let f = checked(&s, &w, &id, form).await?;
     actions::reject(&s, &w.user.name, &id, &f.comment).await?;
     Ok(Redirect::to(&format!("/held/{id}?done=rejected")))
+}
+
+/// What every action on one message checks first, in this order: the
+/// permission, the form, the id, and the walls (a message hidden from this
+/// reviewer is not found).
+async fn checked<F>(
+    s: &ReviewState,
+    w: &WebSession,
+    id: &str,
+    form: Result<Form<F>, FormRejection>,
+) -> Result<F, PageError> {
+    w.require(Perm::Act)?;
+    let Form(f) = form.map_err(|e| PageError::bad(e.body_text()))?;
+    if !valid_id(id) {
+        return Err(PageError::not_found());
+    }
+    walls::may_act(s, &w.user, id)
+        .await
+        .map_err(not_found_page)?;
+    Ok(f)
 }
 
 /// A hidden or unknown message is the one not-found page, whatever the

@@ -3,12 +3,13 @@
 //! One file per page family; this one wires the routes, the chrome every
 //! page shares (who is logged in, what they may open) and the error page.
 
-pub mod admin;
-pub mod audit;
-pub mod login;
-pub mod message;
-pub mod queue;
-pub mod reauth;
+pub(crate) mod admin;
+pub(crate) mod audit;
+pub(crate) mod dashboard;
+pub(crate) mod login;
+pub(crate) mod message;
+pub(crate) mod queue;
+pub(crate) mod reauth;
 
 use super::access::Perm;
 use super::actions::ActionError;
@@ -21,16 +22,18 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-pub fn routes(state: ReviewState) -> Router<ReviewState> {
+pub(crate) fn routes(state: ReviewState) -> Router<ReviewState> {
     let pages = Router::new()
         .route("/", get(|| async { Redirect::to("/queue") }))
         .route("/queue", get(queue::page))
         .route("/held/{id}", get(message::page))
         .route("/held/{id}/attachment/{n}", get(message::download))
         .route("/held/{id}/release", post(message::release))
+        .route("/held/{id}/approve", post(message::approve))
         .route("/held/{id}/reject", post(message::reject))
         .route("/audit", get(audit::page))
         .route("/audit/verify", get(audit::verify))
+        .route("/dashboard", get(dashboard::page))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/users/{name}/{change}", post(admin::set_disabled))
         .route(
@@ -42,6 +45,11 @@ pub fn routes(state: ReviewState) -> Router<ReviewState> {
         .route_layer(middleware::from_fn_with_state(state, require_session));
     Router::new()
         .route("/login", get(login::form).post(login::submit))
+        .route("/login/oidc", get(super::oidc::flow::start))
+        .route(
+            crate::config::oidc::CALLBACK_PATH,
+            get(super::oidc::flow::callback),
+        )
         .route("/static/style.css", get(css))
         .merge(pages)
 }
@@ -59,18 +67,18 @@ async fn css() -> Response {
 
 /// What the frame of every page needs: the user, the logout form's token,
 /// and which sections to offer.
-pub struct Chrome {
-    pub firm: String,
-    pub user: String,
-    pub role: &'static str,
-    pub csrf: String,
-    pub can_audit: bool,
-    pub can_admin: bool,
-    pub active: &'static str,
+pub(crate) struct Chrome {
+    pub(crate) firm: String,
+    pub(crate) user: String,
+    pub(crate) role: &'static str,
+    pub(crate) csrf: String,
+    pub(crate) can_audit: bool,
+    pub(crate) can_admin: bool,
+    pub(crate) active: &'static str,
 }
 
 impl Chrome {
-    pub fn new(s: &ReviewState, w: &WebSession, active: &'static str) -> Chrome {
+    pub(crate) fn new(s: &ReviewState, w: &WebSession, active: &'static str) -> Chrome {
         Chrome {
             firm: s.engine.load().config.firm_name.clone(),
             user: w.user.name.clone(),
@@ -85,27 +93,27 @@ impl Chrome {
 
 /// A page that could not be shown, with a message for the person.
 #[derive(Debug)]
-pub struct PageError {
-    pub status: StatusCode,
-    pub message: String,
+pub(crate) struct PageError {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
 }
 
 impl PageError {
-    pub fn forbidden(message: String) -> PageError {
+    pub(crate) fn forbidden(message: String) -> PageError {
         PageError {
             status: StatusCode::FORBIDDEN,
             message,
         }
     }
 
-    pub fn bad(message: String) -> PageError {
+    pub(crate) fn bad(message: String) -> PageError {
         PageError {
             status: StatusCode::BAD_REQUEST,
             message,
         }
     }
 
-    pub fn not_found() -> PageError {
+    pub(crate) fn not_found() -> PageError {
         PageError {
             status: StatusCode::NOT_FOUND,
             message: "There is no such page or message.".into(),
@@ -159,7 +167,7 @@ impl IntoResponse for PageError {
 }
 
 /// Renders a page; a template error is a 500 (and logged).
-pub fn render<T: Template>(t: &T) -> Result<Html<String>, PageError> {
+pub(crate) fn render<T: Template>(t: &T) -> Result<Html<String>, PageError> {
     t.render().map(Html).map_err(|e| {
         tracing::error!(error = %e, "cannot render a page");
         PageError {
@@ -170,7 +178,7 @@ pub fn render<T: Template>(t: &T) -> Result<Html<String>, PageError> {
 }
 
 /// `/path?k=v&…` with the non-empty pairs, URL-encoded.
-pub fn href(path: &str, pairs: &[(&str, &str)]) -> String {
+pub(crate) fn href(path: &str, pairs: &[(&str, &str)]) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
         q.append_pair(k, v);
@@ -184,7 +192,7 @@ pub fn href(path: &str, pairs: &[(&str, &str)]) -> String {
 }
 
 /// `2026-11-02 10:00` from a stored RFC 3339 time (UTC).
-pub fn when(rfc3339: &str) -> String {
+pub(crate) fn when(rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .map(|t| {
             t.with_timezone(&chrono::Utc)
@@ -195,7 +203,7 @@ pub fn when(rfc3339: &str) -> String {
 }
 
 /// How long ago, in the largest unit that fits: `5 min`, `3 h`, `2 d`.
-pub fn ago(rfc3339: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn ago(rfc3339: &str, now: chrono::DateTime<chrono::Utc>) -> String {
     let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc3339) else {
         return String::new();
     };
@@ -209,7 +217,7 @@ pub fn ago(rfc3339: &str, now: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// `1.2 MB`, `340 KB`, `900 B`.
-pub fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     match bytes {
         0..=999 => format!("{bytes} B"),
         1000..=999_999 => format!("{} KB", bytes / 1000),

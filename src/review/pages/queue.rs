@@ -13,40 +13,42 @@ use axum::extract::{Query, State};
 use axum::response::Html;
 use axum::Extension;
 
-pub const PAGE_SIZE: usize = 25;
+pub(crate) const PAGE_SIZE: usize = 25;
 /// Up to this many clients the filter is a select box; beyond, a text box.
 const MAX_CLIENT_CHOICES: usize = 500;
 
-pub struct Row {
-    pub id: String,
-    pub received: String,
-    pub ago: String,
-    pub from: String,
-    pub to: String,
-    pub subject: String,
-    pub rules: Vec<String>,
-    pub mentions: Vec<String>,
-    pub size: String,
-    pub status: HeldStatus,
+pub(crate) struct Row {
+    pub(crate) id: String,
+    pub(crate) received: String,
+    pub(crate) ago: String,
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) subject: String,
+    pub(crate) rules: Vec<String>,
+    pub(crate) mentions: Vec<String>,
+    pub(crate) size: String,
+    pub(crate) status: HeldStatus,
+    /// Four-eyes: "approved by X, awaiting a second reviewer".
+    pub(crate) awaiting: Option<String>,
 }
 
-pub struct Link {
-    pub label: String,
-    pub href: String,
-    pub on: bool,
+pub(crate) struct Link {
+    pub(crate) label: String,
+    pub(crate) href: String,
+    pub(crate) on: bool,
 }
 
 /// The filters as the form shows them back.
 #[derive(Default, Clone)]
-pub struct Filters {
-    pub status: String,
-    pub client: String,
-    pub matter: String,
-    pub sender: String,
-    pub rule: String,
-    pub age: String,
-    pub sort: String,
-    pub dir: String,
+pub(crate) struct Filters {
+    pub(crate) status: String,
+    pub(crate) client: String,
+    pub(crate) matter: String,
+    pub(crate) sender: String,
+    pub(crate) rule: String,
+    pub(crate) age: String,
+    pub(crate) sort: String,
+    pub(crate) dir: String,
 }
 
 impl Filters {
@@ -115,10 +117,11 @@ fn row(h: HeldSummary, now: chrono::DateTime<chrono::Utc>) -> Row {
         rules: h.rules,
         mentions,
         status: h.status,
+        awaiting: h.awaiting,
     }
 }
 
-pub async fn page(
+pub(crate) async fn page(
     State(s): State<ReviewState>,
     Extension(w): Extension<WebSession>,
     params: Result<Query<QueueParams>, QueryRejection>,

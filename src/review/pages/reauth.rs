@@ -23,17 +23,17 @@ use serde_json::json;
 use std::time::Instant;
 
 /// How recent the last authentication must be for a release without asking.
-pub const FRESH: chrono::Duration = chrono::Duration::minutes(5);
+pub(crate) const FRESH: chrono::Duration = chrono::Duration::minutes(5);
 
 /// The release form: the comment, and the password and code when asked.
 #[derive(Deserialize, Default)]
-pub struct ReleaseForm {
+pub(crate) struct ReleaseForm {
     #[serde(default)]
-    pub comment: String,
+    pub(crate) comment: String,
     #[serde(default)]
-    pub password: Option<String>,
+    pub(crate) password: Option<String>,
     #[serde(default)]
-    pub code: String,
+    pub(crate) code: String,
 }
 
 #[derive(Template)]
@@ -43,6 +43,9 @@ struct ReauthPage<'a> {
     id: &'a str,
     comment: &'a str,
     totp: bool,
+    /// A single sign-on user has no password: they sign in again at the
+    /// provider (`prompt=login`, see `review::oidc::flow`) and come back.
+    sso: bool,
     error: Option<String>,
 }
 
@@ -62,6 +65,7 @@ fn ask(
         id,
         comment: &f.comment,
         totp: w.user.has_totp(),
+        sso: w.user.is_sso(),
         error,
     };
     match render(&page) {
@@ -72,7 +76,7 @@ fn ask(
 
 /// `None` when the release may go ahead; otherwise the page to show
 /// instead (the question, a wrong answer, or the rate limit).
-pub async fn required(
+pub(crate) async fn required(
     s: &ReviewState,
     w: &WebSession,
     addr: &ClientAddr,
@@ -86,7 +90,7 @@ pub async fn required(
     if session::since(&w.authed_at, now).is_some_and(|d| d <= FRESH) {
         return None;
     }
-    let Some(pw) = f.password.clone() else {
+    let Some(pw) = f.password.clone().filter(|_| !w.user.is_sso()) else {
         return Some(ask(s, w, id, f, None));
     };
     let (name, ip) = (w.user.name.as_str(), addr.0.as_str());

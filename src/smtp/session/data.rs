@@ -28,11 +28,11 @@ const NO_STORAGE: &str = "4.3.1 insufficient system storage, try again later";
 
 /// A message body on its way in.
 pub(super) struct Incoming {
-    pub tx: Transaction,
-    pub rx: DataReceiver,
+    pub(crate) tx: Transaction,
+    pub(crate) rx: DataReceiver,
     /// When the whole body must have arrived.
-    pub deadline: Instant,
-    pub body: Body,
+    pub(crate) deadline: Instant,
+    pub(crate) body: Body,
 }
 
 /// Where the body goes.

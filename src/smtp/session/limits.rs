@@ -12,41 +12,41 @@ use tokio_rustls::rustls::ServerConfig;
 /// The limits a session runs under, fixed when it starts (a reload applies
 /// to the next connection).
 #[derive(Debug, Clone)]
-pub struct Limits {
-    pub hostname: String,
-    pub max_message_size: usize,
-    pub max_recipients: usize,
-    pub max_commands: usize,
-    pub command_timeout: Duration,
-    pub data_timeout: Duration,
+pub(crate) struct Limits {
+    pub(crate) hostname: String,
+    pub(crate) max_message_size: usize,
+    pub(crate) max_recipients: usize,
+    pub(crate) max_commands: usize,
+    pub(crate) command_timeout: Duration,
+    pub(crate) data_timeout: Duration,
     /// The session's lifetime cap, from its start.
-    pub max_session: Duration,
+    pub(crate) max_session: Duration,
     /// The STARTTLS server side; `None`: not offered.
-    pub tls: Option<Arc<ServerConfig>>,
+    pub(crate) tls: Option<Arc<ServerConfig>>,
     /// `[smtp] accept_tenant_ids`, lower-case; empty: no tenant check.
-    pub accept_tenants: Vec<String>,
+    pub(crate) accept_tenants: Vec<String>,
     /// To tell our own loop stamp from a forged one in what arrives.
-    pub stamp: crate::config::stamp::StampKey,
+    pub(crate) stamp: crate::config::stamp::StampKey,
     /// Where DATA goes and when it is scanned (the listener's, shared).
-    pub buffers: Buffers,
+    pub(crate) buffers: Buffers,
 }
 
 /// What every session of a listener shares, fixed at its start (a reload
 /// does not resize them).
 #[derive(Debug, Clone)]
-pub struct Buffers {
+pub(crate) struct Buffers {
     /// `[smtp] max_buffered_bytes`: DATA bytes in memory across sessions.
-    pub memory: Arc<Budget>,
+    pub(crate) memory: Arc<Budget>,
     /// Where a body goes past that; `None`: nowhere (`452 4.3.1` at DATA).
-    pub spool: Option<SpoolDir>,
+    pub(crate) spool: Option<SpoolDir>,
     /// `[smtp] max_scanning_bytes`: message bytes scanned at once.
-    pub scan: Arc<ScanGate>,
+    pub(crate) scan: Arc<ScanGate>,
 }
 
 impl Buffers {
     /// Fresh budgets for `cfg`, spooling to `spool/` in its data directory
     /// (where the stamp key lives; [`crate::config::stamp::StampKey::locate`]).
-    pub fn from_config(cfg: &Config) -> Buffers {
+    pub(crate) fn from_config(cfg: &Config) -> Buffers {
         let s = &cfg.smtp;
         let data_dir = cfg.stamp_key.path.parent().unwrap_or(&cfg.dir);
         Buffers {
@@ -60,7 +60,7 @@ impl Buffers {
     /// emptied of what a crash left: for a listener, once at its start. A
     /// folder that cannot be made is logged; DATA past the memory budget
     /// then gets `452 4.3.1`.
-    pub fn for_listener(cfg: &Config) -> Buffers {
+    pub(crate) fn for_listener(cfg: &Config) -> Buffers {
         let buffers = Buffers::from_config(cfg);
         if let Some(spool) = &buffers.spool {
             match spool.prepare() {
@@ -75,7 +75,7 @@ impl Buffers {
 }
 
 impl Limits {
-    pub fn from_config(cfg: &Config) -> Limits {
+    pub(crate) fn from_config(cfg: &Config) -> Limits {
         let s = &cfg.smtp;
         Limits {
             hostname: s.hostname.clone(),

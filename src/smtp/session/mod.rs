@@ -21,7 +21,7 @@ mod commands;
 mod data;
 mod limits;
 
-pub use limits::{Buffers, Limits};
+pub(crate) use limits::{Buffers, Limits};
 
 use super::budget::Reservation;
 use super::codec::{LineReader, MailParams, Reply};
@@ -36,7 +36,7 @@ use tokio_rustls::TlsAcceptor;
 
 /// How far shutdown has gone; sessions watch it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Shutdown {
+pub(crate) enum Shutdown {
     Running,
     /// SIGTERM: finish the transaction in flight, then close with 421.
     Draining,
@@ -46,22 +46,22 @@ pub enum Shutdown {
 
 /// One mail transaction: what MAIL and RCPT gave us. RSET drops it whole.
 #[derive(Debug, Clone, Default)]
-pub struct Transaction {
-    pub from: String,
-    pub params: MailParams,
-    pub rcpts: Vec<String>,
+pub(crate) struct Transaction {
+    pub(crate) from: String,
+    pub(crate) params: MailParams,
+    pub(crate) rcpts: Vec<String>,
 }
 
 /// Who is on the other end: lives as long as the connection.
 #[derive(Debug, Clone)]
-pub struct Peer {
-    pub addr: Option<SocketAddr>,
-    pub helo: Option<String>,
-    pub esmtp: bool,
+pub(crate) struct Peer {
+    pub(crate) addr: Option<SocketAddr>,
+    pub(crate) helo: Option<String>,
+    pub(crate) esmtp: bool,
 }
 
 /// The act stage: the only code that decides the reply to DATA.
-pub trait Settle: Send + Sync + 'static {
+pub(crate) trait Settle: Send + Sync + 'static {
     fn settle(
         &self,
         peer: &Peer,
@@ -90,7 +90,7 @@ enum Flow {
     StartTls,
 }
 
-pub struct Session<S, A> {
+pub(crate) struct Session<S, A> {
     stream: Stream<S>,
     settle: Arc<A>,
     limits: Limits,
@@ -119,7 +119,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     A: Settle,
 {
-    pub fn new(
+    pub(crate) fn new(
         stream: S,
         settle: Arc<A>,
         limits: Limits,
@@ -149,7 +149,7 @@ where
 
     /// Runs the session to its end. I/O errors just end it: the client
     /// never got a 250 for anything unsettled.
-    pub async fn run(mut self) -> std::io::Result<()> {
+    pub(crate) async fn run(mut self) -> std::io::Result<()> {
         // RFC 5321 §4.2: the domain comes first (no enhanced code in a greeting).
         let banner = format!("{} ESMTP matterwall", self.limits.hostname);
         self.reply(Reply::new(220, banner));

@@ -200,6 +200,7 @@ fn concurrent_writers_on_sqlite_keep_one_verified_chain() {
         subject: "s".into(),
         verdict_json: "{}".into(),
         raw: vec![b'x'; 1000],
+        two_person: false,
     };
     let workers: Vec<_> = (0..8)
         .map(|t| {

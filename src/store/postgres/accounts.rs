@@ -2,7 +2,9 @@
 //! in SQLite. Shared by every node: a session made on one is valid on all,
 //! and a user disabled on one is disabled everywhere at its next lookup.
 
-use super::super::accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
+use super::super::accounts::{
+    NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord, SSO_PASSWORD,
+};
 use super::super::audit::AuditEvent;
 use super::super::{Accounts, StoreError};
 use super::{PgStore, NOW};
@@ -286,5 +288,85 @@ impl Accounts for PgStore {
             )?)
         })?;
         Ok(rows.iter().map(waiver_row).collect())
+    }
+    fn sso_user(&self, name: &str, role: Role, by: &str) -> Result<User, StoreError> {
+        self.write(|tx| {
+            let found = tx.query_opt(
+                "SELECT password, role, disabled FROM users WHERE name = $1 FOR UPDATE",
+                &[&name],
+            )?;
+            let found: Option<(String, String, bool)> =
+                found.map(|r| (r.get(0), r.get(1), r.get(2)));
+            let event = match found {
+                None => {
+                    tx.execute(
+                        &format!(
+                            "INSERT INTO users (name, role, password, created_at)
+                             VALUES ($1, $2, $3, {NOW})"
+                        ),
+                        &[&name, &role.as_str(), &SSO_PASSWORD],
+                    )?;
+                    let details = json!({"user": name, "role": role.as_str(), "sso": true});
+                    Some(AuditEvent::new(by, "user-added", details))
+                }
+                Some((pw, _, _)) if pw != SSO_PASSWORD => {
+                    return Err(StoreError::Exists(format!("local user {name}")))
+                }
+                Some((_, old, false)) if old != role.as_str() => {
+                    tx.execute(
+                        "UPDATE users SET role = $1 WHERE name = $2",
+                        &[&role.as_str(), &name],
+                    )?;
+                    let details = json!({"user": name, "from": old, "to": role.as_str()});
+                    Some(AuditEvent::new(by, "user-role-changed", details))
+                }
+                Some(_) => None,
+            };
+            if let Some(e) = event {
+                self.append_in(tx, &e)?;
+            }
+            Ok(())
+        })?;
+        self.user(name)?
+            .ok_or_else(|| StoreError::NotFound(format!("user {name}")))
+    }
+
+    fn put_oidc_login(
+        &self,
+        id_hash: &str,
+        data: &[u8],
+        expires_at: &str,
+    ) -> Result<(), StoreError> {
+        let (nonce, sealed) = self.sealer.seal(format!("oidc/{id_hash}").as_bytes(), data);
+        self.with(|c| {
+            // Abandoned logins go whenever a new one starts.
+            c.execute(
+                &format!("DELETE FROM oidc_logins WHERE expires_at < {NOW}"),
+                &[],
+            )?;
+            c.execute(
+                "INSERT INTO oidc_logins (id_hash, nonce, data, expires_at)
+                 VALUES ($1, $2, $3, $4)",
+                &[&id_hash, &nonce, &sealed, &expires_at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn take_oidc_login(&self, id_hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = self.with(|c| {
+            Ok(c.query_opt(
+                &format!(
+                    "DELETE FROM oidc_logins WHERE id_hash = $1 AND expires_at > {NOW}
+                     RETURNING nonce, data"
+                ),
+                &[&id_hash],
+            )?)
+        })?;
+        let aad = format!("oidc/{id_hash}");
+        Ok(row.and_then(|r| {
+            let (n, d): (Vec<u8>, Vec<u8>) = (r.get(0), r.get(1));
+            self.sealer.open(aad.as_bytes(), &n, &d)
+        }))
     }
 }

@@ -6,6 +6,7 @@
 use super::super::audit::{self, AuditEntry, AuditEvent, AuditFilter, AuditHead, GENESIS};
 use super::super::{AuditLog, StoreError};
 use super::{PgStore, NOW};
+use ::postgres::types::Type;
 use ::postgres::{GenericClient, Row};
 
 fn damaged(why: &str) -> StoreError {
@@ -15,17 +16,11 @@ fn damaged(why: &str) -> StoreError {
     ))
 }
 
-fn read_head(
-    c: &mut impl GenericClient,
-    lock: bool,
-) -> Result<Option<(u64, String, String)>, StoreError> {
-    let sql = if lock {
-        "SELECT seq, hash, mac FROM audit_head WHERE id = 1 FOR UPDATE"
-    } else {
-        "SELECT seq, hash, mac FROM audit_head WHERE id = 1"
-    };
-    Ok(c.query_opt(sql, &[])?
-        .map(|r| (r.get::<_, i64>(0).max(0) as u64, r.get(1), r.get(2))))
+fn read_head(c: &mut impl GenericClient) -> Result<Option<(u64, String, String)>, StoreError> {
+    Ok(
+        c.query_opt("SELECT seq, hash, mac FROM audit_head WHERE id = 1", &[])?
+            .map(|r| (r.get::<_, i64>(0).max(0) as u64, r.get(1), r.get(2))),
+    )
 }
 
 impl PgStore {
@@ -38,48 +33,62 @@ impl PgStore {
         event: &AuditEvent,
     ) -> Result<AuditEntry, StoreError> {
         let details = audit::stamp_node(&event.details, &self.node);
-        let (prev_seq, prev_hash) = match read_head(c, true)? {
+        // Each statement here is one round trip (typed: no prepare), and
+        // the head is read with the time, because these run one after
+        // another on the writer connection under group commit: their round
+        // trips, not the commit's fsync, bound the appends per second.
+        let head = c.query_typed_opt(
+            &format!("SELECT seq, hash, mac, {NOW} FROM audit_head WHERE id = 1 FOR UPDATE"),
+            &[],
+        )?;
+        let (prev_seq, prev_hash, time) = match head {
             None => {
-                let rows: i64 = c.query_one("SELECT count(*) FROM audit", &[])?.get(0);
+                let rows: i64 = c.query_typed_one("SELECT count(*) FROM audit", &[])?.get(0);
                 if rows > 0 {
                     return Err(damaged("its head record is missing"));
                 }
-                (0, GENESIS.to_string())
+                let time: String = c.query_typed_one(&format!("SELECT {NOW}"), &[])?.get(0);
+                (0, GENESIS.to_string(), time)
             }
-            Some((seq, hash, mac)) => {
+            Some(r) => {
+                let (seq, hash, mac): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
+                let seq = seq.max(0) as u64;
                 if !self
                     .sealer
                     .mac_ok(audit::head_message(seq, &hash).as_bytes(), &mac)
                 {
                     return Err(damaged("its head record fails authentication"));
                 }
-                (seq, hash)
+                (seq, hash, r.get(3))
             }
         };
         let seq = prev_seq + 1;
-        let time: String = c.query_one(&format!("SELECT {NOW}"), &[])?.get(0);
         let hash = audit::entry_hash(&prev_hash, seq, &time, &event.actor, &event.kind, &details);
         let message = details["message"].as_str();
-        c.execute(
+        c.execute_typed(
             "INSERT INTO audit (seq, at, actor, kind, details, prev_hash, hash, message)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &[
-                &(seq as i64),
-                &time,
-                &event.actor,
-                &event.kind,
-                &audit::canonical(&details),
-                &prev_hash,
-                &hash,
-                &message,
+                (&(seq as i64), Type::INT8),
+                (&time, Type::TEXT),
+                (&event.actor, Type::TEXT),
+                (&event.kind, Type::TEXT),
+                (&audit::canonical(&details), Type::TEXT),
+                (&prev_hash, Type::TEXT),
+                (&hash, Type::TEXT),
+                (&message, Type::TEXT),
             ],
         )?;
         let mac = self.sealer.mac(audit::head_message(seq, &hash).as_bytes());
-        c.execute(
+        c.execute_typed(
             "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, $1, $2, $3)
              ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
                                             mac = excluded.mac",
-            &[&(seq as i64), &hash, &mac],
+            &[
+                (&(seq as i64), Type::INT8),
+                (&hash, Type::TEXT),
+                (&mac, Type::TEXT),
+            ],
         )?;
         Ok(AuditEntry {
             seq,
@@ -157,7 +166,7 @@ impl AuditLog for PgStore {
     }
 
     fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
-        let head = self.with(|c| read_head(c, false))?;
+        let head = self.with(read_head)?;
         Ok(head.map(|(seq, hash, mac)| AuditHead {
             authentic: self
                 .sealer

@@ -5,17 +5,30 @@
 
 use super::super::audit::AuditEvent;
 use super::super::held::{
-    binding, trail_allows, Action, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus,
-    HeldSummary, NewHeld,
+    binding, four_eyes_note, may_approve, may_release, open_content, open_subject, refusal,
+    trail_allows, Action, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary,
+    NewHeld, SealedContent,
 };
-use super::super::{NewNotice, Quarantine, Review, StoreError};
+use super::super::{NewNotice, Quarantine, QueuedNotice, Review, StoreError};
 use super::PgStore;
+use ::postgres::types::Type;
 use ::postgres::{GenericClient, Row};
 use serde_json::json;
 use std::time::Duration;
 
 const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, comment, \
-                       clients, matters, subject_nonce, subject, reviewed_by";
+                       clients, matters, subject_nonce, subject, reviewed_by, two_person, \
+                       approved_by";
+
+/// See the SQLite store: who approved `id`, by the audit trail.
+fn trail_approver(c: &mut impl GenericClient, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(c.query_opt(
+        "SELECT actor FROM audit WHERE kind = 'approve' AND message = $1
+         ORDER BY seq DESC LIMIT 1",
+        &[&id],
+    )?
+    .map(|r| r.get(0)))
+}
 
 fn status_of(s: &str) -> HeldStatus {
     // The CHECK constraint admits only known names.
@@ -71,14 +84,7 @@ fn transition(
     if changed == 1 {
         return Ok(());
     }
-    match current(c, id)? {
-        None => Err(StoreError::NotFound(id.to_string())),
-        Some(status) => Err(StoreError::WrongStatus {
-            id: id.to_string(),
-            status,
-            wanted: from,
-        }),
-    }
+    Err(refusal(id, current(c, id)?, from))
 }
 
 fn json_list(text: &str) -> Vec<String> {
@@ -108,19 +114,15 @@ impl PgStore {
     fn summary(&self, r: &Row) -> HeldSummary {
         let id: String = r.get(0);
         let env: serde_json::Value = serde_json::from_str(r.get(3)).unwrap_or_default();
-        let nonce: Option<Vec<u8>> = r.get(10);
-        let sealed: Option<Vec<u8>> = r.get(11);
-        let subject = match (nonce, sealed) {
-            (Some(n), Some(s)) => self
-                .sealer
-                .open(format!("{id}/subject").as_bytes(), &n, &s)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_else(|| "(damaged)".into()),
-            _ => String::new(),
-        };
+        let nonce: Option<&[u8]> = r.get(10);
+        let sealed: Option<&[u8]> = r.get(11);
+        let subject = open_subject(&self.sealer, &id, nonce, sealed);
+        let (two_person, approved_by): (bool, Option<String>) = (r.get(13), r.get(14));
+        let status = status_of(r.get(2));
         HeldSummary {
+            awaiting: four_eyes_note(two_person, status, approved_by.as_deref()),
             received_at: r.get(1),
-            status: status_of(r.get(2)),
+            status,
             from: env["from"].as_str().unwrap_or("").to_string(),
             to: serde_json::from_value(env["to"].clone()).unwrap_or_default(),
             action: action_of(r.get(4)),
@@ -131,6 +133,8 @@ impl PgStore {
             matters: json_list(r.get(9)),
             subject,
             reviewed_by: r.get(12),
+            two_person,
+            approved_by,
             id,
         }
     }
@@ -178,7 +182,8 @@ impl Quarantine for PgStore {
         self.write_sized(msg.raw.len(), |tx| {
             // The received time is bound into the seal, so it is read first.
             let received_at = Self::now_in(tx)?;
-            let bound = binding(&id, &received_at, &envelope, msg.action.as_str(), &rules);
+            let verdict_cols = (msg.action.as_str(), rules.as_str());
+            let bound = binding(&id, &received_at, &envelope, verdict_cols, msg.two_person);
             let (raw_nonce, raw) = self.sealer.seal(bound.as_bytes(), &msg.raw);
             let (verdict_nonce, verdict_ct) = self.sealer.seal(
                 format!("{bound}/verdict").as_bytes(),
@@ -187,30 +192,33 @@ impl Quarantine for PgStore {
             let (subject_nonce, subject) = self
                 .sealer
                 .seal(format!("{id}/subject").as_bytes(), msg.subject.as_bytes());
-            tx.execute(
+            // Typed: one round trip, no prepare (see `append_in`).
+            tx.execute_typed(
                 "INSERT INTO held (id, received_at, updated_at, status, envelope, action, rules,
                                    size, raw_nonce, raw, verdict_nonce, verdict, clients, matters,
-                                   subject_nonce, subject)
-                 VALUES ($1, $2, $2, 'held', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                                   subject_nonce, subject, two_person)
+                 VALUES ($1, $2, $2, 'held', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                         $15)",
                 &[
-                    &id,
-                    &received_at,
-                    &envelope,
-                    &msg.action.as_str(),
-                    &rules,
-                    &(msg.raw.len() as i64),
-                    &raw_nonce,
-                    &raw,
-                    &verdict_nonce,
-                    &verdict_ct,
-                    &clients,
-                    &matters,
-                    &subject_nonce,
-                    &subject,
+                    (&id, Type::TEXT),
+                    (&received_at, Type::TEXT),
+                    (&envelope, Type::TEXT),
+                    (&msg.action.as_str(), Type::TEXT),
+                    (&rules, Type::TEXT),
+                    (&(msg.raw.len() as i64), Type::INT8),
+                    (&raw_nonce, Type::BYTEA),
+                    (&raw, Type::BYTEA),
+                    (&verdict_nonce, Type::BYTEA),
+                    (&verdict_ct, Type::BYTEA),
+                    (&clients, Type::TEXT),
+                    (&matters, Type::TEXT),
+                    (&subject_nonce, Type::BYTEA),
+                    (&subject, Type::BYTEA),
+                    (&msg.two_person, Type::BOOL),
                 ],
             )?;
             self.append_in(tx, &verdict)?;
-            self.queue_in(tx, notices)?;
+            self.queue_in(tx, notices, None)?;
             Ok(())
         })?;
         Ok(id)
@@ -288,46 +296,79 @@ impl Quarantine for PgStore {
             )?)
         })?;
         let r = row.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
-        let summary = self.summary(&r);
-        if summary.status == HeldStatus::Expired {
-            return Err(StoreError::Destroyed(id.to_string()));
-        }
-        let damaged = || {
-            tracing::error!(
-                message = id,
-                "held record fails its seal: tampered or damaged"
-            );
-            StoreError::Damaged(id.to_string())
+        let content = SealedContent {
+            received_at: r.get(1),
+            envelope: r.get(3),
+            action: r.get(4),
+            rules: r.get(5),
+            raw: (r.get(15), r.get(16)),
+            verdict: (r.get(17), r.get(18)),
         };
-        let bound = binding(id, r.get(1), r.get(3), r.get(4), r.get(5));
-        let raw = self
-            .sealer
-            .open(bound.as_bytes(), r.get(13), r.get(14))
-            .ok_or_else(damaged)?;
-        let aad = format!("{bound}/verdict");
-        let verdict = self
-            .sealer
-            .open(aad.as_bytes(), r.get(15), r.get(16))
-            .ok_or_else(damaged)?;
-        Ok(HeldMessage {
-            summary,
-            verdict_json: String::from_utf8_lossy(&verdict).into_owned(),
-            raw,
-        })
+        open_content(&self.sealer, self.summary(&r), content)
     }
 
     fn begin_release(&self, id: &str, by: &Review<'_>) -> Result<HeldMessage, StoreError> {
         let msg = self.get(id)?;
         let details = json!({"message": id, "comment": by.comment});
         let step = (HeldStatus::Held, HeldStatus::Releasing);
-        self.change(id, step, (Some(by.actor), by.comment), "release", details)?;
+        self.write(|tx| {
+            // Writers hold the cluster's write lock: an approval on another
+            // node cannot slip in between this check and the change.
+            may_release(&msg.summary, by.actor, trail_approver(tx, id)?.as_deref())?;
+            transition(tx, id, step, by.comment, Some(by.actor))?;
+            self.append_in(tx, &AuditEvent::new(by.actor, "release", details))?;
+            Ok(())
+        })?;
         Ok(msg)
     }
 
-    fn finish_release(&self, id: &str, refused: &[String]) -> Result<(), StoreError> {
+    fn approve(&self, id: &str, by: &Review<'_>) -> Result<(), StoreError> {
+        // The seal binds `two_person` and the envelope: read them opened.
+        let msg = self.get(id)?;
+        self.write(|tx| {
+            let approved: Option<String> = tx
+                .query_opt("SELECT approved_by FROM held WHERE id = $1", &[&id])?
+                .and_then(|r| r.get(0));
+            trail_agrees(tx, id, HeldStatus::Held)?;
+            let now_is = HeldSummary {
+                approved_by: approved,
+                ..msg.summary.clone()
+            };
+            may_approve(&now_is, by.actor)?;
+            let changed = tx.execute(
+                &format!(
+                    "UPDATE held SET approved_by = $1, updated_at = {}
+                     WHERE id = $2 AND status = 'held' AND approved_by IS NULL",
+                    super::NOW
+                ),
+                &[&by.actor, &id],
+            )?;
+            if changed != 1 {
+                return Err(StoreError::FourEyes(format!(
+                    "message {id} changed meanwhile"
+                )));
+            }
+            let details = json!({"message": id, "comment": by.comment});
+            self.append_in(tx, &AuditEvent::new(by.actor, "approve", details))?;
+            Ok(())
+        })
+    }
+
+    fn finish_release_queueing(
+        &self,
+        id: &str,
+        refused: &[String],
+        notices: Vec<NewNotice>,
+        lease: Option<Duration>,
+    ) -> Result<Vec<QueuedNotice>, StoreError> {
         let details = json!({"message": id, "refused": refused});
         let step = (HeldStatus::Releasing, HeldStatus::Released);
-        self.change(id, step, (None, None), "released", details)
+        self.write(|tx| {
+            transition(tx, id, step, None, None)?;
+            let actor = Self::reviewer_of(tx, id)?;
+            self.append_in(tx, &AuditEvent::new(actor, "released", details))?;
+            self.queue_in(tx, notices, lease)
+        })
     }
 
     fn abort_release(&self, id: &str, why: &str) -> Result<(), StoreError> {
@@ -336,19 +377,19 @@ impl Quarantine for PgStore {
         self.change(id, step, (None, Some(why)), "release-failed", details)
     }
 
-    fn reject_with(
+    fn reject_queueing(
         &self,
         id: &str,
         by: &Review<'_>,
         notices: Vec<NewNotice>,
-    ) -> Result<(), StoreError> {
+        lease: Option<Duration>,
+    ) -> Result<Vec<QueuedNotice>, StoreError> {
         let details = json!({"message": id, "comment": by.comment});
         let step = (HeldStatus::Held, HeldStatus::Rejected);
         self.write(|tx| {
             transition(tx, id, step, by.comment, Some(by.actor))?;
             self.append_in(tx, &AuditEvent::new(by.actor, "reject", details))?;
-            self.queue_in(tx, notices)?;
-            Ok(())
+            self.queue_in(tx, notices, lease)
         })
     }
 
@@ -420,6 +461,14 @@ impl Quarantine for PgStore {
             tx.commit()?;
             Ok(())
         })
+    }
+
+    fn oldest_held(&self) -> Result<Option<String>, StoreError> {
+        self.oldest_held_in()
+    }
+
+    fn queue_stats(&self, since: &str) -> Result<crate::store::QueueStats, StoreError> {
+        self.queue_stats_in(since)
     }
 
     fn held_count(&self) -> Result<u64, StoreError> {

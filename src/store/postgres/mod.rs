@@ -23,6 +23,7 @@ mod cluster;
 mod held;
 mod outbox;
 mod schema;
+mod stats;
 
 use super::crypto::Sealer;
 use super::group::{self, Group, Writer};
@@ -36,7 +37,7 @@ use tokio_rustls::rustls;
 
 pub use schema::VERSION as SCHEMA_VERSION;
 
-pub struct PgStore {
+pub(crate) struct PgStore {
     config: Config,
     tls: MakeRustlsConnect,
     conn: Mutex<Option<Client>>,
@@ -180,7 +181,7 @@ mod unverified {
     use tokio_rustls::rustls::{DigitallySignedStruct, Error, SignatureScheme};
 
     #[derive(Debug)]
-    pub struct Unverified(pub Arc<CryptoProvider>);
+    pub(crate) struct Unverified(pub(crate) Arc<CryptoProvider>);
 
     impl ServerCertVerifier for Unverified {
         fn verify_server_cert(
@@ -224,7 +225,7 @@ impl PgStore {
     /// Connects, migrates the schema (refusing one newer than this program
     /// knows) and checks that `key` is the key the database was written
     /// with.
-    pub fn open(url: &str, key: &Path, node: &str) -> Result<PgStore, StoreError> {
+    pub(crate) fn open(url: &str, key: &Path, node: &str) -> Result<PgStore, StoreError> {
         let (pg_url, verify) = split_sslmode(url)?;
         let mut config: Config = pg_url
             .parse()
@@ -238,6 +239,7 @@ impl PgStore {
             tls: tls.clone(),
             client: None,
             node: node.to_string(),
+            release_pending: false,
         };
         let store = PgStore {
             config,
@@ -296,15 +298,9 @@ impl PgStore {
         self.writer.run(bytes, f)
     }
 
-    /// Batches committed and writes in them since open (the benchmark's
-    /// writes per commit).
-    pub fn commit_stats(&self) -> (u64, u64) {
-        self.writer.stats()
-    }
-
     /// The database's clock, in the store's time format.
     fn now_in(c: &mut impl ::postgres::GenericClient) -> Result<String, StoreError> {
-        Ok(c.query_one(&format!("SELECT {NOW}"), &[])?.get(0))
+        Ok(c.query_typed_one(&format!("SELECT {NOW}"), &[])?.get(0))
     }
 }
 
@@ -315,6 +311,8 @@ struct PgWriter {
     tls: MakeRustlsConnect,
     client: Option<Client>,
     node: String,
+    /// The last operation's savepoint, not yet released (see `release`).
+    release_pending: bool,
 }
 
 impl PgWriter {
@@ -338,24 +336,36 @@ impl Writer for PgWriter {
             self.client = None;
             self.client = Some(self.config.connect(self.tls.clone())?);
         }
+        self.release_pending = false;
         let c = self.client()?;
         c.batch_execute("BEGIN")?;
         c.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
         Ok(())
     }
     fn savepoint(&mut self) -> Result<(), StoreError> {
-        self.batch("SAVEPOINT op")
+        // The previous operation's release goes in the same round trip.
+        if std::mem::take(&mut self.release_pending) {
+            self.batch("RELEASE SAVEPOINT op; SAVEPOINT op")
+        } else {
+            self.batch("SAVEPOINT op")
+        }
     }
     fn release(&mut self) -> Result<(), StoreError> {
-        self.batch("RELEASE SAVEPOINT op")
+        // Sent with the next savepoint, or dropped by COMMIT (which ends
+        // every savepoint): a round trip fewer per operation. Until then
+        // the operation's work is in the transaction as if released.
+        self.release_pending = true;
+        Ok(())
     }
     fn rollback_to(&mut self) -> Result<(), StoreError> {
         self.batch("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")
     }
     fn commit(&mut self) -> Result<(), StoreError> {
+        self.release_pending = false;
         self.batch("COMMIT")
     }
     fn abandon(&mut self) {
+        self.release_pending = false;
         if self.batch("ROLLBACK").is_err() && self.client.is_some() {
             tracing::warn!(node = %self.node, "lost the PostgreSQL connection; reconnecting on the next write");
             self.client = None;

@@ -5,12 +5,12 @@
 
 use super::super::audit::AuditEvent;
 use super::super::outbox::{
-    age, binding, deliverable, Delivery, NewNotice, NoticeSummary, OutboxStats, QueuedNotice,
-    FAILED, PENDING, SENT,
+    age, open_claimed, seal_all, settlement, ClaimedRow, Delivery, NewNotice, NoticeSummary,
+    OutboxStats, QueuedNotice,
 };
 use super::super::{Outbox, StoreError};
 use super::{PgStore, NOW};
-use ::postgres::{GenericClient, Row};
+use ::postgres::GenericClient;
 use std::time::Duration;
 
 /// The database's clock `secs` (the parameter named) from now, in the
@@ -23,19 +23,10 @@ fn later(param: &str) -> String {
 }
 
 impl PgStore {
-    /// Inserts `notices` in the caller's transaction, due at once.
+    /// Inserts `notices` in the caller's transaction; with `lease`, claimed
+    /// by this node for that long (their first attempt counted), else due
+    /// at once.
     pub(super) fn queue_in(
-        &self,
-        c: &mut impl GenericClient,
-        notices: Vec<NewNotice>,
-    ) -> Result<(), StoreError> {
-        self.insert_notices(c, notices, None)?;
-        Ok(())
-    }
-
-    /// Inserts `notices`; with `lease`, claimed by this node for that long
-    /// (their first attempt counted), else due at once.
-    fn insert_notices(
         &self,
         c: &mut impl GenericClient,
         notices: Vec<NewNotice>,
@@ -46,12 +37,7 @@ impl PgStore {
             None => (0.0, None, 0),
         };
         let mut out = Vec::new();
-        for n in deliverable(notices) {
-            let id = super::super::new_id();
-            let to = serde_json::to_string(&n.to)?;
-            let (nonce, sealed) = self
-                .sealer
-                .seal(binding(&id, &n.kind, &to).as_bytes(), &n.raw);
+        for n in seal_all(&self.sealer, notices)? {
             c.execute(
                 &format!(
                     "INSERT INTO outbox (id, kind, about, rcpts, created_at, status, attempts,
@@ -60,18 +46,18 @@ impl PgStore {
                     later("$9")
                 ),
                 &[
-                    &id, &n.kind, &n.about, &to, &attempts, &by, &nonce, &sealed, &secs,
+                    &n.id,
+                    &n.notice.kind,
+                    &n.notice.about,
+                    &n.to_json,
+                    &attempts,
+                    &by,
+                    &n.nonce,
+                    &n.sealed,
+                    &secs,
                 ],
             )?;
-            out.push(QueuedNotice {
-                id,
-                kind: n.kind,
-                about: n.about,
-                to: n.to,
-                raw: n.raw,
-                attempts: attempts as u32,
-                age: Duration::ZERO,
-            });
+            out.push(n.queued(attempts as u32));
         }
         Ok(out)
     }
@@ -86,26 +72,6 @@ impl PgStore {
             &[&before],
         )?)
     }
-
-    /// Opens a claimed row; `None` when its seal fails.
-    fn open_notice(&self, r: &Row) -> Option<QueuedNotice> {
-        let (id, kind, to): (String, String, String) = (r.get(0), r.get(1), r.get(3));
-        let nonce: Vec<u8> = r.get(6);
-        let sealed: Vec<u8> = r.get(7);
-        let raw = self
-            .sealer
-            .open(binding(&id, &kind, &to).as_bytes(), &nonce, &sealed)?;
-        let (created, now): (String, String) = (r.get(4), r.get(8));
-        Some(QueuedNotice {
-            to: serde_json::from_str(&to).ok()?,
-            about: r.get(2),
-            attempts: r.get::<_, i32>(5).max(0) as u32,
-            age: age(&created, &now),
-            id,
-            kind,
-            raw,
-        })
-    }
 }
 
 impl Outbox for PgStore {
@@ -116,24 +82,24 @@ impl Outbox for PgStore {
         lease: Duration,
     ) -> Result<Vec<QueuedNotice>, StoreError> {
         self.write(|tx| {
-            let queued = self.insert_notices(tx, notices, Some(lease))?;
+            let queued = self.queue_in(tx, notices, Some(lease))?;
             self.append_in(tx, &event)?;
             Ok(queued)
         })
     }
 
-    fn claim_job_with(
+    fn claim_job_queueing(
         &self,
         name: &str,
         period: Duration,
         notices: Vec<NewNotice>,
-    ) -> Result<bool, StoreError> {
+        lease: Option<Duration>,
+    ) -> Result<Option<Vec<QueuedNotice>>, StoreError> {
         self.write(|tx| {
-            let won = super::cluster::claim_in(tx, name, period, &self.node)?;
-            if won {
-                self.queue_in(tx, notices)?;
+            if !super::cluster::claim_in(tx, name, period, &self.node)? {
+                return Ok(None);
             }
-            Ok(won)
+            Ok(Some(self.queue_in(tx, notices, lease)?))
         })
     }
 
@@ -161,28 +127,26 @@ impl Outbox for PgStore {
                 &[&limit, &lease, &self.node],
             )?)
         })?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            match self.open_notice(r) {
-                Some(n) => out.push(n),
-                None => {
-                    let id: String = r.get(0);
-                    tracing::error!(notice = %id, "queued notice fails its seal: given up");
-                    let why = "damaged: the seal does not open".to_string();
-                    self.settle_notice(&id, &Delivery::GiveUp { why })?;
-                }
-            }
-        }
-        Ok(out)
+        let rows = rows
+            .iter()
+            .map(|r| ClaimedRow {
+                id: r.get(0),
+                kind: r.get(1),
+                about: r.get(2),
+                to_json: r.get(3),
+                created_at: r.get(4),
+                attempts: r.get::<_, i32>(5).max(0) as u32,
+                nonce: r.get(6),
+                sealed: r.get(7),
+                now: r.get(8),
+            })
+            .collect();
+        open_claimed(&self.sealer, rows, |id, how| self.settle_notice(id, how))
     }
 
     fn settle_notice(&self, id: &str, how: &Delivery) -> Result<(), StoreError> {
-        let (status, why, after) = match how {
-            Delivery::Sent => (SENT, None, 0.0),
-            Delivery::Retry { why, after } => (PENDING, Some(why.as_str()), after.as_secs_f64()),
-            Delivery::GiveUp { why } => (FAILED, Some(why.as_str()), 0.0),
-        };
-        let done = status != PENDING;
+        let s = settlement(how);
+        let (status, why, after, done) = (s.status, s.why, s.after.as_secs_f64(), s.done);
         self.with(|c| {
             c.execute(
                 &format!(

@@ -154,14 +154,37 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (status, next_at);
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+/// Version 4: four-eyes release (issue #18), as on SQLite: `two_person`
+/// (bound into the seal too) and the first reviewer, for the queue.
+const V4: &str = "
+ALTER TABLE held ADD COLUMN two_person BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE held ADD COLUMN approved_by TEXT;
+";
+
+/// Version 5: logins in flight at an OpenID provider (issue #18), as on
+/// SQLite: shared, so the provider's answer may come back to any node.
+const V5: &str = "
+CREATE TABLE oidc_logins (
+    id_hash    TEXT PRIMARY KEY,
+    nonce      BYTEA NOT NULL,
+    data       BYTEA NOT NULL,
+    expires_at TEXT NOT NULL
+);
+";
+
+/// Version 6: the dashboard's decisions by time (issue #18), as on SQLite.
+const V6: &str = "
+CREATE INDEX audit_decided ON audit (kind, at);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The newest schema version this program knows.
 pub const VERSION: i32 = MIGRATIONS.len() as i32;
 
 const MIGRATE_LOCK: i64 = 0x6d77_0002;
 
-pub fn migrate(c: &mut Client, sealer: &Sealer) -> Result<(), StoreError> {
+pub(crate) fn migrate(c: &mut Client, sealer: &Sealer) -> Result<(), StoreError> {
     let mut tx = c.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATE_LOCK])?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;

@@ -2,7 +2,9 @@
 //! secret is sealed like message content; sessions and tokens are kept only
 //! as SHA-256 digests.
 
-use super::super::accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
+use super::super::accounts::{
+    NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord, SSO_PASSWORD,
+};
 use super::super::audit::AuditEvent;
 use super::super::{Accounts, StoreError};
 use super::{now, SqliteStore};
@@ -288,5 +290,76 @@ impl Accounts for SqliteStore {
         )?;
         let rows = stmt.query_map([], waiver_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+    fn sso_user(&self, name: &str, role: Role, by: &str) -> Result<User, StoreError> {
+        self.write(|tx| {
+            let found: Option<(String, String, i64)> = tx
+                .query_row(
+                    "SELECT password, role, disabled FROM users WHERE name = ?1",
+                    [name],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let event = match found {
+                None => {
+                    tx.execute(
+                        "INSERT INTO users (name, role, password, created_at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![name, role.as_str(), SSO_PASSWORD, now()],
+                    )?;
+                    let details = json!({"user": name, "role": role.as_str(), "sso": true});
+                    Some(AuditEvent::new(by, "user-added", details))
+                }
+                Some((pw, _, _)) if pw != SSO_PASSWORD => {
+                    return Err(StoreError::Exists(format!("local user {name}")))
+                }
+                Some((_, old, 0)) if old != role.as_str() => {
+                    tx.execute(
+                        "UPDATE users SET role = ?1 WHERE name = ?2",
+                        params![role.as_str(), name],
+                    )?;
+                    let details = json!({"user": name, "from": old, "to": role.as_str()});
+                    Some(AuditEvent::new(by, "user-role-changed", details))
+                }
+                Some(_) => None,
+            };
+            if let Some(e) = event {
+                self.append_in(tx, &e)?;
+            }
+            Ok(())
+        })?;
+        self.user(name)?
+            .ok_or_else(|| StoreError::NotFound(format!("user {name}")))
+    }
+
+    fn put_oidc_login(
+        &self,
+        id_hash: &str,
+        data: &[u8],
+        expires_at: &str,
+    ) -> Result<(), StoreError> {
+        let (nonce, sealed) = self.sealer.seal(format!("oidc/{id_hash}").as_bytes(), data);
+        let conn = self.conn();
+        // Abandoned logins go whenever a new one starts: the table stays small.
+        conn.execute("DELETE FROM oidc_logins WHERE expires_at < ?1", [now()])?;
+        conn.execute(
+            "INSERT INTO oidc_logins (id_hash, nonce, data, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            params![id_hash, nonce, sealed, expires_at],
+        )?;
+        Ok(())
+    }
+
+    fn take_oidc_login(&self, id_hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let row: Option<(Vec<u8>, Vec<u8>)> = self
+            .conn()
+            .query_row(
+                "DELETE FROM oidc_logins WHERE id_hash = ?1 AND expires_at > ?2
+                 RETURNING nonce, data",
+                params![id_hash, now()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let aad = format!("oidc/{id_hash}");
+        Ok(row.and_then(|(n, d)| self.sealer.open(aad.as_bytes(), &n, &d)))
     }
 }

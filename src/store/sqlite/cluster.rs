@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::time::Duration;
 
 /// Whether a claim made at `last` is still within `period` of `now`.
-pub fn claimed_recently(last: &str, now: &str, period: Duration) -> bool {
+pub(crate) fn claimed_recently(last: &str, now: &str, period: Duration) -> bool {
     let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
     match (parse(last), parse(now), chrono::Duration::from_std(period)) {
         (Some(l), Some(n), Ok(p)) => n < l + p,

@@ -4,10 +4,11 @@
 
 use super::super::audit::AuditEvent;
 use super::super::held::{
-    binding, trail_allows, Action, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus,
-    HeldSummary, NewHeld,
+    binding, four_eyes_note, may_approve, may_release, open_content, open_subject, refusal,
+    trail_allows, Action, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary,
+    NewHeld, SealedContent,
 };
-use super::super::{NewNotice, Quarantine, Review, StoreError};
+use super::super::{NewNotice, Quarantine, QueuedNotice, Review, StoreError};
 use super::{now, SqliteStore};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::json;
@@ -18,7 +19,22 @@ fn unix_now() -> i64 {
 }
 
 const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, comment, \
-                       clients, matters, subject_nonce, subject, reviewed_by";
+                       clients, matters, subject_nonce, subject, reviewed_by, two_person, \
+                       approved_by";
+
+/// Who approved `id` as its first reviewer, by the audit trail (issue #18):
+/// the chained trail, not the column, decides a release.
+fn trail_approver(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT actor FROM audit WHERE kind = 'approve'
+               AND CASE WHEN json_valid(details) THEN json_extract(details, '$.message') END = ?1
+             ORDER BY seq DESC LIMIT 1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
 
 /// Refuses a status change unless the audit trail's last status entry for
 /// `id` left it in `from`: the decision is [`trail_allows`], shared with
@@ -61,17 +77,10 @@ fn transition(
     if changed == 1 {
         return Ok(());
     }
-    let status: Option<HeldStatus> = conn
+    let status = conn
         .query_row("SELECT status FROM held WHERE id = ?1", [id], |r| r.get(0))
         .optional()?;
-    match status {
-        None => Err(StoreError::NotFound(id.to_string())),
-        Some(status) => Err(StoreError::WrongStatus {
-            id: id.to_string(),
-            status,
-            wanted: from,
-        }),
-    }
+    Err(refusal(id, status, from))
 }
 
 fn json_list(r: &Row<'_>, i: usize) -> rusqlite::Result<Vec<String>> {
@@ -86,17 +95,13 @@ impl SqliteStore {
         let env: serde_json::Value = serde_json::from_str(&envelope).unwrap_or_default();
         let nonce: Option<Vec<u8>> = r.get(10)?;
         let sealed: Option<Vec<u8>> = r.get(11)?;
-        let subject = match (nonce, sealed) {
-            (Some(n), Some(s)) => self
-                .sealer
-                .open(format!("{id}/subject").as_bytes(), &n, &s)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_else(|| "(damaged)".into()),
-            _ => String::new(),
-        };
+        let subject = open_subject(&self.sealer, &id, nonce.as_deref(), sealed.as_deref());
+        let (two_person, approved_by): (bool, Option<String>) = (r.get(13)?, r.get(14)?);
+        let status: HeldStatus = r.get(2)?;
         Ok(HeldSummary {
+            awaiting: four_eyes_note(two_person, status, approved_by.as_deref()),
             received_at: r.get(1)?,
-            status: r.get(2)?,
+            status,
             from: env["from"].as_str().unwrap_or("").to_string(),
             to: serde_json::from_value(env["to"].clone()).unwrap_or_default(),
             action: r.get(4)?,
@@ -107,6 +112,8 @@ impl SqliteStore {
             matters: json_list(r, 9)?,
             subject,
             reviewed_by: r.get(12)?,
+            two_person,
+            approved_by,
             id,
         })
     }
@@ -154,7 +161,8 @@ impl Quarantine for SqliteStore {
         let received_at = now();
         let envelope = json!({"from": msg.from, "to": msg.to}).to_string();
         let rules = serde_json::to_string(&msg.rules)?;
-        let bound = binding(&id, &received_at, &envelope, msg.action.as_str(), &rules);
+        let verdict_cols = (msg.action.as_str(), rules.as_str());
+        let bound = binding(&id, &received_at, &envelope, verdict_cols, msg.two_person);
         let (raw_nonce, raw) = self.sealer.seal(bound.as_bytes(), &msg.raw);
         let (verdict_nonce, verdict_ct) = self.sealer.seal(
             format!("{bound}/verdict").as_bytes(),
@@ -169,8 +177,9 @@ impl Quarantine for SqliteStore {
             tx.execute(
                 "INSERT INTO held (id, received_at, updated_at, status, envelope, action, rules,
                                    size, raw_nonce, raw, verdict_nonce, verdict, clients, matters,
-                                   subject_nonce, subject)
-                 VALUES (?1, ?2, ?2, 'held', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                   subject_nonce, subject, two_person)
+                 VALUES (?1, ?2, ?2, 'held', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+                         ?15)",
                 params![
                     id,
                     received_at,
@@ -185,11 +194,12 @@ impl Quarantine for SqliteStore {
                     clients,
                     matters,
                     subject_nonce,
-                    subject
+                    subject,
+                    msg.two_person
                 ],
             )?;
             self.append_in(tx, &verdict)?;
-            self.queue_in(tx, notices)?;
+            self.queue_in(tx, notices, None)?;
             crate::failpoint::hit("hold-write");
             Ok(())
         })?;
@@ -259,7 +269,7 @@ impl Quarantine for SqliteStore {
                 ),
                 [id],
                 |r| {
-                    let blobs: [Vec<u8>; 4] = [r.get(13)?, r.get(14)?, r.get(15)?, r.get(16)?];
+                    let blobs: [Vec<u8>; 4] = [r.get(15)?, r.get(16)?, r.get(17)?, r.get(18)?];
                     let cols: [String; 4] = [r.get(1)?, r.get(3)?, r.get(4)?, r.get(5)?];
                     Ok((self.summary(r)?, blobs, cols))
                 },
@@ -267,38 +277,22 @@ impl Quarantine for SqliteStore {
             .optional()?;
         let (summary, [rn, raw, vn, verdict], [at, envelope, action, rules]) =
             row.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
-        if summary.status == HeldStatus::Expired {
-            return Err(StoreError::Destroyed(id.to_string()));
-        }
-        let damaged = || {
-            // No content in the log: the id says which record to look at.
-            tracing::error!(
-                message = id,
-                "held record fails its seal: tampered or damaged"
-            );
-            StoreError::Damaged(id.to_string())
+        let content = SealedContent {
+            received_at: &at,
+            envelope: &envelope,
+            action: &action,
+            rules: &rules,
+            raw: (&rn, &raw),
+            verdict: (&vn, &verdict),
         };
-        let bound = binding(id, &at, &envelope, &action, &rules);
-        let raw = self
-            .sealer
-            .open(bound.as_bytes(), &rn, &raw)
-            .ok_or_else(damaged)?;
-        let aad = format!("{bound}/verdict");
-        let verdict = self
-            .sealer
-            .open(aad.as_bytes(), &vn, &verdict)
-            .ok_or_else(damaged)?;
-        Ok(HeldMessage {
-            summary,
-            verdict_json: String::from_utf8_lossy(&verdict).into_owned(),
-            raw,
-        })
+        open_content(&self.sealer, summary, content)
     }
 
     fn begin_release(&self, id: &str, by: &Review<'_>) -> Result<HeldMessage, StoreError> {
         // Decrypt first: a damaged record must stay `held`, never `releasing`.
         let msg = self.get(id)?;
         self.write(|tx| {
+            may_release(&msg.summary, by.actor, trail_approver(tx, id)?.as_deref())?;
             transition(
                 tx,
                 id,
@@ -314,7 +308,43 @@ impl Quarantine for SqliteStore {
         Ok(msg)
     }
 
-    fn finish_release(&self, id: &str, refused: &[String]) -> Result<(), StoreError> {
+    fn approve(&self, id: &str, by: &Review<'_>) -> Result<(), StoreError> {
+        // The seal binds `two_person` and the envelope: read them opened.
+        let msg = self.get(id)?;
+        self.write(|tx| {
+            trail_agrees(tx, id, HeldStatus::Held)?;
+            let approved_by: Option<String> =
+                tx.query_row("SELECT approved_by FROM held WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+            let now_is = HeldSummary {
+                approved_by,
+                ..msg.summary.clone()
+            };
+            may_approve(&now_is, by.actor)?;
+            let changed = tx.execute(
+                "UPDATE held SET approved_by = ?1, updated_at = ?2
+                 WHERE id = ?3 AND status = 'held' AND approved_by IS NULL",
+                params![by.actor, now(), id],
+            )?;
+            if changed != 1 {
+                return Err(StoreError::FourEyes(format!(
+                    "message {id} changed meanwhile"
+                )));
+            }
+            let details = json!({"message": id, "comment": by.comment});
+            self.append_in(tx, &AuditEvent::new(by.actor, "approve", details))?;
+            Ok(())
+        })
+    }
+
+    fn finish_release_queueing(
+        &self,
+        id: &str,
+        refused: &[String],
+        notices: Vec<NewNotice>,
+        lease: Option<Duration>,
+    ) -> Result<Vec<QueuedNotice>, StoreError> {
         self.write(|tx| {
             transition(
                 tx,
@@ -327,7 +357,7 @@ impl Quarantine for SqliteStore {
             let actor = Self::reviewer_of(tx, id)?;
             let details = json!({"message": id, "refused": refused});
             self.append_in(tx, &AuditEvent::new(actor, "released", details))?;
-            Ok(())
+            self.queue_in(tx, notices, lease)
         })
     }
 
@@ -349,12 +379,13 @@ impl Quarantine for SqliteStore {
         })
     }
 
-    fn reject_with(
+    fn reject_queueing(
         &self,
         id: &str,
         by: &Review<'_>,
         notices: Vec<NewNotice>,
-    ) -> Result<(), StoreError> {
+        lease: Option<Duration>,
+    ) -> Result<Vec<QueuedNotice>, StoreError> {
         self.write(|tx| {
             transition(
                 tx,
@@ -366,8 +397,7 @@ impl Quarantine for SqliteStore {
             )?;
             let details = json!({"message": id, "comment": by.comment});
             self.append_in(tx, &AuditEvent::new(by.actor, "reject", details))?;
-            self.queue_in(tx, notices)?;
-            Ok(())
+            self.queue_in(tx, notices, lease)
         })
     }
 
@@ -435,6 +465,14 @@ impl Quarantine for SqliteStore {
             params![now - window.as_secs() as i64],
         )?;
         Ok(())
+    }
+
+    fn oldest_held(&self) -> Result<Option<String>, StoreError> {
+        self.oldest_held_in()
+    }
+
+    fn queue_stats(&self, since: &str) -> Result<crate::store::QueueStats, StoreError> {
+        self.queue_stats_in(since)
     }
 
     fn held_count(&self) -> Result<u64, StoreError> {

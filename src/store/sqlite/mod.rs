@@ -14,10 +14,11 @@
 
 mod accounts;
 mod audit;
-pub mod cluster;
+pub(crate) mod cluster;
 mod held;
 mod outbox;
 mod schema;
+mod stats;
 #[cfg(test)]
 mod tests;
 
@@ -30,7 +31,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 #[derive(Debug)]
-pub struct SqliteStore {
+pub(crate) struct SqliteStore {
     /// Reads and unaudited writes.
     conn: Mutex<Connection>,
     /// Audited writes, in shared transactions.
@@ -82,7 +83,7 @@ fn now() -> String {
 impl SqliteStore {
     /// Opens (creating on first start, migrating an older file) the
     /// database and its key.
-    pub fn open(db: &Path, key: &Path, node: &str) -> Result<SqliteStore, StoreError> {
+    pub(crate) fn open(db: &Path, key: &Path, node: &str) -> Result<SqliteStore, StoreError> {
         private_files(db)?;
         let mut writer = connect(db)?;
         schema::migrate(&mut writer)?;
@@ -124,9 +125,10 @@ impl SqliteStore {
         self.writer.run(bytes, |conn| f(conn))
     }
 
-    /// Batches committed and writes in them since open (the benchmark's
-    /// writes per commit).
-    pub fn commit_stats(&self) -> (u64, u64) {
+    /// Batches committed and writes in them since open: the group-commit
+    /// tests check that concurrent writes shared a transaction.
+    #[cfg(test)]
+    pub(crate) fn commit_stats(&self) -> (u64, u64) {
         self.writer.stats()
     }
 }

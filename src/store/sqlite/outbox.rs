@@ -4,8 +4,8 @@
 
 use super::super::audit::AuditEvent;
 use super::super::outbox::{
-    age, binding, deliverable, later, Delivery, NewNotice, NoticeSummary, OutboxStats,
-    QueuedNotice, FAILED, PENDING, SENT,
+    age, later, open_claimed, seal_all, settlement, ClaimedRow, Delivery, NewNotice, NoticeSummary,
+    OutboxStats, QueuedNotice,
 };
 use super::super::{Cluster, Outbox, StoreError};
 use super::{now, SqliteStore};
@@ -13,19 +13,10 @@ use rusqlite::{params, Connection};
 use std::time::Duration;
 
 impl SqliteStore {
-    /// Inserts `notices` in the caller's transaction, due at once.
+    /// Inserts `notices` in the caller's transaction; with `lease`, claimed
+    /// by this node for that long (their first attempt counted), else due
+    /// at once.
     pub(super) fn queue_in(
-        &self,
-        conn: &Connection,
-        notices: Vec<NewNotice>,
-    ) -> Result<(), StoreError> {
-        self.insert_notices(conn, notices, None)?;
-        Ok(())
-    }
-
-    /// Inserts `notices`; with `lease`, claimed by this node for that long
-    /// (their first attempt counted), else due at once.
-    fn insert_notices(
         &self,
         conn: &Connection,
         notices: Vec<NewNotice>,
@@ -37,27 +28,25 @@ impl SqliteStore {
             None => (at.clone(), None, 0),
         };
         let mut out = Vec::new();
-        for n in deliverable(notices) {
-            let id = super::super::new_id();
-            let to = serde_json::to_string(&n.to)?;
-            let (nonce, sealed) = self
-                .sealer
-                .seal(binding(&id, &n.kind, &to).as_bytes(), &n.raw);
+        for n in seal_all(&self.sealer, notices)? {
             conn.execute(
                 "INSERT INTO outbox (id, kind, about, rcpts, created_at, status, attempts,
                                      next_at, claimed_by, raw_nonce, raw)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8, ?9, ?10)",
-                params![id, n.kind, n.about, to, at, attempts, next, by, nonce, sealed],
+                params![
+                    n.id,
+                    n.notice.kind,
+                    n.notice.about,
+                    n.to_json,
+                    at,
+                    attempts,
+                    next,
+                    by,
+                    n.nonce,
+                    n.sealed
+                ],
             )?;
-            out.push(QueuedNotice {
-                id,
-                kind: n.kind,
-                about: n.about,
-                to: n.to,
-                raw: n.raw,
-                attempts,
-                age: Duration::ZERO,
-            });
+            out.push(n.queued(attempts));
         }
         Ok(out)
     }
@@ -69,44 +58,6 @@ impl SqliteStore {
             [before],
         )?)
     }
-
-    /// Opens a claimed row; `None` when its seal fails.
-    fn open_notice(&self, row: ClaimedRow, now: &str) -> Option<QueuedNotice> {
-        let ClaimedRow {
-            id,
-            kind,
-            about,
-            to,
-            created_at,
-            attempts,
-            nonce,
-            sealed,
-        } = row;
-        let raw = self
-            .sealer
-            .open(binding(&id, &kind, &to).as_bytes(), &nonce, &sealed)?;
-        Some(QueuedNotice {
-            to: serde_json::from_str(&to).ok()?,
-            age: age(&created_at, now),
-            attempts,
-            id,
-            kind,
-            about,
-            raw,
-        })
-    }
-}
-
-/// A row as claimed, still sealed.
-struct ClaimedRow {
-    id: String,
-    kind: String,
-    about: String,
-    to: String,
-    created_at: String,
-    attempts: u32,
-    nonce: Vec<u8>,
-    sealed: Vec<u8>,
 }
 
 impl Outbox for SqliteStore {
@@ -117,24 +68,24 @@ impl Outbox for SqliteStore {
         lease: Duration,
     ) -> Result<Vec<QueuedNotice>, StoreError> {
         self.write(|tx| {
-            let queued = self.insert_notices(tx, notices, Some(lease))?;
+            let queued = self.queue_in(tx, notices, Some(lease))?;
             self.append_in(tx, &event)?;
             Ok(queued)
         })
     }
 
-    fn claim_job_with(
+    fn claim_job_queueing(
         &self,
         name: &str,
         period: Duration,
         notices: Vec<NewNotice>,
-    ) -> Result<bool, StoreError> {
+        lease: Option<Duration>,
+    ) -> Result<Option<Vec<QueuedNotice>>, StoreError> {
         self.write(|tx| {
-            let won = super::cluster::claim_in(tx, name, period, &self.node)?;
-            if won {
-                self.queue_in(tx, notices)?;
+            if !super::cluster::claim_in(tx, name, period, &self.node)? {
+                return Ok(None);
             }
-            Ok(won)
+            Ok(Some(self.queue_in(tx, notices, lease)?))
         })
     }
 
@@ -156,8 +107,9 @@ impl Outbox for SqliteStore {
                         id: r.get(0)?,
                         kind: r.get(1)?,
                         about: r.get(2)?,
-                        to: r.get(3)?,
+                        to_json: r.get(3)?,
                         created_at: r.get(4)?,
+                        now: at.clone(),
                         attempts: r.get::<_, u32>(5)? + 1,
                         nonce: r.get(6)?,
                         sealed: r.get(7)?,
@@ -174,35 +126,20 @@ impl Outbox for SqliteStore {
             }
             Ok(rows)
         })?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id = row.id.clone();
-            match self.open_notice(row, &at) {
-                Some(n) => out.push(n),
-                None => {
-                    tracing::error!(notice = %id, "queued notice fails its seal: given up");
-                    let why = "damaged: the seal does not open".to_string();
-                    self.settle_notice(&id, &Delivery::GiveUp { why })?;
-                }
-            }
-        }
-        Ok(out)
+        open_claimed(&self.sealer, rows, |id, how| self.settle_notice(id, how))
     }
 
     fn settle_notice(&self, id: &str, how: &Delivery) -> Result<(), StoreError> {
         let at = now();
-        let (status, why, next) = match how {
-            Delivery::Sent => (SENT, None, at.clone()),
-            Delivery::Retry { why, after } => (PENDING, Some(why.as_str()), later(&at, *after)),
-            Delivery::GiveUp { why } => (FAILED, Some(why.as_str()), at.clone()),
-        };
-        let done = (status != PENDING).then_some(at.as_str());
+        let s = settlement(how);
+        let next = later(&at, s.after);
+        let done = s.done.then_some(at.as_str());
         self.write(|tx| {
             tx.execute(
                 "UPDATE outbox SET status = ?1, last_error = COALESCE(?2, last_error),
                                    next_at = ?3, done_at = ?4, claimed_by = NULL
                  WHERE id = ?5 AND status = 'pending'",
-                params![status, why, next, done, id],
+                params![s.status, s.why, next, done, id],
             )?;
             Ok(())
         })

@@ -148,9 +148,36 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_due ON outbox (status, next_at);
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+/// Version 6: four-eyes release (issue #18). `two_person` is also bound
+/// into the record's seal; `approved_by` shows the first reviewer in the
+/// queue, while a release reads the approval from the audit trail.
+const V6: &str = "
+ALTER TABLE held ADD COLUMN two_person INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE held ADD COLUMN approved_by TEXT;
+";
 
-pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+/// Version 7: logins in flight at an OpenID provider (issue #18, single
+/// sign-on): state, nonce and PKCE verifier sealed under the SHA-256 of
+/// the browser's cookie, taken (deleted) by the provider's answer.
+const V7: &str = "
+CREATE TABLE oidc_logins (
+    id_hash    TEXT PRIMARY KEY,
+    nonce      BLOB NOT NULL,
+    data       BLOB NOT NULL,
+    expires_at TEXT NOT NULL
+);
+";
+
+/// Version 8: the dashboard (issue #18) reads the decisions of the last
+/// 30 days (`release` and `reject` entries by time) without walking the
+/// whole trail.
+const V8: &str = "
+CREATE INDEX audit_decided ON audit (kind, at);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(V0)?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;

@@ -16,6 +16,7 @@ fn msg() -> NewHeld {
         subject: "Harrowgate draft".into(),
         verdict_json: r#"{"action":"hold"}"#.into(),
         raw: b"Subject: secret\r\n\r\nHarrowgate\r\n".to_vec(),
+        two_person: false,
     }
 }
 

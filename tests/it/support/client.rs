@@ -53,17 +53,28 @@ impl Client {
     /// [`Client::mail`] without asserting on the way: the reply to the end
     /// of DATA, or 0 when any step failed (a server killed mid-way).
     pub async fn mail_or_zero(&mut self, from: &str, to: &[&str], body: &[u8]) -> u16 {
+        self.mail_quietly(from, to, body).await.0
+    }
+
+    /// [`Client::mail_or_zero`], and whether the whole message was sent:
+    /// a 0 after it is the one case where the server may have passed the
+    /// message on and died before answering (a duplicate it allows).
+    pub async fn mail_quietly(&mut self, from: &str, to: &[&str], body: &[u8]) -> (u16, bool) {
         let steps = ["EHLO test".to_string(), format!("MAIL FROM:<{from}>")];
         let rcpts = to.iter().map(|t| format!("RCPT TO:<{t}>"));
         for line in steps.into_iter().chain(rcpts) {
             if self.cmd_quietly(format!("{line}\r\n").as_bytes()).await != 250 {
-                return 0;
+                return (0, false);
             }
         }
         if self.cmd_quietly(b"DATA\r\n").await != 354 {
-            return 0;
+            return (0, false);
         }
-        self.cmd_quietly(&stuff(body)).await
+        let stuffed = stuff(body);
+        if self.io.get_mut().write_all(&stuffed).await.is_err() {
+            return (0, false);
+        }
+        (self.reply().await.0, true)
     }
 
     async fn cmd_quietly(&mut self, bytes: &[u8]) -> u16 {

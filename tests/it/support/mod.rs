@@ -3,6 +3,7 @@
 //! [`Client`], the server under test in-process ([`Server`]) or as a
 //! process ([`Process`]), and a config in a temp dir ([`Setup`]).
 
+pub mod browser;
 mod client;
 pub mod http;
 pub mod pki;
