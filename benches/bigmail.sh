@@ -15,10 +15,9 @@
 #   benches/bigmail.sh                     # builds release once; MATTERWALL_BIN= reuses one
 #   SESSIONS=20 MB=100 SMALL_BUFFERED=268435456 SMALL_SCANNING=134217728 RUNS="one default smaller"
 #
-# Needs smtp-sink (Debian: postfix) and python3.
+# Needs smtp-sink (Debian: postfix) and python3 (benches/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TARGET=${CARGO_TARGET_DIR:-target}
 SESSIONS=${SESSIONS:-20}
 MB=${MB:-100}
 SMALL_BUFFERED=${SMALL_BUFFERED:-268435456}
@@ -28,25 +27,7 @@ DIR=$(mktemp -d)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$DIR"' EXIT
 
-if ! command -v smtp-sink >/dev/null && [ ! -x /usr/sbin/smtp-sink ]; then
-    [ "$(id -u)" = 0 ] || { echo "needs smtp-sink (postfix)" >&2; exit 1; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
-fi
-PATH=$PATH:/usr/sbin
-BIN=${MATTERWALL_BIN:-}
-if [ -z "$BIN" ]; then
-    nice -n 5 cargo build --quiet --release
-    BIN="$TARGET/release/matterwall"
-fi
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_banner() {
-    for _ in $(seq 600); do
-        if python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$1)); sys.exit(not s.recv(3).startswith(b'220'))" 2>/dev/null; then return; fi
-        sleep 0.1
-    done
-    echo "nothing answers on port $1" >&2; exit 1
-}
+. benches/common.sh
 
 # The message: headers, a note, an MP4 in 76-column base64, a closing note.
 python3 - "$DIR/msg.eml" "$MB" <<'PY'

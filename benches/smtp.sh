@@ -14,7 +14,6 @@
 # one passes, so every one is scanned whole and relayed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TARGET=${CARGO_TARGET_DIR:-target}
 PROFILE=${PROFILE:-debug}
 MESSAGES=${MESSAGES:-5000}
 SESSIONS=${SESSIONS:-20}
@@ -24,23 +23,8 @@ DIR=$(mktemp -d)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$DIR"' EXIT
 
-if ! command -v smtp-source >/dev/null || ! command -v socat >/dev/null; then
-    [ "$(id -u)" = 0 ] || { echo "needs smtp-source, smtp-sink and socat" >&2; exit 1; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix socat >/dev/null
-fi
-PATH=$PATH:/usr/sbin
-if [ "$PROFILE" = release ]; then cargo build --quiet --release; else cargo build --quiet; fi
-BIN="$TARGET/$PROFILE/matterwall"
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+NEED_PACKAGES=socat . benches/common.sh
 SINK=$(port); RELAY=$(port); MW=$(port); HTTP=$(port)
-wait_banner() {
-    for _ in $(seq 600); do
-        if python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$1)); sys.exit(not s.recv(3).startswith(b'220'))" 2>/dev/null; then return; fi
-        sleep 0.1
-    done
-    echo "nothing answers on port $1" >&2; exit 1
-}
 
 python3 benches/make_dictionaries.py "$DIR" "${CLIENTS:-100000}" "${MATTERS:-1000000}"
 python3 - "$DIR" "$MW" "$SINK" "$HTTP" <<'PY'

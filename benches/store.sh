@@ -12,10 +12,9 @@
 # PostgreSQL is a private cluster in a temp dir (as tests/it/support/
 # postgres.rs: initdb, never the system service) with fsync=on and
 # synchronous_commit=on. Needs Postfix's smtp-source and smtp-sink and
-# Debian's postgresql (.ci/run installs both).
+# Debian's postgresql (.ci/run installs both; benches/common.sh builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TARGET=${CARGO_TARGET_DIR:-target}
 MESSAGES=${MESSAGES:-4000}
 SESSIONS=${SESSIONS:-20}
 BACKENDS=${BACKENDS:-sqlite postgres}
@@ -30,16 +29,7 @@ cleanup() {
     rm -rf "$DIR"
 }
 trap cleanup EXIT
-PATH=$PATH:/usr/sbin
 as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_banner() {
-    for _ in $(seq 600); do
-        if python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1',$1)); sys.exit(not s.recv(3).startswith(b'220'))" 2>/dev/null; then return; fi
-        sleep 0.1
-    done
-    echo "nothing answers on port $1" >&2; exit 1
-}
 metric() { # port outcome → messages with that outcome so far
     python3 - "$1" "$2" <<'PY'
 import sys, urllib.request
@@ -49,10 +39,29 @@ print(sum(int(float(l.split()[-1])) for l in t.splitlines()
 PY
 }
 
-cargo build --quiet --release
-cargo bench --quiet --bench store --no-run 2>/dev/null
+. benches/common.sh
+nice -n 5 cargo bench --quiet --bench store --no-run 2>/dev/null
 DRIVER=$(ls -t "$TARGET"/release/deps/store-* | grep -v '\.d$' | head -1)
-BIN="$TARGET/release/matterwall"
+
+# The two messages smtp-source sends (-F): smtp-source itself ends every
+# line it sends with CRLF, so the copies have LF line ends (a CRLF in the
+# file would go out as CR CR LF, a bare CR, refused with 550 5.5.2) and a
+# newline after the last line.
+for m in misdirected clean; do
+    python3 - "rules/examples/$m.eml" "$DIR/$m.eml" <<'PY'
+import sys
+lines = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n").rstrip(b"\n").split(b"\n")
+open(sys.argv[2], "wb").write(b"".join(l + b"\n" for l in lines))
+PY
+done
+
+# One smtp-source run, bounded: a server that stops answering fails the run
+# within SOURCE_TIMEOUT seconds instead of hanging the script.
+source_run() { # port file recipient
+    timeout "${SOURCE_TIMEOUT:-600}" smtp-source -s "$SESSIONS" -m "$MESSAGES" -F "$2" \
+        -f a.partner@firm.example -t "$3" "127.0.0.1:$1" ||
+        { echo "smtp-source failed or timed out ($2)" >&2; return 1; }
+}
 
 start_postgres() {
     PG=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -90,15 +99,13 @@ open(f"{d}/matterwall.toml", "w").write(text)
 PY
     cp rules/*.csv "$DIR/$name/"
     local user=(); [ "$(id -u)" = 0 ] && user=(-u postfix)
-    smtp-sink "${user[@]}" "127.0.0.1:$sink" 1024 & PIDS+=($!)
-    "$BIN" --config "$DIR/$name/matterwall.toml" serve 2>"$DIR/$name/serve.log" & PIDS+=($!)
+    smtp-sink "${user[@]}" "127.0.0.1:$sink" 1024 >/dev/null 2>&1 & PIDS+=($!)
+    "$BIN" --config "$DIR/$name/matterwall.toml" serve >/dev/null 2>"$DIR/$name/serve.log" & PIDS+=($!)
     wait_banner "$sink"; wait_banner "$mw"
     t0=$(date +%s.%N)
-    smtp-source -s "$SESSIONS" -m "$MESSAGES" -F rules/examples/misdirected.eml \
-        -f a.partner@firm.example -t j.smith@meridian-tankers.com "127.0.0.1:$mw"
+    source_run "$mw" "$DIR/misdirected.eml" j.smith@meridian-tankers.com
     t1=$(date +%s.%N)
-    smtp-source -s "$SESSIONS" -m "$MESSAGES" -F rules/examples/clean.eml \
-        -f a.partner@firm.example -t friend@gmail.com "127.0.0.1:$mw"
+    source_run "$mw" "$DIR/clean.eml" friend@gmail.com
     t2=$(date +%s.%N)
     held=$(metric "$http" hold); passed=$(metric "$http" pass)
     if [ "$held" != "$MESSAGES" ] || [ "$passed" != "$MESSAGES" ]; then
@@ -106,14 +113,17 @@ PY
         tail -5 "$DIR/$name/serve.log" >&2; exit 1
     fi
     "$BIN" --config "$DIR/$name/matterwall.toml" audit verify >/dev/null
-    awk -v a="$t0" -v b="$t1" -v c="$t2" -v m="$MESSAGES" 'BEGIN{printf "%.0f %.0f", m/(b-a), m/(c-b)}'
+    awk -v a="$t0" -v b="$t1" -v c="$t2" -v m="$MESSAGES" 'BEGIN{printf "%.0f %.0f\n", m/(b-a), m/(c-b)}'
 }
 
 echo "release build; $SESSIONS concurrent sessions / threads, $MESSAGES messages or writes each; fsync on"
 printf '%-9s %-11s %9s %10s\n' backend path holds/s passes/s
 for b in $BACKENDS; do
     [ "$b" = postgres ] && [ -z "$PG" ] && start_postgres
-    read -r holds passes < <(smtp_run "$b")
+    # In this shell, not a subshell: the servers it starts join PIDS, so a
+    # failure's exit stops them (a subshell's would hold the pipe open).
+    smtp_run "$b" >"$DIR/figures"
+    read -r holds passes <"$DIR/figures"
     printf '%-9s %-11s %9s %10s\n' "$b" smtp "$holds" "$passes"
     mkdir -p "$DIR/store_$b"
     MW_STORE_URL=$(fresh_url "$b" "store_$b") MW_THREADS=$SESSIONS MW_OPS=$MESSAGES \
