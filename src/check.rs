@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::detect::{Findings, Match};
 use crate::engine::Engine;
 use crate::extract::{self, Extraction, Flag};
+use crate::policy::first_contact::{self, Contacts};
 use crate::policy::recipients::{self, ExtraWaiver, Recipient};
 use crate::policy::rules::{Action, FiredRule};
 use crate::policy::{self, Facts, Modifiers};
@@ -97,6 +98,10 @@ pub struct Verdict {
     /// the message now. Absent (and not printed) otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) split: Option<SplitVerdict>,
+    /// Issue #18: said when a rule tests `first_contact` but no mail
+    /// history was read (`matterwall check`): every domain counted as known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) first_contact: Option<&'static str>,
     pub(crate) size: usize,
     /// Ids of the clients mentioned, directly or through a matter, and the
     /// matter numbers: what the quarantine and the audit trail record
@@ -157,6 +162,7 @@ impl Verdict {
             },
             modifiers: Modifiers::default(),
             split: None,
+            first_contact: None,
             size: 0,
             clients: Vec::new(),
             matters: Vec::new(),
@@ -241,18 +247,25 @@ impl HeldVerdict {
     }
 }
 
+/// What `check` says when a rule tests `first_contact`: it reads no mail
+/// history (no store, no network), so no domain is a first contact.
+pub(crate) const FIRST_CONTACT_NOT_CHECKED: &str =
+    "not checked: check reads no mail history, so every recipient domain counted as known";
+
 /// Decides what to do with `raw`, sent with `envelope`, on `today`.
 pub fn check(engine: &Engine, envelope: &Envelope, raw: &[u8], today: NaiveDate) -> Verdict {
-    check_with(engine, envelope, raw, today, &[])
+    check_with(engine, envelope, raw, today, &[], &Contacts::NotChecked)
 }
 
-/// [`check`], with the waivers added in the review interface too.
+/// [`check`], with the waivers added in the review interface and what the
+/// store knows of the recipients' domains (first contact).
 pub(crate) fn check_with(
     engine: &Engine,
     envelope: &Envelope,
     raw: &[u8],
     today: NaiveDate,
     extra: &[ExtraWaiver],
+    contacts: &Contacts,
 ) -> Verdict {
     let (cfg, policy) = (&engine.config, &engine.policy);
     let extraction = extract::extract(raw, &cfg.limits);
@@ -262,6 +275,7 @@ pub(crate) fn check_with(
         .iter()
         .map(|to| recipients::classify(cfg, policy, to, &findings, today, extra))
         .collect();
+    first_contact::mark(&mut rcpts, contacts);
     let sender_addr = crate::text::address::normalise_address(&envelope.from)
         .unwrap_or_else(|_| envelope.from.trim().to_lowercase());
     let sender = Sender {
@@ -285,6 +299,8 @@ pub(crate) fn check_with(
         sender,
         modifiers: decision.modifiers,
         split,
+        first_contact: (policy.uses_first_contact() && matches!(contacts, Contacts::NotChecked))
+            .then_some(FIRST_CONTACT_NOT_CHECKED),
         size: raw.len(),
         clients,
         matters,

@@ -40,10 +40,10 @@ impl Engine {
                 }
             }
             found.into_iter().for_each(|r| problems.add(r));
-            compiled = Some((patterns, rules));
+            compiled = Some((patterns, rules, raw.policy.first_contact_days));
         })?;
-        let (patterns, rules) = compiled.expect("load_checked runs the check on every load");
-        Engine::build(config, patterns, rules)
+        let (patterns, rules, days) = compiled.expect("load_checked runs the check on every load");
+        Engine::build(config, patterns, rules, days)
             .map_err(|reason| ConfigError::one(Problem::at(path, None, reason)))
     }
 
@@ -54,6 +54,7 @@ impl Engine {
         config: Config,
         patterns: Vec<pattern::PatternDetector>,
         rules: Vec<rules::Rule>,
+        first_contact_days: u32,
     ) -> Result<Engine, String> {
         let min_length = config.detect.lookalike_min_length;
         let (detector, lookalike) = std::thread::scope(|s| {
@@ -68,7 +69,11 @@ impl Engine {
         Ok(Engine {
             config,
             detector,
-            policy: Policy { rules, lookalike },
+            policy: Policy {
+                rules,
+                lookalike,
+                first_contact_days,
+            },
         })
     }
 }

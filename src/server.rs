@@ -398,7 +398,8 @@ async fn review_changes(store: Handle, waivers: LiveWaivers) {
     }
 }
 
-/// Destroys what is past `[store] retention_days`, hourly. The first run is
+/// Destroys what is past `[store] retention_days`, and forgets first
+/// contacts past `[policy] first_contact_days`, hourly. The first run is
 /// an hour after start, and a run is skipped when the wall clock moved more
 /// than an hour beyond the monotonic clock since the last one: a clock
 /// jumped forward must not expire the whole queue (RELIABILITY §2 item 16).
@@ -414,11 +415,23 @@ async fn retention_hourly(live: Arc<ArcSwap<Engine>>, store: Handle) {
             tracing::error!("the wall clock jumped; retention skipped this hour");
             continue;
         }
-        let days = live.load().config.store.retention_days;
+        let (days, contacts) = {
+            let engine = live.load();
+            let policy = &engine.policy;
+            (
+                engine.config.store.retention_days,
+                policy.first_contact_max_age(),
+            )
+        };
         // One node per cluster per hour (issue #13); expiry is idempotent,
-        // so this saves work rather than guarding correctness.
+        // so this saves work rather than guarding correctness. First-contact
+        // pairs past `first_contact_days` go in the same run (issue #18).
         let run = move |st: &dyn Store| match st.claim_job("retention", RETENTION_PERIOD)? {
-            true => store::apply_retention(st, days),
+            true => {
+                let gone = store::apply_retention(st, days)?;
+                store::forget_old_contacts(st, contacts)?;
+                Ok(gone)
+            }
             false => Ok(Vec::new()),
         };
         if let Err(e) = store.run(run).await {

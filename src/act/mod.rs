@@ -15,6 +15,7 @@
 
 pub(crate) mod dsn;
 mod encrypt;
+mod first_contact;
 mod hold;
 pub(crate) mod modify;
 pub mod notify;
@@ -25,6 +26,7 @@ mod split;
 use crate::check::{self, Envelope, Verdict};
 use crate::engine::Engine;
 use crate::metrics::Metrics;
+use crate::policy::first_contact::Contacts;
 use crate::policy::recipients::ExtraWaiver;
 use crate::policy::rules::Action;
 use crate::smtp::codec::Reply;
@@ -74,6 +76,24 @@ pub(crate) fn store_tempfail(e: &StoreError) -> Reply {
         tempfail(Tempfail::StorageFull)
     } else {
         tempfail(Tempfail::Internal)
+    }
+}
+
+/// What relaying one message (or one part of it) did: the reply to DATA,
+/// and the recipients the next hop refused for good while it took the
+/// others (the sender gets a delivery report for those; first contact
+/// learns only the rest).
+pub(crate) struct Relayed {
+    pub(crate) reply: Reply,
+    pub(crate) refused: Vec<String>,
+}
+
+impl From<Reply> for Relayed {
+    fn from(reply: Reply) -> Self {
+        Relayed {
+            reply,
+            refused: Vec::new(),
+        }
     }
 }
 
@@ -129,7 +149,9 @@ impl Actor {
         let cfg = &engine.config;
         let started = Instant::now();
         let waivers = self.waivers.load_full();
-        let Some((verdict, raw)) = scan(engine.clone(), waivers, tx, raw).await else {
+        let contacts = first_contact::lookup(&engine, &self.store, &rec.id, &tx.from, &tx.rcpts);
+        let known = (waivers, contacts.await);
+        let Some((verdict, raw)) = scan(engine.clone(), known, tx, raw).await else {
             tracing::error!(id = %rec.id, "the scan panicked; answering 451");
             return tempfail(Tempfail::Internal);
         };
@@ -149,11 +171,11 @@ impl Actor {
             Action::Pass => {
                 let started = Instant::now();
                 let out = modify::apply(&raw, &verdict.modifiers);
-                let reply = pass::relay(cfg, self.store.clone(), &rec.id, tx, &out).await;
+                let sent = pass::relay(cfg, self.store.clone(), &rec.id, tx, &out).await;
                 let ms = started.elapsed().as_millis() as u64;
                 rec.relay_ms = Some(ms);
                 self.metrics.relay(ms);
-                reply
+                self.learn(cfg, &rec.id, tx, sent)
             }
             Action::Hold if verdict.split.is_some() => {
                 let started = Instant::now();
@@ -173,11 +195,11 @@ impl Actor {
             Action::Encrypt => {
                 let started = Instant::now();
                 let store = self.store.clone();
-                let reply = encrypt::encrypt(cfg, store, &rec.id, tx, &verdict, raw).await;
+                let sent = encrypt::encrypt(cfg, store, &rec.id, tx, &verdict, raw).await;
                 let ms = started.elapsed().as_millis() as u64;
                 rec.relay_ms = Some(ms);
                 self.metrics.relay(ms);
-                reply
+                self.learn(cfg, &rec.id, tx, sent)
             }
             Action::Reject => reject(&verdict),
         }
@@ -185,6 +207,22 @@ impl Actor {
 }
 
 impl Actor {
+    /// Once the next hop took the message: its outside domains are
+    /// learned for first contact, in the background. The reply.
+    fn learn(
+        &self,
+        cfg: &crate::config::Config,
+        id: &str,
+        tx: &Transaction,
+        sent: Relayed,
+    ) -> Reply {
+        if sent.reply.is_positive() {
+            let went = (tx.rcpts.as_slice(), sent.refused.as_slice());
+            first_contact::learn_later(cfg, &self.store, id, &tx.from, went);
+        }
+        sent.reply
+    }
+
     /// Commits one audit entry; else (logged) the 4xx to answer.
     async fn audit(&self, id: &str, event: AuditEvent) -> Result<(), Reply> {
         match self.store.append(event).await {
@@ -253,10 +291,11 @@ fn log_fallbacks(id: &str, verdict: &Verdict) {
     }
 }
 
-/// Runs `check` on a blocking thread; `None` if it panicked.
+/// Runs `check` on a blocking thread, with the review-added waivers and
+/// what the store knows of first contacts; `None` if it panicked.
 async fn scan(
     engine: Arc<Engine>,
-    waivers: Arc<Vec<ExtraWaiver>>,
+    (waivers, contacts): (Arc<Vec<ExtraWaiver>>, Contacts),
     tx: &Transaction,
     raw: Vec<u8>,
 ) -> Option<(Verdict, Vec<u8>)> {
@@ -266,7 +305,8 @@ async fn scan(
     };
     tokio::task::spawn_blocking(move || {
         crate::failpoint::hit("scan");
-        let verdict = check::check_with(&engine, &envelope, &raw, check::today(), &waivers);
+        let today = check::today();
+        let verdict = check::check_with(&engine, &envelope, &raw, today, &waivers, &contacts);
         (verdict, raw)
     })
     .await

@@ -7,7 +7,7 @@
 //! upstream gets the next hop's 250, and the sender gets a delivery report
 //! for the refused ones ([`super::dsn`]).
 
-use super::{tempfail, Tempfail};
+use super::{tempfail, Relayed, Tempfail};
 use crate::config::Config;
 use crate::smtp::codec::Reply;
 use crate::smtp::relay::{self, RelayConfig, RelayError};
@@ -20,7 +20,7 @@ pub(crate) async fn relay(
     id: &str,
     tx: &Transaction,
     raw: &[u8],
-) -> Reply {
+) -> Relayed {
     let rc = RelayConfig::from_config(cfg);
     match relay::relay(&rc, &tx.from, &tx.params, &tx.rcpts, raw).await {
         Ok(outcome) => {
@@ -29,11 +29,15 @@ pub(crate) async fn relay(
             }
             match outcome.data {
                 Some(reply) => {
-                    if reply.is_positive() {
-                        crate::failpoint::hit("next-hop-accepted");
-                        super::dsn::report(cfg, store, id, tx, raw, &outcome.refused).await;
+                    if !reply.is_positive() {
+                        return upstream(reply).into();
                     }
-                    upstream(reply)
+                    crate::failpoint::hit("next-hop-accepted");
+                    super::dsn::report(cfg, store, id, tx, raw, &outcome.refused).await;
+                    Relayed {
+                        reply: upstream(reply),
+                        refused: outcome.refused.into_iter().map(|(r, _)| r).collect(),
+                    }
                 }
                 None => {
                     let first = outcome
@@ -42,13 +46,16 @@ pub(crate) async fn relay(
                         .map(|(_, r)| r)
                         .min_by_key(|r| r.code >= 500)
                         .cloned();
-                    first.map(upstream).unwrap_or(tempfail(Tempfail::Internal))
+                    first
+                        .map(upstream)
+                        .unwrap_or(tempfail(Tempfail::Internal))
+                        .into()
                 }
             }
         }
         Err(RelayError::Refused { phase, reply }) => {
             tracing::warn!(id, phase, reply = reply.code, "next hop refused");
-            upstream(reply)
+            upstream(reply).into()
         }
         Err(e) => {
             if e.maybe_delivered() {
@@ -56,7 +63,7 @@ pub(crate) async fn relay(
             } else {
                 tracing::warn!(id, error = %e, "relay failed");
             }
-            tempfail(Tempfail::NextHop)
+            tempfail(Tempfail::NextHop).into()
         }
     }
 }

@@ -12,6 +12,8 @@
 //! Recipients the next hop refused (5xx) while it took the others are named
 //! in `released`, and the sender gets a delivery report for them (RFC 3464,
 //! [`super::dsn`]) through the outbox, queued in that same transaction.
+//! Once released, the outside domains the next hop took are learned for
+//! first contact (issue #18); a failure there is logged and counted only.
 
 use super::{dsn, notify};
 use crate::config::Config;
@@ -118,6 +120,9 @@ pub async fn release(
         {
             crate::failpoint::hit("release-sent");
             let refused = finish(cfg, &store, id, &msg, &o.refused).await?;
+            // Released mail went: its outside domains are known from now on.
+            let went = (sum.to.as_slice(), refused.as_slice());
+            super::first_contact::learn(cfg, &store, id, &sum.from, went).await;
             return Ok(Released { refused });
         }
         Ok(o) => match (o.data.as_ref(), o.refused.first()) {

@@ -10,14 +10,15 @@
 //! 3. then the held recipients' part is committed to the quarantine, with
 //!    the verdict's audit entry and the notices (which name only them).
 //!
-//! `250` only when both are done. A next hop that defers → `451`, nothing
+//! `250` only when both are done. The outside domains the released part
+//! reached are learned for first contact (in the background). A next hop that defers → `451`, nothing
 //! held; a store that fails after the relay → `451`, and the client's
 //! retry finds the copies already accepted and does not send them again.
 //! A next hop that refuses every released recipient for good: its `5xx`
 //! answers the whole message and nothing is held (the sender's bounce
 //! says so; they send it again).
 
-use super::{encrypt, hold, notify, tempfail, Tempfail};
+use super::{encrypt, first_contact, hold, notify, tempfail, Tempfail};
 use crate::check::Verdict;
 use crate::config::Config;
 use crate::smtp::codec::Reply;
@@ -52,10 +53,12 @@ pub(crate) async fn split(
         return super::store_tempfail(&e);
     }
     let sent = encrypt::encrypt(cfg, store.clone(), id, rtx, rverdict, raw.clone()).await;
-    if sent.code != 250 {
-        tracing::warn!(id, reply = %sent, "the released part was not relayed; nothing held");
-        return sent;
+    if sent.reply.code != 250 {
+        tracing::warn!(id, reply = %sent.reply, "the released part was not relayed; nothing held");
+        return sent.reply;
     }
+    // The released part went, whatever becomes of the held one.
+    first_contact::learn_later(cfg, &store, id, &rtx.from, (&rtx.rcpts, &sent.refused));
     let (htx, hverdict) = &parts.held;
     let notices = notify::on_hold(cfg, id, &htx.from, &htx.rcpts, hverdict);
     let held = hold::hold(store, id, htx, hverdict, raw, (event, notices)).await;

@@ -105,11 +105,82 @@ impl Default for RawDetect {
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub(crate) struct RawPolicy {
-    #[serde(default)]
     pub(crate) mode: Option<String>,
+    /// Issue #18: how long a written-to domain stays known to
+    /// `first_contact` after the last passed mail to it (at least 1; the
+    /// retention job forgets older pairs).
+    #[serde(deserialize_with = "at_least_one_day")]
+    pub(crate) first_contact_days: u32,
+}
+
+impl Default for RawPolicy {
+    fn default() -> Self {
+        RawPolicy {
+            mode: None,
+            first_contact_days: 365,
+        }
+    }
+}
+
+/// A day count that must be at least 1: refused by the parser, so the
+/// error names the line like a type error does.
+fn at_least_one_day<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    match u32::deserialize(d)? {
+        0 => Err(serde::de::Error::custom(
+            "first_contact_days must be at least 1",
+        )),
+        n => Ok(n),
+    }
+}
+
+/// `first_contact` in a rule's `when` (issue #18): whose past mail makes a
+/// recipient domain known. `true` is `"sender"`; `false` tests that no
+/// recipient is a first contact of the sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FirstContact {
+    /// `false`.
+    Off,
+    /// `true` or `"sender"`: the sender never sent passed mail there.
+    Sender,
+    /// `"firm"`: nobody in the firm did.
+    Firm,
+}
+
+impl<'de> Deserialize<'de> for FirstContact {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FirstContactVisitor)
+    }
+}
+
+/// Reads `true`, `false`, `"sender"` or `"firm"`; anything else is a
+/// parse error, so it names its line.
+struct FirstContactVisitor;
+
+impl serde::de::Visitor<'_> for FirstContactVisitor {
+    type Value = FirstContact;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("first_contact = true, false, \"sender\" or \"firm\"")
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<FirstContact, E> {
+        Ok(if v {
+            FirstContact::Sender
+        } else {
+            FirstContact::Off
+        })
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FirstContact, E> {
+        match v {
+            "sender" => Ok(FirstContact::Sender),
+            "firm" => Ok(FirstContact::Firm),
+            _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,6 +249,8 @@ pub(crate) struct RawWhen {
     pub(crate) attachment_type: Vec<String>,
     pub(crate) min_size: Option<u64>,
     pub(crate) max_size: Option<u64>,
+    /// Issue #18: a recipient domain never written to before.
+    pub(crate) first_contact: Option<FirstContact>,
 }
 
 #[derive(Debug, Deserialize)]

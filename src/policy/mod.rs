@@ -3,6 +3,7 @@
 //! several fire, the most severe action wins and every fired rule is reported.
 //! `mode = "monitor"` rules are reported separately and change nothing.
 
+pub(crate) mod first_contact;
 pub(crate) mod lookalike;
 pub(crate) mod recipients;
 pub mod rules;
@@ -22,9 +23,23 @@ pub struct Policy {
     /// The compiled rules, in file order.
     pub rules: Vec<Rule>,
     pub(crate) lookalike: LookalikeIndex,
+    /// `[policy] first_contact_days`: how long a written-to domain stays
+    /// known (issue #18).
+    pub(crate) first_contact_days: u32,
 }
 
 impl Policy {
+    /// True when some rule tests `first_contact`: only then does the act
+    /// stage ask the store before deciding.
+    pub(crate) fn uses_first_contact(&self) -> bool {
+        self.rules.iter().any(|r| r.when.first_contact.is_some())
+    }
+
+    /// `first_contact_days` as the store's lookups and prune take it.
+    pub(crate) fn first_contact_max_age(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.first_contact_days) * 86_400)
+    }
+
     /// Internal, a client's, or a co-counsel's domain (or a subdomain of one).
     pub(crate) fn is_known_domain(&self, domain: &str) -> bool {
         let mut d = domain;
@@ -198,6 +213,7 @@ pub(crate) fn split(
     let others = Policy {
         rules: policy.rules.iter().filter(|r| !r.split).cloned().collect(),
         lookalike: LookalikeIndex::default(),
+        first_contact_days: policy.first_contact_days,
     };
     let mut scratch = recipients.to_vec();
     if decide(cfg, &others, facts, &mut scratch).action >= Action::Hold {

@@ -84,6 +84,11 @@ pub struct Recipient {
     /// That key, for the encrypt action.
     #[serde(skip)]
     pub(crate) key: Option<std::sync::Arc<crate::config::certs::RecipientKey>>,
+    /// Issue #18: a first contact, and whose: `sender` (new to the
+    /// sender, known to the firm), `firm` (new to everyone), `unchecked`
+    /// (the store could not say; counted as first contact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) first_contact: Option<&'static str>,
 }
 
 /// Every fact about a recipient that a rule can test.
@@ -96,6 +101,10 @@ pub(crate) struct Flags {
     pub(crate) lookalike: bool,
     pub(crate) screened: bool,
     pub(crate) unparseable: bool,
+    /// The sender never sent passed mail to this domain (issue #18).
+    pub(crate) first_contact: bool,
+    /// Nobody in the firm did.
+    pub(crate) first_contact_firm: bool,
 }
 
 impl Flags {

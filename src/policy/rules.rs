@@ -4,7 +4,7 @@
 
 use super::recipients::RecipientStatus;
 use super::Facts;
-use crate::config::raw::{RawPolicy, RawRule};
+use crate::config::raw::{FirstContact, RawPolicy, RawRule};
 use serde::{Deserialize, Serialize};
 
 /// Actions by severity: when several rules fire, the greatest wins. The
@@ -80,6 +80,8 @@ pub(crate) struct When {
     pub(crate) attachment_type: Vec<String>,
     pub(crate) min_size: Option<u64>,
     pub(crate) max_size: Option<u64>,
+    /// Issue #18: tested per recipient (see `policy::first_contact`).
+    pub(crate) first_contact: Option<FirstContact>,
 }
 
 impl Rule {
@@ -170,6 +172,7 @@ impl Rule {
                 attachment_type: lower(&w.attachment_type),
                 min_size: w.min_size,
                 max_size: w.max_size,
+                first_contact: w.first_contact,
             },
             add_header,
             notice: raw.notice.clone(),
@@ -212,6 +215,8 @@ impl Rule {
                     .any(|t| facts.attachment_types.contains(t)))
             && w.min_size.is_none_or(|n| facts.size >= n)
             && w.max_size.is_none_or(|n| facts.size <= n)
+            && w.first_contact
+                .is_none_or(|fc| super::first_contact::fires(fc, &facts.recipients))
     }
 }
 

@@ -159,6 +159,12 @@ async fn metrics(State(s): State<ReviewState>) -> impl IntoResponse {
             s.store.failures(),
         ),
         (
+            "matterwall_first_contact_unlearned",
+            "first-contact learnings that could not be written since start (those domains \
+             stay new)",
+            s.store.contacts_unlearned(),
+        ),
+        (
             "matterwall_outbox_pending",
             "notices waiting to be sent (the whole cluster)",
             outbox.pending,

@@ -19,6 +19,8 @@ pub struct Handle {
     failures: Arc<AtomicU64>,
     /// The outbox job's counters and wake-up, shared by every clone.
     outbox: Arc<super::outbox::OutboxCounters>,
+    /// First-contact learnings that could not be written (issue #18).
+    contacts_unlearned: Arc<AtomicU64>,
 }
 
 impl Handle {
@@ -28,6 +30,7 @@ impl Handle {
             store,
             failures: Arc::default(),
             outbox: Arc::default(),
+            contacts_unlearned: Arc::default(),
         }
     }
 
@@ -58,6 +61,28 @@ impl Handle {
             self.failures.fetch_add(1, Relaxed);
         }
         result
+    }
+
+    /// How many first-contact learnings failed since start, for `/metrics`.
+    pub(crate) fn contacts_unlearned(&self) -> u64 {
+        self.contacts_unlearned.load(Relaxed)
+    }
+
+    /// Records that passed mail from `sender` went to `domains` (issue
+    /// #18). The mail is already gone, so a failure changes nothing for
+    /// it: it is logged (message id and error, no address) and counted,
+    /// and the next mail to those domains counts as a first contact again.
+    pub(crate) async fn learn_contacts(&self, id: &str, sender: String, domains: Vec<String>) {
+        if domains.is_empty() {
+            return;
+        }
+        let learned = self
+            .run(move |st| st.learn_contacts(&sender, &domains))
+            .await;
+        if let Err(e) = learned {
+            self.contacts_unlearned.fetch_add(1, Relaxed);
+            tracing::error!(id, error = %e, "cannot record first contacts; those domains stay new");
+        }
     }
 
     /// Appends one audit entry, committed before it returns.

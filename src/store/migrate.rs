@@ -81,6 +81,13 @@ const TABLES: &[Table] = &[
         from: "id, kind, about, rcpts, created_at, status, attempts, next_at, claimed_by,                last_error, done_at, raw_nonce, raw",
         to: "id, kind, about, rcpts, created_at, status, attempts, next_at, claimed_by,              last_error, done_at, raw_nonce, raw",
     },
+    // First contact (issue #18): without the history, every domain would
+    // be new again on the first day on PostgreSQL.
+    Table {
+        name: "contacts",
+        from: "sender, domain, last_seen",
+        to: "sender, domain, last_seen",
+    },
 ];
 
 /// What was copied: rows per table, and the verified chain's length.

@@ -5,7 +5,8 @@
 //! AES-256-GCM, one random nonce per record, the record id as associated data.
 //!
 //! The same store holds the review users, sessions and API tokens, waivers
-//! added in the review interface, and the hash-chained audit trail.
+//! added in the review interface, the hash-chained audit trail, and the
+//! first-contact pairs ([`contacts`]).
 //!
 //! The traits are synchronous; the async side goes through one
 //! [`Handle`], which runs every call on the blocking pool. That is a must
@@ -20,6 +21,7 @@
 pub(crate) mod accounts;
 pub mod audit;
 pub mod checkpoint;
+pub mod contacts;
 pub(crate) mod crypto;
 mod group;
 pub(crate) mod handle;
@@ -32,6 +34,7 @@ pub mod stats;
 
 pub use accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
 pub use audit::{AuditEntry, AuditEvent, AuditFilter, AuditHead};
+pub use contacts::{Contacts, KnownContacts};
 pub use handle::Handle;
 pub use held::{HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld};
 pub use outbox::{Delivery, NewNotice, NoticeSummary, OutboxStats, QueuedNotice};
@@ -405,8 +408,8 @@ pub trait Outbox: Send + Sync {
 
 /// Everything the server needs from its store; one implementation per
 /// backend.
-pub trait Store: Quarantine + Accounts + AuditLog + Cluster + Outbox {}
-impl<T: Quarantine + Accounts + AuditLog + Cluster + Outbox> Store for T {}
+pub trait Store: Quarantine + Accounts + AuditLog + Cluster + Outbox + Contacts {}
+impl<T: Quarantine + Accounts + AuditLog + Cluster + Outbox + Contacts> Store for T {}
 
 /// The audit kinds that change review state shared between nodes.
 pub(crate) const REVIEW_KINDS: &str =
@@ -472,6 +475,23 @@ pub fn apply_retention(
         tracing::info!(id = %id, was = %was, days, "retention: content destroyed, message expired");
     }
     Ok(gone)
+}
+
+/// Forgets the first-contact pairs not written to for `max_age` (`[policy]
+/// first_contact_days`, issue #18): what keeps the table bounded. `serve`
+/// runs it hourly with retention; it does not depend on `retention_days`.
+pub fn forget_old_contacts(
+    store: &dyn Store,
+    max_age: std::time::Duration,
+) -> Result<u64, StoreError> {
+    let n = store.prune_contacts(max_age)?;
+    if n > 0 {
+        tracing::info!(
+            pairs = n,
+            "first contact: forgot pairs past first_contact_days"
+        );
+    }
+    Ok(n)
 }
 
 /// Whether the wall clock moved more than an hour further than the

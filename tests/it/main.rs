@@ -20,6 +20,7 @@ mod disk_full;
 mod encrypt;
 mod faulty_next_hop;
 mod fidelity;
+mod first_contact;
 mod four_eyes;
 mod fsync_error;
 mod fuzz_seeds;

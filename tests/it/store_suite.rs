@@ -10,6 +10,7 @@ use matterwall::store::audit::{self, AuditEvent, AuditFilter};
 use matterwall::store::*;
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A store and what keeps it alive (the temp dir with its key).
 pub struct Opened {
@@ -786,6 +787,72 @@ fn dashboard_aggregates(store: &dyn Store) {
     assert!(st.per_day.is_empty() && st.top_clients.is_empty() && st.decisions.is_empty());
 }
 
+/// The known subset of `domains` for `sender`, within `max_age`.
+fn known(store: &dyn Store, sender: &str, domains: &[&str], max_age: Duration) -> KnownContacts {
+    let domains: Vec<String> = domains.iter().map(|d| d.to_string()).collect();
+    store.known_contacts(sender, &domains, max_age).unwrap()
+}
+
+fn set(v: &[&str]) -> std::collections::BTreeSet<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+const YEAR: Duration = Duration::from_secs(365 * 86_400);
+
+/// Issue #18: learning records the sender's pairs and the firm's; a lookup
+/// sees the sender's own and the firm's separately; the null sender learns
+/// nothing and sees only the firm's.
+fn first_contact_learn_and_look_up(store: &dyn Store) {
+    let (a, b) = ("a@firm.example", "b@firm.example");
+    let ds = ["client.example", "new.example", "other.example"];
+    assert_eq!(known(store, a, &ds, YEAR), KnownContacts::default());
+    let learned = vec!["client.example".to_string(), "other.example".into()];
+    store.learn_contacts(a, &learned).unwrap();
+    store.learn_contacts(a, &learned).unwrap(); // again: one row each
+    store
+        .learn_contacts("", &["new.example".to_string()])
+        .unwrap();
+    let k = known(store, a, &ds, YEAR);
+    assert_eq!(k.sender, set(&["client.example", "other.example"]));
+    assert_eq!(k.firm, set(&["client.example", "other.example"]));
+    let k = known(store, b, &ds, YEAR);
+    assert!(k.sender.is_empty(), "{k:?}");
+    assert_eq!(k.firm, set(&["client.example", "other.example"]));
+    let k = known(store, "", &ds, YEAR);
+    assert!(k.sender.is_empty());
+    assert_eq!(k.firm.len(), 2);
+    // Four pairs: two for the sender, two for the firm.
+    assert_eq!(store.prune_contacts(Duration::ZERO).unwrap(), 4);
+}
+
+/// Issue #18: a pair older than the window no longer counts and the prune
+/// deletes it; a pair written to again is young again.
+fn first_contact_expires_and_prunes(store: &dyn Store) {
+    let a = "a@firm.example";
+    store
+        .learn_contacts(a, &["old.example".to_string()])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    store
+        .learn_contacts(a, &["fresh.example".to_string()])
+        .unwrap();
+    let window = Duration::from_millis(150);
+    let k = known(store, a, &["old.example", "fresh.example"], window);
+    assert_eq!(k.sender, set(&["fresh.example"]));
+    assert_eq!(k.firm, set(&["fresh.example"]));
+    // The prune takes the old pair and its firm row, nothing younger.
+    assert_eq!(store.prune_contacts(window).unwrap(), 2);
+    let k = known(store, a, &["old.example", "fresh.example"], YEAR);
+    assert_eq!(k.sender, set(&["fresh.example"]));
+    // Written to again: counts again within a short window.
+    std::thread::sleep(Duration::from_millis(300));
+    store
+        .learn_contacts(a, &["fresh.example".to_string()])
+        .unwrap();
+    assert_eq!(known(store, a, &["fresh.example"], window).sender.len(), 1);
+    assert_eq!(store.prune_contacts(window).unwrap(), 0);
+}
+
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         mod on_sqlite {
@@ -821,4 +888,6 @@ both!(
     outbox_claimed_with_a_release_a_reject_and_a_claim,
     sso_users_and_logins_in_flight,
     dashboard_aggregates,
+    first_contact_learn_and_look_up,
+    first_contact_expires_and_prunes,
 );

@@ -27,11 +27,11 @@ mod outcome;
 mod pgp;
 mod smime;
 
-use super::{dsn, modify, tempfail, Tempfail};
+use super::{dsn, modify, tempfail, Relayed, Tempfail};
 use crate::check::Verdict;
 use crate::config::certs::{Material, RecipientKey};
 use crate::config::Config;
-use crate::smtp::codec::{MailParams, Reply};
+use crate::smtp::codec::MailParams;
 use crate::smtp::relay::{self, RelayConfig};
 use crate::smtp::session::Transaction;
 use crate::store::Handle;
@@ -84,10 +84,10 @@ pub(crate) async fn encrypt(
     tx: &Transaction,
     verdict: &Verdict,
     raw: Vec<u8>,
-) -> Reply {
+) -> Relayed {
     let Some(copies) = plan(tx, verdict) else {
         tracing::error!(id, "envelope and verdict disagree on the recipients");
-        return tempfail(Tempfail::Internal);
+        return tempfail(Tempfail::Internal).into();
     };
     // Modifiers go on the plaintext; the copy key is over what the client
     // sent, which is what its retry sends again.
@@ -121,7 +121,10 @@ pub(crate) async fn encrypt(
     let reply = outcome::answer(id, &fates);
     let refused = outcome::to_report(&fates, &reply);
     dsn::report(cfg, store, id, tx, &raw, &refused).await;
-    reply
+    Relayed {
+        reply,
+        refused: refused.into_iter().map(|(r, _)| r).collect(),
+    }
 }
 
 /// Groups the envelope recipients by the key policy found for each.

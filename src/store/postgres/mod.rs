@@ -20,6 +20,7 @@
 mod accounts;
 mod audit;
 mod cluster;
+mod contacts;
 mod held;
 mod outbox;
 mod schema;

@@ -177,7 +177,20 @@ const V6: &str = "
 CREATE INDEX audit_decided ON audit (kind, at);
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+/// Version 7: first contact (issue #18), as on SQLite: the pairs with
+/// their last-seen time (the database's clock), keyed for point lookups,
+/// indexed by time for the prune.
+const V7: &str = "
+CREATE TABLE contacts (
+    sender    TEXT NOT NULL,
+    domain    TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    PRIMARY KEY (sender, domain)
+);
+CREATE INDEX contacts_seen ON contacts (last_seen);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The newest schema version this program knows.
 pub const VERSION: i32 = MIGRATIONS.len() as i32;

@@ -15,6 +15,7 @@
 mod accounts;
 mod audit;
 pub(crate) mod cluster;
+mod contacts;
 mod held;
 mod outbox;
 mod schema;

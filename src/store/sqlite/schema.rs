@@ -175,7 +175,21 @@ const V8: &str = "
 CREATE INDEX audit_decided ON audit (kind, at);
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+/// Version 9: first contact (issue #18, `store::contacts`): one row per
+/// (sender, domain) and per firm-wide domain (sender `*`), with when it was
+/// last written to. The key is the lookup's point query; `contacts_seen`
+/// makes the retention job's prune a range delete.
+const V9: &str = "
+CREATE TABLE contacts (
+    sender    TEXT NOT NULL,
+    domain    TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    PRIMARY KEY (sender, domain)
+) WITHOUT ROWID;
+CREATE INDEX contacts_seen ON contacts (last_seen);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(V0)?;
