@@ -237,6 +237,9 @@ pub(crate) struct HeldRecipient {
     pub(crate) status: crate::policy::recipients::RecipientStatus,
     #[serde(default)]
     pub(crate) reason: Option<String>,
+    /// Issue #18: `sender`, `firm` or `unchecked` when a first contact.
+    #[serde(default)]
+    pub(crate) first_contact: Option<String>,
 }
 
 impl HeldVerdict {

@@ -208,7 +208,8 @@ enum QuarantineCommand {
     },
     /// Send compliance the digest of held mail now.
     Digest,
-    /// Destroy what is past `[store] retention_days` now (serve does it hourly).
+    /// Destroy what is past `[store] retention_days`, and forget first
+    /// contacts past `[policy] first_contact_days`, now (serve does it hourly).
     Expire,
     /// Mark a held message rejected; it is never sent. The sender is told,
     /// with the comment.
@@ -317,7 +318,8 @@ fn quarantine(config: &Path, command: QuarantineCommand) -> Result<ExitCode, Str
         }
         QuarantineCommand::Approve { id, comment } => cmd::quarantine::approve(&cfg, &id, &comment),
         QuarantineCommand::Digest => cmd::quarantine::digest(&cfg),
-        QuarantineCommand::Expire => cmd::quarantine::expire(&cfg),
+        // The rules hold `first_contact_days`: the engine, not just the config.
+        QuarantineCommand::Expire => cmd::quarantine::expire(&cmd::load_engine(config)?),
         QuarantineCommand::Resolve { id, delivered, .. } => {
             cmd::quarantine::resolve(&cfg, &id, delivered)
         }

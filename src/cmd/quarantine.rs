@@ -227,13 +227,19 @@ fn send_now(
     })
 }
 
-/// Applies the retention period now (what `serve` does hourly).
-pub(crate) fn expire(cfg: &Config) -> Result<()> {
-    let gone = store::apply_retention(&*open_store(cfg)?, cfg.store.retention_days)?;
+/// Applies the retention period, and forgets first contacts past
+/// `first_contact_days`, now (what `serve` does hourly).
+pub(crate) fn expire(engine: &matterwall::engine::Engine) -> Result<()> {
+    let cfg = &engine.config;
+    let st = open_store(cfg)?;
+    let gone = store::apply_retention(&*st, cfg.store.retention_days)?;
     for (id, was) in &gone {
         println!("{id}: expired (was {was}); content destroyed");
     }
     println!("{} message(s) expired", gone.len());
+    let age = engine.policy.first_contact_max_age();
+    let forgotten = store::forget_old_contacts(&*st, age)?;
+    println!("{forgotten} first-contact pair(s) forgotten");
     Ok(())
 }
 

@@ -35,8 +35,9 @@ impl Policy {
         self.rules.iter().any(|r| r.when.first_contact.is_some())
     }
 
-    /// `first_contact_days` as the store's lookups and prune take it.
-    pub(crate) fn first_contact_max_age(&self) -> std::time::Duration {
+    /// `[policy] first_contact_days` as the store's lookups and prune take
+    /// it: how long a domain written to stays known (issue #18).
+    pub fn first_contact_max_age(&self) -> std::time::Duration {
         std::time::Duration::from_secs(u64::from(self.first_contact_days) * 86_400)
     }
 

@@ -10,6 +10,7 @@
 //! PostgreSQL too.
 
 use crate::support::postgres::PgCluster;
+use crate::support::review::{login, PW};
 use crate::support::{example, held_id, http, Client, Setup, Sink, SinkMode};
 use matterwall::store::{self, Store};
 use serde_json::Value;
@@ -128,6 +129,14 @@ async fn held_until_a_passed_mail_went_there(backend: Backend) {
     let v = w.held_verdict(&id);
     assert_eq!(v["rules"], serde_json::json!(["first-contact"]), "{v}");
     assert_eq!(v["recipients"][0]["first_contact"], "firm", "{v}");
+    // The reviewer reads why an authorised recipient was held.
+    w.setup.add_user("rita", "reviewer", PW);
+    let page = login(w.setup.http_port, "rita", PW).await;
+    let page = page.get(&format!("/held/{id}")).await.text();
+    assert!(
+        page.contains("nobody in the firm wrote to this domain"),
+        "{page}"
+    );
     // Internal recipients are never a first contact.
     assert!(passed(&w.send(A, &[B], "to-client.eml").await));
     // Mail that names nothing passes, and teaches the domain; a recipient
@@ -313,4 +322,43 @@ fn rules_file_errors_name_the_line() {
         err.contains("first_contact_days must be at least 1"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairs_past_first_contact_days_are_forgotten() {
+    let w = World::new(Backend::Sqlite, "true", "").await;
+    let server = w.setup.serve().await;
+    assert!(passed(&w.send(A, &[CLIENT, COUNSEL], "clean.eml").await));
+    w.learned(A, "chambers-ten.co.uk").await;
+    w.learned(A, "harrowgate-shipping.com").await;
+    server.stop().await;
+    // One domain last written to 366 days ago: past the default 365.
+    let db = rusqlite::Connection::open(w.setup.db()).unwrap();
+    let long_ago = (chrono::Utc::now() - chrono::Duration::days(366))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    db.execute(
+        "UPDATE contacts SET last_seen = ?1 WHERE domain = 'chambers-ten.co.uk'",
+        [&long_ago],
+    )
+    .unwrap();
+    assert!(!w.knows(A, "chambers-ten.co.uk").await, "no longer counts");
+    let out = w.setup.cli(&["quarantine", "expire"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("2 first-contact pair(s) forgotten"),
+        "{stdout}"
+    );
+    let left: i64 = db
+        .query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        left, 2,
+        "the sender's and the firm's rows of the other domain"
+    );
+    assert!(w.knows(A, "harrowgate-shipping.com").await);
 }

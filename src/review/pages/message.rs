@@ -178,7 +178,7 @@ pub(crate) async fn page(
         .map(|r| RecipientView {
             address: r.address.clone(),
             status: r.status.as_str().into(),
-            reason: r.reason.clone().unwrap_or_default(),
+            reason: recipient_reason(r),
         })
         .collect();
     let uninspectable = verdict
@@ -335,4 +335,18 @@ fn not_found_page(e: crate::review::actions::ActionError) -> PageError {
         crate::review::actions::ActionError::NotFound(_) => PageError::not_found(),
         e => e.into(),
     }
+}
+
+/// A held recipient's reason as the page says it, with why it was a first
+/// contact (issue #18) when it was: a reviewer sees why a recipient who
+/// is otherwise authorised was held.
+fn recipient_reason(r: &crate::check::HeldRecipient) -> String {
+    let first = match r.first_contact.as_deref() {
+        Some("sender") => Some("first contact: the sender never wrote to this domain"),
+        Some("firm") => Some("first contact: nobody in the firm wrote to this domain"),
+        Some(_) => Some("first contact: the store could not say, so counted as new"),
+        None => None,
+    };
+    let parts: Vec<&str> = [r.reason.as_deref(), first].into_iter().flatten().collect();
+    parts.join("; ")
 }
