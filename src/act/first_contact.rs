@@ -51,12 +51,19 @@ pub(crate) async fn lookup(
         return Contacts::NotChecked;
     }
     let domains = outside_domains(&engine.config, rcpts);
-    let sender = sender_key(from).unwrap_or_default();
+    let sender = sender_key(from);
+    let key = sender.clone().unwrap_or_default();
     let max_age = policy.first_contact_max_age();
     match store
-        .run(move |st| st.known_contacts(&sender, &domains, max_age))
+        .run(move |st| st.known_contacts(&key, &domains, max_age))
         .await
     {
+        // The null sender (a bounce) has no history of its own: what the
+        // firm wrote to counts as its.
+        Ok(mut known) if sender.is_none() => {
+            known.sender = known.firm.clone();
+            Contacts::Known(known)
+        }
         Ok(known) => Contacts::Known(known),
         Err(e) => {
             tracing::error!(id, error = %e, "cannot look up first contacts; every outside domain counts as new");

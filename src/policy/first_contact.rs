@@ -151,6 +151,26 @@ mod tests {
     }
 
     #[test]
+    fn the_key_as_written() {
+        let parse = |v: &str| {
+            toml::from_str::<crate::config::raw::RawWhen>(&format!("first_contact = {v}"))
+                .map(|w| w.first_contact)
+                .map_err(|e| e.message().to_string())
+        };
+        assert_eq!(parse("true"), Ok(Some(FirstContact::Sender)));
+        assert_eq!(parse("\"sender\""), Ok(Some(FirstContact::Sender)));
+        assert_eq!(parse("\"firm\""), Ok(Some(FirstContact::Firm)));
+        assert_eq!(parse("false"), Ok(Some(FirstContact::Off)));
+        for bad in ["\"Firm\"", "\"\"", "1", "[true]"] {
+            let err = parse(bad).unwrap_err();
+            assert!(
+                err.contains("true, false, \"sender\" or \"firm\""),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn the_condition_over_recipients() {
         let f = |s, firm| Flags {
             first_contact: s,
