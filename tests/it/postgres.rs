@@ -189,9 +189,10 @@ fn migrations_are_idempotent_and_the_trail_refuses_edits() {
     }
     assert_eq!(
         cluster.psql(&url, "SELECT version FROM schema_version"),
-        "6",
+        "7",
         "every migration once (v2: the session times of issue 15; v3: the outbox; v4: four-eyes; \
-         v5: single sign-on's logins in flight; v6: the dashboard's index of decisions)"
+         v5: single sign-on's logins in flight; v6: the dashboard's index of decisions; \
+         v7: first contact's pairs)"
     );
     for sql in [
         "UPDATE audit SET actor = 'mallory'",
@@ -252,6 +253,8 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
         let gone = s.add_waiver(w("a.example"), "admin").unwrap();
         s.revoke_waiver(gone.id, "admin").unwrap();
         s.add_waiver(w("b.example"), "admin").unwrap();
+        s.learn_contacts("a@firm.example", &["client.example".into()])
+            .unwrap();
         ids
     };
     let before = setup.audit();
@@ -281,6 +284,10 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
     );
     assert!(pg.user("alice").unwrap().is_some());
     assert_eq!(pg.waivers().unwrap().len(), 1);
+    // First contact's history moves too (issue #18).
+    let year = Duration::from_secs(365 * 86_400);
+    let known = pg.known_contacts("a@firm.example", &["client.example".into()], year);
+    assert_eq!(known.unwrap().sender.len(), 1);
     assert_eq!(audit::verify(pg.as_ref()).unwrap(), Ok(before.len() as u64));
     // The chain goes on from where it was, and new waivers get new ids.
     pg.begin_release(&ids[2], &BY).unwrap();
