@@ -5,9 +5,11 @@
 //! the same mail passes. Also: `"firm"` (a colleague's contact counts),
 //! `split` (only the new domain waits), `monitor` (reported, not held), a
 //! store that cannot answer (held as a first contact; the learning failure
-//! counted), refused recipients not learned, `check` saying it read no
-//! history, and rules-file errors with their line. The sender case runs on
-//! PostgreSQL too.
+//! counted), refused recipients not learned, the null sender taking the
+//! firm's history, learning with no rule testing it yet, pairs past
+//! `first_contact_days` forgotten by `quarantine expire`, `check` saying it
+//! read no history, and rules-file errors with their line. The sender case
+//! runs on PostgreSQL too.
 
 use crate::support::postgres::PgCluster;
 use crate::support::review::{login, PW};
@@ -364,4 +366,18 @@ async fn pairs_past_first_contact_days_are_forgotten() {
         "the sender's and the firm's rows of the other domain"
     );
     assert!(w.knows(A, "harrowgate-shipping.com").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn learned_even_before_a_rule_tests_it() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let w = World {
+        setup: Setup::new(sink.port, ""),
+        sink,
+        url: None,
+    };
+    let server = w.setup.serve().await;
+    assert!(passed(&w.send(A, &[CLIENT], "clean.eml").await));
+    w.learned(A, "harrowgate-shipping.com").await;
+    server.stop().await;
 }
