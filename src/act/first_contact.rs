@@ -58,8 +58,8 @@ pub(crate) async fn lookup(
         .run(move |st| st.known_contacts(&key, &domains, max_age))
         .await
     {
-        // The null sender (a bounce) has no history of its own: what the
-        // firm wrote to counts as its.
+        // The null sender (a bounce), or one that does not parse, has no
+        // history of its own: what the firm wrote to counts as its.
         Ok(mut known) if sender.is_none() => {
             known.sender = known.firm.clone();
             Contacts::Known(known)
