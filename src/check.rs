@@ -185,6 +185,9 @@ struct Sealed<'a> {
     #[serde(flatten)]
     verdict: &'a Verdict,
     fired: Vec<&'a FiredRule>,
+    /// Issue #18: the clients mentioned, sealed, so that reviewer scope
+    /// reads them from the seal and not only from the record's column.
+    clients: &'a [String],
 }
 
 impl Verdict {
@@ -194,6 +197,7 @@ impl Verdict {
         serde_json::to_string(&Sealed {
             verdict: self,
             fired,
+            clients: &self.clients,
         })
     }
 }
@@ -213,6 +217,10 @@ pub(crate) struct HeldVerdict {
     /// Issue #18: the message was split; these recipients got it at once.
     #[serde(default)]
     pub(crate) split: Option<HeldSplit>,
+    /// Issue #18: the client ids mentioned, directly or through a matter;
+    /// `None` in a record sealed before verdicts named them.
+    #[serde(default)]
+    pub(crate) clients: Option<Vec<String>>,
 }
 
 /// A held record's split, read back: who got the message at once, and how.

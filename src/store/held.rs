@@ -245,6 +245,10 @@ pub struct HeldQuery {
     /// Ethical walls (issue #15): messages that mention any of these
     /// matter numbers are left out, and counted in [`HeldPage::hidden`].
     pub hide_matters: Vec<String>,
+    /// Reviewer scope (issue #18): with `Some`, only messages that mention
+    /// at least one of these client ids (none, for an empty list); the
+    /// rest are counted in [`HeldPage::hidden`] like walled ones.
+    pub only_clients: Option<Vec<String>>,
     /// The column to sort by.
     pub sort: HeldSort,
     /// Oldest (or smallest) first.
@@ -263,7 +267,8 @@ pub struct HeldPage {
     /// How many match the filters, over all pages.
     pub total: u64,
     /// How many more would match but are behind the caller's walls
-    /// (`hide_matters`): the queue says so, without showing them.
+    /// (`hide_matters`) or outside their scope (`only_clients`): the queue
+    /// says so, without showing them.
     pub hidden: u64,
 }
 

@@ -36,8 +36,9 @@ const TABLES: &[Table] = &[
     },
     Table {
         name: "users",
-        from: "name, role, password, totp_nonce, totp, totp_last_step, disabled, created_at",
-        to: "name, role, password, totp_nonce, totp, totp_last_step, disabled, created_at",
+        from: "name, role, password, totp_nonce, totp, totp_last_step, disabled, created_at, \
+               scope",
+        to: "name, role, password, totp_nonce, totp, totp_last_step, disabled, created_at, scope",
     },
     Table {
         name: "sessions",

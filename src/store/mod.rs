@@ -30,7 +30,7 @@ pub mod postgres;
 pub(crate) mod sqlite;
 pub mod stats;
 
-pub use accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
+pub use accounts::{NewUser, NewWaiver, Role, Scope, SessionRecord, User, WaiverRecord};
 pub use audit::{AuditEntry, AuditEvent, AuditFilter, AuditHead};
 pub use handle::Handle;
 pub use held::{HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary, NewHeld};
@@ -266,6 +266,10 @@ pub trait Accounts: Send + Sync {
     /// Disabling also ends the user's sessions and deletes their API tokens
     /// (re-enabling does not bring them back).
     fn set_disabled(&self, name: &str, disabled: bool, by: &str) -> Result<(), StoreError>;
+    /// Issue #18: sets (or with `None` lifts) the clients user `name` may
+    /// review, audited as `user-scope-changed` by `by`. The caller checks
+    /// the ids and groups against the dictionaries (`review::scope`).
+    fn set_scope(&self, name: &str, scope: Option<&Scope>, by: &str) -> Result<(), StoreError>;
     /// Records a TOTP time step as used; false if it (or a later one) was
     /// already used, so a one-time code cannot be replayed.
     fn use_totp_step(&self, name: &str, step: u64) -> Result<bool, StoreError>;

@@ -42,6 +42,7 @@ mod retention;
 mod review_api;
 mod review_browser;
 mod review_oidc;
+mod review_scope;
 mod review_sessions;
 mod review_walls;
 mod serve_process;

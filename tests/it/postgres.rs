@@ -100,6 +100,7 @@ fn a_session_made_on_one_node_is_valid_on_the_other_and_ends_everywhere() {
         role: Role::Reviewer,
         password_hash: "$argon2id$x".into(),
         totp_secret: Some(b"secret-secret-secret".to_vec()),
+        scope: None,
     };
     a.add_user(user, "cli:root").unwrap();
     let s = SessionRecord {
@@ -189,9 +190,10 @@ fn migrations_are_idempotent_and_the_trail_refuses_edits() {
     }
     assert_eq!(
         cluster.psql(&url, "SELECT version FROM schema_version"),
-        "6",
+        "7",
         "every migration once (v2: the session times of issue 15; v3: the outbox; v4: four-eyes; \
-         v5: single sign-on's logins in flight; v6: the dashboard's index of decisions)"
+         v5: single sign-on's logins in flight; v6: the dashboard's index of decisions; \
+         v7: reviewer scope)"
     );
     for sql in [
         "UPDATE audit SET actor = 'mallory'",
@@ -252,6 +254,11 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
         let gone = s.add_waiver(w("a.example"), "admin").unwrap();
         s.revoke_waiver(gone.id, "admin").unwrap();
         s.add_waiver(w("b.example"), "admin").unwrap();
+        let scope = Scope {
+            clients: vec!["C-10442".into()],
+            groups: vec!["shipping".into()],
+        };
+        s.set_scope("alice", Some(&scope), "admin").unwrap();
         ids
     };
     let before = setup.audit();
@@ -279,7 +286,14 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
         pg.get(&ids[1]).unwrap().summary.status,
         HeldStatus::Rejected
     );
-    assert!(pg.user("alice").unwrap().is_some());
+    let alice = pg.user("alice").unwrap().unwrap();
+    let scope = alice
+        .scope
+        .expect("the reviewer scope is copied (issue #18)");
+    assert_eq!(
+        (scope.clients, scope.groups),
+        (vec!["C-10442".to_string()], vec!["shipping".to_string()])
+    );
     assert_eq!(pg.waivers().unwrap().len(), 1);
     assert_eq!(audit::verify(pg.as_ref()).unwrap(), Ok(before.len() as u64));
     // The chain goes on from where it was, and new waivers get new ids.

@@ -36,6 +36,7 @@ pub(crate) fn routes(state: ReviewState) -> Router<ReviewState> {
         .route("/dashboard", get(dashboard::page))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/users/{name}/{change}", post(admin::set_disabled))
+        .route("/admin/scope/{name}", post(admin::set_scope))
         .route(
             "/admin/waivers",
             get(admin::waivers).post(admin::add_waiver),

@@ -108,7 +108,8 @@ const FILTER: &str = "
     AND ($5::text IS NULL OR rules::jsonb ? $5)
     AND ($6::text IS NULL OR received_at >= $6)
     AND ($7::text IS NULL OR received_at < $7)
-    AND ($8::text[] IS NULL OR NOT (matters::jsonb ?| $8))";
+    AND ($8::text[] IS NULL OR NOT (matters::jsonb ?| $8))
+    AND ($9::text[] IS NULL OR clients::jsonb ?| $9)";
 
 impl PgStore {
     fn summary(&self, r: &Row) -> HeldSummary {
@@ -239,10 +240,14 @@ impl Quarantine for PgStore {
         // Walls for reviewers (issue #15): the matters a reviewer is
         // screened from, as one text[] parameter; NULL for none.
         let walls = (!q.hide_matters.is_empty()).then(|| q.hide_matters.clone());
+        // Reviewer scope (issue #18): the client ids, NULL for all; an empty
+        // array matches nothing (`?|` of no key is false).
+        let scope = q.only_clients.clone();
         let no_walls: Option<Vec<String>> = None;
         self.with(|c| {
-            let args: [&(dyn ::postgres::types::ToSql + Sync); 8] = [
+            let args: [&(dyn ::postgres::types::ToSql + Sync); 9] = [
                 &status, &q.client, &q.matter, &q.sender, &q.rule, &q.since, &q.until, &walls,
+                &scope,
             ];
             let count = |c: &mut ::postgres::Client,
                          args: &[&(dyn ::postgres::types::ToSql + Sync)]| {
@@ -250,9 +255,10 @@ impl Quarantine for PgStore {
                     .map(|r| r.get::<_, i64>(0))
             };
             let total = count(c, &args)?;
-            let hidden = if walls.is_some() {
+            let hidden = if walls.is_some() || scope.is_some() {
                 let mut all = args;
                 all[7] = &no_walls;
+                all[8] = &no_walls;
                 count(c, &all)? - total
             } else {
                 0

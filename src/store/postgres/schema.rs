@@ -177,7 +177,12 @@ const V6: &str = "
 CREATE INDEX audit_decided ON audit (kind, at);
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+/// Version 7: reviewer scope (issue #18), as on SQLite.
+const V7: &str = "
+ALTER TABLE users ADD COLUMN scope TEXT;
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The newest schema version this program knows.
 pub const VERSION: i32 = MIGRATIONS.len() as i32;

@@ -148,7 +148,9 @@ const FILTER: &str = "
     AND (?6 IS NULL OR received_at >= ?6)
     AND (?7 IS NULL OR received_at < ?7)
     AND (?8 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(held.matters) m
-                                   WHERE m.value IN (SELECT value FROM json_each(?8))))";
+                                   WHERE m.value IN (SELECT value FROM json_each(?8))))
+    AND (?9 IS NULL OR EXISTS (SELECT 1 FROM json_each(held.clients) c
+                               WHERE c.value IN (SELECT value FROM json_each(?9))))";
 
 impl Quarantine for SqliteStore {
     fn hold_with(
@@ -217,26 +219,34 @@ impl Quarantine for SqliteStore {
 
     fn query(&self, q: &HeldQuery) -> Result<HeldPage, StoreError> {
         let conn = self.conn();
-        // The walls travel as one JSON array parameter (?8), NULL for none.
+        // The walls (?8) and the scope (?9) travel as JSON arrays, NULL for
+        // none; the hidden count is the same query without either.
         let walls = (!q.hide_matters.is_empty())
             .then(|| serde_json::to_string(&q.hide_matters))
             .transpose()?;
-        let count = |walls: &Option<String>| -> rusqlite::Result<i64> {
-            let args =
-                params![q.status, q.client, q.matter, q.sender, q.rule, q.since, q.until, walls];
+        let scope = q
+            .only_clients
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?;
+        let count = |walls: &Option<String>, scope: &Option<String>| -> rusqlite::Result<i64> {
+            let args = params![
+                q.status, q.client, q.matter, q.sender, q.rule, q.since, q.until, walls, scope
+            ];
             conn.query_row(
                 &format!("SELECT count(*) FROM held WHERE {FILTER}"),
                 args,
                 |r| r.get(0),
             )
         };
-        let total = count(&walls)?;
-        let hidden = if walls.is_some() {
-            count(&None)? - total
+        let total = count(&walls, &scope)?;
+        let hidden = if walls.is_some() || scope.is_some() {
+            count(&None, &None)? - total
         } else {
             0
         };
-        let args = params![q.status, q.client, q.matter, q.sender, q.rule, q.since, q.until, walls];
+        let args =
+            params![q.status, q.client, q.matter, q.sender, q.rule, q.since, q.until, walls, scope];
         let dir = if q.ascending { "ASC" } else { "DESC" };
         let mut stmt = conn.prepare(&format!(
             "SELECT {SUMMARY} FROM held WHERE {FILTER}

@@ -175,7 +175,13 @@ const V8: &str = "
 CREATE INDEX audit_decided ON audit (kind, at);
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+/// Version 9: reviewer scope (issue #18): the clients a user may review,
+/// as JSON (`store::Scope`); NULL for every client.
+const V9: &str = "
+ALTER TABLE users ADD COLUMN scope TEXT;
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(V0)?;

@@ -285,6 +285,7 @@ fn a_totp_secret_is_not_in_the_file_in_clear() {
         role: Role::Reviewer,
         password_hash: "$argon2id$x".into(),
         totp_secret: Some(b"12345678901234567890".to_vec()),
+        scope: None,
     };
     store.add_user(user, "cli:root").unwrap();
     drop(store);
