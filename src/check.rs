@@ -145,6 +145,7 @@ impl Verdict {
                 action: Action::Hold,
                 mode: crate::policy::rules::Mode::Enforce,
                 two_person: false,
+                sender_release: false,
             }],
             monitor: Vec::new(),
             matches: Vec::new(),
@@ -213,6 +214,16 @@ pub(crate) struct HeldVerdict {
     /// Issue #18: the message was split; these recipients got it at once.
     #[serde(default)]
     pub(crate) split: Option<HeldSplit>,
+    /// The sender as the walls saw it.
+    #[serde(default)]
+    pub(crate) sender: HeldSender,
+}
+
+/// A held record's sender, read back: only whether a wall was involved.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct HeldSender {
+    #[serde(default)]
+    pub(crate) screened: bool,
 }
 
 /// A held record's split, read back: who got the message at once, and how.
@@ -239,6 +250,42 @@ impl HeldVerdict {
     pub(crate) fn parse(json: &str) -> HeldVerdict {
         serde_json::from_str(json).unwrap_or_default()
     }
+
+    /// Whether the sender may release this message themselves, read from
+    /// the sealed verdict (a reload cannot widen it): see
+    /// [`sender_may_release`]. A verdict that did not parse reads as no.
+    pub(crate) fn sender_may_release(&self) -> bool {
+        let walled = self.sender.screened
+            || self
+                .recipients
+                .iter()
+                .any(|r| r.status == crate::policy::recipients::RecipientStatus::Screened);
+        sender_may_release(&self.fired, !self.uninspectable.is_empty(), walled)
+    }
+}
+
+impl Verdict {
+    /// [`sender_may_release`] for a verdict about to be held.
+    pub(crate) fn sender_may_release(&self) -> bool {
+        let walled = self.sender.screened || self.recipients.iter().any(|r| r.flags.screened);
+        sender_may_release(&self.rules, !self.uninspectable.is_empty(), walled)
+    }
+}
+
+/// Sender release (issue #18, DESIGN §7): only when every enforced rule
+/// that fired and does more than pass says `sender_release` (and none asks
+/// for two reviewers), and never for a wall or for content nobody could
+/// read, whatever the rules say. Monitor-mode rules decide nothing.
+fn sender_may_release(fired: &[FiredRule], unreadable: bool, walled: bool) -> bool {
+    use crate::policy::rules::Mode;
+    let mut acting = fired
+        .iter()
+        .filter(|r| r.mode == Mode::Enforce && r.action != Action::Pass)
+        .peekable();
+    acting.peek().is_some()
+        && acting.all(|r| r.sender_release && !r.two_person)
+        && !unreadable
+        && !walled
 }
 
 /// Decides what to do with `raw`, sent with `envelope`, on `today`.
@@ -350,4 +397,45 @@ fn facts(
 /// Today's date where the server runs, for waiver expiry.
 pub fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sender_may_release;
+    use crate::policy::rules::{Action, FiredRule, Mode};
+
+    fn rule(action: Action, mode: Mode, sender_release: bool, two_person: bool) -> FiredRule {
+        FiredRule {
+            name: "r".into(),
+            action,
+            mode,
+            two_person,
+            sender_release,
+        }
+    }
+
+    #[test]
+    fn sender_release_needs_every_acting_rule_and_no_wall_or_unreadable_part() {
+        use Action::{Hold, Pass};
+        use Mode::{Enforce, Monitor};
+        let yes = rule(Hold, Enforce, true, false);
+        let no = rule(Hold, Enforce, false, false);
+        assert!(sender_may_release(std::slice::from_ref(&yes), false, false));
+        assert!(!sender_may_release(&[], false, false), "nothing held it");
+        assert!(!sender_may_release(&[yes.clone(), no], false, false));
+        let watching = rule(Hold, Monitor, false, false);
+        let passing = rule(Pass, Enforce, false, false);
+        assert!(sender_may_release(
+            &[yes.clone(), watching, passing],
+            false,
+            false
+        ));
+        let four_eyes = rule(Hold, Enforce, true, true);
+        assert!(!sender_may_release(&[four_eyes], false, false));
+        assert!(
+            !sender_may_release(std::slice::from_ref(&yes), true, false),
+            "unreadable"
+        );
+        assert!(!sender_may_release(&[yes], false, true), "walled");
+    }
 }

@@ -154,6 +154,11 @@ pub(crate) struct RawRule {
     /// (default) or `two-person` (four-eyes).
     #[serde(default)]
     pub(crate) release: Option<String>,
+    /// Issue #18: the sender may release what this rule holds, with a
+    /// written justification, through a signed link in the held notice.
+    /// Refused at load for walls and uninspectable content.
+    #[serde(default)]
+    pub(crate) sender_release: bool,
 }
 
 /// The facts a rule tests; every condition given must hold.
@@ -381,6 +386,15 @@ pub struct RawReview {
     pub(crate) tls_key: Option<String>,
     /// `[review.oidc]`: single sign-on (issue #18, `config::oidc`).
     pub(crate) oidc: Option<RawOidc>,
+    /// Where people reach this interface (`https://review.firm.example`),
+    /// for the links in notices; unset: `http(s)://` and `listen`.
+    pub(crate) url: Option<String>,
+    /// A sender's release link (issue #18) works this many hours.
+    pub(crate) sender_link_hours: u64,
+    /// A sender who has released this many of their own messages in the
+    /// last 24 hours is stopped, and compliance is told; 0 turns sender
+    /// release off everywhere.
+    pub(crate) sender_release_per_day: u64,
 }
 
 /// `[review.oidc]` as written: an OpenID Connect provider the login page
@@ -442,6 +456,9 @@ impl Default for RawReview {
             tls_cert: None,
             tls_key: None,
             oidc: None,
+            url: None,
+            sender_link_hours: 72,
+            sender_release_per_day: 3,
         }
     }
 }
@@ -496,6 +513,9 @@ pub(crate) struct RawNotify {
     pub(crate) compliance_subject: String,
     pub(crate) compliance_text: String,
     pub(crate) digest_subject: String,
+    /// Added to the sender's held notice when its rules allow the sender
+    /// to release it (issue #18): takes `{link}` and `{hours}` too.
+    pub(crate) sender_release_text: String,
     /// The outbox (issue #13): a notice the next hop did not take (4xx, no
     /// connection) is tried again after this many seconds, doubling each
     /// time up to an hour…
@@ -528,6 +548,10 @@ impl Default for RawNotify {
                               Received: {received}\nRecipients: {recipients}\nRules: {rules}\n"
                 .into(),
             digest_subject: "Held mail awaiting review".into(),
+            sender_release_text: "If you are sure it may go as addressed, you may release it\n\
+                                  yourself within {hours} hours, with a written justification that\n\
+                                  compliance will read:\n\n{link}\n"
+                .into(),
             retry_seconds: 60,
             give_up_hours: 120,
         }

@@ -34,6 +34,10 @@ pub struct FiredRule {
     /// verdict, so editing the database cannot lift it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) two_person: bool,
+    /// `sender_release = true`: the sender may release what this rule
+    /// held, with a justification (issue #18). Sealed like `two_person`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) sender_release: bool,
 }
 
 impl Mode {
@@ -63,6 +67,8 @@ pub struct Rule {
     pub(crate) split: bool,
     /// `release = "two-person"`.
     pub(crate) two_person: bool,
+    /// `sender_release = true`.
+    pub(crate) sender_release: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -150,6 +156,7 @@ impl Rule {
         if two_person && !holds {
             return Err("`release` only applies to a rule that can hold".into());
         }
+        check_sender_release(raw, action, two_person)?;
         let lower = |v: &[String]| v.iter().map(|s| s.to_ascii_lowercase()).collect();
         Ok(Rule {
             name: raw.name.clone(),
@@ -177,6 +184,7 @@ impl Rule {
             notify_compliance: raw.notify_compliance,
             split: raw.split,
             two_person,
+            sender_release: raw.sender_release,
         })
     }
 
@@ -187,6 +195,7 @@ impl Rule {
             action: self.action,
             mode: self.mode,
             two_person: self.two_person,
+            sender_release: self.sender_release,
         }
     }
 
@@ -213,6 +222,31 @@ impl Rule {
             && w.min_size.is_none_or(|n| facts.size >= n)
             && w.max_size.is_none_or(|n| facts.size <= n)
     }
+}
+
+/// `sender_release` is for a sender's own judgement on a hold rule; never
+/// for an ethical wall (the sender may be the one walled off), for content
+/// nobody could read, nor beside four-eyes (DESIGN §7). Refused at load, so
+/// a rules file cannot promise what will not happen.
+fn check_sender_release(raw: &RawRule, action: Action, two_person: bool) -> Result<(), String> {
+    if !raw.sender_release {
+        return Ok(());
+    }
+    if action != Action::Hold {
+        return Err("`sender_release` only applies to hold".into());
+    }
+    if raw.when.screened == Some(true) {
+        return Err(
+            "`sender_release` is never allowed on an ethical wall (screened = true)".into(),
+        );
+    }
+    if raw.when.uninspectable == Some(true) {
+        return Err("`sender_release` is never allowed for uninspectable content".into());
+    }
+    if two_person {
+        return Err("`sender_release` and release = \"two-person\" contradict each other".into());
+    }
+    Ok(())
 }
 
 /// A sender pattern is an address or a domain (subdomains included).
@@ -258,4 +292,31 @@ pub(crate) fn compile_all(
         problems.push("no [[rule]] tables: with no rules every message would pass".into());
     }
     rules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Mode, Rule};
+    use crate::config::raw::RawRule;
+
+    fn compile(toml_rule: &str) -> Result<Rule, String> {
+        let raw: RawRule = toml::from_str(toml_rule).unwrap();
+        Rule::compile(&raw, Mode::Enforce, &[])
+    }
+
+    #[test]
+    fn sender_release_only_where_a_sender_may_judge() {
+        let ok = "name = \"r\"\naction = \"hold\"\nsender_release = true\n";
+        assert!(compile(ok).unwrap().sender_release);
+        for (extra, why) in [
+            ("when = { screened = true }\n", "ethical wall"),
+            ("when = { uninspectable = true }\n", "uninspectable"),
+            ("release = \"two-person\"\n", "contradict"),
+        ] {
+            let e = compile(&format!("{ok}{extra}")).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
+        let e = compile("name = \"r\"\naction = \"encrypt\"\nsender_release = true\n").unwrap_err();
+        assert!(e.contains("only applies to hold"), "{e}");
+    }
 }

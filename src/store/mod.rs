@@ -328,6 +328,11 @@ pub trait Cluster: Send + Sync {
     fn node(&self) -> &str;
     /// A trivial round trip to the database (`/healthz`).
     fn ping(&self) -> Result<(), StoreError>;
+    /// Signs `msg` for a link in a notice (HMAC under a subkey of the
+    /// store's key file, which every node shares), in hex.
+    fn sign_link(&self, msg: &[u8]) -> String;
+    /// Checks a [`Cluster::sign_link`] tag in constant time.
+    fn link_signed(&self, msg: &[u8], tag: &str) -> bool;
     /// The database's clock (RFC 3339, UTC, milliseconds): one clock for
     /// every node, for jobs and cut-offs that must agree across nodes.
     fn db_now(&self) -> Result<String, StoreError>;

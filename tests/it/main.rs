@@ -44,6 +44,7 @@ mod review_browser;
 mod review_oidc;
 mod review_sessions;
 mod review_walls;
+mod sender_release;
 mod serve_process;
 mod slowloris;
 mod smtp_e2e;
