@@ -146,6 +146,7 @@ impl Verdict {
                 mode: crate::policy::rules::Mode::Enforce,
                 two_person: false,
                 sender_release: false,
+                delay_seconds: None,
             }],
             monitor: Vec::new(),
             matches: Vec::new(),
@@ -255,21 +256,59 @@ impl HeldVerdict {
     /// the sealed verdict (a reload cannot widen it): see
     /// [`sender_may_release`]. A verdict that did not parse reads as no.
     pub(crate) fn sender_may_release(&self) -> bool {
-        let walled = self.sender.screened
+        sender_may_release(&self.fired, !self.uninspectable.is_empty(), self.walled())
+    }
+
+    /// The undo-send delay this record was held for, read from the seal
+    /// ([`delay`]); `None`: it waits for a person.
+    pub(crate) fn delay(&self) -> Option<std::time::Duration> {
+        delay(&self.fired, !self.uninspectable.is_empty(), self.walled())
+    }
+
+    fn walled(&self) -> bool {
+        use crate::policy::recipients::RecipientStatus;
+        self.sender.screened
             || self
                 .recipients
                 .iter()
-                .any(|r| r.status == crate::policy::recipients::RecipientStatus::Screened);
-        sender_may_release(&self.fired, !self.uninspectable.is_empty(), walled)
+                .any(|r| r.status == RecipientStatus::Screened)
     }
 }
 
 impl Verdict {
     /// [`sender_may_release`] for a verdict about to be held.
     pub(crate) fn sender_may_release(&self) -> bool {
-        let walled = self.sender.screened || self.recipients.iter().any(|r| r.flags.screened);
-        sender_may_release(&self.rules, !self.uninspectable.is_empty(), walled)
+        sender_may_release(&self.rules, !self.uninspectable.is_empty(), self.walled())
     }
+
+    /// [`delay`] for a verdict about to be held.
+    pub(crate) fn delay(&self) -> Option<std::time::Duration> {
+        delay(&self.rules, !self.uninspectable.is_empty(), self.walled())
+    }
+
+    fn walled(&self) -> bool {
+        self.sender.screened || self.recipients.iter().any(|r| r.flags.screened)
+    }
+}
+
+/// Undo-send (issue #18): a held message goes by itself at its due time
+/// only when every enforced rule that fired and does more than pass has a
+/// delay (the longest counts), none asks for two reviewers, and no wall or
+/// unreadable part is involved; otherwise it waits for a person.
+fn delay(fired: &[FiredRule], unreadable: bool, walled: bool) -> Option<std::time::Duration> {
+    use crate::policy::rules::Mode;
+    if unreadable || walled {
+        return None;
+    }
+    let acting = fired
+        .iter()
+        .filter(|r| r.mode == Mode::Enforce && r.action != Action::Pass);
+    let mut longest = None;
+    for r in acting {
+        let seconds = r.delay_seconds.filter(|_| !r.two_person)?;
+        longest = longest.max(Some(seconds));
+    }
+    longest.map(std::time::Duration::from_secs)
 }
 
 /// Sender release (issue #18, DESIGN §7): only when every enforced rule
@@ -411,6 +450,7 @@ mod tests {
             mode,
             two_person,
             sender_release,
+            delay_seconds: None,
         }
     }
 
@@ -437,5 +477,40 @@ mod tests {
             "unreadable"
         );
         assert!(!sender_may_release(&[yes], false, true), "walled");
+    }
+
+    #[test]
+    fn a_delay_needs_every_acting_rule_and_no_wall_or_unreadable_part() {
+        use super::delay;
+        use std::time::Duration;
+        let delayed = |s| FiredRule {
+            delay_seconds: Some(s),
+            ..rule(Action::Hold, Mode::Enforce, false, false)
+        };
+        let (short, long) = (delayed(60), delayed(300));
+        let both = [short.clone(), long];
+        assert_eq!(delay(&both, false, false), Some(Duration::from_secs(300)));
+        assert_eq!(delay(&[], false, false), None, "nothing held it");
+        let held = rule(Action::Hold, Mode::Enforce, false, false);
+        assert_eq!(delay(&[short.clone(), held], false, false), None);
+        let encrypt = rule(Action::Encrypt, Mode::Enforce, false, false);
+        assert_eq!(
+            delay(&[short.clone(), encrypt], false, false),
+            None,
+            "needs encrypting"
+        );
+        let watching = rule(Action::Hold, Mode::Monitor, false, false);
+        let minute = Some(Duration::from_secs(60));
+        assert_eq!(delay(&[short.clone(), watching], false, false), minute);
+        assert_eq!(
+            delay(std::slice::from_ref(&short), true, false),
+            None,
+            "unreadable"
+        );
+        assert_eq!(
+            delay(std::slice::from_ref(&short), false, true),
+            None,
+            "walled"
+        );
     }
 }

@@ -129,6 +129,10 @@ pub async fn run(
         tokio::spawn(checkpoints.run()),
         tokio::spawn(review_changes(live.store.clone(), live.waivers.clone())),
         tokio::spawn(outbox(live.engine.clone(), live.store.clone())),
+        tokio::spawn(crate::act::undo::run(
+            live.engine.clone(),
+            live.store.clone(),
+        )),
     ];
     let router = review::router(ReviewState {
         engine: live.engine.clone(),

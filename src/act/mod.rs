@@ -22,6 +22,7 @@ mod pass;
 pub mod release;
 pub mod sender_link;
 mod split;
+pub mod undo;
 
 use crate::check::{self, Envelope, Verdict};
 use crate::engine::Engine;

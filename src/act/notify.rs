@@ -45,7 +45,12 @@ pub(crate) fn on_hold(
         ("firm", cfg.firm_name.as_str()),
     ];
     let mut out = Vec::new();
-    if verdict.modifiers.notify_sender && is_internal_sender(cfg, from) {
+    if let (Some(delay), Some(link)) = (verdict.delay(), release_link) {
+        // Undo-send: the sender always hears, since the link is the point.
+        if is_internal_sender(cfg, from) {
+            out.push(delayed(cfg, id, from, delay, link, &values));
+        }
+    } else if verdict.modifiers.notify_sender && is_internal_sender(cfg, from) {
         let mut text = t.held_text.clone();
         if let Some(link) = release_link {
             let hours = cfg.review.sender_link_hours.to_string();
@@ -77,6 +82,32 @@ pub(crate) fn on_hold(
         ));
     }
     out
+}
+
+/// The sender's notice of a delayed message (undo-send): when it goes, and
+/// the link that cancels it. The due time is this node's clock plus the
+/// delay, to the minute; the store's is within the same second.
+fn delayed(
+    cfg: &Config,
+    id: &str,
+    from: &str,
+    delay: std::time::Duration,
+    link: &str,
+    values: &[(&str, &str)],
+) -> NewNotice {
+    let t = &cfg.notify.texts;
+    let due = chrono::Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+    let due = due.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let mut all = values.to_vec();
+    all.extend([("due", due.as_str()), ("link", link)]);
+    compose(
+        cfg,
+        ("delayed", id),
+        vec![from.to_string()],
+        &t.delayed_subject,
+        &t.delayed_text,
+        &all,
+    )
 }
 
 /// The sender's notice that a reviewer rejected `held`, with the comment.

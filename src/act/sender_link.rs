@@ -50,7 +50,8 @@ fn signed(id: &str, sender: &str, expires: i64) -> Vec<u8> {
 
 /// The link for a message about to be held, when its verdict lets the
 /// sender release it and sender release is on (`[review]
-/// sender_release_per_day` above 0); `None` otherwise.
+/// sender_release_per_day` above 0), or when it is delayed (undo-send: the
+/// link cancels it); `None` otherwise.
 pub(crate) fn for_hold(
     cfg: &Config,
     store: &Handle,
@@ -58,7 +59,8 @@ pub(crate) fn for_hold(
     sender: &str,
     verdict: &Verdict,
 ) -> Option<String> {
-    if cfg.review.sender_release_per_day == 0 || !verdict.sender_may_release() {
+    let may_release = cfg.review.sender_release_per_day > 0 && verdict.sender_may_release();
+    if !may_release && verdict.delay().is_none() {
         return None;
     }
     let hours = i64::try_from(cfg.review.sender_link_hours).unwrap_or(i64::MAX / 7200);

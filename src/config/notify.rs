@@ -76,6 +76,7 @@ impl Notify {
             // The sender's release paragraph also has its link and hours.
             let known: Vec<&str> = match key {
                 "sender_release_text" => [PLACEHOLDERS, LINK_PLACEHOLDERS].concat(),
+                "delayed_subject" | "delayed_text" => [PLACEHOLDERS, DELAY_PLACEHOLDERS].concat(),
                 _ => PLACEHOLDERS.to_vec(),
             };
             if let Some(bad) = unknown_placeholder(text, &known) {
@@ -85,11 +86,15 @@ impl Notify {
                 ));
             }
         }
-        if !raw.sender_release_text.contains("{link}") {
-            problems.push(
-                "[notify] sender_release_text must contain {link}: the sender needs the link"
-                    .into(),
-            );
+        for (key, text) in [
+            ("sender_release_text", &raw.sender_release_text),
+            ("delayed_text", &raw.delayed_text),
+        ] {
+            if !text.contains("{link}") {
+                problems.push(format!(
+                    "[notify] {key} must contain {{link}}: the sender needs the link"
+                ));
+            }
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -108,8 +113,10 @@ impl Notify {
 
 /// What `sender_release_text` takes besides [`PLACEHOLDERS`].
 pub(crate) const LINK_PLACEHOLDERS: &[&str] = &["link", "hours"];
+/// What `delayed_subject` and `delayed_text` take besides [`PLACEHOLDERS`].
+pub(crate) const DELAY_PLACEHOLDERS: &[&str] = &["link", "due"];
 
-fn texts(raw: &RawNotify) -> [(&'static str, &str); 8] {
+fn texts(raw: &RawNotify) -> [(&'static str, &str); 10] {
     [
         ("held_subject", &raw.held_subject),
         ("held_text", &raw.held_text),
@@ -119,6 +126,8 @@ fn texts(raw: &RawNotify) -> [(&'static str, &str); 8] {
         ("compliance_text", &raw.compliance_text),
         ("digest_subject", &raw.digest_subject),
         ("sender_release_text", &raw.sender_release_text),
+        ("delayed_subject", &raw.delayed_subject),
+        ("delayed_text", &raw.delayed_text),
     ]
 }
 

@@ -221,6 +221,10 @@ pub trait Quarantine: Send + Sync {
     /// (sent or given up) settled before `before` are deleted from the
     /// outbox. Returns each id with the status it had.
     fn expire(&self, before: &str) -> Result<Vec<(String, HeldStatus)>, StoreError>;
+    /// Up to `limit` held messages whose undo-send due time has come (by
+    /// the database's clock), the earliest first: candidates only; the
+    /// release job checks each against its sealed verdict.
+    fn due(&self, limit: usize) -> Result<Vec<String>, StoreError>;
     /// Messages currently `held`, for the queue-size gauge.
     fn held_count(&self) -> Result<u64, StoreError>;
     /// When the oldest message still `held` was received (RFC 3339, UTC),

@@ -56,6 +56,7 @@ mod store_suite;
 mod swaks;
 mod tls;
 mod two_nodes;
+mod undo_send;
 
 // Issue 14: deployment with Microsoft 365 / Google Workspace.
 mod dkim;

@@ -52,6 +52,7 @@ pub(crate) fn routes(state: ReviewState) -> Router<ReviewState> {
             get(super::oidc::flow::callback),
         )
         .route("/sender/{token}", get(sender::page).post(sender::submit))
+        .route("/sender/{token}/cancel", post(sender::cancel))
         .route("/static/style.css", get(css))
         .merge(pages)
 }

@@ -16,7 +16,7 @@ use crate::act::sender_link::{self, Refused, SenderReleaseError, Token};
 use crate::check::HeldVerdict;
 use crate::review::actions;
 use crate::review::ReviewState;
-use crate::store::{HeldMessage, HeldStatus, StoreError};
+use crate::store::{HeldMessage, HeldStatus, Review, StoreError};
 use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
@@ -38,7 +38,12 @@ pub(crate) struct SenderForm {
 struct SenderPage {
     firm: String,
     open: bool,
-    released: bool,
+    /// The outcome is good news (released, cancelled).
+    ok: bool,
+    /// The sender may release it (`sender_release`).
+    can_release: bool,
+    /// Undo-send: when it goes by itself; the page offers to cancel.
+    due: Option<String>,
     message: Option<String>,
     id: String,
     subject: String,
@@ -47,14 +52,20 @@ struct SenderPage {
     token: String,
     justification: String,
     min: usize,
+    /// `[review] sender_release_per_day` above 0.
+    release_on: bool,
 }
 
 impl SenderPage {
     fn new(s: &ReviewState, token: &str) -> SenderPage {
+        let engine = s.engine.load();
         SenderPage {
-            firm: s.engine.load().config.firm_name.clone(),
+            firm: engine.config.firm_name.clone(),
+            release_on: engine.config.review.sender_release_per_day > 0,
             open: false,
-            released: false,
+            ok: false,
+            can_release: false,
+            due: None,
             message: None,
             id: String::new(),
             subject: String::new(),
@@ -72,6 +83,11 @@ impl SenderPage {
         self.subject = sum.subject.clone();
         self.recipients = sum.to.clone();
         self.rules = sum.rules.clone();
+        let verdict = HeldVerdict::parse(&msg.verdict_json);
+        self.can_release = self.release_on && verdict.sender_may_release();
+        if verdict.delay().is_some() {
+            self.due = Some(sum.due_at.as_deref().map(super::when).unwrap_or_default());
+        }
         self
     }
 
@@ -119,7 +135,7 @@ async fn open(s: &ReviewState, token: &str) -> Result<(Token, HeldMessage), Stop
         }
         Ok(()) => {}
     }
-    match why_not(s, page().about(&msg), &msg) {
+    match why_not(page().about(&msg), &msg) {
         Some(stop) => Err(stop),
         None => Ok((t, msg)),
     }
@@ -127,14 +143,13 @@ async fn open(s: &ReviewState, token: &str) -> Result<(Token, HeldMessage), Stop
 
 /// Why the sender may not release `msg` now, if so: it must still be held,
 /// and the sealed verdict and the live setting must both allow it.
-fn why_not(s: &ReviewState, page: SenderPage, msg: &HeldMessage) -> Option<Stop> {
+fn why_not(page: SenderPage, msg: &HeldMessage) -> Option<Stop> {
     let status = msg.summary.status;
     if status != HeldStatus::Held {
         let p = page.say(format!("This message is no longer held: it was {status}."));
         return Some(p.respond(StatusCode::CONFLICT));
     }
-    let on = s.engine.load().config.review.sender_release_per_day > 0;
-    if !on || !HeldVerdict::parse(&msg.verdict_json).sender_may_release() {
+    if !page.can_release && page.due.is_none() {
         let p = page.say("This message cannot be released by its sender; a reviewer will decide.");
         return Some(p.respond(StatusCode::FORBIDDEN));
     }
@@ -170,6 +185,11 @@ pub(crate) async fn submit(
         Err(stop) => return stop,
     };
     let mut again = SenderPage::new(&s, &token).about(&msg);
+    if !again.can_release {
+        let p =
+            again.say("This message cannot be released by its sender; it can only be cancelled.");
+        return p.respond(StatusCode::FORBIDDEN);
+    }
     again.open = true;
     again.justification = f.justification.clone();
     let justification = match justified(&f.justification) {
@@ -184,12 +204,53 @@ pub(crate) async fn submit(
     match done {
         Ok(_) => {
             let mut p = page.say("Released. The message has gone to the next hop, and your justification is on record.");
-            p.released = true;
+            p.ok = true;
             p.respond(StatusCode::OK)
         }
         Err(e) => refused(page, e),
     }
 }
+
+/// `POST /sender/{token}/cancel`: undo-send, the sender stops a delayed
+/// message before its due time (it becomes `rejected`, by
+/// `sender:ADDRESS`; nobody is notified: the sender did it).
+pub(crate) async fn cancel(State(s): State<ReviewState>, Path(token): Path<String>) -> Response {
+    let (t, msg) = match open(&s, &token).await {
+        Ok(m) => m,
+        Err(stop) => return stop,
+    };
+    let page = SenderPage::new(&s, &token).about(&msg);
+    if page.due.is_none() {
+        let p = page.say("This message is not waiting to be sent; a reviewer will decide.");
+        return p.respond(StatusCode::FORBIDDEN);
+    }
+    let actor = format!("{}{}", sender_link::ACTOR_PREFIX, msg.summary.from);
+    let id = t.id.clone();
+    let cancelled = s
+        .store
+        .run(move |st| {
+            let by = Review {
+                actor: &actor,
+                comment: Some(CANCELLED),
+            };
+            st.reject_with(&id, &by, Vec::new())
+        })
+        .await;
+    match cancelled {
+        Ok(()) => {
+            let mut p = page.say("Cancelled. The message will not be sent.");
+            p.ok = true;
+            p.respond(StatusCode::OK)
+        }
+        Err(StoreError::WrongStatus { status, .. }) => page
+            .say(format!("Too late: the message was {status}."))
+            .respond(StatusCode::CONFLICT),
+        Err(e) => unavailable(page, &e),
+    }
+}
+
+/// The comment a sender's cancellation records.
+pub(crate) const CANCELLED: &str = "cancelled by the sender before the due time (undo-send)";
 
 /// A justification: at least [`MIN_JUSTIFICATION`] characters, within the
 /// comment rules every review action has.

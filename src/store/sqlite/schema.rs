@@ -175,7 +175,14 @@ const V8: &str = "
 CREATE INDEX audit_decided ON audit (kind, at);
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+/// Version 9: undo-send (issue #18). `due_at` only points the release job
+/// at candidates; the delay itself is read again from the sealed verdict.
+const V9: &str = "
+ALTER TABLE held ADD COLUMN due_at TEXT;
+CREATE INDEX held_due ON held (status, due_at) WHERE due_at IS NOT NULL;
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(V0)?;
