@@ -239,7 +239,14 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
     let ids = {
         let dir = setup.dir.path();
         let s = open("sqlite://data/mw.db", dir, None, Some("old")).unwrap();
-        let ids: Vec<String> = (0..3).map(|_| hold(s.as_ref())).collect();
+        let mut ids: Vec<String> = (0..3).map(|_| hold(s.as_ref())).collect();
+        // Four-eyes (bound into the seal) and undo-send's due time move too.
+        let mut m = crate::store_suite::msg();
+        m.two_person = true;
+        m.delay = Some(std::time::Duration::from_secs(3600));
+        let v = AuditEvent::new("smtp", "verdict", serde_json::json!({"message": m.id}));
+        ids.push(s.hold(m, v).unwrap());
+        s.approve(&ids[3], &BY).unwrap();
         s.begin_release(&ids[0], &BY).unwrap();
         s.finish_release(&ids[0], &[]).unwrap();
         s.reject(&ids[1], &BY).unwrap();
@@ -279,6 +286,13 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
         pg.get(&ids[1]).unwrap().summary.status,
         HeldStatus::Rejected
     );
+    let four_eyes = pg.get(&ids[3]).unwrap().summary;
+    assert!(
+        four_eyes.two_person,
+        "the seal opens with two_person copied"
+    );
+    assert_eq!(four_eyes.approved_by.as_deref(), Some("alice"));
+    assert!(four_eyes.due_at.is_some());
     assert!(pg.user("alice").unwrap().is_some());
     assert_eq!(pg.waivers().unwrap().len(), 1);
     assert_eq!(audit::verify(pg.as_ref()).unwrap(), Ok(before.len() as u64));
