@@ -34,16 +34,18 @@ impl Engine {
             let patterns = pattern::compile_all(&raw.detectors, &mut found);
             let names: Vec<&str> = patterns.iter().map(|p| p.name.as_str()).collect();
             let rules = rules::compile_all(&raw.policy, &raw.rules, &names, &mut found);
+            let delay_external = rules::delay_external(&raw.policy, &mut found);
             for e in &raw.examples {
                 if let Err(why) = Action::parse(&e.action) {
                     found.push(format!("[[example]] {:?}: {why}", e.file));
                 }
             }
             found.into_iter().for_each(|r| problems.add(r));
-            compiled = Some((patterns, rules));
+            compiled = Some((patterns, rules, delay_external));
         })?;
-        let (patterns, rules) = compiled.expect("load_checked runs the check on every load");
-        Engine::build(config, patterns, rules)
+        let (patterns, rules, delay_external) =
+            compiled.expect("load_checked runs the check on every load");
+        Engine::build(config, patterns, rules, delay_external)
             .map_err(|reason| ConfigError::one(Problem::at(path, None, reason)))
     }
 
@@ -54,6 +56,7 @@ impl Engine {
         config: Config,
         patterns: Vec<pattern::PatternDetector>,
         rules: Vec<rules::Rule>,
+        delay_external: Option<u64>,
     ) -> Result<Engine, String> {
         let min_length = config.detect.lookalike_min_length;
         let (detector, lookalike) = std::thread::scope(|s| {
@@ -68,7 +71,11 @@ impl Engine {
         Ok(Engine {
             config,
             detector,
-            policy: Policy { rules, lookalike },
+            policy: Policy {
+                rules,
+                lookalike,
+                delay_external,
+            },
         })
     }
 }

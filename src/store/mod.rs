@@ -221,6 +221,10 @@ pub trait Quarantine: Send + Sync {
     /// (sent or given up) settled before `before` are deleted from the
     /// outbox. Returns each id with the status it had.
     fn expire(&self, before: &str) -> Result<Vec<(String, HeldStatus)>, StoreError>;
+    /// Up to `limit` held messages whose undo-send due time has come (by
+    /// the database's clock), the earliest first: candidates only; the
+    /// release job checks each against its sealed verdict.
+    fn due(&self, limit: usize) -> Result<Vec<String>, StoreError>;
     /// Messages currently `held`, for the queue-size gauge.
     fn held_count(&self) -> Result<u64, StoreError>;
     /// When the oldest message still `held` was received (RFC 3339, UTC),
@@ -332,6 +336,11 @@ pub trait Cluster: Send + Sync {
     fn node(&self) -> &str;
     /// A trivial round trip to the database (`/healthz`).
     fn ping(&self) -> Result<(), StoreError>;
+    /// Signs `msg` for a link in a notice (HMAC under a subkey of the
+    /// store's key file, which every node shares), in hex.
+    fn sign_link(&self, msg: &[u8]) -> String;
+    /// Checks a [`Cluster::sign_link`] tag in constant time.
+    fn link_signed(&self, msg: &[u8], tag: &str) -> bool;
     /// The database's clock (RFC 3339, UTC, milliseconds): one clock for
     /// every node, for jobs and cut-offs that must agree across nodes.
     fn db_now(&self) -> Result<String, StoreError>;

@@ -188,6 +188,7 @@ fn a_month_of_history(setup: &Setup) {
             verdict_json: "{}".into(),
             raw: b"Subject: s\r\n\r\nx\r\n".to_vec(),
             two_person: false,
+            delay: None,
         };
         let v = AuditEvent::new("smtp", "verdict", json!({"message": m.id}));
         let id = store.hold(m, v).unwrap();

@@ -190,10 +190,10 @@ fn migrations_are_idempotent_and_the_trail_refuses_edits() {
     }
     assert_eq!(
         cluster.psql(&url, "SELECT version FROM schema_version"),
-        "7",
+        "8",
         "every migration once (v2: the session times of issue 15; v3: the outbox; v4: four-eyes; \
          v5: single sign-on's logins in flight; v6: the dashboard's index of decisions; \
-         v7: reviewer scope)"
+         v7: reviewer scope; v8: undo-send's due times)"
     );
     for sql in [
         "UPDATE audit SET actor = 'mallory'",
@@ -241,7 +241,14 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
     let ids = {
         let dir = setup.dir.path();
         let s = open("sqlite://data/mw.db", dir, None, Some("old")).unwrap();
-        let ids: Vec<String> = (0..3).map(|_| hold(s.as_ref())).collect();
+        let mut ids: Vec<String> = (0..3).map(|_| hold(s.as_ref())).collect();
+        // Four-eyes (bound into the seal) and undo-send's due time move too.
+        let mut m = crate::store_suite::msg();
+        m.two_person = true;
+        m.delay = Some(std::time::Duration::from_secs(3600));
+        let v = AuditEvent::new("smtp", "verdict", serde_json::json!({"message": m.id}));
+        ids.push(s.hold(m, v).unwrap());
+        s.approve(&ids[3], &BY).unwrap();
         s.begin_release(&ids[0], &BY).unwrap();
         s.finish_release(&ids[0], &[]).unwrap();
         s.reject(&ids[1], &BY).unwrap();
@@ -286,6 +293,13 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
         pg.get(&ids[1]).unwrap().summary.status,
         HeldStatus::Rejected
     );
+    let four_eyes = pg.get(&ids[3]).unwrap().summary;
+    assert!(
+        four_eyes.two_person,
+        "the seal opens with two_person copied"
+    );
+    assert_eq!(four_eyes.approved_by.as_deref(), Some("alice"));
+    assert!(four_eyes.due_at.is_some());
     let alice = pg.user("alice").unwrap().unwrap();
     let scope = alice
         .scope

@@ -43,6 +43,7 @@ pub fn msg() -> NewHeld {
         verdict_json: r#"{"action":"hold"}"#.into(),
         raw: b"Subject: secret\r\n\r\nHarrowgate\r\n".to_vec(),
         two_person: false,
+        delay: None,
     }
 }
 

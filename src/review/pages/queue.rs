@@ -30,6 +30,8 @@ pub(crate) struct Row {
     pub(crate) status: HeldStatus,
     /// Four-eyes: "approved by X, awaiting a second reviewer".
     pub(crate) awaiting: Option<String>,
+    /// Undo-send: "goes at 2026-12-03 10:00 UTC" while held.
+    pub(crate) due: Option<String>,
 }
 
 pub(crate) struct Link {
@@ -120,6 +122,10 @@ fn row(h: HeldSummary, now: chrono::DateTime<chrono::Utc>) -> Row {
         mentions,
         status: h.status,
         awaiting: h.awaiting,
+        due: h
+            .due_at
+            .filter(|_| h.status == HeldStatus::Held)
+            .map(|d| format!("goes at {}", super::when(&d))),
     }
 }
 

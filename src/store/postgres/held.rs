@@ -5,7 +5,7 @@
 
 use super::super::audit::AuditEvent;
 use super::super::held::{
-    binding, four_eyes_note, may_approve, may_release, open_content, open_subject, refusal,
+    binding, due_at, four_eyes_note, may_approve, may_release, open_content, open_subject, refusal,
     trail_allows, Action, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary,
     NewHeld, SealedContent,
 };
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, comment, \
                        clients, matters, subject_nonce, subject, reviewed_by, two_person, \
-                       approved_by";
+                       approved_by, due_at";
 
 /// See the SQLite store: who approved `id`, by the audit trail.
 fn trail_approver(c: &mut impl GenericClient, id: &str) -> Result<Option<String>, StoreError> {
@@ -136,6 +136,7 @@ impl PgStore {
             reviewed_by: r.get(12),
             two_person,
             approved_by,
+            due_at: r.get(15),
             id,
         }
     }
@@ -197,9 +198,9 @@ impl Quarantine for PgStore {
             tx.execute_typed(
                 "INSERT INTO held (id, received_at, updated_at, status, envelope, action, rules,
                                    size, raw_nonce, raw, verdict_nonce, verdict, clients, matters,
-                                   subject_nonce, subject, two_person)
+                                   subject_nonce, subject, two_person, due_at)
                  VALUES ($1, $2, $2, 'held', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                         $15)",
+                         $15, $16)",
                 &[
                     (&id, Type::TEXT),
                     (&received_at, Type::TEXT),
@@ -216,6 +217,7 @@ impl Quarantine for PgStore {
                     (&subject_nonce, Type::BYTEA),
                     (&subject, Type::BYTEA),
                     (&msg.two_person, Type::BOOL),
+                    (&due_at(&received_at, msg.delay), Type::TEXT),
                 ],
             )?;
             self.append_in(tx, &verdict)?;
@@ -307,8 +309,8 @@ impl Quarantine for PgStore {
             envelope: r.get(3),
             action: r.get(4),
             rules: r.get(5),
-            raw: (r.get(15), r.get(16)),
-            verdict: (r.get(17), r.get(18)),
+            raw: (r.get(16), r.get(17)),
+            verdict: (r.get(18), r.get(19)),
         };
         open_content(&self.sealer, self.summary(&r), content)
     }
@@ -475,6 +477,18 @@ impl Quarantine for PgStore {
 
     fn queue_stats(&self, since: &str) -> Result<crate::store::QueueStats, StoreError> {
         self.queue_stats_in(since)
+    }
+
+    fn due(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            let now = Self::now_in(c)?;
+            let rows = c.query(
+                "SELECT id FROM held WHERE status = 'held' AND due_at IS NOT NULL
+                   AND due_at <= $1 ORDER BY due_at LIMIT $2",
+                &[&now, &(limit as i64)],
+            )?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
     }
 
     fn held_count(&self) -> Result<u64, StoreError> {

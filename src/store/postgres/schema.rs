@@ -182,7 +182,13 @@ const V7: &str = "
 ALTER TABLE users ADD COLUMN scope TEXT;
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+/// Version 8: undo-send (issue #18), as on SQLite.
+const V8: &str = "
+ALTER TABLE held ADD COLUMN due_at TEXT;
+CREATE INDEX held_due ON held (status, due_at) WHERE due_at IS NOT NULL;
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The newest schema version this program knows.
 pub const VERSION: i32 = MIGRATIONS.len() as i32;

@@ -4,7 +4,7 @@
 
 use super::super::audit::AuditEvent;
 use super::super::held::{
-    binding, four_eyes_note, may_approve, may_release, open_content, open_subject, refusal,
+    binding, due_at, four_eyes_note, may_approve, may_release, open_content, open_subject, refusal,
     trail_allows, Action, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary,
     NewHeld, SealedContent,
 };
@@ -20,7 +20,7 @@ fn unix_now() -> i64 {
 
 const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, comment, \
                        clients, matters, subject_nonce, subject, reviewed_by, two_person, \
-                       approved_by";
+                       approved_by, due_at";
 
 /// Who approved `id` as its first reviewer, by the audit trail (issue #18):
 /// the chained trail, not the column, decides a release.
@@ -114,6 +114,7 @@ impl SqliteStore {
             reviewed_by: r.get(12)?,
             two_person,
             approved_by,
+            due_at: r.get(15)?,
             id,
         })
     }
@@ -179,9 +180,9 @@ impl Quarantine for SqliteStore {
             tx.execute(
                 "INSERT INTO held (id, received_at, updated_at, status, envelope, action, rules,
                                    size, raw_nonce, raw, verdict_nonce, verdict, clients, matters,
-                                   subject_nonce, subject, two_person)
+                                   subject_nonce, subject, two_person, due_at)
                  VALUES (?1, ?2, ?2, 'held', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                         ?15)",
+                         ?15, ?16)",
                 params![
                     id,
                     received_at,
@@ -197,7 +198,8 @@ impl Quarantine for SqliteStore {
                     matters,
                     subject_nonce,
                     subject,
-                    msg.two_person
+                    msg.two_person,
+                    due_at(&received_at, msg.delay)
                 ],
             )?;
             self.append_in(tx, &verdict)?;
@@ -279,7 +281,7 @@ impl Quarantine for SqliteStore {
                 ),
                 [id],
                 |r| {
-                    let blobs: [Vec<u8>; 4] = [r.get(15)?, r.get(16)?, r.get(17)?, r.get(18)?];
+                    let blobs: [Vec<u8>; 4] = [r.get(16)?, r.get(17)?, r.get(18)?, r.get(19)?];
                     let cols: [String; 4] = [r.get(1)?, r.get(3)?, r.get(4)?, r.get(5)?];
                     Ok((self.summary(r)?, blobs, cols))
                 },
@@ -483,6 +485,16 @@ impl Quarantine for SqliteStore {
 
     fn queue_stats(&self, since: &str) -> Result<crate::store::QueueStats, StoreError> {
         self.queue_stats_in(since)
+    }
+
+    fn due(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id FROM held WHERE status = 'held' AND due_at IS NOT NULL
+               AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now(), limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn held_count(&self) -> Result<u64, StoreError> {

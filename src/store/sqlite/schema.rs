@@ -181,7 +181,14 @@ const V9: &str = "
 ALTER TABLE users ADD COLUMN scope TEXT;
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+/// Version 10: undo-send (issue #18). `due_at` only points the release job
+/// at candidates; the delay itself is read again from the sealed verdict.
+const V10: &str = "
+ALTER TABLE held ADD COLUMN due_at TEXT;
+CREATE INDEX held_due ON held (status, due_at) WHERE due_at IS NOT NULL;
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(V0)?;

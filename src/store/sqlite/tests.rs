@@ -17,6 +17,7 @@ fn msg() -> NewHeld {
         verdict_json: r#"{"action":"hold"}"#.into(),
         raw: b"Subject: secret\r\n\r\nHarrowgate\r\n".to_vec(),
         two_person: false,
+        delay: None,
     }
 }
 
