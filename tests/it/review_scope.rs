@@ -6,7 +6,7 @@
 //! names. Over the real listeners, through the pages, the API and the CLI;
 //! the users page in Chromium, with screenshots at a desk and at 390 px.
 
-use crate::support::browser::{browser, click, shot, text, type_into, wait_for};
+use crate::support::browser::{browser, click, fit, fits_width, shot, text, type_into, wait_for};
 use crate::support::review::{api, login, PW};
 use crate::support::{example, held_id, Client, Setup, Sink, SinkMode};
 
@@ -339,9 +339,10 @@ async fn the_users_page_sets_a_scope_in_the_browser() {
     fit(c, 1280).await;
     shot(c, "users-scope").await;
     fit(c, 390).await;
-    let fits = "return document.documentElement.scrollWidth <= window.innerWidth;";
-    let fits = c.execute(fits, vec![]).await.unwrap();
-    assert_eq!(fits, true, "the users page scrolls sideways at 390 px");
+    assert!(
+        fits_width(c).await,
+        "the users page scrolls sideways at 390 px"
+    );
     shot(c, "users-scope-390").await;
 
     c.set_window_size(1280, 800).await.unwrap();
@@ -387,19 +388,4 @@ async fn sign_in(c: &fantoccini::Client, base: &str, user: &str) {
     type_into(c, "#password", PW).await;
     click(c, "button[type=submit]").await;
     wait_for(c, "table#queue").await;
-}
-
-/// Sizes the window to the page's full height at `width`, so the
-/// screenshot shows all of it.
-async fn fit(c: &fantoccini::Client, width: u32) {
-    c.set_window_size(width, 900).await.unwrap();
-    let h = c
-        .execute("return document.documentElement.scrollHeight;", vec![])
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap();
-    c.set_window_size(width, (h as u32 + 140).min(3000))
-        .await
-        .unwrap();
 }

@@ -10,7 +10,7 @@
 //! the refusal audited and compliance told once.
 
 use crate::split::{configure, Backend, OUTSIDER};
-use crate::support::browser::{browser, click, shot, text, type_into, wait_for};
+use crate::support::browser::{browser, click, fits_width, shot, text, type_into, wait_for};
 use crate::support::http::{self, form};
 use crate::support::review::{login, PW};
 use crate::support::{example, hold_one, Got, Setup, Sink, SinkMode};
@@ -332,15 +332,7 @@ async fn sender_release_in_the_browser() {
     type_into(c, "#justification", WHY).await;
     shot(c, "sender-release").await;
     c.set_window_size(390, 844).await.unwrap();
-    let fits: bool = c
-        .execute(
-            "return document.documentElement.scrollWidth <= window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap()
-        .as_bool()
-        .unwrap();
+    let fits = fits_width(c).await;
     assert!(fits, "the sender's page scrolls sideways at 390 px");
     shot(c, "sender-release-390").await;
     click(c, "#release").await;

@@ -10,7 +10,7 @@
 
 use crate::outbox::on_postgres;
 use crate::split::OUTSIDER;
-use crate::support::browser::{browser, click, shot, text, wait_for};
+use crate::support::browser::{browser, click, fits_width, shot, text, wait_for};
 use crate::support::http;
 use crate::support::review::{api, PW};
 use crate::support::{example, hold_one, Got, Setup, Sink, SinkMode};
@@ -284,15 +284,7 @@ async fn cancelling_in_the_browser() {
     c.set_window_size(1280, 700).await.unwrap();
     shot(c, "undo-send").await;
     c.set_window_size(390, 844).await.unwrap();
-    let fits: bool = c
-        .execute(
-            "return document.documentElement.scrollWidth <= window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap()
-        .as_bool()
-        .unwrap();
+    let fits = fits_width(c).await;
     assert!(fits, "the cancel page scrolls sideways at 390 px");
     shot(c, "undo-send-390").await;
     click(c, "#cancel").await;
