@@ -32,6 +32,7 @@ fn held(size: usize) -> NewHeld {
         verdict_json: r#"{"action":"hold"}"#.into(),
         raw: vec![b'x'; size],
         two_person: false,
+        delay: None,
     }
 }
 

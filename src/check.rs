@@ -150,6 +150,8 @@ impl Verdict {
                 action: Action::Hold,
                 mode: crate::policy::rules::Mode::Enforce,
                 two_person: false,
+                sender_release: false,
+                delay_seconds: None,
             }],
             monitor: Vec::new(),
             matches: Vec::new(),
@@ -191,6 +193,9 @@ struct Sealed<'a> {
     #[serde(flatten)]
     verdict: &'a Verdict,
     fired: Vec<&'a FiredRule>,
+    /// Issue #18: the clients mentioned, sealed, so that reviewer scope
+    /// reads them from the seal and not only from the record's column.
+    clients: &'a [String],
 }
 
 impl Verdict {
@@ -200,6 +205,7 @@ impl Verdict {
         serde_json::to_string(&Sealed {
             verdict: self,
             fired,
+            clients: &self.clients,
         })
     }
 }
@@ -219,6 +225,20 @@ pub(crate) struct HeldVerdict {
     /// Issue #18: the message was split; these recipients got it at once.
     #[serde(default)]
     pub(crate) split: Option<HeldSplit>,
+    /// Issue #18: the client ids mentioned, directly or through a matter;
+    /// `None` in a record sealed before verdicts named them.
+    #[serde(default)]
+    pub(crate) clients: Option<Vec<String>>,
+    /// The sender as the walls saw it.
+    #[serde(default)]
+    pub(crate) sender: HeldSender,
+}
+
+/// A held record's sender, read back: only whether a wall was involved.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct HeldSender {
+    #[serde(default)]
+    pub(crate) screened: bool,
 }
 
 /// A held record's split, read back: who got the message at once, and how.
@@ -248,6 +268,80 @@ impl HeldVerdict {
     pub(crate) fn parse(json: &str) -> HeldVerdict {
         serde_json::from_str(json).unwrap_or_default()
     }
+
+    /// Whether the sender may release this message themselves, read from
+    /// the sealed verdict (a reload cannot widen it): see
+    /// [`sender_may_release`]. A verdict that did not parse reads as no.
+    pub(crate) fn sender_may_release(&self) -> bool {
+        sender_may_release(&self.fired, !self.uninspectable.is_empty(), self.walled())
+    }
+
+    /// The undo-send delay this record was held for, read from the seal
+    /// ([`delay`]); `None`: it waits for a person.
+    pub(crate) fn delay(&self) -> Option<std::time::Duration> {
+        delay(&self.fired, !self.uninspectable.is_empty(), self.walled())
+    }
+
+    fn walled(&self) -> bool {
+        use crate::policy::recipients::RecipientStatus;
+        self.sender.screened
+            || self
+                .recipients
+                .iter()
+                .any(|r| r.status == RecipientStatus::Screened)
+    }
+}
+
+impl Verdict {
+    /// [`sender_may_release`] for a verdict about to be held.
+    pub(crate) fn sender_may_release(&self) -> bool {
+        sender_may_release(&self.rules, !self.uninspectable.is_empty(), self.walled())
+    }
+
+    /// [`delay`] for a verdict about to be held.
+    pub(crate) fn delay(&self) -> Option<std::time::Duration> {
+        delay(&self.rules, !self.uninspectable.is_empty(), self.walled())
+    }
+
+    fn walled(&self) -> bool {
+        self.sender.screened || self.recipients.iter().any(|r| r.flags.screened)
+    }
+}
+
+/// Undo-send (issue #18): a held message goes by itself at its due time
+/// only when every enforced rule that fired and does more than pass has a
+/// delay (the longest counts), none asks for two reviewers, and no wall or
+/// unreadable part is involved; otherwise it waits for a person.
+fn delay(fired: &[FiredRule], unreadable: bool, walled: bool) -> Option<std::time::Duration> {
+    use crate::policy::rules::Mode;
+    if unreadable || walled {
+        return None;
+    }
+    let acting = fired
+        .iter()
+        .filter(|r| r.mode == Mode::Enforce && r.action != Action::Pass);
+    let mut longest = None;
+    for r in acting {
+        let seconds = r.delay_seconds.filter(|_| !r.two_person)?;
+        longest = longest.max(Some(seconds));
+    }
+    longest.map(std::time::Duration::from_secs)
+}
+
+/// Sender release (issue #18, DESIGN §7): only when every enforced rule
+/// that fired and does more than pass says `sender_release` (and none asks
+/// for two reviewers), and never for a wall or for content nobody could
+/// read, whatever the rules say. Monitor-mode rules decide nothing.
+fn sender_may_release(fired: &[FiredRule], unreadable: bool, walled: bool) -> bool {
+    use crate::policy::rules::Mode;
+    let mut acting = fired
+        .iter()
+        .filter(|r| r.mode == Mode::Enforce && r.action != Action::Pass)
+        .peekable();
+    acting.peek().is_some()
+        && acting.all(|r| r.sender_release && !r.two_person)
+        && !unreadable
+        && !walled
 }
 
 /// What `check` says when a rule tests `first_contact`: it reads no mail
@@ -369,4 +463,81 @@ fn facts(
 /// Today's date where the server runs, for waiver expiry.
 pub fn today() -> NaiveDate {
     chrono::Local::now().date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sender_may_release;
+    use crate::policy::rules::{Action, FiredRule, Mode};
+
+    fn rule(action: Action, mode: Mode, sender_release: bool, two_person: bool) -> FiredRule {
+        FiredRule {
+            name: "r".into(),
+            action,
+            mode,
+            two_person,
+            sender_release,
+            delay_seconds: None,
+        }
+    }
+
+    #[test]
+    fn sender_release_needs_every_acting_rule_and_no_wall_or_unreadable_part() {
+        use Action::{Hold, Pass};
+        use Mode::{Enforce, Monitor};
+        let yes = rule(Hold, Enforce, true, false);
+        let no = rule(Hold, Enforce, false, false);
+        assert!(sender_may_release(std::slice::from_ref(&yes), false, false));
+        assert!(!sender_may_release(&[], false, false), "nothing held it");
+        assert!(!sender_may_release(&[yes.clone(), no], false, false));
+        let watching = rule(Hold, Monitor, false, false);
+        let passing = rule(Pass, Enforce, false, false);
+        assert!(sender_may_release(
+            &[yes.clone(), watching, passing],
+            false,
+            false
+        ));
+        let four_eyes = rule(Hold, Enforce, true, true);
+        assert!(!sender_may_release(&[four_eyes], false, false));
+        assert!(
+            !sender_may_release(std::slice::from_ref(&yes), true, false),
+            "unreadable"
+        );
+        assert!(!sender_may_release(&[yes], false, true), "walled");
+    }
+
+    #[test]
+    fn a_delay_needs_every_acting_rule_and_no_wall_or_unreadable_part() {
+        use super::delay;
+        use std::time::Duration;
+        let delayed = |s| FiredRule {
+            delay_seconds: Some(s),
+            ..rule(Action::Hold, Mode::Enforce, false, false)
+        };
+        let (short, long) = (delayed(60), delayed(300));
+        let both = [short.clone(), long];
+        assert_eq!(delay(&both, false, false), Some(Duration::from_secs(300)));
+        assert_eq!(delay(&[], false, false), None, "nothing held it");
+        let held = rule(Action::Hold, Mode::Enforce, false, false);
+        assert_eq!(delay(&[short.clone(), held], false, false), None);
+        let encrypt = rule(Action::Encrypt, Mode::Enforce, false, false);
+        assert_eq!(
+            delay(&[short.clone(), encrypt], false, false),
+            None,
+            "needs encrypting"
+        );
+        let watching = rule(Action::Hold, Mode::Monitor, false, false);
+        let minute = Some(Duration::from_secs(60));
+        assert_eq!(delay(&[short.clone(), watching], false, false), minute);
+        assert_eq!(
+            delay(std::slice::from_ref(&short), true, false),
+            None,
+            "unreadable"
+        );
+        assert_eq!(
+            delay(std::slice::from_ref(&short), false, true),
+            None,
+            "walled"
+        );
+    }
 }

@@ -34,16 +34,19 @@ impl Engine {
             let patterns = pattern::compile_all(&raw.detectors, &mut found);
             let names: Vec<&str> = patterns.iter().map(|p| p.name.as_str()).collect();
             let rules = rules::compile_all(&raw.policy, &raw.rules, &names, &mut found);
+            let delay_external = rules::delay_external(&raw.policy, &mut found);
             for e in &raw.examples {
                 if let Err(why) = Action::parse(&e.action) {
                     found.push(format!("[[example]] {:?}: {why}", e.file));
                 }
             }
             found.into_iter().for_each(|r| problems.add(r));
-            compiled = Some((patterns, rules, raw.policy.first_contact_days));
+            let settings = (delay_external, raw.policy.first_contact_days);
+            compiled = Some((patterns, rules, settings));
         })?;
-        let (patterns, rules, days) = compiled.expect("load_checked runs the check on every load");
-        Engine::build(config, patterns, rules, days)
+        let (patterns, rules, settings) =
+            compiled.expect("load_checked runs the check on every load");
+        Engine::build(config, patterns, rules, settings)
             .map_err(|reason| ConfigError::one(Problem::at(path, None, reason)))
     }
 
@@ -54,7 +57,7 @@ impl Engine {
         config: Config,
         patterns: Vec<pattern::PatternDetector>,
         rules: Vec<rules::Rule>,
-        first_contact_days: u32,
+        (delay_external, first_contact_days): (Option<u64>, u32),
     ) -> Result<Engine, String> {
         let min_length = config.detect.lookalike_min_length;
         let (detector, lookalike) = std::thread::scope(|s| {
@@ -72,6 +75,7 @@ impl Engine {
             policy: Policy {
                 rules,
                 lookalike,
+                delay_external,
                 first_contact_days,
             },
         })

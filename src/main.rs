@@ -140,6 +140,27 @@ enum UserCommand {
         /// Enrol a TOTP second factor; prints the otpauth:// URI for an authenticator app.
         #[arg(long)]
         totp: bool,
+        /// Reviewer scope: client ids (comma-separated) the reviewer is limited to.
+        #[arg(long, default_value = "")]
+        clients: String,
+        /// Reviewer scope: client groups (the `group` column of clients.csv), comma-separated.
+        #[arg(long, default_value = "")]
+        groups: String,
+    },
+    /// Show, set or lift a reviewer's scope (the clients they may review).
+    /// Without options, prints it; --clients and --groups set it to exactly
+    /// those; --clear lifts it.
+    Scope {
+        name: String,
+        /// Client ids, comma-separated.
+        #[arg(long, default_value = "", conflicts_with = "clear")]
+        clients: String,
+        /// Client groups, comma-separated.
+        #[arg(long, default_value = "", conflicts_with = "clear")]
+        groups: String,
+        /// Lift the scope: the reviewer sees every client again.
+        #[arg(long)]
+        clear: bool,
     },
 }
 
@@ -334,13 +355,26 @@ fn quarantine(config: &Path, command: QuarantineCommand) -> Result<ExitCode, Str
 
 fn user(config: &Path, command: UserCommand) -> Result<ExitCode, String> {
     let cfg = cmd::load(config)?;
-    let UserCommand::Add {
-        name,
-        role,
-        password_stdin,
-        totp,
-    } = command;
-    glue(cmd::user::add(&cfg, &name, &role, password_stdin, totp).map(|()| ExitCode::SUCCESS))
+    let done = match command {
+        UserCommand::Add {
+            name,
+            role,
+            password_stdin,
+            totp,
+            clients,
+            groups,
+        } => {
+            let scope = (clients.as_str(), groups.as_str());
+            cmd::user::add(&cfg, &name, &role, password_stdin, totp, scope)
+        }
+        UserCommand::Scope {
+            name,
+            clients,
+            groups,
+            clear,
+        } => cmd::user::scope(&cfg, &name, (clients.as_str(), groups.as_str()), clear),
+    };
+    glue(done.map(|()| ExitCode::SUCCESS))
 }
 
 /// The glue's errors as the one-line message `main` prints.

@@ -11,7 +11,7 @@
 //! SIGTERM into [`Signal`]s; a test binds `127.0.0.1:0`, so no port is ever
 //! chosen, released and hoped for, and sends the same signals in-process.
 
-use crate::act::{notify, Actor, LiveWaivers};
+use crate::act::{notify, sender_link, Actor, LiveWaivers};
 use crate::config::notify::ComplianceMode;
 use crate::engine::Engine;
 use crate::metrics::Metrics;
@@ -129,6 +129,10 @@ pub async fn run(
         tokio::spawn(checkpoints.run()),
         tokio::spawn(review_changes(live.store.clone(), live.waivers.clone())),
         tokio::spawn(outbox(live.engine.clone(), live.store.clone())),
+        tokio::spawn(crate::act::undo::run(
+            live.engine.clone(),
+            live.store.clone(),
+        )),
     ];
     let router = review::router(ReviewState {
         engine: live.engine.clone(),
@@ -295,14 +299,17 @@ async fn digest_daily(live: Arc<ArcSwap<Engine>>, store: Handle) {
         }
         // Once per cluster (issue #13): the node that claims today's run
         // queues the digest in the claim's transaction; the others skip it.
-        let held = match store.run(|st| st.list()).await {
+        let read = |st: &dyn Store| Ok((st.list()?, sender_link::self_releases_today(st)?));
+        let (held, self_released) = match store.run(read).await {
             Ok(h) => h,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the store for the daily digest");
                 continue;
             }
         };
-        let notices: Vec<_> = notify::digest(cfg, &held).into_iter().collect();
+        let notices: Vec<_> = notify::digest(cfg, &held, &self_released)
+            .into_iter()
+            .collect();
         let claim =
             move |st: &dyn Store| st.claim_job_with("digest", notify::DIGEST_PERIOD, notices);
         match store.run(claim).await {

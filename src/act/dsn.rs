@@ -103,6 +103,7 @@ pub(crate) async fn hold_unsent(store: Handle, id: &str, sender: &str, dsn: Vec<
         verdict_json: verdict.held_json().unwrap_or_default(),
         raw: dsn,
         two_person: false,
+        delay: None,
     };
     // The hold is audited like any verdict: what was held, for whom, why.
     let details = serde_json::json!({"message": msg.id, "from": "", "to": msg.to,

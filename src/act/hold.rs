@@ -38,6 +38,7 @@ pub(crate) async fn hold(
             .rules
             .iter()
             .any(|r| r.two_person && r.mode == crate::policy::rules::Mode::Enforce),
+        delay: verdict.delay(),
     };
     let stored = store.run(move |st| {
         msg.subject = subject(&msg.raw);

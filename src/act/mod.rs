@@ -21,7 +21,9 @@ pub(crate) mod modify;
 pub mod notify;
 mod pass;
 pub mod release;
+pub mod sender_link;
 mod split;
+pub mod undo;
 
 use crate::check::{self, Envelope, Verdict};
 use crate::engine::Engine;
@@ -188,7 +190,9 @@ impl Actor {
             }
             Action::Hold => {
                 // The notices are queued in the hold's transaction.
-                let notices = notify::on_hold(cfg, &rec.id, &tx.from, &tx.rcpts, &verdict);
+                let link = sender_link::for_hold(cfg, &self.store, &rec.id, &tx.from, &verdict);
+                let notices =
+                    notify::on_hold(cfg, &rec.id, &tx.from, &tx.rcpts, &verdict, link.as_deref());
                 let store = self.store.clone();
                 hold::hold(store, &rec.id, tx, &verdict, raw, (event, notices)).await
             }

@@ -20,13 +20,16 @@ use crate::smtp::relay::{self, RelayConfig};
 use crate::store::{Delivery, Handle, HeldStatus, HeldSummary, NewNotice, QueuedNotice};
 use base64::Engine;
 
-/// What the rules and `[notify]` ask for once message `id` is held.
+/// What the rules and `[notify]` ask for once message `id` is held;
+/// `release_link`, when the sender may release it themselves (issue #18),
+/// goes into the sender's notice with `[notify] sender_release_text`.
 pub(crate) fn on_hold(
     cfg: &Config,
     id: &str,
     from: &str,
     to: &[String],
     verdict: &Verdict,
+    release_link: Option<&str>,
 ) -> Vec<NewNotice> {
     let n = &cfg.notify;
     let t = &n.texts;
@@ -42,13 +45,24 @@ pub(crate) fn on_hold(
         ("firm", cfg.firm_name.as_str()),
     ];
     let mut out = Vec::new();
-    if verdict.modifiers.notify_sender && is_internal_sender(cfg, from) {
+    if let (Some(delay), Some(link)) = (verdict.delay(), release_link) {
+        // Undo-send: the sender always hears, since the link is the point.
+        if is_internal_sender(cfg, from) {
+            out.push(delayed(cfg, id, from, delay, link, &values));
+        }
+    } else if verdict.modifiers.notify_sender && is_internal_sender(cfg, from) {
+        let mut text = t.held_text.clone();
+        if let Some(link) = release_link {
+            let hours = cfg.review.sender_link_hours.to_string();
+            let more = [("link", link), ("hours", hours.as_str())];
+            text = format!("{text}\n{}", fill(&t.sender_release_text, &more));
+        }
         out.push(compose(
             cfg,
             ("held", id),
             vec![from.to_string()],
             &t.held_subject,
-            &t.held_text,
+            &text,
             &values,
         ));
     }
@@ -68,6 +82,32 @@ pub(crate) fn on_hold(
         ));
     }
     out
+}
+
+/// The sender's notice of a delayed message (undo-send): when it goes, and
+/// the link that cancels it. The due time is this node's clock plus the
+/// delay, to the minute; the store's is within the same second.
+fn delayed(
+    cfg: &Config,
+    id: &str,
+    from: &str,
+    delay: std::time::Duration,
+    link: &str,
+    values: &[(&str, &str)],
+) -> NewNotice {
+    let t = &cfg.notify.texts;
+    let due = chrono::Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+    let due = due.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    let mut all = values.to_vec();
+    all.extend([("due", due.as_str()), ("link", link)]);
+    compose(
+        cfg,
+        ("delayed", id),
+        vec![from.to_string()],
+        &t.delayed_subject,
+        &t.delayed_text,
+        &all,
+    )
 }
 
 /// The sender's notice that a reviewer rejected `held`, with the comment.
@@ -97,14 +137,19 @@ pub fn on_reject(cfg: &Config, held: &HeldSummary, comment: &str) -> Option<NewN
     ))
 }
 
-/// The daily digest of what is still held; `None` when nothing is, or
-/// nobody is to get it.
-pub fn digest(cfg: &Config, held: &[HeldSummary]) -> Option<NewNotice> {
+/// The daily digest of what is still held, and of what senders released
+/// themselves since the last one (issue #18); `None` when there is
+/// neither, or nobody is to get it.
+pub fn digest(
+    cfg: &Config,
+    held: &[HeldSummary],
+    self_released: &[SelfRelease],
+) -> Option<NewNotice> {
     let waiting: Vec<&HeldSummary> = held
         .iter()
         .filter(|h| h.status == HeldStatus::Held)
         .collect();
-    if waiting.is_empty() || cfg.notify.compliance.is_empty() {
+    if (waiting.is_empty() && self_released.is_empty()) || cfg.notify.compliance.is_empty() {
         return None;
     }
     let mut text = format!("{} message(s) are held awaiting review.\n\n", waiting.len());
@@ -118,6 +163,15 @@ pub fn digest(cfg: &Config, held: &[HeldSummary]) -> Option<NewNotice> {
             h.rules.join(", ")
         ));
     }
+    if !self_released.is_empty() {
+        text.push_str(&format!(
+            "\n{} message(s) were released by their senders in the last 24 hours:\n",
+            self_released.len()
+        ));
+        for r in self_released {
+            text.push_str(&self_release_line(r));
+        }
+    }
     let to = cfg.notify.compliance.clone();
     let subject = cfg.notify.texts.digest_subject.clone();
     Some(compose(
@@ -127,6 +181,73 @@ pub fn digest(cfg: &Config, held: &[HeldSummary]) -> Option<NewNotice> {
         &subject,
         "{comment}",
         &[("comment", &text)],
+    ))
+}
+
+/// A release by the message's own sender through the link in its held
+/// notice (issue #18), as compliance reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelfRelease {
+    /// The release's place in the audit trail.
+    pub seq: u64,
+    /// The message.
+    pub id: String,
+    /// Who released it (the message's sender).
+    pub sender: String,
+    /// When (the audit entry's time).
+    pub at: String,
+    /// The sender's justification, as written.
+    pub justification: String,
+}
+
+fn self_release_line(r: &SelfRelease) -> String {
+    let quoted = r.justification.replace('\n', "\n    > ");
+    format!("{}  {}  {}\n    > {quoted}\n", r.id, r.at, r.sender)
+}
+
+/// Compliance's notice of one sender release, in `rule` and `every-hold`
+/// modes (the digest carries them in `digest` mode; `off` is off).
+pub(crate) fn on_self_release(cfg: &Config, r: &SelfRelease) -> Option<NewNotice> {
+    let n = &cfg.notify;
+    let per_message = matches!(n.mode, ComplianceMode::Rule | ComplianceMode::EveryHold);
+    if !per_message || n.compliance.is_empty() {
+        return None;
+    }
+    let text = format!(
+        "A sender released their own held message with this justification:\n\n{}",
+        self_release_line(r)
+    );
+    Some(compose(
+        cfg,
+        ("self-release", &r.id),
+        n.compliance.clone(),
+        "Released by its sender: {id}",
+        "{comment}",
+        &[("id", &r.id), ("comment", &text)],
+    ))
+}
+
+/// Compliance's notice that `sender` reached `[review]
+/// sender_release_per_day` and was stopped from releasing `id`: in every
+/// mode but `off`, since a person has to look.
+pub(crate) fn on_sender_stopped(cfg: &Config, sender: &str, id: &str) -> Option<NewNotice> {
+    let n = &cfg.notify;
+    if n.mode == ComplianceMode::Off || n.compliance.is_empty() {
+        return None;
+    }
+    let text = format!(
+        "{sender} has released {} of their own held messages in the last 24 hours,\n\
+         the most [review] sender_release_per_day allows, and was stopped from\n\
+         releasing {id}. It stays held for a reviewer.\n",
+        cfg.review.sender_release_per_day
+    );
+    Some(compose(
+        cfg,
+        ("sender-stopped", id),
+        n.compliance.clone(),
+        "Sender release stopped: {id}",
+        "{comment}",
+        &[("id", id), ("comment", &text)],
     ))
 }
 

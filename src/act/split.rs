@@ -60,7 +60,8 @@ pub(crate) async fn split(
     // The released part went, whatever becomes of the held one.
     first_contact::learn_later(cfg, &store, id, &rtx.from, (&rtx.rcpts, &sent.refused));
     let (htx, hverdict) = &parts.held;
-    let notices = notify::on_hold(cfg, id, &htx.from, &htx.rcpts, hverdict);
+    let link = super::sender_link::for_hold(cfg, &store, id, &htx.from, hverdict);
+    let notices = notify::on_hold(cfg, id, &htx.from, &htx.rcpts, hverdict, link.as_deref());
     let held = hold::hold(store, id, htx, hverdict, raw, (event, notices)).await;
     if held.code != 250 {
         return held;

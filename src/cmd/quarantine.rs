@@ -9,7 +9,7 @@
 //! first reviewer's step, said out loud.
 
 use anyhow::{bail, Context, Result};
-use matterwall::act::{notify, release};
+use matterwall::act::{notify, release, sender_link};
 use matterwall::config::Config;
 use matterwall::store::{
     self, Delivery, Handle, HeldSummary, QueuedNotice, Review, Store, StoreError,
@@ -182,7 +182,8 @@ pub(crate) fn reject(cfg: &Config, id: &str, comment: Option<&str>) -> Result<()
 pub(crate) fn digest(cfg: &Config) -> Result<()> {
     let store = open_store(cfg)?;
     let held = store.list()?;
-    let Some(n) = notify::digest(cfg, &held) else {
+    let self_released = sender_link::self_releases_today(store.as_ref())?;
+    let Some(n) = notify::digest(cfg, &held, &self_released) else {
         println!("nothing held, or no [notify] compliance address: no digest sent");
         return Ok(());
     };

@@ -30,6 +30,9 @@ pub struct Client {
     pub(crate) name: String,
     pub aliases: Vec<Alias>,
     pub(crate) domains: Vec<String>,
+    /// Issue #18: the optional `group` column, for reviewer scope (`None`
+    /// when the column is absent or the cell empty).
+    pub(crate) group: Option<String>,
 }
 
 /// Co-counsel and screened lists; most matters have neither, so they live in a
@@ -128,6 +131,31 @@ pub struct Dictionaries {
     pub sources: Sources,
 }
 
+impl Dictionaries {
+    /// The client with this id, if the loaded `clients.csv` has it.
+    pub(crate) fn client(&self, id: &str) -> Option<&Client> {
+        self.client_by_id
+            .get(id)
+            .map(|&c| &self.clients[c as usize])
+    }
+
+    /// Whether any client is in `group`.
+    pub(crate) fn has_group(&self, group: &str) -> bool {
+        self.clients
+            .iter()
+            .any(|c| c.group.as_deref() == Some(group))
+    }
+
+    /// The client that owns matter `number`, by a scan of every matter:
+    /// only for held records sealed before their verdict named its
+    /// clients (`review::walls`), never on the mail path.
+    pub(crate) fn client_of_matter(&self, number: &str) -> Option<&str> {
+        (0..self.matters.len() as MatterIdx)
+            .find(|&m| self.matters.number(m) == number)
+            .map(|m| self.clients[self.matters.client(m) as usize].id.as_str())
+    }
+}
+
 /// The files the dictionaries came from and the line of every entry
 /// (parallel to `clients` and to the matters; 4 bytes a matter).
 #[derive(Debug, Default)]
@@ -166,11 +194,14 @@ pub(crate) fn load(
     dict
 }
 
-/// Reads a CSV file whose header must contain `columns` (in any order); calls
-/// `row` with the 1-based line and the fields in `columns` order.
+/// Reads a CSV file whose header must contain `columns` (in any order) and
+/// may contain `optional` ones; calls `row` with the 1-based line and the
+/// fields in `columns` then `optional` order (an absent optional column
+/// reads as empty, so older files load unchanged).
 fn read_csv(
     path: &Path,
     columns: &[&str],
+    optional: &[&str],
     problems: &mut Problems,
     mut row: impl FnMut(usize, Vec<&str>, &mut Problems),
 ) {
@@ -182,16 +213,19 @@ fn read_csv(
         Ok(h) => h.clone(),
         Err(e) => return problems.line(1, csv_reason(&e)),
     };
-    let mut positions = Vec::with_capacity(columns.len());
-    for col in columns {
-        match header
+    let find = |col: &str| {
+        header
             .iter()
-            .position(|h| h.trim().trim_start_matches('\u{feff}') == *col)
-        {
-            Some(p) => positions.push(p),
+            .position(|h| h.trim().trim_start_matches('\u{feff}') == col)
+    };
+    let mut positions = Vec::with_capacity(columns.len() + optional.len());
+    for col in columns {
+        match find(col) {
+            Some(p) => positions.push(Some(p)),
             None => return problems.line(1, format!("missing column `{col}` in header row")),
         }
     }
+    positions.extend(optional.iter().map(|col| find(col)));
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
@@ -203,7 +237,7 @@ fn read_csv(
                 }
                 let fields = positions
                     .iter()
-                    .map(|&p| record.get(p).unwrap_or("").trim())
+                    .map(|&p| p.and_then(|p| record.get(p)).unwrap_or("").trim())
                     .collect();
                 row(line, fields, problems);
             }
@@ -244,6 +278,7 @@ fn load_clients(path: &Path, dict: &mut Dictionaries, problems: &mut Problems) {
     read_csv(
         path,
         &["client_id", "name", "aliases", "domains"],
+        &["group"],
         problems,
         |line, f, problems| {
             let (id, name) = (f[0], f[1]);
@@ -279,6 +314,10 @@ fn load_clients(path: &Path, dict: &mut Dictionaries, problems: &mut Problems) {
                     ),
                 }
             }
+            let group = match check_group(f[4]) {
+                Ok(g) => g,
+                Err(reason) => return problems.line(line, format!("client {id}: {reason}")),
+            };
             dict.client_by_id
                 .insert(id.to_string(), dict.clients.len() as ClientIdx);
             dict.sources.client_lines.push(line as u32);
@@ -287,9 +326,33 @@ fn load_clients(path: &Path, dict: &mut Dictionaries, problems: &mut Problems) {
                 name: name.into(),
                 aliases,
                 domains,
+                group,
             });
         },
     );
+}
+
+/// Longest group name kept.
+const MAX_GROUP: usize = 64;
+
+/// A `group` cell: empty is no group; a name is at most [`MAX_GROUP`]
+/// characters with no `,` (the CLI's `--groups` separator), `;` (the
+/// files' list separator) or control character.
+pub(crate) fn check_group(cell: &str) -> Result<Option<String>, String> {
+    if cell.is_empty() {
+        return Ok(None);
+    }
+    if cell.chars().count() > MAX_GROUP {
+        return Err(format!(
+            "group {cell:?} is longer than {MAX_GROUP} characters"
+        ));
+    }
+    if cell.chars().any(|c| c == ',' || c == ';' || c.is_control()) {
+        return Err(format!(
+            "group {cell:?}: no ',', ';' or control characters (one group per client)"
+        ));
+    }
+    Ok(Some(cell.to_string()))
 }
 
 fn load_matters(path: &Path, dict: &mut Dictionaries, problems: &mut Problems) {
@@ -301,7 +364,7 @@ fn load_matters(path: &Path, dict: &mut Dictionaries, problems: &mut Problems) {
         "cocounsel_domains",
         "screened",
     ];
-    read_csv(path, &cols, problems, |line, f, problems| {
+    read_csv(path, &cols, &[], problems, |line, f, problems| {
         let number = f[0];
         if number.is_empty() {
             return problems.line(line, "empty matter_number");
@@ -352,6 +415,7 @@ fn load_waivers(path: &Path, dict: &mut Dictionaries, problems: &mut Problems) {
     read_csv(
         path,
         &["client_id", "recipient", "expires", "reference"],
+        &[],
         problems,
         |line, f, problems| {
             let Some(&client) = dict.client_by_id.get(f[0]) else {
@@ -382,4 +446,30 @@ fn load_waivers(path: &Path, dict: &mut Dictionaries, problems: &mut Problems) {
             });
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_group;
+
+    #[test]
+    fn group_cells() {
+        let long = "g".repeat(65);
+        let table: [(&str, Result<Option<&str>, &str>); 6] = [
+            ("", Ok(None)),
+            ("shipping", Ok(Some("shipping"))),
+            ("Shipping & Energy", Ok(Some("Shipping & Energy"))),
+            ("a,b", Err("no ','")),
+            ("a;b", Err("no ','")),
+            (&long, Err("longer than 64")),
+        ];
+        for (cell, want) in table {
+            let got = check_group(cell);
+            match (got, want) {
+                (Ok(g), Ok(w)) => assert_eq!(g.as_deref(), w, "{cell:?}"),
+                (Err(e), Err(w)) => assert!(e.contains(w), "{cell:?}: {e}"),
+                (got, want) => panic!("{cell:?}: {got:?}, wanted {want:?}"),
+            }
+        }
+    }
 }

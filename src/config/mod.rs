@@ -92,6 +92,22 @@ pub struct Config {
 }
 
 impl Config {
+    /// Where people reach the review interface, without a trailing slash:
+    /// `[review] url`, else `http(s)://` and `[review] listen`.
+    pub(crate) fn review_url(&self) -> String {
+        match &self.review.url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => {
+                let scheme = if self.review_tls.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{}", self.review.listen)
+            }
+        }
+    }
+
     /// Loads `path` and everything it names as data; collects every problem.
     /// (Rules and detectors are checked by [`crate::engine::Engine::load`].)
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -192,12 +208,34 @@ fn compile_review_tls(review: &raw::RawReview, dir: &Path, problems: &mut Proble
     if review.idle_minutes == 0 {
         problems.add("[review] idle_minutes must be at least 1");
     }
+    check_review_url(review, problems);
     let keys = (&review.tls_cert, &review.tls_key);
     compile_tls("review", keys, dir, problems).map(|c| {
         let mut c = (*c).clone();
         c.alpn_protocols = vec![b"http/1.1".to_vec()];
         std::sync::Arc::new(c)
     })
+}
+
+/// `[review] url` goes into notices as the start of a link: an absolute
+/// http(s) URL with a host and nothing after the path.
+fn check_review_url(review: &raw::RawReview, problems: &mut Problems) {
+    if review.sender_link_hours == 0 {
+        problems.add("[review] sender_link_hours must be at least 1");
+    }
+    let Some(u) = &review.url else { return };
+    let ok = url::Url::parse(u).ok().filter(|p| {
+        matches!(p.scheme(), "http" | "https")
+            && p.host().is_some()
+            && p.query().is_none()
+            && p.fragment().is_none()
+            && p.username().is_empty()
+    });
+    if ok.is_none() {
+        problems.add(format!(
+            "[review] url {u:?}: expected an http(s) address such as \"https://review.firm.example\""
+        ));
+    }
 }
 
 fn compile(

@@ -73,10 +73,26 @@ impl Notify {
             }
         }
         for (key, text) in texts(raw) {
-            if let Some(bad) = unknown_placeholder(text) {
+            // The sender's release paragraph also has its link and hours.
+            let known: Vec<&str> = match key {
+                "sender_release_text" => [PLACEHOLDERS, LINK_PLACEHOLDERS].concat(),
+                "delayed_subject" | "delayed_text" => [PLACEHOLDERS, DELAY_PLACEHOLDERS].concat(),
+                _ => PLACEHOLDERS.to_vec(),
+            };
+            if let Some(bad) = unknown_placeholder(text, &known) {
                 problems.push(format!(
                     "[notify] {key}: unknown placeholder {{{bad}}} (known: {})",
-                    PLACEHOLDERS.join(", ")
+                    known.join(", ")
+                ));
+            }
+        }
+        for (key, text) in [
+            ("sender_release_text", &raw.sender_release_text),
+            ("delayed_text", &raw.delayed_text),
+        ] {
+            if !text.contains("{link}") {
+                problems.push(format!(
+                    "[notify] {key} must contain {{link}}: the sender needs the link"
                 ));
             }
         }
@@ -95,7 +111,12 @@ impl Notify {
     }
 }
 
-fn texts(raw: &RawNotify) -> [(&'static str, &str); 7] {
+/// What `sender_release_text` takes besides [`PLACEHOLDERS`].
+pub(crate) const LINK_PLACEHOLDERS: &[&str] = &["link", "hours"];
+/// What `delayed_subject` and `delayed_text` take besides [`PLACEHOLDERS`].
+pub(crate) const DELAY_PLACEHOLDERS: &[&str] = &["link", "due"];
+
+fn texts(raw: &RawNotify) -> [(&'static str, &str); 10] {
     [
         ("held_subject", &raw.held_subject),
         ("held_text", &raw.held_text),
@@ -104,16 +125,19 @@ fn texts(raw: &RawNotify) -> [(&'static str, &str); 7] {
         ("compliance_subject", &raw.compliance_subject),
         ("compliance_text", &raw.compliance_text),
         ("digest_subject", &raw.digest_subject),
+        ("sender_release_text", &raw.sender_release_text),
+        ("delayed_subject", &raw.delayed_subject),
+        ("delayed_text", &raw.delayed_text),
     ]
 }
 
-fn unknown_placeholder(text: &str) -> Option<String> {
+fn unknown_placeholder(text: &str, known: &[&str]) -> Option<String> {
     let mut rest = text;
     while let Some(open) = rest.find('{') {
         let after = &rest[open + 1..];
         let close = after.find('}')?;
         let name = &after[..close];
-        if !PLACEHOLDERS.contains(&name) {
+        if !known.contains(&name) {
             return Some(name.to_string());
         }
         rest = &after[close + 1..];

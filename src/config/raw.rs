@@ -109,6 +109,11 @@ impl Default for RawDetect {
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawPolicy {
     pub(crate) mode: Option<String>,
+    /// Issue #18, undo-send for everything: a message that would pass and
+    /// has an external recipient waits this many minutes, as under a rule
+    /// with `delay_minutes` (none: no delay).
+    #[serde(default)]
+    pub(crate) delay_external_minutes: Option<f64>,
     /// Issue #18: how long a written-to domain stays known to
     /// `first_contact` after the last passed mail to it (at least 1; the
     /// retention job forgets older pairs).
@@ -120,6 +125,7 @@ impl Default for RawPolicy {
     fn default() -> Self {
         RawPolicy {
             mode: None,
+            delay_external_minutes: None,
             first_contact_days: 365,
         }
     }
@@ -225,6 +231,16 @@ pub(crate) struct RawRule {
     /// (default) or `two-person` (four-eyes).
     #[serde(default)]
     pub(crate) release: Option<String>,
+    /// Issue #18: the sender may release what this rule holds, with a
+    /// written justification, through a signed link in the held notice.
+    /// Refused at load for walls and uninspectable content.
+    #[serde(default)]
+    pub(crate) sender_release: bool,
+    /// Issue #18, undo-send: what this rule holds waits this many minutes
+    /// (fractions allowed), the sender's notice has a cancel link, and it
+    /// is released at the due time unless cancelled or decided first.
+    #[serde(default)]
+    pub(crate) delay_minutes: Option<f64>,
 }
 
 /// The facts a rule tests; every condition given must hold.
@@ -454,6 +470,15 @@ pub struct RawReview {
     pub(crate) tls_key: Option<String>,
     /// `[review.oidc]`: single sign-on (issue #18, `config::oidc`).
     pub(crate) oidc: Option<RawOidc>,
+    /// Where people reach this interface (`https://review.firm.example`),
+    /// for the links in notices; unset: `http(s)://` and `listen`.
+    pub(crate) url: Option<String>,
+    /// A sender's release link (issue #18) works this many hours.
+    pub(crate) sender_link_hours: u64,
+    /// A sender who has released this many of their own messages in the
+    /// last 24 hours is stopped, and compliance is told; 0 turns sender
+    /// release off everywhere.
+    pub(crate) sender_release_per_day: u64,
 }
 
 /// `[review.oidc]` as written: an OpenID Connect provider the login page
@@ -515,6 +540,9 @@ impl Default for RawReview {
             tls_cert: None,
             tls_key: None,
             oidc: None,
+            url: None,
+            sender_link_hours: 72,
+            sender_release_per_day: 3,
         }
     }
 }
@@ -569,6 +597,13 @@ pub(crate) struct RawNotify {
     pub(crate) compliance_subject: String,
     pub(crate) compliance_text: String,
     pub(crate) digest_subject: String,
+    /// Added to the sender's held notice when its rules allow the sender
+    /// to release it (issue #18): takes `{link}` and `{hours}` too.
+    pub(crate) sender_release_text: String,
+    /// Undo-send (issue #18): the sender's notice of a delayed message,
+    /// instead of the held one; both take `{due}` and `{link}` too.
+    pub(crate) delayed_subject: String,
+    pub(crate) delayed_text: String,
     /// The outbox (issue #13): a notice the next hop did not take (4xx, no
     /// connection) is tried again after this many seconds, doubling each
     /// time up to an hour…
@@ -601,6 +636,15 @@ impl Default for RawNotify {
                               Received: {received}\nRecipients: {recipients}\nRules: {rules}\n"
                 .into(),
             digest_subject: "Held mail awaiting review".into(),
+            delayed_subject: "Your message will be sent at {due} ({id})".into(),
+            delayed_text: "Your message to {recipients} waits before it leaves {firm}:\n\
+                           it will be sent at {due}.\n\n\
+                           To stop it, cancel it before then:\n\n{link}\n"
+                .into(),
+            sender_release_text: "If you are sure it may go as addressed, you may release it\n\
+                                  yourself within {hours} hours, with a written justification that\n\
+                                  compliance will read:\n\n{link}\n"
+                .into(),
             retry_seconds: 60,
             give_up_hours: 120,
         }

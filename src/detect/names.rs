@@ -252,6 +252,7 @@ mod tests {
                 weak: false,
             }],
             domains: vec![],
+            group: None,
         });
         let m = NameMatcher::build(&dict).unwrap();
         let found = |t: &str| {
@@ -285,6 +286,7 @@ mod tests {
                 name: n.to_string(),
                 aliases: vec![],
                 domains: vec![],
+                group: None,
             });
         }
         let m = NameMatcher::build(&dict).unwrap();

@@ -23,6 +23,9 @@ pub struct Policy {
     /// The compiled rules, in file order.
     pub rules: Vec<Rule>,
     pub(crate) lookalike: LookalikeIndex,
+    /// `[policy] delay_external_minutes`, in seconds: undo-send for mail
+    /// that would pass to an external recipient (issue #18).
+    pub(crate) delay_external: Option<u64>,
     /// `[policy] first_contact_days`: how long a written-to domain stays
     /// known (issue #18).
     pub(crate) first_contact_days: u32,
@@ -140,7 +143,33 @@ pub(crate) fn decide(
         d.rules.push(rule.fired());
         d.modifiers.add(rule);
     }
+    delay_external(policy, facts, &mut d);
     d
+}
+
+/// The name a delay by `[policy] delay_external_minutes` is recorded under.
+pub(crate) const DELAY_EXTERNAL: &str = "delay-external";
+
+/// Undo-send for everything (`[policy] delay_external_minutes`): mail that
+/// would pass and has an external recipient is held with a due time, as
+/// if a rule `delay-external` had fired. Only mail that would pass: what is
+/// encrypted, held or rejected is decided already.
+fn delay_external(policy: &Policy, facts: &Facts, d: &mut Decision) {
+    let Some(seconds) = policy.delay_external else {
+        return;
+    };
+    if d.action != Action::Pass || !facts.recipients.iter().any(|r| r.external) {
+        return;
+    }
+    d.action = Action::Hold;
+    d.rules.push(FiredRule {
+        name: DELAY_EXTERNAL.into(),
+        action: Action::Hold,
+        mode: Mode::Enforce,
+        two_person: false,
+        sender_release: false,
+        delay_seconds: Some(seconds),
+    });
 }
 
 /// Finds a usable key for every external recipient. Each one with a key
@@ -214,6 +243,7 @@ pub(crate) fn split(
     let others = Policy {
         rules: policy.rules.iter().filter(|r| !r.split).cloned().collect(),
         lookalike: LookalikeIndex::default(),
+        delay_external: None,
         first_contact_days: policy.first_contact_days,
     };
     let mut scratch = recipients.to_vec();

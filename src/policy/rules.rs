@@ -34,6 +34,15 @@ pub struct FiredRule {
     /// verdict, so editing the database cannot lift it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) two_person: bool,
+    /// `sender_release = true`: the sender may release what this rule
+    /// held, with a justification (issue #18). Sealed like `two_person`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) sender_release: bool,
+    /// Undo-send (issue #18): the message waits this many seconds, then
+    /// goes unless cancelled or decided. Sealed, so the release job reads
+    /// the delay from the seal, not from a column anyone could edit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) delay_seconds: Option<u64>,
 }
 
 impl Mode {
@@ -63,6 +72,10 @@ pub struct Rule {
     pub(crate) split: bool,
     /// `release = "two-person"`.
     pub(crate) two_person: bool,
+    /// `sender_release = true`.
+    pub(crate) sender_release: bool,
+    /// `delay_minutes`, in seconds.
+    pub(crate) delay_seconds: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -152,6 +165,9 @@ impl Rule {
         if two_person && !holds {
             return Err("`release` only applies to a rule that can hold".into());
         }
+        check_sender_release(raw, action, two_person)?;
+        let delay_seconds = raw.delay_minutes.map(delay_in_seconds).transpose()?;
+        check_delay(raw, action, two_person)?;
         let lower = |v: &[String]| v.iter().map(|s| s.to_ascii_lowercase()).collect();
         Ok(Rule {
             name: raw.name.clone(),
@@ -180,6 +196,8 @@ impl Rule {
             notify_compliance: raw.notify_compliance,
             split: raw.split,
             two_person,
+            sender_release: raw.sender_release,
+            delay_seconds,
         })
     }
 
@@ -190,6 +208,8 @@ impl Rule {
             action: self.action,
             mode: self.mode,
             two_person: self.two_person,
+            sender_release: self.sender_release,
+            delay_seconds: self.delay_seconds,
         }
     }
 
@@ -218,6 +238,67 @@ impl Rule {
             && w.first_contact
                 .is_none_or(|fc| super::first_contact::fires(fc, &facts.recipients))
     }
+}
+
+/// `sender_release` is for a sender's own judgement on a hold rule; never
+/// for an ethical wall (the sender may be the one walled off), for content
+/// nobody could read, nor beside four-eyes (DESIGN §7). Refused at load, so
+/// a rules file cannot promise what will not happen.
+fn check_sender_release(raw: &RawRule, action: Action, two_person: bool) -> Result<(), String> {
+    if !raw.sender_release {
+        return Ok(());
+    }
+    if action != Action::Hold {
+        return Err("`sender_release` only applies to hold".into());
+    }
+    if raw.when.screened == Some(true) {
+        return Err(
+            "`sender_release` is never allowed on an ethical wall (screened = true)".into(),
+        );
+    }
+    if raw.when.uninspectable == Some(true) {
+        return Err("`sender_release` is never allowed for uninspectable content".into());
+    }
+    if two_person {
+        return Err("`sender_release` and release = \"two-person\" contradict each other".into());
+    }
+    Ok(())
+}
+
+/// The longest undo-send delay: a week (a held message's notice link and
+/// a reviewer's attention are both measured in days, not months).
+const MAX_DELAY_MINUTES: f64 = 7.0 * 24.0 * 60.0;
+
+/// `delay_minutes` (or `[policy] delay_external_minutes`) in whole
+/// seconds: more than zero, at most [`MAX_DELAY_MINUTES`].
+pub(crate) fn delay_in_seconds(minutes: f64) -> Result<u64, String> {
+    if !(minutes > 0.0 && minutes <= MAX_DELAY_MINUTES) {
+        return Err(format!(
+            "a delay of {minutes} minutes: expected more than 0 and at most {MAX_DELAY_MINUTES}"
+        ));
+    }
+    Ok(((minutes * 60.0).round() as u64).max(1))
+}
+
+/// Undo-send releases by itself at the due time, so never what a wall or
+/// unreadable content held, never beside four-eyes, and only on a hold
+/// rule (a split's held part would need its own clock: not offered).
+fn check_delay(raw: &RawRule, action: Action, two_person: bool) -> Result<(), String> {
+    if raw.delay_minutes.is_none() {
+        return Ok(());
+    }
+    if action != Action::Hold {
+        return Err("`delay_minutes` only applies to hold".into());
+    }
+    if raw.when.screened == Some(true) || raw.when.uninspectable == Some(true) {
+        return Err(
+            "`delay_minutes` would release by itself what a wall or unreadable content held".into(),
+        );
+    }
+    if two_person || raw.split {
+        return Err("`delay_minutes` goes with neither release = \"two-person\" nor split".into());
+    }
+    Ok(())
 }
 
 /// A sender pattern is an address or a domain (subdomains included).
@@ -263,4 +344,64 @@ pub(crate) fn compile_all(
         problems.push("no [[rule]] tables: with no rules every message would pass".into());
     }
     rules
+}
+
+/// `[policy] delay_external_minutes`, in seconds (none: no delay).
+/// A policy in monitor mode changes nothing, so it delays nothing either.
+pub(crate) fn delay_external(policy: &RawPolicy, problems: &mut Vec<String>) -> Option<u64> {
+    let minutes = policy.delay_external_minutes?;
+    if policy.mode.as_deref() == Some("monitor") {
+        return None;
+    }
+    delay_in_seconds(minutes)
+        .map_err(|e| problems.push(format!("[policy] delay_external_minutes: {e}")))
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Mode, Rule};
+    use crate::config::raw::RawRule;
+
+    fn compile(toml_rule: &str) -> Result<Rule, String> {
+        let raw: RawRule = toml::from_str(toml_rule).unwrap();
+        Rule::compile(&raw, Mode::Enforce, &[])
+    }
+
+    #[test]
+    fn sender_release_only_where_a_sender_may_judge() {
+        let ok = "name = \"r\"\naction = \"hold\"\nsender_release = true\n";
+        assert!(compile(ok).unwrap().sender_release);
+        for (extra, why) in [
+            ("when = { screened = true }\n", "ethical wall"),
+            ("when = { uninspectable = true }\n", "uninspectable"),
+            ("release = \"two-person\"\n", "contradict"),
+        ] {
+            let e = compile(&format!("{ok}{extra}")).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
+        let e = compile("name = \"r\"\naction = \"encrypt\"\nsender_release = true\n").unwrap_err();
+        assert!(e.contains("only applies to hold"), "{e}");
+    }
+
+    #[test]
+    fn a_delay_is_for_what_a_sender_may_take_back() {
+        let ok = "name = \"r\"\naction = \"hold\"\ndelay_minutes = 0.5\n";
+        assert_eq!(compile(ok).unwrap().delay_seconds, Some(30));
+        for (extra, why) in [
+            ("when = { screened = true }\n", "wall"),
+            ("when = { uninspectable = true }\n", "unreadable"),
+            ("release = \"two-person\"\n", "two-person"),
+            ("split = true\n", "split"),
+        ] {
+            let e = compile(&format!("{ok}{extra}")).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
+        for bad in ["0", "-1", "20000", "nan"] {
+            let r = format!("name = \"r\"\naction = \"hold\"\ndelay_minutes = {bad}\n");
+            assert!(compile(&r).unwrap_err().contains("a delay of"), "{bad}");
+        }
+        let e = compile("name = \"r\"\naction = \"pass\"\ndelay_minutes = 1\n").unwrap_err();
+        assert!(e.contains("only applies to hold"), "{e}");
+    }
 }

@@ -9,7 +9,7 @@ use super::auth::{password, secret, valid_user_name};
 use super::filter::QueueParams;
 use super::walls::{self, Sight};
 use super::ReviewState;
-use crate::store::{AuditFilter, HeldStatus, NewUser, Role, StoreError, User};
+use crate::store::{AuditFilter, HeldStatus, NewUser, Role, Scope, StoreError, User};
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -249,6 +249,11 @@ struct NewUserBody {
     name: String,
     role: String,
     password: String,
+    /// Issue #18: reviewer scope, client ids and groups (none: all).
+    #[serde(default)]
+    clients: Vec<String>,
+    #[serde(default)]
+    groups: Vec<String>,
 }
 
 async fn add_user(
@@ -258,19 +263,30 @@ async fn add_user(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     user.require(Perm::Admin)?;
     let Json(b) = body.map_err(|e| bad(e.body_text()))?;
-    let new = new_user(b.name, &b.role, b.password).await?;
-    let (name, role) = (new.name.clone(), new.role);
+    let scope = Scope {
+        clients: b.clients,
+        groups: b.groups,
+    };
+    let new = new_user(&s, b.name, &b.role, b.password, scope).await?;
+    let (name, role, scope) = (new.name.clone(), new.role, new.scope.clone());
     let by = user.0.name.clone();
     s.store.run(move |st| st.add_user(new, &by)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"name": name, "role": role})),
+        Json(json!({"name": name, "role": role, "scope": scope})),
     ))
 }
 
-/// Validates a new user and hashes the password (on the blocking pool:
-/// argon2 is deliberately slow). Shared with the users page.
-pub(crate) async fn new_user(name: String, role: &str, pw: String) -> Result<NewUser, ActionError> {
+/// Validates a new user, its scope against the live dictionaries (issue
+/// #18), and hashes the password (on the blocking pool: argon2 is
+/// deliberately slow). Shared with the users page.
+pub(crate) async fn new_user(
+    s: &ReviewState,
+    name: String,
+    role: &str,
+    pw: String,
+    scope: Scope,
+) -> Result<NewUser, ActionError> {
     if !valid_user_name(&name) {
         return Err(ActionError::BadInput(
             "user name: 1 to 64 letters, digits, '.', '_', '-' or '@'".into(),
@@ -278,6 +294,9 @@ pub(crate) async fn new_user(name: String, role: &str, pw: String) -> Result<New
     }
     let role = Role::parse(role)
         .ok_or_else(|| ActionError::BadInput("role: expected reviewer, auditor or admin".into()))?;
+    let engine = s.engine.load_full();
+    let scope = crate::review::scope::checked(&engine.config, role, scope)
+        .map_err(|e| ActionError::BadInput(format!("scope: {e}")))?;
     let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
         .await
         .map_err(|_| ActionError::Internal("the hashing task failed".into()))?
@@ -287,5 +306,6 @@ pub(crate) async fn new_user(name: String, role: &str, pw: String) -> Result<New
         role,
         password_hash: hash,
         totp_secret: None,
+        scope,
     })
 }

@@ -16,6 +16,7 @@ pub(crate) mod filter;
 pub(crate) mod oidc;
 pub(crate) mod pages;
 pub(crate) mod ratelimit;
+pub mod scope;
 pub(crate) mod session;
 pub(crate) mod tls;
 pub(crate) mod view;

@@ -18,19 +18,37 @@
 //! column in the database file does not lift the wall on the message page.
 //! Walls are per matter, like the policy's: a message that names only the
 //! client is not walled.
+//!
+//! Reviewer scope (issue #18, [`super::scope`]) is decided here too, as
+//! one more reason to keep a message from a user: mail that mentions no
+//! client in a scoped reviewer's scope is hidden exactly as walled mail
+//! (left out with a count, 404, no action), and walls apply on top.
 
 use super::actions::{self, ActionError};
-use super::ReviewState;
+use super::{scope, ReviewState};
 use crate::check::HeldVerdict;
 use crate::config::Config;
 use crate::store::{HeldMessage, HeldPage, HeldQuery, HeldSummary, Role, User};
 use crate::text::address::normalise_address;
 use std::collections::BTreeSet;
 
-/// The matter numbers one user is walled off from.
+/// What one user is kept from: the matter numbers they are walled off
+/// from, and, for a scoped reviewer, the only clients they may see.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Wall {
     matters: BTreeSet<String>,
+    /// Issue #18: the client ids in a reviewer's scope, resolved against
+    /// the loaded dictionaries; `None`: not limited.
+    scope: Option<BTreeSet<String>>,
+}
+
+/// Why a message is kept from a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bar {
+    /// It mentions a matter they are screened from.
+    Wall,
+    /// It mentions no client in their scope (reviewers only).
+    Scope,
 }
 
 /// What a user may see of one message.
@@ -45,11 +63,15 @@ pub(crate) enum Sight {
 }
 
 impl Wall {
-    /// The wall of user `name` under the loaded dictionaries. A name that is
-    /// not an address is walled from nothing (walls name addresses).
-    pub(crate) fn for_user(cfg: &Config, name: &str) -> Wall {
-        let Ok(address) = normalise_address(name) else {
-            return Wall::default();
+    /// The wall and scope of `user` under the loaded dictionaries. A name
+    /// that is not an address is walled from nothing (walls name addresses).
+    pub(crate) fn for_user(cfg: &Config, user: &User) -> Wall {
+        let scope = scope::resolve(cfg, user);
+        let Ok(address) = normalise_address(&user.name) else {
+            return Wall {
+                scope,
+                ..Wall::default()
+            };
         };
         let m = &cfg.dict.matters;
         let matters = m
@@ -57,11 +79,36 @@ impl Wall {
             .into_iter()
             .map(|i| m.number(i).to_string())
             .collect();
-        Wall { matters }
+        Wall { matters, scope }
     }
 
+    /// Walled from no matter (the scope aside: it binds reviewers only,
+    /// through `only_clients` and [`Wall::bar`]).
     pub(crate) fn is_empty(&self) -> bool {
         self.matters.is_empty()
+    }
+
+    /// The client ids in scope, for the queue query's `only_clients`.
+    pub(crate) fn scope(&self) -> Option<Vec<String>> {
+        self.scope.as_ref().map(|s| s.iter().cloned().collect())
+    }
+
+    /// Whether client `id` is one this user may see (the queue's client
+    /// filter offers only those).
+    pub(crate) fn allows_client(&self, id: &str) -> bool {
+        self.scope.as_ref().is_none_or(|s| s.contains(id))
+    }
+
+    /// Why a stored message is kept from this user, if it is: a wall
+    /// first (it binds every role), then the scope.
+    pub(crate) fn bar(&self, cfg: &Config, msg: &HeldMessage) -> Option<Bar> {
+        if self.blocks(msg) {
+            return Some(Bar::Wall);
+        }
+        let scope = self.scope.as_ref()?;
+        scope::mentioned(cfg, msg)
+            .is_disjoint(scope)
+            .then_some(Bar::Scope)
     }
 
     /// The matter numbers, for the queue query's `hide_matters`.
@@ -104,14 +151,27 @@ pub(crate) fn withhold(mut s: HeldSummary) -> HeldSummary {
     s
 }
 
-/// The wall of `user` under the live config.
+/// The wall and scope of `user` under the live config.
 pub(crate) fn of(s: &ReviewState, user: &User) -> Wall {
-    Wall::for_user(&s.engine.load().config, &user.name)
+    Wall::for_user(&s.engine.load().config, user)
 }
 
-/// Loads held message `id` for `user` as far as their wall lets them see
-/// it. A hidden one is `NotFound`, worded as for an unknown id, and the
-/// refused look is audited (who tried, which id: an auditor may ask why).
+/// What `user` may see of `msg` under the live config, and why not all.
+fn sight_of(s: &ReviewState, user: &User, msg: &HeldMessage) -> (Sight, Option<Bar>) {
+    let engine = s.engine.load();
+    let cfg = &engine.config;
+    match Wall::for_user(cfg, user).bar(cfg, msg) {
+        None => (Sight::Full, None),
+        Some(Bar::Wall) => (Wall::sight(user.role, true), Some(Bar::Wall)),
+        // Only a reviewer has a scope, and a reviewer's barred mail is hidden.
+        Some(Bar::Scope) => (Sight::Hidden, Some(Bar::Scope)),
+    }
+}
+
+/// Loads held message `id` for `user` as far as their wall and scope let
+/// them see it. A hidden one is `NotFound`, worded as for an unknown id,
+/// and the refused look is audited (who tried, which id: an auditor may
+/// ask why) as `walled` or `out-of-scope`.
 pub(crate) async fn load_for(
     s: &ReviewState,
     user: &User,
@@ -119,18 +179,22 @@ pub(crate) async fn load_for(
 ) -> Result<(HeldMessage, Sight), ActionError> {
     let key = id.to_string();
     let msg = s.store.run(move |st| st.get(&key)).await?;
-    let sight = Wall::sight(user.role, of(s, user).blocks(&msg));
+    let (sight, bar) = sight_of(s, user, &msg);
     if sight == Sight::Hidden {
-        let details = serde_json::json!({"message": id, "reason": "ethical wall"});
-        actions::audit(&s.store, &user.name, "walled", details).await?;
+        let (kind, reason) = match bar {
+            Some(Bar::Scope) => ("out-of-scope", "reviewer scope"),
+            _ => ("walled", "ethical wall"),
+        };
+        let details = serde_json::json!({"message": id, "reason": reason});
+        actions::audit(&s.store, &user.name, kind, details).await?;
         return Err(ActionError::NotFound(format!("no held message {id}")));
     }
     Ok((msg, sight))
 }
 
-/// One page of the queue for `user`: a reviewer's walled messages are left
-/// out (and counted in `hidden`); an admin's or auditor's are listed with
-/// their subject withheld.
+/// One page of the queue for `user`: a reviewer's walled and out-of-scope
+/// messages are left out (and counted in `hidden`); an admin's or
+/// auditor's walled ones are listed with their subject withheld.
 pub(crate) async fn query(
     s: &ReviewState,
     user: &User,
@@ -139,6 +203,7 @@ pub(crate) async fn query(
     let wall = of(s, user);
     if user.role == Role::Reviewer {
         q.hide_matters = wall.matters();
+        q.only_clients = wall.scope();
     }
     let mut page = s.store.run(move |st| st.query(&q)).await?;
     if !wall.is_empty() && user.role != Role::Reviewer {

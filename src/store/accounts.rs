@@ -2,7 +2,7 @@
 //! token generation live in `review::auth`; the store only keeps what they
 //! produce (a PHC hash string, a sealed TOTP secret, SHA-256 digests).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a user may do (DESIGN §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -48,6 +48,53 @@ pub struct NewUser {
     pub password_hash: String,
     /// The raw TOTP secret, when a second factor is enrolled (sealed at rest).
     pub totp_secret: Option<Vec<u8>>,
+    /// Issue #18: the clients a reviewer is limited to (`None`: all).
+    pub scope: Option<Scope>,
+}
+
+/// Issue #18, reviewer scope: the clients a reviewer is limited to, by id
+/// and by the `group` column of `clients.csv`. A user without one (`None`
+/// on [`User::scope`]) sees every client. Stored as given and resolved
+/// against the live dictionaries at each request (`review::walls`), so a
+/// client removed by a reload simply stops matching.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    /// Client ids (`client_id` in `clients.csv`).
+    #[serde(default)]
+    pub clients: Vec<String>,
+    /// Client groups (`group` in `clients.csv`).
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl Scope {
+    /// The stored column: NULL for no scope, JSON otherwise.
+    pub(crate) fn to_column(scope: Option<&Scope>) -> Option<String> {
+        scope.map(|s| serde_json::to_string(s).expect("a Scope serialises"))
+    }
+
+    /// The column read back. One that does not parse (a hand edit) is a
+    /// scope that matches nothing: a damaged limit must not become none.
+    pub(crate) fn from_column(column: Option<String>) -> Option<Scope> {
+        column.map(|c| serde_json::from_str(&c).unwrap_or_default())
+    }
+
+    /// "clients C-1, C-2; groups shipping", as the users page and the CLI
+    /// say it.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.clients.is_empty() {
+            parts.push(format!("clients {}", self.clients.join(", ")));
+        }
+        if !self.groups.is_empty() {
+            parts.push(format!("groups {}", self.groups.join(", ")));
+        }
+        if parts.is_empty() {
+            "no client".into()
+        } else {
+            parts.join("; ")
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,6 +113,9 @@ pub struct User {
     /// A disabled user cannot log in and has no sessions or tokens.
     pub disabled: bool,
     pub(crate) created_at: String,
+    /// Issue #18: the clients a reviewer is limited to (`None`: all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
 }
 
 /// The password column of a user made by a single sign-on login: not a

@@ -16,6 +16,10 @@ pub(crate) struct Sealer {
     cipher: Aes256Gcm,
     /// HMAC subkey for the audit head: never the encryption key itself.
     mac_key: [u8; 32],
+    /// HMAC subkey for the links in notices (a sender's release link):
+    /// every node reads the same key file, so any node can check a link
+    /// another node signed.
+    link_key: [u8; 32],
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -41,7 +45,24 @@ impl Sealer {
         let cipher = Aes256Gcm::new_from_slice(&key)
             .map_err(|_| bad(format!("holds {} bytes, expected 32", key.len())))?;
         let mac_key = hmac(&key, b"matterwall audit head key v1");
-        Ok(Sealer { cipher, mac_key })
+        let link_key = hmac(&key, b"matterwall notice link key v1");
+        Ok(Sealer {
+            cipher,
+            mac_key,
+            link_key,
+        })
+    }
+
+    /// HMAC-SHA256 of `msg` under the link subkey, in hex.
+    pub(crate) fn link_mac(&self, msg: &[u8]) -> String {
+        super::audit::hex(&hmac(&self.link_key, msg))
+    }
+
+    /// Checks a [`Sealer::link_mac`] in constant time.
+    pub(crate) fn link_mac_ok(&self, msg: &[u8], mac_hex: &str) -> bool {
+        let mut m = <HmacSha256 as Mac>::new_from_slice(&self.link_key).expect("any key length");
+        m.update(msg);
+        unhex(mac_hex).is_some_and(|tag| m.verify_slice(&tag).is_ok())
     }
 
     /// HMAC-SHA256 of `msg` under the audit subkey, in hex.

@@ -34,6 +34,17 @@ impl Handle {
         }
     }
 
+    /// Signs a link in a notice ([`super::Cluster::sign_link`]): no I/O,
+    /// so not on the blocking pool.
+    pub(crate) fn sign_link(&self, msg: &[u8]) -> String {
+        self.store.sign_link(msg)
+    }
+
+    /// Checks a link's tag ([`super::Cluster::link_signed`]).
+    pub(crate) fn link_signed(&self, msg: &[u8], tag: &str) -> bool {
+        self.store.link_signed(msg, tag)
+    }
+
     /// The outbox's counters, and the job's wake-up.
     pub(crate) fn outbox(&self) -> &super::outbox::OutboxCounters {
         &self.outbox

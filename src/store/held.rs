@@ -129,6 +129,9 @@ pub struct NewHeld {
     pub raw: Vec<u8>,
     /// Issue #18: a rule asked for `release = "two-person"` (four-eyes).
     pub two_person: bool,
+    /// Issue #18, undo-send: the message goes by itself this long after it
+    /// is held, unless cancelled or decided first.
+    pub delay: Option<std::time::Duration>,
 }
 
 /// What a listing shows: the envelope, the verdict's names and ids, and the
@@ -170,6 +173,20 @@ pub struct HeldSummary {
     /// and the API say it ([`four_eyes_note`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub awaiting: Option<String>,
+    /// Undo-send (issue #18): when it goes by itself if still held (RFC
+    /// 3339, UTC). Only a pointer for the release job, which reads the
+    /// delay again from the sealed verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<String>,
+}
+
+/// `received_at` (as the store writes times) plus `delay`, written the same
+/// way, so due times compare as text in SQL; `None` without a delay.
+pub(crate) fn due_at(received_at: &str, delay: Option<std::time::Duration>) -> Option<String> {
+    let delay = chrono::Duration::from_std(delay?).ok()?;
+    let received = chrono::DateTime::parse_from_rfc3339(received_at).ok()?;
+    let due = received.with_timezone(&chrono::Utc) + delay;
+    Some(due.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// "approved by X, awaiting a second reviewer" (or "awaiting two
@@ -245,6 +262,10 @@ pub struct HeldQuery {
     /// Ethical walls (issue #15): messages that mention any of these
     /// matter numbers are left out, and counted in [`HeldPage::hidden`].
     pub hide_matters: Vec<String>,
+    /// Reviewer scope (issue #18): with `Some`, only messages that mention
+    /// at least one of these client ids (none, for an empty list); the
+    /// rest are counted in [`HeldPage::hidden`] like walled ones.
+    pub only_clients: Option<Vec<String>>,
     /// The column to sort by.
     pub sort: HeldSort,
     /// Oldest (or smallest) first.
@@ -263,7 +284,8 @@ pub struct HeldPage {
     /// How many match the filters, over all pages.
     pub total: u64,
     /// How many more would match but are behind the caller's walls
-    /// (`hide_matters`): the queue says so, without showing them.
+    /// (`hide_matters`) or outside their scope (`only_clients`): the queue
+    /// says so, without showing them.
     pub hidden: u64,
 }
 
@@ -531,6 +553,7 @@ mod tests {
             two_person,
             approved_by: approved_by.map(str::to_string),
             awaiting: None,
+            due_at: None,
         }
     }
 

@@ -24,10 +24,10 @@ const TABLES: &[Table] = &[
         name: "held",
         from: "id, received_at, updated_at, status, envelope, action, rules, size, raw_nonce, \
                raw, verdict_nonce, verdict, comment, clients, matters, subject_nonce, subject, \
-               reviewed_by",
+               reviewed_by, two_person, approved_by, due_at",
         to: "id, received_at, updated_at, status, envelope, action, rules, size, raw_nonce, \
              raw, verdict_nonce, verdict, comment, clients, matters, subject_nonce, subject, \
-             reviewed_by",
+             reviewed_by, two_person, approved_by, due_at",
     },
     Table {
         name: "accepted_copy",
@@ -36,8 +36,9 @@ const TABLES: &[Table] = &[
     },
     Table {
         name: "users",
-        from: "name, role, password, totp_nonce, totp, totp_last_step, disabled, created_at",
-        to: "name, role, password, totp_nonce, totp, totp_last_step, disabled, created_at",
+        from: "name, role, password, totp_nonce, totp, totp_last_step, disabled, created_at, \
+               scope",
+        to: "name, role, password, totp_nonce, totp, totp_last_step, disabled, created_at, scope",
     },
     Table {
         name: "sessions",

@@ -32,7 +32,7 @@ pub mod postgres;
 pub(crate) mod sqlite;
 pub mod stats;
 
-pub use accounts::{NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord};
+pub use accounts::{NewUser, NewWaiver, Role, Scope, SessionRecord, User, WaiverRecord};
 pub use audit::{AuditEntry, AuditEvent, AuditFilter, AuditHead};
 pub use contacts::{Contacts, KnownContacts};
 pub use handle::Handle;
@@ -224,6 +224,10 @@ pub trait Quarantine: Send + Sync {
     /// (sent or given up) settled before `before` are deleted from the
     /// outbox. Returns each id with the status it had.
     fn expire(&self, before: &str) -> Result<Vec<(String, HeldStatus)>, StoreError>;
+    /// Up to `limit` held messages whose undo-send due time has come (by
+    /// the database's clock), the earliest first: candidates only; the
+    /// release job checks each against its sealed verdict.
+    fn due(&self, limit: usize) -> Result<Vec<String>, StoreError>;
     /// Messages currently `held`, for the queue-size gauge.
     fn held_count(&self) -> Result<u64, StoreError>;
     /// When the oldest message still `held` was received (RFC 3339, UTC),
@@ -269,6 +273,10 @@ pub trait Accounts: Send + Sync {
     /// Disabling also ends the user's sessions and deletes their API tokens
     /// (re-enabling does not bring them back).
     fn set_disabled(&self, name: &str, disabled: bool, by: &str) -> Result<(), StoreError>;
+    /// Issue #18: sets (or with `None` lifts) the clients user `name` may
+    /// review, audited as `user-scope-changed` by `by`. The caller checks
+    /// the ids and groups against the dictionaries (`review::scope`).
+    fn set_scope(&self, name: &str, scope: Option<&Scope>, by: &str) -> Result<(), StoreError>;
     /// Records a TOTP time step as used; false if it (or a later one) was
     /// already used, so a one-time code cannot be replayed.
     fn use_totp_step(&self, name: &str, step: u64) -> Result<bool, StoreError>;
@@ -331,6 +339,11 @@ pub trait Cluster: Send + Sync {
     fn node(&self) -> &str;
     /// A trivial round trip to the database (`/healthz`).
     fn ping(&self) -> Result<(), StoreError>;
+    /// Signs `msg` for a link in a notice (HMAC under a subkey of the
+    /// store's key file, which every node shares), in hex.
+    fn sign_link(&self, msg: &[u8]) -> String;
+    /// Checks a [`Cluster::sign_link`] tag in constant time.
+    fn link_signed(&self, msg: &[u8], tag: &str) -> bool;
     /// The database's clock (RFC 3339, UTC, milliseconds): one clock for
     /// every node, for jobs and cut-offs that must agree across nodes.
     fn db_now(&self) -> Result<String, StoreError>;

@@ -49,6 +49,17 @@ fn good_config_loads() {
     );
 }
 
+/// Issue #18: the optional `group` column, in any position, loads; a
+/// file without it loads unchanged (`good_config_loads`).
+#[test]
+fn a_group_column_loads() {
+    let clients = "group,client_id,name,aliases,domains\nshipping,C-1,Acme Ltd,Acme,acme.example\n,C-2,Other,,other.example\n";
+    assert_eq!(
+        problems("", clients, MATTERS, NO_WAIVERS),
+        Vec::<String>::new()
+    );
+}
+
 #[test]
 fn each_bad_row_names_file_line_and_reason() {
     let cases: &[(&str, &str, &str, &str)] = &[
@@ -56,6 +67,8 @@ fn each_bad_row_names_file_line_and_reason() {
         ("clients", "client_id,name,aliases,domains\nC-1,,,acme.example\n", "", "/clients.csv:2: client C-1: empty name"),
         ("clients", "client_id,name,aliases,domains\nC-1,Acme,,acme..example\n", MATTERS, "/clients.csv:2: client C-1: malformed domain"),
         ("clients", "client_id,name,domains\nC-1,Acme,acme.example\n", "", "/clients.csv:1: missing column `aliases`"),
+        ("clients", "client_id,name,aliases,domains,group\nC-1,Acme,,acme.example,a;b\n", MATTERS, "/clients.csv:2: client C-1: group \"a;b\": no ','"),
+        ("clients", "client_id,name,aliases,domains,group\nC-1,Acme,,acme.example,ggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggg\n", MATTERS, "/clients.csv:2: client C-1: group \"ggg"),
         ("matters", CLIENTS, "matter_number,client_id,description,cocounsel_domains,screened\n2024-0001,C-9,x,,\n", "/matters.csv:2: matter 2024-0001: unknown client_id \"C-9\""),
         ("matters", CLIENTS, "matter_number,client_id,description,cocounsel_domains,screened\nABC,C-1,x,,\n", "/matters.csv:2: matter ABC: a matter number needs at least one digit"),
         ("matters", CLIENTS, "matter_number,client_id,description,cocounsel_domains,screened\n1,C-1,x,,\n1,C-1,y,,\n", "/matters.csv:3: duplicate matter_number 1 (first on line 2)"),

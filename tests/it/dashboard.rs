@@ -12,7 +12,7 @@
 //! dashboard never needs.
 
 use crate::split::{configure, Backend};
-use crate::support::browser::{browser, shot, text, type_into, wait_for};
+use crate::support::browser::{browser, fit, fits_width, shot, text, type_into, wait_for};
 use crate::support::http;
 use crate::support::postgres::PgCluster;
 use crate::support::review::{api, login, PW};
@@ -188,6 +188,7 @@ fn a_month_of_history(setup: &Setup) {
             verdict_json: "{}".into(),
             raw: b"Subject: s\r\n\r\nx\r\n".to_vec(),
             two_person: false,
+            delay: None,
         };
         let v = AuditEvent::new("smtp", "verdict", json!({"message": m.id}));
         let id = store.hold(m, v).unwrap();
@@ -239,21 +240,6 @@ async fn inert(c: &fantoccini::Client) {
     }
 }
 
-/// Sizes the window to the page's full height (at most 3000 px) at
-/// `width`, so the screenshot shows every chart.
-async fn fit(c: &fantoccini::Client, width: u32) {
-    c.set_window_size(width, 900).await.unwrap();
-    let h = c
-        .execute("return document.documentElement.scrollHeight;", vec![])
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap();
-    c.set_window_size(width, (h as u32 + 140).min(3000))
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_in_the_browser() {
     let sink = Sink::start(SinkMode::Normal, &[]).await;
@@ -301,14 +287,10 @@ async fn the_dashboard_in_the_browser() {
     fit(c, 1280).await;
     shot(c, "dashboard").await;
     fit(c, 390).await;
-    let fits = c
-        .execute(
-            "return document.documentElement.scrollWidth <= window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(fits, true, "the dashboard scrolls sideways at 390 px");
+    assert!(
+        fits_width(c).await,
+        "the dashboard scrolls sideways at 390 px"
+    );
     shot(c, "dashboard-390").await;
     b.quit().await;
     server.stop().await;

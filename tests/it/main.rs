@@ -43,8 +43,10 @@ mod retention;
 mod review_api;
 mod review_browser;
 mod review_oidc;
+mod review_scope;
 mod review_sessions;
 mod review_walls;
+mod sender_release;
 mod serve_process;
 mod slowloris;
 mod smtp_e2e;
@@ -56,6 +58,7 @@ mod store_suite;
 mod swaks;
 mod tls;
 mod two_nodes;
+mod undo_send;
 
 // Issue 14: deployment with Microsoft 365 / Google Workspace.
 mod dkim;

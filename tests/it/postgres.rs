@@ -100,6 +100,7 @@ fn a_session_made_on_one_node_is_valid_on_the_other_and_ends_everywhere() {
         role: Role::Reviewer,
         password_hash: "$argon2id$x".into(),
         totp_secret: Some(b"secret-secret-secret".to_vec()),
+        scope: None,
     };
     a.add_user(user, "cli:root").unwrap();
     let s = SessionRecord {
@@ -189,10 +190,10 @@ fn migrations_are_idempotent_and_the_trail_refuses_edits() {
     }
     assert_eq!(
         cluster.psql(&url, "SELECT version FROM schema_version"),
-        "7",
+        "9",
         "every migration once (v2: the session times of issue 15; v3: the outbox; v4: four-eyes; \
          v5: single sign-on's logins in flight; v6: the dashboard's index of decisions; \
-         v7: first contact's pairs)"
+         v7: reviewer scope; v8: undo-send's due times; v9: first contact's pairs)"
     );
     for sql in [
         "UPDATE audit SET actor = 'mallory'",
@@ -240,7 +241,14 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
     let ids = {
         let dir = setup.dir.path();
         let s = open("sqlite://data/mw.db", dir, None, Some("old")).unwrap();
-        let ids: Vec<String> = (0..3).map(|_| hold(s.as_ref())).collect();
+        let mut ids: Vec<String> = (0..3).map(|_| hold(s.as_ref())).collect();
+        // Four-eyes (bound into the seal) and undo-send's due time move too.
+        let mut m = crate::store_suite::msg();
+        m.two_person = true;
+        m.delay = Some(std::time::Duration::from_secs(3600));
+        let v = AuditEvent::new("smtp", "verdict", serde_json::json!({"message": m.id}));
+        ids.push(s.hold(m, v).unwrap());
+        s.approve(&ids[3], &BY).unwrap();
         s.begin_release(&ids[0], &BY).unwrap();
         s.finish_release(&ids[0], &[]).unwrap();
         s.reject(&ids[1], &BY).unwrap();
@@ -253,6 +261,11 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
         let gone = s.add_waiver(w("a.example"), "admin").unwrap();
         s.revoke_waiver(gone.id, "admin").unwrap();
         s.add_waiver(w("b.example"), "admin").unwrap();
+        let scope = Scope {
+            clients: vec!["C-10442".into()],
+            groups: vec!["shipping".into()],
+        };
+        s.set_scope("alice", Some(&scope), "admin").unwrap();
         s.learn_contacts("a@firm.example", &["client.example".into()])
             .unwrap();
         ids
@@ -282,7 +295,21 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
         pg.get(&ids[1]).unwrap().summary.status,
         HeldStatus::Rejected
     );
-    assert!(pg.user("alice").unwrap().is_some());
+    let four_eyes = pg.get(&ids[3]).unwrap().summary;
+    assert!(
+        four_eyes.two_person,
+        "the seal opens with two_person copied"
+    );
+    assert_eq!(four_eyes.approved_by.as_deref(), Some("alice"));
+    assert!(four_eyes.due_at.is_some());
+    let alice = pg.user("alice").unwrap().unwrap();
+    let scope = alice
+        .scope
+        .expect("the reviewer scope is copied (issue #18)");
+    assert_eq!(
+        (scope.clients, scope.groups),
+        (vec!["C-10442".to_string()], vec!["shipping".to_string()])
+    );
     assert_eq!(pg.waivers().unwrap().len(), 1);
     // First contact's history moves too (issue #18).
     let year = Duration::from_secs(365 * 86_400);

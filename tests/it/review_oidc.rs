@@ -7,7 +7,9 @@
 //! another audience and an expired one are refused, and audited. A
 //! provider that is down stops neither mail nor local logins.
 
-use crate::support::browser::{browser, click, shot, text, type_into, wait_for, wait_for_url};
+use crate::support::browser::{
+    browser, click, fits_width, shot, text, type_into, wait_for, wait_for_url,
+};
 use crate::support::review::{login, login_attempt};
 use crate::support::{self, http, Setup, Sink, SinkMode};
 use fantoccini::Client;
@@ -232,15 +234,7 @@ async fn single_sign_on_in_the_browser() {
     c.set_window_size(1280, 800).await.unwrap();
     shot(c, "login-sso").await;
     c.set_window_size(390, 844).await.unwrap();
-    let fits: bool = c
-        .execute(
-            "return document.documentElement.scrollWidth <= window.innerWidth;",
-            vec![],
-        )
-        .await
-        .unwrap()
-        .as_bool()
-        .unwrap();
+    let fits = fits_width(c).await;
     assert!(fits, "the login page scrolls sideways at 390 px");
     shot(c, "login-sso-390").await;
     c.set_window_size(1366, 900).await.unwrap();

@@ -44,6 +44,7 @@ pub fn msg() -> NewHeld {
         verdict_json: r#"{"action":"hold"}"#.into(),
         raw: b"Subject: secret\r\n\r\nHarrowgate\r\n".to_vec(),
         two_person: false,
+        delay: None,
     }
 }
 
@@ -171,6 +172,18 @@ fn queue_filters_sort_and_count(store: &dyn Store) {
     assert_eq!((walled.total, walled.hidden), (2, 1));
     assert!(walled.items.iter().all(|m| m.id != ids[1]));
     assert_eq!(q(&|q| q.hide_matters = vec!["2024-0117".into()]).hidden, 3);
+    // Reviewer scope (issue #18): only messages that mention a client in
+    // scope; the rest counted as hidden; an empty scope matches nothing.
+    let scoped = q(&|q| q.only_clients = Some(vec!["C-2".into(), "C-9".into()]));
+    assert_eq!((scoped.total, scoped.hidden), (1, 2));
+    assert_eq!(scoped.items[0].id, ids[1]);
+    let both = q(&|q| {
+        q.only_clients = Some(vec!["C-2".into()]);
+        q.hide_matters = vec!["2025-0001".into()];
+    });
+    assert_eq!((both.total, both.hidden), (0, 3), "walls apply on top");
+    let nothing = q(&|q| q.only_clients = Some(vec![]));
+    assert_eq!((nothing.total, nothing.hidden), (0, 3));
     let mut counts = store.status_counts().unwrap();
     counts.sort();
     assert_eq!(counts, [(HeldStatus::Held, 2), (HeldStatus::Rejected, 1)]);
@@ -182,6 +195,7 @@ fn users_sessions_tokens_waivers(store: &dyn Store) {
         role: Role::Reviewer,
         password_hash: "$argon2id$x".into(),
         totp_secret: Some(b"12345678901234567890".to_vec()),
+        scope: None,
     };
     store.add_user(user.clone(), "cli:root").unwrap();
     assert!(matches!(
@@ -279,6 +293,63 @@ fn users_sessions_tokens_waivers(store: &dyn Store) {
         ]
     );
     assert!(store.review_generation().unwrap() >= 5);
+}
+
+/// Issue #18: a reviewer's scope round-trips through add, set, lift and
+/// every way a user is read (by name, list, session, token), and each
+/// change is audited.
+fn reviewer_scope_round_trips(store: &dyn Store) {
+    let scope = Scope {
+        clients: vec!["C-10442".into(), "C-10443".into()],
+        groups: vec!["Shipping & Energy".into()],
+    };
+    let user = NewUser {
+        name: "sam".into(),
+        role: Role::Reviewer,
+        password_hash: "$argon2id$x".into(),
+        totp_secret: None,
+        scope: Some(scope.clone()),
+    };
+    store.add_user(user, "cli:root").unwrap();
+    assert_eq!(store.user("sam").unwrap().unwrap().scope, Some(scope));
+    let narrower = Scope {
+        clients: vec![],
+        groups: vec!["litigation".into()],
+    };
+    store.set_scope("sam", Some(&narrower), "ada").unwrap();
+    assert_eq!(store.users().unwrap()[0].scope.as_ref(), Some(&narrower));
+    let future = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let s = SessionRecord {
+        id_hash: "hs".into(),
+        user: "sam".into(),
+        csrf: "c".into(),
+        created_at: "now".into(),
+        expires_at: future,
+        seen_at: "t0".into(),
+        authed_at: "t0".into(),
+    };
+    store.create_session(&s).unwrap();
+    let (_, u) = store.session("hs").unwrap().unwrap();
+    assert_eq!(u.scope.as_ref(), Some(&narrower), "a session reads it");
+    store.add_token("tok-sam", "sam", "cli:root").unwrap();
+    let u = store.token_user("tok-sam").unwrap().unwrap();
+    assert_eq!(u.scope.as_ref(), Some(&narrower), "a token reads it");
+    store.set_scope("sam", None, "ada").unwrap();
+    assert_eq!(store.user("sam").unwrap().unwrap().scope, None);
+    assert!(matches!(
+        store.set_scope("nobody", None, "ada"),
+        Err(StoreError::NotFound(_))
+    ));
+    let log = store
+        .audit_query(&AuditFilter {
+            kind: Some("user-scope-changed".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[1].details["scope"]["groups"][0], "litigation");
+    assert!(log[0].details["scope"].is_null(), "lifted");
 }
 
 fn retention_destroys_content_but_not_a_release_in_flight(store: &dyn Store) {
@@ -639,6 +710,7 @@ fn sso_users_and_logins_in_flight(store: &dyn Store) {
         role: Role::Admin,
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         totp_secret: None,
+        scope: None,
     };
     store.add_user(local, "cli:test").unwrap();
     assert!(matches!(
@@ -876,6 +948,7 @@ both!(
     hold_release_reject,
     queue_filters_sort_and_count,
     users_sessions_tokens_waivers,
+    reviewer_scope_round_trips,
     retention_destroys_content_but_not_a_release_in_flight,
     audit_trail_pages_filters_and_head,
     copy_memory,

@@ -1,4 +1,5 @@
-//! Administration: users (add, disable, enable) and waivers (add, revoke).
+//! Administration: users (add, disable, enable, scope) and waivers (add,
+//! revoke).
 //! Admins only; every change is audited by the store in its transaction,
 //! and a waiver change is live for the next message.
 
@@ -6,9 +7,10 @@ use super::{render, when, Chrome, PageError};
 use crate::check::today;
 use crate::review::access::Perm;
 use crate::review::api::new_user;
+use crate::review::scope;
 use crate::review::session::WebSession;
 use crate::review::{waivers, ReviewState};
-use crate::store::{User, WaiverRecord};
+use crate::store::{Scope, User, WaiverRecord};
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
@@ -48,6 +50,11 @@ pub(crate) struct UserForm {
     role: String,
     #[serde(default)]
     password: String,
+    /// Issue #18: reviewer scope, comma-separated client ids and groups.
+    #[serde(default)]
+    clients: String,
+    #[serde(default)]
+    groups: String,
 }
 
 pub(crate) async fn add_user(
@@ -57,7 +64,11 @@ pub(crate) async fn add_user(
 ) -> Result<Redirect, PageError> {
     w.require(Perm::Admin)?;
     let Form(f) = form.map_err(|e| PageError::bad(e.body_text()))?;
-    let user = new_user(f.name.trim().to_string(), &f.role, f.password).await?;
+    let scope = Scope {
+        clients: scope::parse_list(&f.clients),
+        groups: scope::parse_list(&f.groups),
+    };
+    let user = new_user(&s, f.name.trim().to_string(), &f.role, f.password, scope).await?;
     let by = w.user.name.clone();
     s.store.run(move |st| st.add_user(user, &by)).await?;
     Ok(Redirect::to("/admin/users"))
@@ -80,6 +91,41 @@ pub(crate) async fn set_disabled(
     let by = w.user.name.clone();
     s.store
         .run(move |st| st.set_disabled(&name, disabled, &by))
+        .await?;
+    Ok(Redirect::to("/admin/users"))
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct ScopeForm {
+    #[serde(default)]
+    clients: String,
+    #[serde(default)]
+    groups: String,
+}
+
+/// Issue #18: sets a reviewer's scope to the ids and groups typed, or lifts
+/// it when both are empty; checked against the live dictionaries and
+/// audited by the store (`user-scope-changed`).
+pub(crate) async fn set_scope(
+    State(s): State<ReviewState>,
+    Extension(w): Extension<WebSession>,
+    Path(name): Path<String>,
+    form: Result<Form<ScopeForm>, FormRejection>,
+) -> Result<Redirect, PageError> {
+    w.require(Perm::Admin)?;
+    let Form(f) = form.map_err(|e| PageError::bad(e.body_text()))?;
+    let key = name.clone();
+    let user = s
+        .store
+        .run(move |st| st.user(&key))
+        .await?
+        .ok_or_else(PageError::not_found)?;
+    let engine = s.engine.load_full();
+    let new = scope::from_lists(&engine.config, user.role, &f.clients, &f.groups)
+        .map_err(|e| PageError::bad(format!("Scope for {name}: {e}.")))?;
+    let by = w.user.name.clone();
+    s.store
+        .run(move |st| st.set_scope(&name, new.as_ref(), &by))
         .await?;
     Ok(Redirect::to("/admin/users"))
 }

@@ -11,13 +11,15 @@
 //! appears, so an auditor walled from a matter learns no more here than
 //! the queue's own counts tell them.
 
-use super::{render, Chrome, PageError};
+use super::{render, when, Chrome, PageError};
+use crate::act::sender_link;
 use crate::review::access::Perm;
 use crate::review::charts::{self, Bar, Series};
 use crate::review::session::WebSession;
+use crate::review::walls::{self, Wall};
 use crate::review::ReviewState;
 use crate::store::stats::{self, QueueStats, WINDOW_DAYS};
-use crate::store::StoreError;
+use crate::store::{AuditFilter, Store, StoreError};
 use askama::Template;
 use axum::extract::State;
 use axum::response::Html;
@@ -47,6 +49,25 @@ struct DashboardPage {
     times_svg: String,
     clients_svg: String,
     rules_svg: String,
+    /// Issue #18: sender releases in the window, newest first (at most
+    /// [`SELF_RELEASES_SHOWN`]), and how many there were in all.
+    self_released: Vec<SelfReleaseView>,
+    self_released_total: usize,
+}
+
+/// How many sender releases the panel lists.
+const SELF_RELEASES_SHOWN: usize = 10;
+
+/// One sender release as the panel shows it.
+struct SelfReleaseView {
+    id: String,
+    at: String,
+    sender: String,
+    /// `None` when the viewer is walled from the message (or it is gone):
+    /// the justification may name what the wall keeps from them.
+    justification: Option<String>,
+    /// Nobody has opened the message's page since the release.
+    awaiting_look: bool,
 }
 
 pub(crate) async fn page(
@@ -55,13 +76,15 @@ pub(crate) async fn page(
 ) -> Result<Html<String>, PageError> {
     w.require(Perm::Audit)?;
     // The database's clock: the window and the ages agree across nodes.
-    let (now, st) = s
+    let wall = walls::of(&s, &w.user);
+    let (now, st, (self_released, self_released_total)) = s
         .store
-        .run(|st| {
+        .run(move |st| {
             let now = st.db_now()?;
             let since = stats::window_start(&now)
                 .ok_or_else(|| StoreError::Invalid(format!("the database's clock: {now}")))?;
-            Ok((now, st.queue_stats(&since)?))
+            let released = self_released(st, &since, &wall)?;
+            Ok((now, st.queue_stats(&since)?, released))
         })
         .await?;
     let engine = s.engine.load();
@@ -103,8 +126,43 @@ pub(crate) async fn page(
             stats::top_rules(&st).into_iter().take(stats::TOP).collect(),
             "c0",
         ),
+        self_released,
+        self_released_total,
     };
     render(&page)
+}
+
+/// The sender releases since `since`: the newest few, each with whether
+/// anyone opened its page afterwards (a `view` entry later in the trail),
+/// and the count of all.
+fn self_released(
+    st: &dyn Store,
+    since: &str,
+    wall: &Wall,
+) -> Result<(Vec<SelfReleaseView>, usize), StoreError> {
+    let all = sender_link::self_releases(st, since, 10_000)?;
+    let mut shown = Vec::new();
+    for r in all.iter().take(SELF_RELEASES_SHOWN) {
+        let views = AuditFilter {
+            kind: Some("view".into()),
+            message: Some(r.id.clone()),
+            limit: 1,
+            ..AuditFilter::default()
+        };
+        let looked = st
+            .audit_query(&views)?
+            .first()
+            .is_some_and(|v| v.seq > r.seq);
+        let visible = st.get(&r.id).is_ok_and(|m| !wall.blocks(&m));
+        shown.push(SelfReleaseView {
+            id: r.id.clone(),
+            at: when(&r.at),
+            sender: r.sender.clone(),
+            justification: visible.then(|| r.justification.clone()),
+            awaiting_look: !looked,
+        });
+    }
+    Ok((shown, all.len()))
 }
 
 impl QueueStats {

@@ -52,6 +52,9 @@ struct MessagePage {
     size: String,
     comment: Option<String>,
     reviewed_by: Option<String>,
+    /// Issue #18: the sender released it through their link; the comment
+    /// is their justification.
+    self_released_by: Option<String>,
     rules: Vec<RuleView>,
     recipients: Vec<RecipientView>,
     matches: Vec<MatchView>,
@@ -214,6 +217,11 @@ pub(crate) async fn page(
         status: sum.status,
         from: sum.from,
         comment: sum.comment,
+        self_released_by: sum
+            .reviewed_by
+            .as_deref()
+            .and_then(|by| by.strip_prefix(crate::act::sender_link::ACTOR_PREFIX))
+            .map(str::to_string),
         reviewed_by: sum.reviewed_by,
         rules,
         recipients,

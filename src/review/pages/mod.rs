@@ -10,6 +10,7 @@ pub(crate) mod login;
 pub(crate) mod message;
 pub(crate) mod queue;
 pub(crate) mod reauth;
+pub(crate) mod sender;
 
 use super::access::Perm;
 use super::actions::ActionError;
@@ -36,6 +37,7 @@ pub(crate) fn routes(state: ReviewState) -> Router<ReviewState> {
         .route("/dashboard", get(dashboard::page))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/users/{name}/{change}", post(admin::set_disabled))
+        .route("/admin/scope/{name}", post(admin::set_scope))
         .route(
             "/admin/waivers",
             get(admin::waivers).post(admin::add_waiver),
@@ -50,6 +52,8 @@ pub(crate) fn routes(state: ReviewState) -> Router<ReviewState> {
             crate::config::oidc::CALLBACK_PATH,
             get(super::oidc::flow::callback),
         )
+        .route("/sender/{token}", get(sender::page).post(sender::submit))
+        .route("/sender/{token}/cancel", post(sender::cancel))
         .route("/static/style.css", get(css))
         .merge(pages)
 }

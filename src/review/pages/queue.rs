@@ -30,6 +30,8 @@ pub(crate) struct Row {
     pub(crate) status: HeldStatus,
     /// Four-eyes: "approved by X, awaiting a second reviewer".
     pub(crate) awaiting: Option<String>,
+    /// Undo-send: "goes at 2026-12-03 10:00 UTC" while held.
+    pub(crate) due: Option<String>,
 }
 
 pub(crate) struct Link {
@@ -97,6 +99,8 @@ struct QueuePage {
     rules: Vec<String>,
     ages: Vec<(&'static str, &'static str)>,
     clients: Option<Vec<(String, String)>>,
+    /// Issue #18: a scoped reviewer's scope, as words ("clients C-1").
+    scope: Option<String>,
 }
 
 fn row(h: HeldSummary, now: chrono::DateTime<chrono::Utc>) -> Row {
@@ -118,6 +122,10 @@ fn row(h: HeldSummary, now: chrono::DateTime<chrono::Utc>) -> Row {
         mentions,
         status: h.status,
         awaiting: h.awaiting,
+        due: h
+            .due_at
+            .filter(|_| h.status == HeldStatus::Held)
+            .map(|d| format!("goes at {}", super::when(&d))),
     }
 }
 
@@ -166,16 +174,33 @@ pub(crate) async fn page(
         rows: page.items.into_iter().map(|h| row(h, now)).collect(),
         rules: engine.policy.rules.iter().map(|r| r.name.clone()).collect(),
         ages: AGES.to_vec(),
-        clients: (cfg.dict.clients.len() <= MAX_CLIENT_CHOICES).then(|| {
-            cfg.dict
-                .clients
-                .iter()
-                .map(|c| (c.id.clone(), c.name.clone()))
-                .collect()
-        }),
+        clients: client_choices(cfg, &crate::review::walls::Wall::for_user(cfg, &w.user)),
+        scope: w
+            .user
+            .scope
+            .as_ref()
+            .filter(|_| w.user.role == crate::store::Role::Reviewer)
+            .map(|sc| sc.describe()),
         f,
     };
     render(&view)
+}
+
+/// The client filter's choices: the clients a scoped reviewer may see, or
+/// all; `None` (a text box) when there are too many to list.
+fn client_choices(
+    cfg: &crate::config::Config,
+    wall: &crate::review::walls::Wall,
+) -> Option<Vec<(String, String)>> {
+    let shown: Vec<(String, String)> = cfg
+        .dict
+        .clients
+        .iter()
+        .filter(|c| wall.allows_client(&c.id))
+        .take(MAX_CLIENT_CHOICES + 1)
+        .map(|c| (c.id.clone(), c.name.clone()))
+        .collect();
+    (shown.len() <= MAX_CLIENT_CHOICES).then_some(shown)
 }
 
 fn tabs(f: &Filters, counts: &[(HeldStatus, u64)]) -> Vec<Link> {

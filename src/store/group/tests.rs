@@ -201,6 +201,7 @@ fn concurrent_writers_on_sqlite_keep_one_verified_chain() {
         verdict_json: "{}".into(),
         raw: vec![b'x'; 1000],
         two_person: false,
+        delay: None,
     };
     let workers: Vec<_> = (0..8)
         .map(|t| {

@@ -3,7 +3,7 @@
 //! and a user disabled on one is disabled everywhere at its next lookup.
 
 use super::super::accounts::{
-    NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord, SSO_PASSWORD,
+    NewUser, NewWaiver, Role, Scope, SessionRecord, User, WaiverRecord, SSO_PASSWORD,
 };
 use super::super::audit::AuditEvent;
 use super::super::{Accounts, StoreError};
@@ -11,7 +11,8 @@ use super::{PgStore, NOW};
 use ::postgres::Row;
 use serde_json::json;
 
-const USER: &str = "u.name, u.role, u.password, u.totp_nonce, u.totp, u.disabled, u.created_at";
+const USER: &str =
+    "u.name, u.role, u.password, u.totp_nonce, u.totp, u.disabled, u.created_at, u.scope";
 
 impl PgStore {
     /// The [`USER`] columns starting at column `b`.
@@ -34,6 +35,7 @@ impl PgStore {
             totp_secret,
             disabled: r.get(b + 5),
             created_at: r.get(b + 6),
+            scope: Scope::from_column(r.get(b + 7)),
             name,
         }
     }
@@ -75,8 +77,8 @@ impl Accounts for PgStore {
         self.audited(by, "user-added", |tx| {
             let n = tx.execute(
                 &format!(
-                    "INSERT INTO users (name, role, password, totp_nonce, totp, created_at)
-                     VALUES ($1, $2, $3, $4, $5, {NOW}) ON CONFLICT (name) DO NOTHING"
+                    "INSERT INTO users (name, role, password, totp_nonce, totp, created_at, scope)
+                     VALUES ($1, $2, $3, $4, $5, {NOW}, $6) ON CONFLICT (name) DO NOTHING"
                 ),
                 &[
                     &user.name,
@@ -84,13 +86,14 @@ impl Accounts for PgStore {
                     &user.password_hash,
                     &nonce,
                     &sealed,
+                    &Scope::to_column(user.scope.as_ref()),
                 ],
             )?;
             if n == 0 {
                 return Err(StoreError::Exists(format!("user {}", user.name)));
             }
             let details = json!({"user": user.name, "role": user.role.as_str(),
-                                 "totp": user.totp_secret.is_some()});
+                                 "totp": user.totp_secret.is_some(), "scope": user.scope});
             Ok(((), details))
         })
     }
@@ -134,6 +137,19 @@ impl Accounts for PgStore {
                 details["tokens_revoked"] = n.into();
             }
             Ok(((), details))
+        })
+    }
+
+    fn set_scope(&self, name: &str, scope: Option<&Scope>, by: &str) -> Result<(), StoreError> {
+        self.audited(by, "user-scope-changed", |tx| {
+            let n = tx.execute(
+                "UPDATE users SET scope = $1 WHERE name = $2",
+                &[&Scope::to_column(scope), &name],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("user {name}")));
+            }
+            Ok(((), json!({"user": name, "scope": scope})))
         })
     }
 

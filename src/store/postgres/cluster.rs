@@ -38,6 +38,14 @@ impl Cluster for PgStore {
         &self.node
     }
 
+    fn sign_link(&self, msg: &[u8]) -> String {
+        self.sealer.link_mac(msg)
+    }
+
+    fn link_signed(&self, msg: &[u8], tag: &str) -> bool {
+        self.sealer.link_mac_ok(msg, tag)
+    }
+
     fn ping(&self) -> Result<(), StoreError> {
         self.with(|c| Ok(c.batch_execute("SELECT 1")?))
     }

@@ -5,7 +5,7 @@
 
 use super::super::audit::AuditEvent;
 use super::super::held::{
-    binding, four_eyes_note, may_approve, may_release, open_content, open_subject, refusal,
+    binding, due_at, four_eyes_note, may_approve, may_release, open_content, open_subject, refusal,
     trail_allows, Action, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary,
     NewHeld, SealedContent,
 };
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, comment, \
                        clients, matters, subject_nonce, subject, reviewed_by, two_person, \
-                       approved_by";
+                       approved_by, due_at";
 
 /// See the SQLite store: who approved `id`, by the audit trail.
 fn trail_approver(c: &mut impl GenericClient, id: &str) -> Result<Option<String>, StoreError> {
@@ -108,7 +108,8 @@ const FILTER: &str = "
     AND ($5::text IS NULL OR rules::jsonb ? $5)
     AND ($6::text IS NULL OR received_at >= $6)
     AND ($7::text IS NULL OR received_at < $7)
-    AND ($8::text[] IS NULL OR NOT (matters::jsonb ?| $8))";
+    AND ($8::text[] IS NULL OR NOT (matters::jsonb ?| $8))
+    AND ($9::text[] IS NULL OR clients::jsonb ?| $9)";
 
 impl PgStore {
     fn summary(&self, r: &Row) -> HeldSummary {
@@ -135,6 +136,7 @@ impl PgStore {
             reviewed_by: r.get(12),
             two_person,
             approved_by,
+            due_at: r.get(15),
             id,
         }
     }
@@ -196,9 +198,9 @@ impl Quarantine for PgStore {
             tx.execute_typed(
                 "INSERT INTO held (id, received_at, updated_at, status, envelope, action, rules,
                                    size, raw_nonce, raw, verdict_nonce, verdict, clients, matters,
-                                   subject_nonce, subject, two_person)
+                                   subject_nonce, subject, two_person, due_at)
                  VALUES ($1, $2, $2, 'held', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                         $15)",
+                         $15, $16)",
                 &[
                     (&id, Type::TEXT),
                     (&received_at, Type::TEXT),
@@ -215,6 +217,7 @@ impl Quarantine for PgStore {
                     (&subject_nonce, Type::BYTEA),
                     (&subject, Type::BYTEA),
                     (&msg.two_person, Type::BOOL),
+                    (&due_at(&received_at, msg.delay), Type::TEXT),
                 ],
             )?;
             self.append_in(tx, &verdict)?;
@@ -239,10 +242,14 @@ impl Quarantine for PgStore {
         // Walls for reviewers (issue #15): the matters a reviewer is
         // screened from, as one text[] parameter; NULL for none.
         let walls = (!q.hide_matters.is_empty()).then(|| q.hide_matters.clone());
+        // Reviewer scope (issue #18): the client ids, NULL for all; an empty
+        // array matches nothing (`?|` of no key is false).
+        let scope = q.only_clients.clone();
         let no_walls: Option<Vec<String>> = None;
         self.with(|c| {
-            let args: [&(dyn ::postgres::types::ToSql + Sync); 8] = [
+            let args: [&(dyn ::postgres::types::ToSql + Sync); 9] = [
                 &status, &q.client, &q.matter, &q.sender, &q.rule, &q.since, &q.until, &walls,
+                &scope,
             ];
             let count = |c: &mut ::postgres::Client,
                          args: &[&(dyn ::postgres::types::ToSql + Sync)]| {
@@ -250,9 +257,10 @@ impl Quarantine for PgStore {
                     .map(|r| r.get::<_, i64>(0))
             };
             let total = count(c, &args)?;
-            let hidden = if walls.is_some() {
+            let hidden = if walls.is_some() || scope.is_some() {
                 let mut all = args;
                 all[7] = &no_walls;
+                all[8] = &no_walls;
                 count(c, &all)? - total
             } else {
                 0
@@ -301,8 +309,8 @@ impl Quarantine for PgStore {
             envelope: r.get(3),
             action: r.get(4),
             rules: r.get(5),
-            raw: (r.get(15), r.get(16)),
-            verdict: (r.get(17), r.get(18)),
+            raw: (r.get(16), r.get(17)),
+            verdict: (r.get(18), r.get(19)),
         };
         open_content(&self.sealer, self.summary(&r), content)
     }
@@ -469,6 +477,18 @@ impl Quarantine for PgStore {
 
     fn queue_stats(&self, since: &str) -> Result<crate::store::QueueStats, StoreError> {
         self.queue_stats_in(since)
+    }
+
+    fn due(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.with(|c| {
+            let now = Self::now_in(c)?;
+            let rows = c.query(
+                "SELECT id FROM held WHERE status = 'held' AND due_at IS NOT NULL
+                   AND due_at <= $1 ORDER BY due_at LIMIT $2",
+                &[&now, &(limit as i64)],
+            )?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
     }
 
     fn held_count(&self) -> Result<u64, StoreError> {

@@ -177,10 +177,21 @@ const V6: &str = "
 CREATE INDEX audit_decided ON audit (kind, at);
 ";
 
-/// Version 7: first contact (issue #18), as on SQLite: the pairs with
+/// Version 7: reviewer scope (issue #18), as on SQLite.
+const V7: &str = "
+ALTER TABLE users ADD COLUMN scope TEXT;
+";
+
+/// Version 8: undo-send (issue #18), as on SQLite.
+const V8: &str = "
+ALTER TABLE held ADD COLUMN due_at TEXT;
+CREATE INDEX held_due ON held (status, due_at) WHERE due_at IS NOT NULL;
+";
+
+/// Version 9: first contact (issue #18), as on SQLite: the pairs with
 /// their last-seen time (the database's clock), keyed for point lookups,
 /// indexed by time for the prune.
-const V7: &str = "
+const V9: &str = "
 CREATE TABLE contacts (
     sender    TEXT NOT NULL,
     domain    TEXT NOT NULL,
@@ -190,7 +201,7 @@ CREATE TABLE contacts (
 CREATE INDEX contacts_seen ON contacts (last_seen);
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// The newest schema version this program knows.
 pub const VERSION: i32 = MIGRATIONS.len() as i32;

@@ -3,7 +3,7 @@
 //! as SHA-256 digests.
 
 use super::super::accounts::{
-    NewUser, NewWaiver, Role, SessionRecord, User, WaiverRecord, SSO_PASSWORD,
+    NewUser, NewWaiver, Role, Scope, SessionRecord, User, WaiverRecord, SSO_PASSWORD,
 };
 use super::super::audit::AuditEvent;
 use super::super::{Accounts, StoreError};
@@ -11,7 +11,7 @@ use super::{now, SqliteStore};
 use rusqlite::{params, OptionalExtension, Row};
 use serde_json::json;
 
-const USER: &str = "name, role, password, totp_nonce, totp, disabled, created_at";
+const USER: &str = "name, role, password, totp_nonce, totp, disabled, created_at, scope";
 
 impl SqliteStore {
     fn user_row(&self, r: &Row<'_>) -> rusqlite::Result<User> {
@@ -40,6 +40,7 @@ impl SqliteStore {
             totp_secret,
             disabled: r.get::<_, i64>(b + 5)? != 0,
             created_at: r.get(b + 6)?,
+            scope: Scope::from_column(r.get(b + 7)?),
             name,
         })
     }
@@ -74,19 +75,20 @@ impl Accounts for SqliteStore {
                 return Err(StoreError::Exists(format!("user {}", user.name)));
             }
             tx.execute(
-                "INSERT INTO users (name, role, password, totp_nonce, totp, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO users (name, role, password, totp_nonce, totp, created_at, scope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     user.name,
                     user.role.as_str(),
                     user.password_hash,
                     nonce,
                     sealed,
-                    now()
+                    now(),
+                    Scope::to_column(user.scope.as_ref())
                 ],
             )?;
             let details = json!({"user": user.name, "role": user.role.as_str(),
-                                 "totp": user.totp_secret.is_some()});
+                                 "totp": user.totp_secret.is_some(), "scope": user.scope});
             self.append_in(tx, &AuditEvent::new(by, "user-added", details))?;
             Ok(())
         })
@@ -133,6 +135,21 @@ impl Accounts for SqliteStore {
                 "user-enabled"
             };
             self.append_in(tx, &AuditEvent::new(by, kind, details))?;
+            Ok(())
+        })
+    }
+
+    fn set_scope(&self, name: &str, scope: Option<&Scope>, by: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE users SET scope = ?1 WHERE name = ?2",
+                params![Scope::to_column(scope), name],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("user {name}")));
+            }
+            let details = json!({"user": name, "scope": scope});
+            self.append_in(tx, &AuditEvent::new(by, "user-scope-changed", details))?;
             Ok(())
         })
     }

@@ -48,6 +48,14 @@ impl Cluster for SqliteStore {
         &self.node
     }
 
+    fn sign_link(&self, msg: &[u8]) -> String {
+        self.sealer.link_mac(msg)
+    }
+
+    fn link_signed(&self, msg: &[u8], tag: &str) -> bool {
+        self.sealer.link_mac_ok(msg, tag)
+    }
+
     fn ping(&self) -> Result<(), StoreError> {
         self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())

@@ -4,7 +4,7 @@
 
 use super::super::audit::AuditEvent;
 use super::super::held::{
-    binding, four_eyes_note, may_approve, may_release, open_content, open_subject, refusal,
+    binding, due_at, four_eyes_note, may_approve, may_release, open_content, open_subject, refusal,
     trail_allows, Action, HeldMessage, HeldPage, HeldQuery, HeldSort, HeldStatus, HeldSummary,
     NewHeld, SealedContent,
 };
@@ -20,7 +20,7 @@ fn unix_now() -> i64 {
 
 const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, comment, \
                        clients, matters, subject_nonce, subject, reviewed_by, two_person, \
-                       approved_by";
+                       approved_by, due_at";
 
 /// Who approved `id` as its first reviewer, by the audit trail (issue #18):
 /// the chained trail, not the column, decides a release.
@@ -114,6 +114,7 @@ impl SqliteStore {
             reviewed_by: r.get(12)?,
             two_person,
             approved_by,
+            due_at: r.get(15)?,
             id,
         })
     }
@@ -148,7 +149,9 @@ const FILTER: &str = "
     AND (?6 IS NULL OR received_at >= ?6)
     AND (?7 IS NULL OR received_at < ?7)
     AND (?8 IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(held.matters) m
-                                   WHERE m.value IN (SELECT value FROM json_each(?8))))";
+                                   WHERE m.value IN (SELECT value FROM json_each(?8))))
+    AND (?9 IS NULL OR EXISTS (SELECT 1 FROM json_each(held.clients) c
+                               WHERE c.value IN (SELECT value FROM json_each(?9))))";
 
 impl Quarantine for SqliteStore {
     fn hold_with(
@@ -177,9 +180,9 @@ impl Quarantine for SqliteStore {
             tx.execute(
                 "INSERT INTO held (id, received_at, updated_at, status, envelope, action, rules,
                                    size, raw_nonce, raw, verdict_nonce, verdict, clients, matters,
-                                   subject_nonce, subject, two_person)
+                                   subject_nonce, subject, two_person, due_at)
                  VALUES (?1, ?2, ?2, 'held', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                         ?15)",
+                         ?15, ?16)",
                 params![
                     id,
                     received_at,
@@ -195,7 +198,8 @@ impl Quarantine for SqliteStore {
                     matters,
                     subject_nonce,
                     subject,
-                    msg.two_person
+                    msg.two_person,
+                    due_at(&received_at, msg.delay)
                 ],
             )?;
             self.append_in(tx, &verdict)?;
@@ -217,26 +221,34 @@ impl Quarantine for SqliteStore {
 
     fn query(&self, q: &HeldQuery) -> Result<HeldPage, StoreError> {
         let conn = self.conn();
-        // The walls travel as one JSON array parameter (?8), NULL for none.
+        // The walls (?8) and the scope (?9) travel as JSON arrays, NULL for
+        // none; the hidden count is the same query without either.
         let walls = (!q.hide_matters.is_empty())
             .then(|| serde_json::to_string(&q.hide_matters))
             .transpose()?;
-        let count = |walls: &Option<String>| -> rusqlite::Result<i64> {
-            let args =
-                params![q.status, q.client, q.matter, q.sender, q.rule, q.since, q.until, walls];
+        let scope = q
+            .only_clients
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?;
+        let count = |walls: &Option<String>, scope: &Option<String>| -> rusqlite::Result<i64> {
+            let args = params![
+                q.status, q.client, q.matter, q.sender, q.rule, q.since, q.until, walls, scope
+            ];
             conn.query_row(
                 &format!("SELECT count(*) FROM held WHERE {FILTER}"),
                 args,
                 |r| r.get(0),
             )
         };
-        let total = count(&walls)?;
-        let hidden = if walls.is_some() {
-            count(&None)? - total
+        let total = count(&walls, &scope)?;
+        let hidden = if walls.is_some() || scope.is_some() {
+            count(&None, &None)? - total
         } else {
             0
         };
-        let args = params![q.status, q.client, q.matter, q.sender, q.rule, q.since, q.until, walls];
+        let args =
+            params![q.status, q.client, q.matter, q.sender, q.rule, q.since, q.until, walls, scope];
         let dir = if q.ascending { "ASC" } else { "DESC" };
         let mut stmt = conn.prepare(&format!(
             "SELECT {SUMMARY} FROM held WHERE {FILTER}
@@ -269,7 +281,7 @@ impl Quarantine for SqliteStore {
                 ),
                 [id],
                 |r| {
-                    let blobs: [Vec<u8>; 4] = [r.get(15)?, r.get(16)?, r.get(17)?, r.get(18)?];
+                    let blobs: [Vec<u8>; 4] = [r.get(16)?, r.get(17)?, r.get(18)?, r.get(19)?];
                     let cols: [String; 4] = [r.get(1)?, r.get(3)?, r.get(4)?, r.get(5)?];
                     Ok((self.summary(r)?, blobs, cols))
                 },
@@ -473,6 +485,16 @@ impl Quarantine for SqliteStore {
 
     fn queue_stats(&self, since: &str) -> Result<crate::store::QueueStats, StoreError> {
         self.queue_stats_in(since)
+    }
+
+    fn due(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id FROM held WHERE status = 'held' AND due_at IS NOT NULL
+               AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![now(), limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     fn held_count(&self) -> Result<u64, StoreError> {

@@ -175,11 +175,24 @@ const V8: &str = "
 CREATE INDEX audit_decided ON audit (kind, at);
 ";
 
-/// Version 9: first contact (issue #18, `store::contacts`): one row per
+/// Version 9: reviewer scope (issue #18): the clients a user may review,
+/// as JSON (`store::Scope`); NULL for every client.
+const V9: &str = "
+ALTER TABLE users ADD COLUMN scope TEXT;
+";
+
+/// Version 10: undo-send (issue #18). `due_at` only points the release job
+/// at candidates; the delay itself is read again from the sealed verdict.
+const V10: &str = "
+ALTER TABLE held ADD COLUMN due_at TEXT;
+CREATE INDEX held_due ON held (status, due_at) WHERE due_at IS NOT NULL;
+";
+
+/// Version 11: first contact (issue #18, `store::contacts`): one row per
 /// (sender, domain) and per firm-wide domain (sender `*`), with when it was
 /// last written to. The key is the lookup's point query; `contacts_seen`
 /// makes the retention job's prune a range delete.
-const V9: &str = "
+const V11: &str = "
 CREATE TABLE contacts (
     sender    TEXT NOT NULL,
     domain    TEXT NOT NULL,
@@ -189,7 +202,7 @@ CREATE TABLE contacts (
 CREATE INDEX contacts_seen ON contacts (last_seen);
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch(V0)?;

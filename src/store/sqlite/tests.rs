@@ -17,6 +17,7 @@ fn msg() -> NewHeld {
         verdict_json: r#"{"action":"hold"}"#.into(),
         raw: b"Subject: secret\r\n\r\nHarrowgate\r\n".to_vec(),
         two_person: false,
+        delay: None,
     }
 }
 
@@ -285,6 +286,7 @@ fn a_totp_secret_is_not_in_the_file_in_clear() {
         role: Role::Reviewer,
         password_hash: "$argon2id$x".into(),
         totp_secret: Some(b"12345678901234567890".to_vec()),
+        scope: None,
     };
     store.add_user(user, "cli:root").unwrap();
     drop(store);

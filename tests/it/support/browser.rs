@@ -110,6 +110,28 @@ pub async fn shot(c: &Client, name: &str) {
     std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
 }
 
+/// Sizes the window to `width` and the page's whole height (at most
+/// 3,000 px), for a screenshot of the whole page.
+pub async fn fit(c: &Client, width: u32) {
+    c.set_window_size(width, 900).await.unwrap();
+    let h = c
+        .execute("return document.documentElement.scrollHeight;", vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    c.set_window_size(width, (h as u32 + 140).min(3000))
+        .await
+        .unwrap();
+}
+
+/// True when the page does not scroll sideways at the window's width (the
+/// pages must stay usable at a phone's 390 px).
+pub async fn fits_width(c: &Client) -> bool {
+    let js = "return document.documentElement.scrollWidth <= window.innerWidth;";
+    c.execute(js, vec![]).await.unwrap().as_bool().unwrap()
+}
+
 /// Clicks the element `css` names, waiting for it: after a form is
 /// submitted the next page may not have loaded yet (a slow CI runner).
 pub async fn click(c: &Client, css: &str) {
