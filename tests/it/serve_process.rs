@@ -171,3 +171,47 @@ async fn http_get(port: u16, path: &str) -> String {
     s.read_to_string(&mut out).await.unwrap();
     out
 }
+
+/// `docs/deploy/matterwall.service`, with this build and a test config in
+/// place of the installed paths: `systemd-analyze verify` finds nothing to
+/// say (unknown keys and bad values are warnings on stderr), and its
+/// start-up check (`rules validate`) and reload command are real commands.
+#[test]
+fn the_shipped_systemd_unit_verifies() {
+    let setup = Setup::for_process(support::free_port(), "");
+    let unit = std::fs::read_to_string(support::repo().join("docs/deploy/matterwall.service"))
+        .unwrap()
+        .replace(
+            "/usr/local/bin/matterwall",
+            env!("CARGO_BIN_EXE_matterwall"),
+        )
+        .replace(
+            "/etc/matterwall/matterwall.toml",
+            setup.config().to_str().unwrap(),
+        );
+    assert!(unit.contains("Environment=MALLOC_ARENA_MAX=2"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("matterwall.service");
+    std::fs::write(&path, &unit).unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze (Debian's systemd package; .ci/run installs it)");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+    let pre = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStartPre="))
+        .unwrap();
+    let words: Vec<&str> = pre.split_whitespace().collect();
+    let check = std::process::Command::new(words[0])
+        .args(&words[1..])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
