@@ -16,8 +16,9 @@ use crate::check::HeldVerdict;
 use crate::engine::Engine;
 use crate::store::{Handle, HeldMessage, StoreError};
 use arc_swap::ArcSwap;
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Who the trail names for a release at the due time.
 pub const ACTOR: &str = "undo-send";
@@ -25,8 +26,18 @@ pub const ACTOR: &str = "undo-send";
 /// How many due messages one round takes.
 const BATCH: usize = 16;
 
-/// Looks for due messages every second and releases each.
+/// The first wait after a release at the due time failed (the next hop
+/// refused or was down: the message is `held` again); doubled per failure.
+const RETRY_FIRST: Duration = Duration::from_secs(30);
+/// The longest wait between two tries of one message.
+const RETRY_MOST: Duration = Duration::from_secs(15 * 60);
+
+/// Looks for due messages every second and releases each. One whose
+/// release failed waits before this node tries it again (doubling), so a
+/// next hop that is down is not asked every second, nor the trail filled
+/// with a `release` and `release-failed` pair per second.
 pub async fn run(live: Arc<ArcSwap<Engine>>, store: Handle) {
+    let mut waiting: HashMap<String, (Instant, Duration)> = HashMap::new();
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let due = match store.run(|st| st.due(BATCH)).await {
@@ -36,23 +47,43 @@ pub async fn run(live: Arc<ArcSwap<Engine>>, store: Handle) {
                 continue;
             }
         };
+        waiting.retain(|id, _| due.contains(id));
+        let now = Instant::now();
         for id in due {
+            if waiting.get(&id).is_some_and(|(at, _)| *at > now) {
+                continue;
+            }
             let engine = live.load_full();
-            release_if_due(&engine, &store, &id).await;
+            if release_if_due(&engine, &store, &id).await == Outcome::TryLater {
+                let wait = waiting
+                    .get(&id)
+                    .map_or(RETRY_FIRST, |(_, w)| (*w * 2).min(RETRY_MOST));
+                waiting.insert(id, (now + wait, wait));
+            }
         }
     }
 }
 
+/// What one look at a due message came to.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Released, decided meanwhile, or left `releasing` for a person.
+    Done,
+    /// Still held: the release failed, or the record could not be read or
+    /// is not due by its seal.
+    TryLater,
+}
+
 /// Releases `id` when its sealed verdict says it was delayed and the
 /// delay has passed since its sealed receipt time, by the database's clock.
-async fn release_if_due(engine: &Engine, store: &Handle, id: &str) {
+async fn release_if_due(engine: &Engine, store: &Handle, id: &str) -> Outcome {
     let key = id.to_string();
     let opened = store.run(move |st| Ok((st.get(&key)?, st.db_now()?))).await;
     let (msg, now) = match opened {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(id, error = %e, "a due message cannot be opened; it stays held");
-            return;
+            return Outcome::TryLater;
         }
     };
     if !due_by_seal(&msg, &now) {
@@ -60,7 +91,7 @@ async fn release_if_due(engine: &Engine, store: &Handle, id: &str) {
             id,
             "due by its column but not by its sealed verdict; it stays held"
         );
-        return;
+        return Outcome::TryLater;
     }
     let comment = "the undo-send delay passed without a cancellation";
     match release::release(&engine.config, store.clone(), id, ACTOR, Some(comment)).await {
@@ -71,8 +102,16 @@ async fn release_if_due(engine: &Engine, store: &Handle, id: &str) {
                 "decided meanwhile (cancelled, reviewed, or another node)"
             )
         }
-        Err(e) => tracing::warn!(id, error = %e, "release at the due time failed"),
+        // Left `releasing` for a person, as every uncertain release is.
+        Err(e @ ReleaseError::Uncertain { .. }) => {
+            tracing::error!(id, error = %e, "release at the due time may or may not have gone")
+        }
+        Err(e) => {
+            tracing::warn!(id, error = %e, "release at the due time failed; tried again later");
+            return Outcome::TryLater;
+        }
     }
+    Outcome::Done
 }
 
 /// The sealed verdict's delay after the sealed receipt time is `now` or

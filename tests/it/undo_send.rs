@@ -293,3 +293,39 @@ async fn cancelling_in_the_browser() {
     b.quit().await;
     server.stop().await;
 }
+
+/// A next hop that defers at the due time: the message is held again and
+/// tried again after a wait (30 s, doubling), not every second; once the
+/// next hop takes mail again it goes, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_hop_that_defers_at_the_due_time_is_asked_again_later() {
+    let sink = Sink::start(SinkMode::Normal, &[]).await;
+    let setup = Setup::new(sink.port, "");
+    on_the_rule(&setup, "delay_minutes = 0.05");
+    let server = setup.serve().await;
+    sink.tempfail.lock().unwrap().push(OUTSIDER.to_string());
+    let id = hold_one(server.port).await;
+    let failed = |setup: &Setup| {
+        let audit = setup.audit();
+        let ours = |e: &&serde_json::Value| e["details"]["message"] == id.as_str();
+        audit
+            .iter()
+            .filter(ours)
+            .filter(|e| e["kind"] == "release-failed")
+            .count()
+    };
+    until("the first try", || failed(&setup) == 1).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(failed(&setup), 1, "not tried again every second");
+    assert_eq!(status(&setup, &id), "held");
+    sink.tempfail.lock().unwrap().clear();
+    for _ in 0..400 {
+        if releases(&sink).len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(releases(&sink).len(), 1, "sent after the wait");
+    assert_eq!(status(&setup, &id), "released");
+    server.stop().await;
+}
