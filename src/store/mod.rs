@@ -165,6 +165,9 @@ pub trait Quarantine: Send + Sync {
     fn status_counts(&self) -> Result<Vec<(HeldStatus, u64)>, StoreError>;
     /// One message, decrypted.
     fn get(&self, id: &str) -> Result<HeldMessage, StoreError>;
+    /// What a listing shows of one message (its subject opened), without
+    /// reading or opening its content: for pages that name many messages.
+    fn listed(&self, id: &str) -> Result<HeldSummary, StoreError>;
     /// `held → releasing`, committed (with the reviewer's audit entry)
     /// before anything is sent, so a crash mid-release can never lead to a
     /// silent second delivery. A two-person message must have been

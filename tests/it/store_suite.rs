@@ -69,6 +69,14 @@ fn hold_release_reject(store: &dyn Store) {
     assert_eq!(id.len(), 16);
     assert_eq!(store.get(&id).unwrap().raw, msg().raw);
     assert_eq!(store.get(&id).unwrap().summary.subject, "Harrowgate draft");
+    // The listing row alone, its subject opened, as `get` has it.
+    let listed = store.listed(&id).unwrap();
+    assert_eq!(listed.subject, "Harrowgate draft");
+    assert_eq!(listed.to, store.get(&id).unwrap().summary.to);
+    assert!(matches!(
+        store.listed("0123456789abcdef"),
+        Err(StoreError::NotFound(_))
+    ));
     assert_eq!(store.held_count().unwrap(), 1);
     store.begin_release(&id, &BY).unwrap();
     assert!(matches!(

@@ -63,8 +63,9 @@ struct SelfReleaseView {
     id: String,
     at: String,
     sender: String,
-    /// `None` when the viewer is walled from the message (or it is gone):
-    /// the justification may name what the wall keeps from them.
+    /// `None` when the viewer is walled from the message by its matters
+    /// column (or it is gone): the justification may name what the wall
+    /// keeps from them.
     justification: Option<String>,
     /// Nobody has opened the message's page since the release.
     awaiting_look: bool,
@@ -153,7 +154,9 @@ fn self_released(
             .audit_query(&views)?
             .first()
             .is_some_and(|v| v.seq > r.seq);
-        let visible = st.get(&r.id).is_ok_and(|m| !wall.blocks(&m));
+        // The listing's columns, not the sealed content: ten held messages
+        // of up to 150 MB each are not opened for one page view.
+        let visible = st.listed(&r.id).is_ok_and(|m| !wall.blocks_summary(&m));
         shown.push(SelfReleaseView {
             id: r.id.clone(),
             at: when(&r.at),

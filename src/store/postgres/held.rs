@@ -294,6 +294,13 @@ impl Quarantine for PgStore {
         })
     }
 
+    fn listed(&self, id: &str) -> Result<HeldSummary, StoreError> {
+        let sql = format!("SELECT {SUMMARY} FROM held WHERE id = $1");
+        let row = self.with(|c| Ok(c.query_opt(&sql, &[&id])?))?;
+        let r = row.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        Ok(self.summary(&r))
+    }
+
     fn get(&self, id: &str) -> Result<HeldMessage, StoreError> {
         let row = self.with(|c| {
             Ok(c.query_opt(

@@ -272,6 +272,14 @@ impl Quarantine for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn listed(&self, id: &str) -> Result<HeldSummary, StoreError> {
+        let conn = self.conn();
+        let sql = format!("SELECT {SUMMARY} FROM held WHERE id = ?1");
+        conn.query_row(&sql, [id], |r| self.summary(r))
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))
+    }
+
     fn get(&self, id: &str) -> Result<HeldMessage, StoreError> {
         let conn = self.conn();
         let row = conn
