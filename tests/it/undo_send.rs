@@ -79,11 +79,13 @@ fn status(setup: &Setup, id: &str) -> String {
 async fn a_delayed_message_goes_once_at_its_due_time() {
     let sink = Sink::start(SinkMode::Normal, &[]).await;
     let setup = Setup::new(sink.port, "");
-    on_the_rule(&setup, "delay_minutes = 0.05"); // 3 seconds
+    on_the_rule(&setup, "delay_minutes = 0.1"); // 6 seconds
     setup.add_user("rita", "reviewer", PW);
     let token = setup.token("rita");
     let server = setup.serve().await;
     let id = hold_one(server.port).await;
+    // Checked at once: the notice below may take a moment on a slow runner.
+    assert!(releases(&sink).is_empty(), "not before its time");
     let said = notice(&sink, &id).await;
     assert!(
         said.contains("Subject: Your message will be sent at"),
@@ -93,7 +95,6 @@ async fn a_delayed_message_goes_once_at_its_due_time() {
         said.contains("it will be sent at") && said.contains("/sender/"),
         "{said}"
     );
-    assert!(releases(&sink).is_empty(), "not before its time");
     let listed = api(setup.http_port, "GET", "/api/held", Some(&token), "")
         .await
         .json();
@@ -115,11 +116,14 @@ async fn a_delayed_message_goes_once_at_its_due_time() {
 async fn cancelled_or_decided_first_it_never_goes_by_itself() {
     let sink = Sink::start(SinkMode::Normal, &[]).await;
     let setup = Setup::new(sink.port, "");
-    on_the_rule(&setup, "delay_minutes = 0.1"); // 6 seconds
+    // 20 seconds: long enough for the steps below on a slow runner; the
+    // test then waits past the due time to see that neither went.
+    on_the_rule(&setup, "delay_minutes = 0.3334");
     setup.add_user("rita", "reviewer", PW);
     let token = setup.token("rita");
     let server = setup.serve().await;
     let port = setup.http_port;
+    let started = std::time::Instant::now();
 
     // The sender cancels through the link.
     let id = hold_one(server.port).await;
@@ -170,7 +174,8 @@ async fn cancelled_or_decided_first_it_never_goes_by_itself() {
         409
     );
 
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    let past_due = Duration::from_secs(23).saturating_sub(started.elapsed());
+    tokio::time::sleep(past_due).await;
     assert!(releases(&sink).is_empty(), "neither went by itself");
     let by_sender = setup.audit();
     let cancelled = by_sender
