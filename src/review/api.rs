@@ -161,17 +161,30 @@ struct CommentBody {
     comment: String,
 }
 
+/// What release, approve and reject check first, in this order: the role,
+/// the id's shape, the body, then the user's wall and scope (a hidden
+/// message answers as an unknown one). The comment, unchecked.
+async fn may_act(
+    user: &ApiUser,
+    s: &ReviewState,
+    id: &str,
+    body: Result<Json<CommentBody>, JsonRejection>,
+) -> Result<String, ApiError> {
+    user.require(Perm::Act)?;
+    check_id(id)?;
+    let Json(b) = body.map_err(|e| bad(e.body_text()))?;
+    walls::may_act(s, &user.0, id).await?;
+    Ok(b.comment)
+}
+
 async fn release(
     user: ApiUser,
     State(s): State<ReviewState>,
     Path(id): Path<String>,
     body: Result<Json<CommentBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(Perm::Act)?;
-    check_id(&id)?;
-    let Json(b) = body.map_err(|e| bad(e.body_text()))?;
-    walls::may_act(&s, &user.0, &id).await?;
-    let done = actions::release(&s, &user.0.name, &id, &b.comment).await?;
+    let comment = may_act(&user, &s, &id, body).await?;
+    let done = actions::release(&s, &user.0.name, &id, &comment).await?;
     Ok(Json(
         json!({"id": id, "status": HeldStatus::Released, "refused": done.refused}),
     ))
@@ -183,11 +196,8 @@ async fn approve(
     Path(id): Path<String>,
     body: Result<Json<CommentBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(Perm::Act)?;
-    check_id(&id)?;
-    let Json(b) = body.map_err(|e| bad(e.body_text()))?;
-    walls::may_act(&s, &user.0, &id).await?;
-    actions::approve(&s, &user.0.name, &id, &b.comment).await?;
+    let comment = may_act(&user, &s, &id, body).await?;
+    actions::approve(&s, &user.0.name, &id, &comment).await?;
     Ok(Json(json!({
         "id": id,
         "status": HeldStatus::Held,
@@ -203,11 +213,8 @@ async fn reject(
     Path(id): Path<String>,
     body: Result<Json<CommentBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(Perm::Act)?;
-    check_id(&id)?;
-    let Json(b) = body.map_err(|e| bad(e.body_text()))?;
-    walls::may_act(&s, &user.0, &id).await?;
-    actions::reject(&s, &user.0.name, &id, &b.comment).await?;
+    let comment = may_act(&user, &s, &id, body).await?;
+    actions::reject(&s, &user.0.name, &id, &comment).await?;
     Ok(Json(json!({"id": id, "status": HeldStatus::Rejected})))
 }
 
