@@ -122,6 +122,60 @@ pub struct User {
 /// PHC string, so no password ever matches it.
 pub(crate) const SSO_PASSWORD: &str = "!sso";
 
+/// What a single sign-on login does to the users table (both backends
+/// run the SQL; the decision and its audit entry are made here once).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SsoChange {
+    /// No such user: add one with the provider's role and no password.
+    Add,
+    /// An enabled SSO user whose role the provider now maps differently.
+    ChangeRole {
+        /// The role it had.
+        from: String,
+    },
+    /// Nothing to write (same role, or disabled: a disabled user stays as
+    /// an administrator left it, and the login is refused elsewhere).
+    Nothing,
+}
+
+/// Decides [`SsoChange`] for user `name` given what the table holds for it
+/// (password, role, disabled); a local account of that name is refused:
+/// single sign-on never takes over a break-glass account.
+pub(crate) fn sso_change(
+    name: &str,
+    found: Option<(&str, &str, bool)>,
+    role: Role,
+) -> Result<SsoChange, super::StoreError> {
+    match found {
+        None => Ok(SsoChange::Add),
+        Some((pw, _, _)) if pw != SSO_PASSWORD => {
+            Err(super::StoreError::Exists(format!("local user {name}")))
+        }
+        Some((_, old, false)) if old != role.as_str() => Ok(SsoChange::ChangeRole {
+            from: old.to_string(),
+        }),
+        Some(_) => Ok(SsoChange::Nothing),
+    }
+}
+
+impl SsoChange {
+    /// The audit entry for the change, by `by`.
+    pub(crate) fn event(&self, by: &str, name: &str, role: Role) -> Option<super::AuditEvent> {
+        let (kind, details) = match self {
+            SsoChange::Add => (
+                "user-added",
+                serde_json::json!({"user": name, "role": role.as_str(), "sso": true}),
+            ),
+            SsoChange::ChangeRole { from } => (
+                "user-role-changed",
+                serde_json::json!({"user": name, "from": from, "to": role.as_str()}),
+            ),
+            SsoChange::Nothing => return None,
+        };
+        Some(super::AuditEvent::new(by, kind, details))
+    }
+}
+
 impl User {
     pub(crate) fn has_totp(&self) -> bool {
         self.totp_secret.is_some()

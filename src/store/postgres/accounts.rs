@@ -3,7 +3,8 @@
 //! and a user disabled on one is disabled everywhere at its next lookup.
 
 use super::super::accounts::{
-    NewUser, NewWaiver, Role, Scope, SessionRecord, User, WaiverRecord, SSO_PASSWORD,
+    sso_change, NewUser, NewWaiver, Role, Scope, SessionRecord, SsoChange, User, WaiverRecord,
+    SSO_PASSWORD,
 };
 use super::super::audit::AuditEvent;
 use super::super::{Accounts, StoreError};
@@ -313,8 +314,10 @@ impl Accounts for PgStore {
             )?;
             let found: Option<(String, String, bool)> =
                 found.map(|r| (r.get(0), r.get(1), r.get(2)));
-            let event = match found {
-                None => {
+            let found = found.as_ref().map(|(p, r, d)| (p.as_str(), r.as_str(), *d));
+            let change = sso_change(name, found, role)?;
+            match &change {
+                SsoChange::Add => {
                     tx.execute(
                         &format!(
                             "INSERT INTO users (name, role, password, created_at)
@@ -322,22 +325,16 @@ impl Accounts for PgStore {
                         ),
                         &[&name, &role.as_str(), &SSO_PASSWORD],
                     )?;
-                    let details = json!({"user": name, "role": role.as_str(), "sso": true});
-                    Some(AuditEvent::new(by, "user-added", details))
                 }
-                Some((pw, _, _)) if pw != SSO_PASSWORD => {
-                    return Err(StoreError::Exists(format!("local user {name}")))
-                }
-                Some((_, old, false)) if old != role.as_str() => {
+                SsoChange::ChangeRole { .. } => {
                     tx.execute(
                         "UPDATE users SET role = $1 WHERE name = $2",
                         &[&role.as_str(), &name],
                     )?;
-                    let details = json!({"user": name, "from": old, "to": role.as_str()});
-                    Some(AuditEvent::new(by, "user-role-changed", details))
                 }
-                Some(_) => None,
-            };
+                SsoChange::Nothing => {}
+            }
+            let event = change.event(by, name, role);
             if let Some(e) = event {
                 self.append_in(tx, &e)?;
             }
