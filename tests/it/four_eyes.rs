@@ -135,12 +135,7 @@ async fn four_eyes_over_the_api(backend: Backend) {
         .unwrap();
     assert_eq!(release["actor"], "ravi");
     assert!(approve["seq"].as_u64() < release["seq"].as_u64());
-    let verify = setup.cli(&["audit", "verify"]);
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    setup.assert_audit_verifies();
     cli_refuses_one_person(&setup, &sink).await;
 }
 

@@ -121,12 +121,7 @@ async fn a_release_killed_after_sending_is_never_sent_twice() {
     );
     server.stop();
     assert_eq!(sink.messages().len(), 1, "sent again by itself");
-    let verify = setup.cli(&["audit", "verify"]);
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    setup.assert_audit_verifies();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

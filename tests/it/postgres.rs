@@ -341,12 +341,7 @@ fn store_migrate_copies_an_embedded_store_into_an_empty_postgresql() {
     std::fs::write(setup.config(), text).unwrap();
     let after = setup.audit();
     assert_eq!(after[..before.len()], before[..]);
-    let out = setup.cli(&["audit", "verify"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    setup.assert_audit_verifies();
 }
 
 /// The sync client runs its own runtime: from async code every store call

@@ -234,12 +234,7 @@ async fn release_and_reject_through_the_api() {
     for secret in ["Harrowgate", "Draft witness", "circulate"] {
         assert!(!text.contains(secret), "{secret} in the audit trail");
     }
-    let out = setup.cli(&["audit", "verify"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    setup.assert_audit_verifies();
 }
 
 /// Opens the database as someone editing the file would: the append-only

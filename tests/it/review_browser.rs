@@ -212,12 +212,7 @@ async fn a_review_day_in_the_browser() {
     logout(c).await;
     b.quit().await;
     server.stop().await;
-    let out = setup.cli(&["audit", "verify"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    setup.assert_audit_verifies();
 }
 
 async fn waiver_takes_effect(c: &Client, base: &str, smtp: u16, sink: &Sink) {

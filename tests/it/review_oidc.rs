@@ -376,12 +376,7 @@ async fn single_sign_on_in_the_browser() {
     }
     b.quit().await;
     server.stop().await;
-    let out = setup.cli(&["audit", "verify"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    setup.assert_audit_verifies();
 }
 
 /// The provider down at start: mail is relayed and local logins work; the

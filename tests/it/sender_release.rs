@@ -261,12 +261,7 @@ async fn sender_releases_once(backend: Backend) {
         "{digest}"
     );
     server.stop().await;
-    let out = setup.cli(&["audit", "verify"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    setup.assert_audit_verifies();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -130,12 +130,7 @@ async fn splits_and_releases_only_the_held(backend: Backend) {
     assert_eq!(got[1].rcpts, [OUTSIDER]);
     assert_eq!(got[1].body, raw);
     server.stop().await;
-    let verify = setup.cli(&["audit", "verify"]);
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    setup.assert_audit_verifies();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,12 +243,7 @@ async fn a_store_that_fails_after_the_relay(backend: Backend) {
             == 2
     );
     server.stop().await;
-    let verify = setup.cli(&["audit", "verify"]);
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    setup.assert_audit_verifies();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,12 +330,7 @@ async fn a_kill_between_the_relay_and_the_hold_loses_and_doubles_nothing() {
     let held = setup.held();
     assert_eq!(held.len(), 1);
     assert_eq!(held[0]["to"], serde_json::json!([OUTSIDER]));
-    let verify = setup.cli(&["audit", "verify"]);
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    setup.assert_audit_verifies();
 }
 
 /// The sender's notice names only the held recipients.

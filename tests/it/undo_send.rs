@@ -263,12 +263,7 @@ async fn on_postgresql_two_nodes_send_a_due_message_once() {
     }
     node_a.stop().await;
     node_b.stop().await;
-    let out = a.cli(&["audit", "verify"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    a.assert_audit_verifies();
 }
 
 /// The cancel page in Chromium, at a desktop's and a phone's width.

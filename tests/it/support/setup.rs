@@ -191,6 +191,18 @@ action = "reject"
             .collect()
     }
 
+    /// `audit verify` passes on this setup's store (its output in the
+    /// failure message).
+    pub fn assert_audit_verifies(&self) {
+        let out = self.cli(&["audit", "verify"]);
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn db(&self) -> PathBuf {
         self.dir.path().join("data/mw.db")
     }
