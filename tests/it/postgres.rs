@@ -190,10 +190,11 @@ fn migrations_are_idempotent_and_the_trail_refuses_edits() {
     }
     assert_eq!(
         cluster.psql(&url, "SELECT version FROM schema_version"),
-        "9",
+        "10",
         "every migration once (v2: the session times of issue 15; v3: the outbox; v4: four-eyes; \
          v5: single sign-on's logins in flight; v6: the dashboard's index of decisions; \
-         v7: reviewer scope; v8: undo-send's due times; v9: first contact's pairs)"
+         v7: reviewer scope; v8: undo-send's due times; v9: first contact's pairs; \
+         v10: one call per audit append)"
     );
     for sql in [
         "UPDATE audit SET actor = 'mallory'",

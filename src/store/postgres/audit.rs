@@ -1,11 +1,12 @@
 //! The audit chain in PostgreSQL: entries in `audit`, the keyed head in
-//! `audit_head`. An append runs in the caller's transaction, which holds
-//! the write lock; the head row is also read `FOR UPDATE`, so however many
-//! nodes append, each entry chains from the one committed before it.
+//! `audit_head`. An append runs in the writers' batch transaction, which
+//! holds the write lock and read the head row `FOR UPDATE` when it began,
+//! so however many nodes append, each entry chains from the one committed
+//! before it.
 
 use super::super::audit::{self, AuditEntry, AuditEvent, AuditFilter, AuditHead, GENESIS};
 use super::super::{AuditLog, StoreError};
-use super::{PgStore, NOW};
+use super::{Head, PgStore, Tx};
 use ::postgres::types::Type;
 use ::postgres::{GenericClient, Row};
 
@@ -26,70 +27,65 @@ fn read_head(c: &mut impl GenericClient) -> Result<Option<(u64, String, String)>
 impl PgStore {
     /// Appends `event`, stamped with this node's name, after the recorded
     /// head (see the SQLite store: a deleted last entry stays a gap, a
-    /// forged head is refused).
+    /// forged head is refused). The head and the time are the batch's (see
+    /// [`Tx`]): the entry and the new head go in one round trip.
     pub(super) fn append_in(
         &self,
-        c: &mut impl GenericClient,
+        tx: &mut Tx,
         event: &AuditEvent,
     ) -> Result<AuditEntry, StoreError> {
         let details = audit::stamp_node(&event.details, &self.node);
-        // Each statement here is one round trip (typed: no prepare), and
-        // the head is read with the time, because these run one after
-        // another on the writer connection under group commit: their round
-        // trips, not the commit's fsync, bound the appends per second.
-        let head = c.query_typed_opt(
-            &format!("SELECT seq, hash, mac, {NOW} FROM audit_head WHERE id = 1 FOR UPDATE"),
-            &[],
-        )?;
-        let (prev_seq, prev_hash, time) = match head {
+        let (prev_seq, prev_hash) = match tx.head() {
             None => {
-                let rows: i64 = c.query_typed_one("SELECT count(*) FROM audit", &[])?.get(0);
-                if rows > 0 {
+                if tx.query_opt("SELECT 1 FROM audit LIMIT 1", &[])?.is_some() {
                     return Err(damaged("its head record is missing"));
                 }
-                let time: String = c.query_typed_one(&format!("SELECT {NOW}"), &[])?.get(0);
-                (0, GENESIS.to_string(), time)
+                (0, GENESIS.to_string())
             }
-            Some(r) => {
-                let (seq, hash, mac): (i64, String, String) = (r.get(0), r.get(1), r.get(2));
-                let seq = seq.max(0) as u64;
-                if !self
-                    .sealer
-                    .mac_ok(audit::head_message(seq, &hash).as_bytes(), &mac)
-                {
+            Some(h) => {
+                let message = audit::head_message(h.seq, &h.hash);
+                if !self.sealer.mac_ok(message.as_bytes(), &h.mac) {
                     return Err(damaged("its head record fails authentication"));
                 }
-                (seq, hash, r.get(3))
+                (h.seq, h.hash.clone())
             }
         };
-        let seq = prev_seq + 1;
+        let (seq, time) = (prev_seq + 1, tx.now());
         let hash = audit::entry_hash(&prev_hash, seq, &time, &event.actor, &event.kind, &details);
-        let message = details["message"].as_str();
-        c.execute_typed(
-            "INSERT INTO audit (seq, at, actor, kind, details, prev_hash, hash, message)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                (&(seq as i64), Type::INT8),
-                (&time, Type::TEXT),
-                (&event.actor, Type::TEXT),
-                (&event.kind, Type::TEXT),
-                (&audit::canonical(&details), Type::TEXT),
-                (&prev_hash, Type::TEXT),
-                (&hash, Type::TEXT),
-                (&message, Type::TEXT),
-            ],
-        )?;
         let mac = self.sealer.mac(audit::head_message(seq, &hash).as_bytes());
-        c.execute_typed(
-            "INSERT INTO audit_head (id, seq, hash, mac) VALUES (1, $1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,
-                                            mac = excluded.mac",
+        let append = tx.prepared(
+            "SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
-                (&(seq as i64), Type::INT8),
-                (&hash, Type::TEXT),
-                (&mac, Type::TEXT),
+                Type::INT8,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
+                Type::TEXT,
             ],
         )?;
+        tx.execute(
+            &append,
+            &[
+                &(seq as i64),
+                &time,
+                &event.actor,
+                &event.kind,
+                &audit::canonical(&details),
+                &prev_hash,
+                &hash,
+                &details["message"].as_str(),
+                &mac,
+            ],
+        )?;
+        tx.set_head(Head {
+            seq,
+            hash: hash.clone(),
+            mac,
+        });
         Ok(AuditEntry {
             seq,
             time,
@@ -126,7 +122,11 @@ pub(super) fn entry(r: &Row) -> AuditEntry {
 
 impl AuditLog for PgStore {
     fn append(&self, event: AuditEvent) -> Result<AuditEntry, StoreError> {
-        self.write(|tx| self.append_in(tx, &event))
+        self.write(|tx| {
+            let entry = self.append_in(tx, &event)?;
+            crate::failpoint::hit("audit-append");
+            Ok(entry)
+        })
     }
 
     fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {

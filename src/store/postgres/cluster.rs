@@ -6,13 +6,13 @@
 use super::super::{Cluster, StoreError, REVIEW_KINDS};
 use super::{PgStore, NOW};
 use ::postgres::fallible_iterator::FallibleIterator;
-use ::postgres::GenericClient;
+use ::postgres::Client;
 use std::time::Duration;
 
 /// Claims the job `name` for `node` in the caller's transaction (see
 /// [`Cluster::claim_job`]).
 pub(super) fn claim_in(
-    tx: &mut impl GenericClient,
+    tx: &mut Client,
     name: &str,
     period: Duration,
     node: &str,

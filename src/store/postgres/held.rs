@@ -12,7 +12,7 @@ use super::super::held::{
 use super::super::{NewNotice, Quarantine, QueuedNotice, Review, StoreError};
 use super::PgStore;
 use ::postgres::types::Type;
-use ::postgres::{GenericClient, Row};
+use ::postgres::{Client, Row};
 use serde_json::json;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ const SUMMARY: &str = "id, received_at, status, envelope, action, rules, size, c
                        approved_by, due_at";
 
 /// See the SQLite store: who approved `id`, by the audit trail.
-fn trail_approver(c: &mut impl GenericClient, id: &str) -> Result<Option<String>, StoreError> {
+fn trail_approver(c: &mut Client, id: &str) -> Result<Option<String>, StoreError> {
     Ok(c.query_opt(
         "SELECT actor FROM audit WHERE kind = 'approve' AND message = $1
          ORDER BY seq DESC LIMIT 1",
@@ -42,7 +42,7 @@ fn action_of(s: &str) -> Action {
     Action::parse(s).unwrap_or(Action::Hold)
 }
 
-fn current(c: &mut impl GenericClient, id: &str) -> Result<Option<HeldStatus>, StoreError> {
+fn current(c: &mut Client, id: &str) -> Result<Option<HeldStatus>, StoreError> {
     Ok(
         c.query_opt("SELECT status FROM held WHERE id = $1", &[&id])?
             .map(|r| status_of(r.get(0))),
@@ -51,7 +51,7 @@ fn current(c: &mut impl GenericClient, id: &str) -> Result<Option<HeldStatus>, S
 
 /// See the SQLite store: the trail's last status entry for `id` must agree
 /// that it is in `from`.
-fn trail_agrees(c: &mut impl GenericClient, id: &str, from: HeldStatus) -> Result<(), StoreError> {
+fn trail_agrees(c: &mut Client, id: &str, from: HeldStatus) -> Result<(), StoreError> {
     let last: Option<String> = c
         .query_opt(
             "SELECT kind FROM audit
@@ -65,7 +65,7 @@ fn trail_agrees(c: &mut impl GenericClient, id: &str, from: HeldStatus) -> Resul
 }
 
 fn transition(
-    c: &mut impl GenericClient,
+    c: &mut Client,
     id: &str,
     (from, to): (HeldStatus, HeldStatus),
     comment: Option<&str>,
@@ -141,7 +141,7 @@ impl PgStore {
         }
     }
 
-    fn reviewer_of(c: &mut impl GenericClient, id: &str) -> Result<String, StoreError> {
+    fn reviewer_of(c: &mut Client, id: &str) -> Result<String, StoreError> {
         let by: Option<String> = c
             .query_opt("SELECT reviewed_by FROM held WHERE id = $1", &[&id])?
             .and_then(|r| r.get(0));
@@ -183,7 +183,7 @@ impl Quarantine for PgStore {
         let matters = serde_json::to_string(&msg.matters)?;
         self.write_sized(msg.raw.len(), |tx| {
             // The received time is bound into the seal, so it is read first.
-            let received_at = Self::now_in(tx)?;
+            let received_at = tx.now();
             let verdict_cols = (msg.action.as_str(), rules.as_str());
             let bound = binding(&id, &received_at, &envelope, verdict_cols, msg.two_person);
             let (raw_nonce, raw) = self.sealer.seal(bound.as_bytes(), &msg.raw);
@@ -194,34 +194,55 @@ impl Quarantine for PgStore {
             let (subject_nonce, subject) = self
                 .sealer
                 .seal(format!("{id}/subject").as_bytes(), msg.subject.as_bytes());
-            // Typed: one round trip, no prepare (see `append_in`).
-            tx.execute_typed(
+            let insert = tx.prepared(
                 "INSERT INTO held (id, received_at, updated_at, status, envelope, action, rules,
                                    size, raw_nonce, raw, verdict_nonce, verdict, clients, matters,
                                    subject_nonce, subject, two_person, due_at)
                  VALUES ($1, $2, $2, 'held', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
                          $15, $16)",
                 &[
-                    (&id, Type::TEXT),
-                    (&received_at, Type::TEXT),
-                    (&envelope, Type::TEXT),
-                    (&msg.action.as_str(), Type::TEXT),
-                    (&rules, Type::TEXT),
-                    (&(msg.raw.len() as i64), Type::INT8),
-                    (&raw_nonce, Type::BYTEA),
-                    (&raw, Type::BYTEA),
-                    (&verdict_nonce, Type::BYTEA),
-                    (&verdict_ct, Type::BYTEA),
-                    (&clients, Type::TEXT),
-                    (&matters, Type::TEXT),
-                    (&subject_nonce, Type::BYTEA),
-                    (&subject, Type::BYTEA),
-                    (&msg.two_person, Type::BOOL),
-                    (&due_at(&received_at, msg.delay), Type::TEXT),
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::INT8,
+                    Type::BYTEA,
+                    Type::BYTEA,
+                    Type::BYTEA,
+                    Type::BYTEA,
+                    Type::TEXT,
+                    Type::TEXT,
+                    Type::BYTEA,
+                    Type::BYTEA,
+                    Type::BOOL,
+                    Type::TEXT,
+                ],
+            )?;
+            tx.execute(
+                &insert,
+                &[
+                    &id,
+                    &received_at,
+                    &envelope,
+                    &msg.action.as_str(),
+                    &rules,
+                    &(msg.raw.len() as i64),
+                    &raw_nonce,
+                    &raw,
+                    &verdict_nonce,
+                    &verdict_ct,
+                    &clients,
+                    &matters,
+                    &subject_nonce,
+                    &subject,
+                    &msg.two_person,
+                    &due_at(&received_at, msg.delay),
                 ],
             )?;
             self.append_in(tx, &verdict)?;
             self.queue_in(tx, notices, None)?;
+            crate::failpoint::hit("hold-write");
             Ok(())
         })?;
         Ok(id)

@@ -29,10 +29,13 @@ mod stats;
 use super::crypto::Sealer;
 use super::group::{self, Group, Writer};
 use super::StoreError;
-use ::postgres::{Client, Config};
+use ::postgres::types::Type;
+use ::postgres::{Client, Config, SimpleQueryMessage, SimpleQueryRow, Statement};
+use chrono::{DateTime, SecondsFormat, Utc};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tokio_rustls::rustls;
 
@@ -65,7 +68,7 @@ impl Drop for PgStore {
     fn drop(&mut self) {
         let take =
             |m: &mut Mutex<Option<Client>>| m.get_mut().unwrap_or_else(|p| p.into_inner()).take();
-        let writer = self.writer.writer_mut().client.take();
+        let writer = self.writer.writer_mut().tx.take().map(|tx| tx.client);
         let clients = [take(&mut self.conn), take(&mut self.listener), writer];
         if tokio::runtime::Handle::try_current().is_ok() {
             std::thread::spawn(move || drop(clients));
@@ -238,7 +241,7 @@ impl PgStore {
         let writer = PgWriter {
             config: config.clone(),
             tls: tls.clone(),
-            client: None,
+            tx: None,
             node: node.to_string(),
             release_pending: false,
         };
@@ -282,10 +285,7 @@ impl PgStore {
     /// Runs `f` in the writers' shared transaction, which holds the write
     /// lock, in its own savepoint; returns once that transaction is
     /// committed.
-    fn write<T>(
-        &self,
-        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    fn write<T>(&self, f: impl FnOnce(&mut Tx) -> Result<T, StoreError>) -> Result<T, StoreError> {
         self.write_sized(0, f)
     }
 
@@ -294,7 +294,7 @@ impl PgStore {
     fn write_sized<T>(
         &self,
         bytes: usize,
-        f: impl FnOnce(&mut Client) -> Result<T, StoreError>,
+        f: impl FnOnce(&mut Tx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.writer.run(bytes, f)
     }
@@ -310,40 +310,169 @@ impl PgStore {
 struct PgWriter {
     config: Config,
     tls: MakeRustlsConnect,
-    client: Option<Client>,
+    tx: Option<Tx>,
     node: String,
     /// The last operation's savepoint, not yet released (see `release`).
     release_pending: bool,
 }
 
+/// What an audited write is given: the writer connection inside the
+/// batch's transaction, with what the batch learned when it began.
+///
+/// Every statement on it is a round trip, and the writes of a batch run
+/// one after another, so round trips (not the commit's fsync) bound the
+/// writes per second. The batch therefore reads the audit head and the
+/// database's clock once, when it begins (it holds the write lock from
+/// then on, so no other node can move the head), and keeps both here; its
+/// statements are prepared once per connection.
+pub(crate) struct Tx {
+    client: Client,
+    prepared: HashMap<&'static str, Statement>,
+    /// The head as the batch's appends leave it: `None` when there is no
+    /// head row (an empty trail, or a damaged one: see `append_in`).
+    head: Option<Head>,
+    /// The head when the running operation began, for its rollback.
+    saved: Option<Head>,
+    /// The database's clock when the batch took the lock, and this node's
+    /// monotonic clock at that moment (see [`Tx::now`]).
+    clock: (DateTime<Utc>, Instant),
+}
+
+/// The audit head row: its sequence number, hash and keyed MAC.
+#[derive(Clone, Debug)]
+pub(crate) struct Head {
+    pub(crate) seq: u64,
+    pub(crate) hash: String,
+    pub(crate) mac: String,
+}
+
+impl Tx {
+    fn new(client: Client) -> Tx {
+        Tx {
+            client,
+            prepared: HashMap::new(),
+            head: None,
+            saved: None,
+            clock: (Utc::now(), Instant::now()),
+        }
+    }
+
+    /// The database's clock now, in the store's time format, without a
+    /// round trip: the time read when the batch took the lock, plus the
+    /// time elapsed since on this node's monotonic clock. Times stay in
+    /// commit order across batches and nodes: each batch reads the clock
+    /// only once the previous batch, and every time in it, is committed.
+    pub(crate) fn now(&self) -> String {
+        let (at, since) = self.clock;
+        let elapsed = chrono::Duration::from_std(since.elapsed()).unwrap_or_default();
+        (at + elapsed).to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
+    /// `sql` prepared on this connection with parameters of `types`, once.
+    pub(crate) fn prepared(
+        &mut self,
+        sql: &'static str,
+        types: &[Type],
+    ) -> Result<Statement, StoreError> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare_typed(sql, types)?;
+        self.prepared.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    pub(crate) fn head(&self) -> Option<&Head> {
+        self.head.as_ref()
+    }
+
+    pub(crate) fn set_head(&mut self, head: Head) {
+        self.head = Some(head);
+    }
+
+    /// Opens the batch's transaction: the write lock, then the clock and
+    /// the head, in one round trip.
+    fn begin(&mut self) -> Result<(), StoreError> {
+        let sql = format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK}); SELECT {NOW};
+             SELECT seq, hash, mac FROM audit_head WHERE id = 1 FOR UPDATE"
+        );
+        let rows = statement_rows(self.client.simple_query(&sql)?);
+        let at = rows.get(2).and_then(|r| r.first()).and_then(|r| r.get(0));
+        let at = at.and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+        let Some(at) = at else {
+            return Err(StoreError::Commit("PostgreSQL did not say the time".into()));
+        };
+        self.clock = (at.with_timezone(&Utc), Instant::now());
+        self.head = rows.get(3).and_then(|r| r.first()).and_then(head_of);
+        self.saved = None;
+        Ok(())
+    }
+}
+
+/// A simple query's rows, by statement.
+fn statement_rows(messages: Vec<SimpleQueryMessage>) -> Vec<Vec<SimpleQueryRow>> {
+    let mut out = vec![Vec::new()];
+    for m in messages {
+        match m {
+            SimpleQueryMessage::Row(r) => out.last_mut().expect("one at least").push(r),
+            SimpleQueryMessage::CommandComplete(_) => out.push(Vec::new()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The head row as text; a row that does not read is none (and the next
+/// append finds the trail damaged).
+fn head_of(r: &SimpleQueryRow) -> Option<Head> {
+    Some(Head {
+        seq: r.get(0)?.parse().ok()?,
+        hash: r.get(1)?.to_string(),
+        mac: r.get(2)?.to_string(),
+    })
+}
+
+impl std::ops::Deref for Tx {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
 impl PgWriter {
-    fn client(&mut self) -> Result<&mut Client, StoreError> {
-        match self.client.as_mut() {
-            Some(c) if !c.is_closed() => Ok(c),
+    fn tx(&mut self) -> Result<&mut Tx, StoreError> {
+        match self.tx.as_mut() {
+            Some(tx) if !tx.client.is_closed() => Ok(tx),
             _ => Err(StoreError::Commit("lost the PostgreSQL connection".into())),
         }
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        Ok(self.client()?.batch_execute(sql)?)
+        Ok(self.tx()?.client.batch_execute(sql)?)
     }
 }
 
 impl Writer for PgWriter {
-    type Conn = Client;
+    type Conn = Tx;
 
     fn begin(&mut self) -> Result<(), StoreError> {
-        if self.client.as_ref().is_none_or(|c| c.is_closed()) {
-            self.client = None;
-            self.client = Some(self.config.connect(self.tls.clone())?);
+        if self.tx.as_ref().is_none_or(|tx| tx.client.is_closed()) {
+            self.tx = None;
+            self.tx = Some(Tx::new(self.config.connect(self.tls.clone())?));
         }
         self.release_pending = false;
-        let c = self.client()?;
-        c.batch_execute("BEGIN")?;
-        c.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])?;
-        Ok(())
+        self.tx()?.begin()
     }
     fn savepoint(&mut self) -> Result<(), StoreError> {
+        let tx = self.tx()?;
+        tx.saved = tx.head.clone();
         // The previous operation's release goes in the same round trip.
         if std::mem::take(&mut self.release_pending) {
             self.batch("RELEASE SAVEPOINT op; SAVEPOINT op")
@@ -359,7 +488,10 @@ impl Writer for PgWriter {
         Ok(())
     }
     fn rollback_to(&mut self) -> Result<(), StoreError> {
-        self.batch("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")
+        self.batch("ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op")?;
+        let tx = self.tx()?;
+        tx.head = tx.saved.take();
+        Ok(())
     }
     fn commit(&mut self) -> Result<(), StoreError> {
         self.release_pending = false;
@@ -367,16 +499,16 @@ impl Writer for PgWriter {
     }
     fn abandon(&mut self) {
         self.release_pending = false;
-        if self.batch("ROLLBACK").is_err() && self.client.is_some() {
+        if self.batch("ROLLBACK").is_err() && self.tx.is_some() {
             tracing::warn!(node = %self.node, "lost the PostgreSQL connection; reconnecting on the next write");
-            self.client = None;
+            self.tx = None;
         }
     }
     fn in_transaction(&self) -> bool {
-        self.client.as_ref().is_some_and(|c| !c.is_closed())
+        self.tx.as_ref().is_some_and(|tx| !tx.client.is_closed())
     }
-    fn conn(&mut self) -> &mut Client {
-        self.client.as_mut().expect("connected at begin")
+    fn conn(&mut self) -> &mut Tx {
+        self.tx.as_mut().expect("connected at begin")
     }
 }
 

@@ -9,8 +9,9 @@ use super::super::outbox::{
     OutboxStats, QueuedNotice,
 };
 use super::super::{Outbox, StoreError};
-use super::{PgStore, NOW};
-use ::postgres::GenericClient;
+use super::{PgStore, Tx, NOW};
+use ::postgres::Client;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 /// The database's clock `secs` (the parameter named) from now, in the
@@ -22,13 +23,24 @@ fn later(param: &str) -> String {
     )
 }
 
+/// A notice into the outbox: due at once, or claimed by this node for
+/// `$9` seconds.
+static QUEUE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO outbox (id, kind, about, rcpts, created_at, status, attempts, next_at,
+                             claimed_by, raw_nonce, raw)
+         VALUES ($1, $2, $3, $4, {NOW}, 'pending', $5, {}, $6, $7, $8)",
+        later("$9")
+    )
+});
+
 impl PgStore {
     /// Inserts `notices` in the caller's transaction; with `lease`, claimed
     /// by this node for that long (their first attempt counted), else due
     /// at once.
     pub(super) fn queue_in(
         &self,
-        c: &mut impl GenericClient,
+        tx: &mut Tx,
         notices: Vec<NewNotice>,
         lease: Option<Duration>,
     ) -> Result<Vec<QueuedNotice>, StoreError> {
@@ -38,13 +50,9 @@ impl PgStore {
         };
         let mut out = Vec::new();
         for n in seal_all(&self.sealer, notices)? {
-            c.execute(
-                &format!(
-                    "INSERT INTO outbox (id, kind, about, rcpts, created_at, status, attempts,
-                                         next_at, claimed_by, raw_nonce, raw)
-                     VALUES ($1, $2, $3, $4, {NOW}, 'pending', $5, {}, $6, $7, $8)",
-                    later("$9")
-                ),
+            let insert = tx.prepared(QUEUE.as_str(), &[])?;
+            tx.execute(
+                &insert,
                 &[
                     &n.id,
                     &n.notice.kind,
@@ -63,10 +71,7 @@ impl PgStore {
     }
 
     /// Deletes notices settled before `before` (retention).
-    pub(super) fn prune_notices(
-        c: &mut impl GenericClient,
-        before: &str,
-    ) -> Result<u64, StoreError> {
+    pub(super) fn prune_notices(c: &mut Client, before: &str) -> Result<u64, StoreError> {
         Ok(c.execute(
             "DELETE FROM outbox WHERE status IN ('sent', 'failed') AND done_at < $1",
             &[&before],
