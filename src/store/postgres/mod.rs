@@ -9,11 +9,14 @@
 //! Text columns hold exactly what the SQLite store holds (times as RFC 3339
 //! strings, lists as JSON text), so sealed content's associated data and
 //! the chain's hashes are the same on both, and `store migrate` copies rows
-//! as they are. Times come from the database's clock, one for all nodes.
+//! as they are. Times come from the database's clock, one for all nodes
+//! (an audited write's time is that clock read when its batch took the
+//! lock, plus the time since: see [`Tx::now`]).
 //!
 //! Audited writes that arrive together share one transaction and one
-//! commit (group commit, `store/group.rs`) on a writer connection; reads
-//! and unaudited writes use a second connection behind a mutex. When one
+//! commit (group commit, `store/group.rs`) on a writer connection, with
+//! the outbox's settlements; reads and the other writes use a second
+//! connection behind a mutex. When one
 //! breaks (PostgreSQL restarted or unreachable) the call fails with a store
 //! error (451 upstream) and the next call connects again.
 

@@ -34,6 +34,18 @@ static QUEUE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// A notice's attempt settled: sent, failed for good, or due again in `$3`
+/// seconds.
+static SETTLE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE outbox SET status = $1, last_error = COALESCE($2, last_error),
+                           next_at = {}, claimed_by = NULL,
+                           done_at = CASE WHEN $4 THEN {NOW} END
+         WHERE id = $5 AND status = 'pending'",
+        later("$3")
+    )
+});
+
 impl PgStore {
     /// Inserts `notices` in the caller's transaction; with `lease`, claimed
     /// by this node for that long (their first attempt counted), else due
@@ -152,17 +164,12 @@ impl Outbox for PgStore {
     fn settle_notice(&self, id: &str, how: &Delivery) -> Result<(), StoreError> {
         let s = settlement(how);
         let (status, why, after, done) = (s.status, s.why, s.after.as_secs_f64(), s.done);
-        self.with(|c| {
-            c.execute(
-                &format!(
-                    "UPDATE outbox SET status = $1, last_error = COALESCE($2, last_error),
-                                       next_at = {}, claimed_by = NULL,
-                                       done_at = CASE WHEN $4 THEN {NOW} END
-                     WHERE id = $5 AND status = 'pending'",
-                    later("$3")
-                ),
-                &[&status, &why, &after, &done, &id],
-            )?;
+        // Through the writers' batches: a settlement on its own would be a
+        // transaction and an fsync of its own for every notice sent, on the
+        // connection the reads share.
+        self.write(|tx| {
+            let settle = tx.prepared(SETTLE.as_str(), &[])?;
+            tx.execute(&settle, &[&status, &why, &after, &done, &id])?;
             Ok(())
         })
     }
