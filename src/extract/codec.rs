@@ -6,7 +6,8 @@ use super::Ctx;
 use base64::Engine;
 
 /// RFC 2045 §6.8: characters outside the alphabet are ignored; data after the
-/// padding and missing padding are tolerated. Either is an anomaly. The
+/// padding is decoded as well, and missing padding is tolerated. The first
+/// two are anomalies. The
 /// clean characters are decoded a chunk at a time, so a large attachment is
 /// not copied once more before it is decoded.
 pub(crate) fn lenient_base64(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Vec<u8> {
@@ -20,12 +21,23 @@ pub(crate) fn lenient_base64(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Vec<u8> {
     );
     let mut out: Vec<u8> = Vec::with_capacity(body.len() / 4 * 3 + 3);
     let mut clean: Vec<u8> = Vec::with_capacity(CHUNK.min(body.len()));
-    let mut stray = false;
+    let (mut stray, mut padded, mut after_padding) = (false, false, false);
     let mut failed = false;
     for &b in body {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => clean.push(b),
-            b'=' | b'\r' | b'\n' | b' ' | b'\t' => {}
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' => {
+                if std::mem::take(&mut padded) {
+                    // Data after the padding: RFC 2045 readers stop at the
+                    // padding, others go on. Both readings are kept (the
+                    // first is a prefix of this one): the quantum the
+                    // padding ended is decoded, and a new one starts.
+                    after_padding = true;
+                    failed |= decode_whole(&engine, &mut clean, &mut out);
+                }
+                clean.push(b)
+            }
+            b'=' => padded = true,
+            b'\r' | b'\n' | b' ' | b'\t' => {}
             _ => stray = true,
         }
         if clean.len() == CHUNK {
@@ -36,14 +48,58 @@ pub(crate) fn lenient_base64(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Vec<u8> {
     if stray {
         ctx.anomaly(loc, "base64 with characters outside its alphabet (ignored)");
     }
-    if clean.len() % 4 == 1 {
-        clean.pop(); // one leftover character carries no whole byte
+    if after_padding {
+        ctx.anomaly(loc, "base64 with data after its padding (decoded too)");
     }
-    failed |= engine.decode_vec(&clean, &mut out).is_err();
+    failed |= decode_whole(&engine, &mut clean, &mut out);
     if failed {
         return Vec::new();
     }
     out
+}
+
+/// Decodes `clean` onto `out` and empties it; true when it failed. One
+/// character left over after the last whole quantum carries no whole byte.
+fn decode_whole(
+    engine: &base64::engine::GeneralPurpose,
+    clean: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) -> bool {
+    if clean.len() % 4 == 1 {
+        clean.pop();
+    }
+    let failed = engine.decode_vec(&clean[..], out).is_err();
+    clean.clear();
+    failed
+}
+
+/// RFC 2047 encoded words decoded wherever they stand: also inside quoted
+/// strings and parameter values (a display name in quotes, a `filename=`),
+/// where the RFC does not allow them but Outlook, Gmail and Python's
+/// `email` decode them, so the recipient sees the decoded text. Blanks
+/// between two encoded words go, as in a header. `None` when there is no
+/// encoded word. The words are decoded by mail-parser, as in every other
+/// header.
+pub(crate) fn encoded_words_anywhere(s: &str) -> Option<String> {
+    let mut out = String::new();
+    let (mut from, mut copied, mut last_word_end) = (0, 0, None);
+    while let Some(at) = s[from..].find("=?").map(|i| from + i) {
+        let mut stream = mail_parser::parsers::MessageStream::new(&s.as_bytes()[at + 1..]);
+        let Some(text) = stream.decode_rfc2047() else {
+            from = at + 2;
+            continue;
+        };
+        let gap = &s[copied..at];
+        if !(last_word_end == Some(copied) && gap.trim().is_empty()) {
+            out.push_str(gap);
+        }
+        out.push_str(&text);
+        copied = at + 1 + stream.offset();
+        (from, last_word_end) = (copied, Some(copied));
+    }
+    last_word_end?;
+    out.push_str(&s[copied..]);
+    Some(out)
 }
 
 /// Lenient quoted-printable: soft breaks joined, valid escapes (either case)
@@ -185,6 +241,36 @@ mod tests {
         assert_eq!(
             quoted_printable(b"Harrow=\r\ngate =3d =ZZ =c3=a9"),
             "Harrowgate = =ZZ é".as_bytes()
+        );
+    }
+
+    #[test]
+    fn base64_data_after_the_padding_is_decoded_too() {
+        let limits = Default::default();
+        let mut ctx = Ctx::new(&limits);
+        let out = lenient_base64(&mut ctx, "body", b"aGk=SGFycm93Z2F0ZQ==\r\naGk=");
+        assert_eq!(out, b"hiHarrowgatehi");
+        assert_eq!(ctx.out.anomalies.len(), 1);
+        let mut ctx = Ctx::new(&limits);
+        assert_eq!(lenient_base64(&mut ctx, "body", b"aGk=\r\n"), b"hi");
+        assert!(
+            ctx.out.anomalies.is_empty(),
+            "padding at the end is no anomaly"
+        );
+    }
+
+    #[test]
+    fn encoded_words_are_decoded_where_clients_decode_them() {
+        let quoted = "\"=?utf-8?q?Harrow?= =?utf-8?b?Z2F0ZQ==?=\" <x@y.example>";
+        let want = "\"Harrowgate\" <x@y.example>";
+        assert_eq!(encoded_words_anywhere(quoted).as_deref(), Some(want));
+        let kept = "=?utf-8?q?a?= and =?utf-8?q?b?=";
+        assert_eq!(encoded_words_anywhere(kept).as_deref(), Some("a and b"));
+        assert_eq!(encoded_words_anywhere("no =? word ?= here"), None);
+        let bad_then_good = "=?x =?utf-8?q?ok?=";
+        assert_eq!(
+            encoded_words_anywhere(bad_then_good).as_deref(),
+            Some("=?x ok")
         );
     }
 

@@ -5,7 +5,7 @@
 //! and into nested messages; [`super::views`] adds the other plausible
 //! readings of each part.
 
-use super::{at, codec, none, text, uuencode, Child, Ctx, Found};
+use super::{at, codec, none, text, uuencode, views, Child, Ctx, Found};
 use mail_parser::{
     Address, HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType,
 };
@@ -68,6 +68,11 @@ pub(crate) fn headers(ctx: &mut Ctx, prefix: &str, msg: &Message) {
                     if let Some(addr) = header.value.as_address() {
                         ctx.text(&at(prefix, loc), display_names(addr));
                     }
+                    let raw = msg.raw_message();
+                    let value = raw.get(header.offset_start as usize..header.offset_end as usize);
+                    if let Some(names) = joined_display_names(value.unwrap_or_default()) {
+                        ctx.text(&at(prefix, loc), names);
+                    }
                 }
             }
         }
@@ -88,11 +93,32 @@ fn display_names(addr: &Address) -> String {
     names.join("\n")
 }
 
+/// The display names of a raw address header whose encoded words are
+/// decoded first, wherever they stand, and the blanks between them
+/// dropped: the parser keeps a blank between two words inside quotes
+/// ("Harrow gate"), where Outlook and Python's `email` join them. The
+/// decoded value is parsed again as an address list. `None` when it has
+/// no encoded word.
+fn joined_display_names(value: &[u8]) -> Option<String> {
+    let decoded = codec::encoded_words_anywhere(&String::from_utf8_lossy(value))?;
+    let again = format!("To: {}\r\n\r\n", decoded.trim());
+    let msg = MessageParser::default().parse(again.as_bytes())?;
+    msg.to().map(display_names)
+}
+
 /// What a part says about itself, reported at `loc`: its attachment name
-/// (text), and whether its type can be read at all. Returns its type.
-pub(crate) fn part_head(ctx: &mut Ctx, loc: &str, part: &MessagePart) -> String {
-    if let Some(name) = part.attachment_name() {
+/// (text) as the parser reads it and every other name its headers give it
+/// (clients differ on which of `filename*`, `filename` and `name` they
+/// show), and whether its type can be read at all. Returns its type.
+pub(crate) fn part_head(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) -> String {
+    let parsed = part.attachment_name();
+    if let Some(name) = parsed {
         ctx.text(loc, name);
+    }
+    for name in views::file_names(msg, part) {
+        if Some(name.as_str()) != parsed {
+            ctx.text(loc, name);
+        }
     }
     let ctype = content_type(part);
     if let Some(why) = unreadable_type(&ctype) {

@@ -21,7 +21,9 @@
 //!   make the part uninspectable: a recipient's client may see a different
 //!   message from the one we scanned.
 
-use super::codec::{lenient_base64, quoted_printable, without_empty_escapes};
+use super::codec::{
+    encoded_words_anywhere, lenient_base64, quoted_printable, without_empty_escapes,
+};
 use super::params::param_values;
 use super::{text, uuencode, Ctx};
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
@@ -380,6 +382,31 @@ pub(crate) fn missed_boundary(msg: &Message, part: &MessagePart) -> Option<Vec<u
     let mut again = format!("Content-Type: {media}; boundary=\"{boundary}\"\r\n\r\n").into_bytes();
     again.extend_from_slice(body_bytes(raw, part));
     Some(again)
+}
+
+/// Every file name a part's raw headers give it, as clients may read
+/// them: `name` of each Content-Type and `filename` of each
+/// Content-Disposition, in every form (RFC 2231 or not), each also with
+/// encoded words decoded. Distinct, in header order.
+pub(crate) fn file_names(msg: &Message, part: &MessagePart) -> Vec<String> {
+    let block = header_block(msg.raw_message(), part);
+    let types = header_values(block, "content-type");
+    let dispositions = header_values(block, "content-disposition");
+    let plain = types.iter().flat_map(|t| param_values(t, "name")).chain(
+        dispositions
+            .iter()
+            .flat_map(|d| param_values(d, "filename")),
+    );
+    let mut names: Vec<String> = Vec::new();
+    for name in plain {
+        let decoded = encoded_words_anywhere(&name);
+        for n in std::iter::once(name).chain(decoded) {
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
+    names
 }
 
 fn header_block<'a>(raw: &'a [u8], part: &MessagePart) -> &'a [u8] {

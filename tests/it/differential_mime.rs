@@ -8,6 +8,9 @@
 //!    (RELIABILITY §1: encodings, charsets, parameters, nesting), wherever
 //!    Python shows the name, `check` finds it or holds the message as
 //!    uninspectable: never a silent pass.
+//!
+//! What Python shows includes the display names of the address headers
+//! and every part's file name, besides the text parts and the Subject.
 
 use base64::Engine as _;
 use matterwall::check::{check, Envelope};
@@ -20,8 +23,9 @@ use std::process::{Command, Stdio};
 
 const NAME: &str = "Harrowgate Shipping";
 
-/// What Python read from each file: its text parts and Subject, or `None`
-/// when its parser gave up.
+/// What Python read from each file: its text parts, then the names it
+/// shows (display names, file names), and its Subject; `None` when its
+/// parser gave up.
 fn python_reads(files: &[PathBuf]) -> Vec<Option<(Vec<String>, String)>> {
     let script = super::support::repo().join("tests/it/support/mime_texts.py");
     let mut child = Command::new("python3")
@@ -48,8 +52,9 @@ fn python_reads(files: &[PathBuf]) -> Vec<Option<(Vec<String>, String)>> {
     lines
         .into_iter()
         .map(|v| {
-            let texts = v.get("texts")?.as_array()?;
-            let texts = texts.iter().filter_map(|t| t.as_str()).map(String::from);
+            let texts = v.get("texts")?.as_array()?.iter();
+            let texts = texts.chain(v.get("names")?.as_array()?);
+            let texts = texts.filter_map(|t| t.as_str()).map(String::from);
             let subject = v.get("subject")?.as_str()?.to_string();
             Some((texts.collect(), subject))
         })
@@ -239,6 +244,11 @@ fn variants() -> Vec<(&'static str, Vec<u8>)> {
         ("nested message", multi("multipart/mixed; boundary=nm", "nm", &[intro.clone(), ("Content-Type: message/rfc822\r\n", inner.clone())], true)),
         ("nested multipart", multi("multipart/mixed; boundary=outer", "outer", &[intro.clone(), ("Content-Type: multipart/alternative; boundary=inner\r\n", format!("--inner\r\nContent-Type: text/plain\r\n\r\n{s}\r\n--inner--"))], true)),
         ("subject split over encoded words", format!("{HEAD}Subject: =?UTF-8?Q?Re:_Harrow?= =?UTF-8?Q?gate_Shipping?=\r\nContent-Type: text/plain\r\n\r\nSee subject.\r\n").into_bytes()),
+        ("encoded words in a quoted display name", format!("{HEAD}Subject: draft\r\nContent-Type: text/plain\r\n\r\nSee you.\r\n").replace("To: x@outside.example", "To: \"=?utf-8?q?Harrow?= =?utf-8?q?gate_Shipping?=\" <x@outside.example>").into_bytes()),
+        ("encoded words split in filename=", multi("multipart/mixed; boundary=fn", "fn", &[intro.clone(), ("Content-Type: application/octet-stream\r\nContent-Disposition: attachment;\r\n filename=\"=?utf-8?b?SGFycm93?= =?utf-8?b?Z2F0ZSBTaGlwcGluZy5wZGY=?=\"\r\nContent-Transfer-Encoding: base64\r\n", "AAECAwQF".to_string())], true)),
+        ("filename* beside a plain filename", multi("multipart/mixed; boundary=fs", "fs", &[intro.clone(), ("Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"notes.bin\";\r\n filename*=utf-8''Harrowgate%20Shipping.bin\r\nContent-Transfer-Encoding: base64\r\n", "AAECAwQF".to_string())], true)),
+        ("name= only, in an encoded word", multi("multipart/mixed; boundary=nw", "nw", &[intro.clone(), ("Content-Type: application/octet-stream; name=\"=?utf-8?q?Harrowgate_Shipping.bin?=\"\r\nContent-Transfer-Encoding: base64\r\n", "AAECAwQF".to_string())], true)),
+        ("outer boundary a prefix of the inner one", multi("multipart/mixed; boundary=b", "b", &[intro.clone(), ("Content-Type: multipart/alternative; boundary=b-in\r\n", format!("--b-in\r\nContent-Type: text/plain\r\n\r\n{s}\r\n--b-in--"))], true)),
         ("subject in utf-16 encoded word", format!("{HEAD}Subject: =?utf-16?B?{}?=\r\nContent-Type: text/plain\r\n\r\nSee subject.\r\n", base64::engine::general_purpose::STANDARD.encode(utf16(NAME, true, true))).into_bytes()),
     ]
 }

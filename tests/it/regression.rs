@@ -675,3 +675,126 @@ fn composition_kills_headers_do_not_hide_a_name() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// A multipart/mixed message with `parts` (each its headers, a blank line
+/// and its body) between `--b` lines, and then `after` past the close.
+fn mixed(parts: &[&str], after: &str) -> String {
+    let mut raw = String::from(
+        "From: a@firm.example\r\nSubject: s\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n",
+    );
+    for p in parts {
+        raw.push_str(&format!("--b\r\n{p}\r\n"));
+    }
+    raw.push_str(&format!("--b--\r\n{after}"));
+    raw
+}
+
+/// RELIABILITY §1 items 18–29 and 34, the forms the first table leaves
+/// out: each hides the client's name where a mail client still shows it
+/// (an attribute, one alternative, a file name in encoded words, the
+/// other order of two encodings, past the padding, a part the outer
+/// boundary only seems to end, a part after the close), so each must be
+/// found and held.
+#[test]
+fn names_in_the_rest_of_the_places_clients_show_them_are_found() {
+    let name_b64 = "SGFycm93Z2F0ZSBTaGlwcGluZw==";
+    let cases: &[(&str, String)] = &[
+        ("html title only", msg("Content-Type: text/html\r\n", "<p title='Harrowgate Shipping'>see the notes</p>")),
+        ("html alternative only", String::from(
+            "From: a@firm.example\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"alt\"\r\n\r\n\
+             --alt\r\nContent-Type: text/plain\r\n\r\nSee the notes.\r\n\
+             --alt\r\nContent-Type: text/html\r\n\r\n<p>See the notes on Harrowgate Shipping.</p>\r\n--alt--\r\n")),
+        ("encoded words in a quoted display name", msg("", "hi").replace(
+            "To: x@outside.example",
+            "To: \"=?utf-8?q?Harrow?= =?utf-8?q?gate_Shipping?=\" <x@outside.example>")),
+        ("encoded word in filename=", multipart_with_attachment(
+            "Content-Disposition: attachment; filename=\"=?utf-8?b?SGFycm93Z2F0ZSBTaGlwcGluZy5wZGY=?=\"", "c2VlIHRpdGxl")),
+        ("encoded words split in filename=", multipart_with_attachment(
+            "Content-Disposition: attachment;\r\n filename=\"=?utf-8?b?SGFycm93?= =?utf-8?b?Z2F0ZSBTaGlwcGluZy5wZGY=?=\"", "c2VlIHRpdGxl")),
+        ("filename* against name=", mixed(&[
+            "Content-Type: text/plain\r\n\r\nSee attached.",
+            "Content-Type: application/octet-stream; name=\"Harrowgate Shipping.bin\"\r\n\
+             Content-Disposition: attachment; filename*=utf-8''notes.bin\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\nAAECAwQF",
+        ], "")),
+        ("filename against filename*", mixed(&[
+            "Content-Type: text/plain\r\n\r\nSee attached.",
+            "Content-Type: application/octet-stream\r\n\
+             Content-Disposition: attachment; filename=\"notes.bin\";\r\n filename*=utf-8''Harrowgate%20Shipping.bin\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\nAAECAwQF",
+        ], "")),
+        ("quoted-printable then base64", msg(
+            "Content-Transfer-Encoding: quoted-printable\r\nContent-Transfer-Encoding: base64\r\n", name_b64)),
+        // "hi,\n" then the name, each encoded with its own padding.
+        ("data after the padding", msg("Content-Transfer-Encoding: base64\r\n", &format!("aGksCg=={name_b64}"))),
+        ("outer boundary a prefix of the inner one", mixed(&[
+            "Content-Type: multipart/alternative; boundary=\"b-in\"\r\n\r\n\
+             --b-in\r\nContent-Type: text/plain\r\n\r\nNotes on Harrowgate Shipping.\r\n--b-in--",
+        ], "")),
+        ("a part after the closing boundary", mixed(
+            &["Content-Type: text/plain\r\n\r\nhello"],
+            "--b\r\nContent-Type: text/plain\r\n\r\nNotes on Harrowgate Shipping.\r\n--b--\r\n",
+        )),
+        ("uuencode in text/plain", msg("Content-Type: text/plain\r\n",
+            "See below.\r\n\r\nbegin 644 notes.txt\r\n<3F]T97,@;VX@2&%R<F]W9V%T92!3:&EP<&EN9P  \r\n`\r\nend")),
+    ];
+    let mut failures = Vec::new();
+    for (name, raw) in cases {
+        let v = run(raw, OUT);
+        if !ids(&v).contains(&"C-10442") || v.action.as_str() != "hold" {
+            failures.push(format!(
+                "{name}: action {} ids {:?}",
+                v.action.as_str(),
+                ids(&v)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// RELIABILITY §1 items 28, 29 and 34: what cannot be read whole is held
+/// for an outsider (found, or flagged as uninspectable): a message
+/// nested 50 deep, a multipart that names no boundary, a yEnc file inside
+/// text, a PGP-encrypted attachment and a PGP/MIME encrypted message.
+#[test]
+fn what_cannot_be_read_whole_is_held() {
+    let mut deep = String::new();
+    for _ in 0..50 {
+        deep.push_str("From: a@firm.example\r\nSubject: fwd\r\nMIME-Version: 1.0\r\nContent-Type: message/rfc822\r\n\r\n");
+    }
+    deep.push_str("From: a@firm.example\r\nSubject: s\r\n\r\nNotes on Harrowgate Shipping.\r\n");
+    let armored = "-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA3ZlcnkgY29uZmlkZW50aWFsAQf/dGhpcyBpcyBub3QgcmVhbCBjaXBoZXJ0ZXh0\r\n=abcd\r\n-----END PGP MESSAGE-----";
+    let cases: &[(&str, String)] = &[
+        ("message/rfc822 50 deep", deep),
+        ("multipart without a boundary", msg(
+            "Content-Type: multipart/mixed\r\n",
+            "--x\r\nContent-Type: text/plain\r\n\r\nNotes on Harrowgate Shipping.\r\n--x--")),
+        ("yEnc inside text/plain", msg("Content-Type: text/plain\r\n",
+            "The file:\r\n=ybegin line=128 size=5 name=notes.bin\r\nrstuv\r\n=yend size=5")),
+        ("PGP-encrypted attachment", mixed(&[
+            "Content-Type: text/plain\r\n\r\nThe notes, encrypted.",
+            &format!("Content-Type: application/octet-stream; name=\"notes.txt.asc\"\r\n\
+                      Content-Disposition: attachment; filename=\"notes.txt.asc\"\r\n\r\n{armored}"),
+        ], "")),
+        ("PGP/MIME encrypted message", format!(
+            "From: a@firm.example\r\nSubject: s\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"e\"\r\n\r\n\
+             --e\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\
+             --e\r\nContent-Type: application/octet-stream\r\n\r\n{armored}\r\n--e--\r\n")),
+    ];
+    let mut failures = Vec::new();
+    for (name, raw) in cases {
+        let v = run(raw, OUT);
+        let seen = ids(&v).contains(&"C-10442") || !v.uninspectable.is_empty();
+        if !seen || v.action.as_str() != "hold" {
+            failures.push(format!(
+                "{name}: action {} ids {:?} uninspectable {:?}",
+                v.action.as_str(),
+                ids(&v),
+                v.uninspectable
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

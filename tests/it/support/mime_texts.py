@@ -2,7 +2,9 @@
 `email` package (policy.default, the modern parser), which many mail tools
 are built on. For every file named on stdin (one path per line) it prints
 one JSON line: the decoded text of every text/* leaf it finds (HTML leaves
-are left to the Chromium differential), attachments included."""
+are left to the Chromium differential), attachments included; and the
+names it shows: the display names of the address headers and the file
+name of every part."""
 import email
 import email.policy
 import json
@@ -28,6 +30,27 @@ def texts(msg):
     return out
 
 
+ADDRESS_HEADERS = ("from", "to", "cc", "bcc", "reply-to", "sender")
+
+
+def names(msg):
+    out = []
+    for h in ADDRESS_HEADERS:
+        for value in msg.get_all(h, []):
+            try:
+                out.extend(a.display_name for a in value.addresses if a.display_name)
+            except (AttributeError, ValueError, IndexError):
+                continue
+    for part in msg.walk():
+        try:
+            name = part.get_filename()
+        except (LookupError, UnicodeError, ValueError):
+            continue
+        if name:
+            out.append(str(name))
+    return out
+
+
 for line in sys.stdin:
     path = line.rstrip("\n")
     with open(path, "rb") as f:
@@ -35,6 +58,6 @@ for line in sys.stdin:
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         subject = str(msg.get("subject", ""))
-        print(json.dumps({"texts": texts(msg), "subject": subject}))
+        print(json.dumps({"texts": texts(msg), "subject": subject, "names": names(msg)}))
     except Exception as e:  # a parser crash is not a reading
         print(json.dumps({"error": type(e).__name__}))
