@@ -273,6 +273,51 @@ fn envelope_decides_not_headers() {
     assert_eq!(v.recipients[1].status, "unauthorised");
 }
 
+/// RELIABILITY §1 item 16, the header forms the test above leaves out:
+/// group syntax, a Cc that differs from the envelope, and a To header of
+/// 10,000 addresses. The envelope decides each way: an outsider only in
+/// it is held; an outsider only in the headers is not a recipient.
+#[test]
+fn no_header_form_overrides_the_envelope() {
+    let body = "Harrowgate Shipping strategy";
+    let with_to = |to: &str| msg("", body).replace("To: x@outside.example", to);
+    let many: Vec<String> = (0..10_000).map(|n| format!("c{n}@firm.example")).collect();
+    let cases = [
+        ("group syntax", with_to("To: undisclosed-recipients:;")),
+        (
+            "a named group",
+            with_to("To: Team: colleague@firm.example;"),
+        ),
+        (
+            "a differing Cc",
+            with_to("To: colleague@firm.example\r\nCc: other@firm.example"),
+        ),
+        (
+            "10,000 addresses in To",
+            with_to(&format!("To: {}", many.join(",\r\n "))),
+        ),
+    ];
+    for (name, raw) in &cases {
+        let v = run(raw, &["colleague@firm.example", "leak@outside.example"]);
+        assert_eq!(v.action.as_str(), "hold", "{name}");
+        assert_eq!(v.recipients.len(), 2, "{name}: the envelope's two");
+        assert_eq!(v.recipients[1].status, "unauthorised", "{name}");
+        let internal = run(raw, &["colleague@firm.example"]);
+        assert_eq!(
+            internal.action.as_str(),
+            "pass",
+            "{name}: headers add no recipient"
+        );
+    }
+    let outsider_in_cc = with_to("To: colleague@firm.example\r\nCc: leak@outside.example");
+    let v = run(&outsider_in_cc, &["colleague@firm.example"]);
+    assert_eq!(
+        v.action.as_str(),
+        "pass",
+        "an outsider only in Cc got nothing"
+    );
+}
+
 #[test]
 fn hostile_envelope_addresses_are_held() {
     let raw = msg("", "Lunch on Friday?");
