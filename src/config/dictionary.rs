@@ -275,6 +275,7 @@ fn list(field: &str) -> impl Iterator<Item = &str> {
 }
 
 fn load_clients(path: &Path, dict: &mut Dictionaries, problems: &mut Problems) {
+    let before = problems.count();
     read_csv(
         path,
         &["client_id", "name", "aliases", "domains"],
@@ -330,6 +331,12 @@ fn load_clients(path: &Path, dict: &mut Dictionaries, problems: &mut Problems) {
             });
         },
     );
+    if dict.clients.is_empty() && problems.count() == before {
+        // A client list cut down to its header (an export that failed
+        // half-way) would load as "no client", and every name would go
+        // out unseen: refused, so a reload keeps the last good list.
+        problems.add("no clients in it: an empty client list is refused");
+    }
 }
 
 /// Longest group name kept.

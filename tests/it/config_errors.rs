@@ -67,6 +67,7 @@ fn each_bad_row_names_file_line_and_reason() {
         ("clients", "client_id,name,aliases,domains\nC-1,,,acme.example\n", "", "/clients.csv:2: client C-1: empty name"),
         ("clients", "client_id,name,aliases,domains\nC-1,Acme,,acme..example\n", MATTERS, "/clients.csv:2: client C-1: malformed domain"),
         ("clients", "client_id,name,domains\nC-1,Acme,acme.example\n", "", "/clients.csv:1: missing column `aliases`"),
+        ("clients", "client_id,name,aliases,domains\n", "matter_number,client_id,description,cocounsel_domains,screened\n", "/clients.csv: no clients in it: an empty client list is refused"),
         ("clients", "client_id,name,aliases,domains,group\nC-1,Acme,,acme.example,a;b\n", MATTERS, "/clients.csv:2: client C-1: group \"a;b\": no ','"),
         ("clients", "client_id,name,aliases,domains,group\nC-1,Acme,,acme.example,ggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggg\n", MATTERS, "/clients.csv:2: client C-1: group \"ggg"),
         ("matters", CLIENTS, "matter_number,client_id,description,cocounsel_domains,screened\n2024-0001,C-9,x,,\n", "/matters.csv:2: matter 2024-0001: unknown client_id \"C-9\""),

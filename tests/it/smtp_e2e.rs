@@ -4,7 +4,7 @@
 //! event (a reply, a closed socket).
 
 use crate::support;
-use crate::support::{example, held_id, hold_one, Client, Setup, Sink, SinkMode};
+use crate::support::{example, held_id, hold_one, send_misdirected, Client, Setup, Sink, SinkMode};
 
 pub(crate) const CLEAN: &[u8] = b"From: a@firm.example\r\nTo: b@partner.example\r\nSubject: lunch\r\n\r\n.leading dot\r\n..two dots\r\n.\r\n\xc3\xa9t\xc3\xa9 8-bit\r\nend.\r\n";
 
@@ -371,6 +371,39 @@ action = "hold"
         .map(|e| e["details"]["ok"].clone())
         .collect();
     assert_eq!(audited, [false, true]);
+}
+
+/// RELIABILITY §2 item 11: a client list emptied, cut to its header row
+/// (an export that failed half-way) or cut in the middle of a line is
+/// refused on reload, and the last good list stays in force: the leak is
+/// still held after each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_with_an_empty_or_cut_client_list_keeps_the_last_good() {
+    let (sink, setup, server) = support::start(&[]).await;
+    let rules = support::repo().join("rules");
+    let clients = setup.dir.path().join("clients.csv");
+    let good = std::fs::read_to_string(rules.join("clients.csv")).unwrap();
+    std::fs::write(&clients, &good).unwrap();
+    let config = std::fs::read_to_string(setup.config()).unwrap();
+    let shipped = format!("clients = \"{}\"", rules.join("clients.csv").display());
+    assert!(
+        config.contains(&shipped),
+        "the test setup's dictionaries moved"
+    );
+    let copied = format!("clients = \"{}\"", clients.display());
+    std::fs::write(setup.config(), config.replace(&shipped, &copied)).unwrap();
+    server.reload().await;
+    support::reloads_counted(setup.http_port, "ok", 1).await;
+    let header = good.lines().next().unwrap().to_string() + "\n";
+    let mid_line = good[..good.len() - 10].to_string();
+    for (n, bad) in ["", &header, &mid_line].into_iter().enumerate() {
+        std::fs::write(&clients, bad).unwrap();
+        server.reload().await;
+        support::reloads_counted(setup.http_port, "refused", n + 1).await;
+        held_id(&send_misdirected(server.port).await);
+    }
+    server.stop().await;
+    assert!(sink.messages().is_empty(), "a leak went out");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
