@@ -1,5 +1,5 @@
 //! The next hop misbehaving, played by Postfix's `smtp-sink` (installed with
-//! Postfix by `.ci/run`), RELIABILITY §2 items 1 and 3: the client must get a
+//! Postfix by `.ci/run`), RELIABILITY §2 items 1, 2 and 3: the client must get a
 //! 4xx (retry) or the next hop's own 5xx, and nothing may be lost — a passed
 //! message is never reported delivered when the next hop did not say so.
 
@@ -78,6 +78,26 @@ async fn next_hop_faults_become_the_right_reply() {
         if code / 100 != *class || held != 0 {
             failures.push(format!(
                 "{name}: got {code} {text} (held {held}), wanted {class}xx"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// RELIABILITY §2 item 2: a next hop that goes silent at any phase (EHLO,
+/// MAIL, RCPT, DATA, the final dot; the banner is in `smtp_e2e.rs`) runs
+/// into that phase's timeout: `451 4.4.1`, in the upstream's budget,
+/// nothing held. smtp-sink waits 5 s before that reply; the test setup's
+/// phase timeouts are 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_hop_silent_at_any_phase_is_451() {
+    let mut failures = Vec::new();
+    for phase in ["EHLO", "MAIL", "RCPT", "DATA", "."] {
+        let wait = format!("{phase}:5");
+        let (code, text, held) = send_through(&["-W", &wait]).await;
+        if code != 451 || !text.starts_with("4.4.1") || held != 0 {
+            failures.push(format!(
+                "silent at {phase}: got {code} {text} (held {held})"
             ));
         }
     }
