@@ -14,10 +14,26 @@ use tokio::net::TcpStream;
 /// said when it closed, and how long the connection lived.
 async fn trickle(port: u16, line: &'static [u8], gap: Duration) -> (String, Duration) {
     let start = Instant::now();
+    let s = greeted(port).await;
+    trickle_on(s, start, line, gap).await
+}
+
+/// A connection whose `220` banner has been read.
+async fn greeted(port: u16) -> TcpStream {
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let mut banner = [0u8; 512];
     let n = s.read(&mut banner).await.unwrap();
     assert!(banner[..n].starts_with(b"220"));
+    s
+}
+
+/// [`trickle`] on a connection already greeted, from `start`.
+async fn trickle_on(
+    mut s: TcpStream,
+    start: Instant,
+    line: &'static [u8],
+    gap: Duration,
+) -> (String, Duration) {
     for b in line.iter().cycle() {
         if s.write_all(&[*b]).await.is_err() {
             break;
@@ -33,6 +49,14 @@ async fn trickle(port: u16, line: &'static [u8], gap: Duration) -> (String, Dura
         assert!(start.elapsed() < Duration::from_secs(20), "still connected");
     }
     (String::new(), start.elapsed())
+}
+
+/// The first line the server says to a new connection.
+async fn banner(port: u16) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).await.unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 async fn serve(smtp_extra: &str) -> (Sink, Setup, crate::support::Server) {
@@ -75,9 +99,19 @@ async fn a_session_of_quick_commands_ends_at_max_session_secs() {
 async fn five_tricklers_at_max_connections_do_not_lock_out_real_mail() {
     let (sink, _setup, server) = serve("max_connections = 5\ncommand_timeout_secs = 2").await;
     let port = server.port;
-    let tricklers: Vec<_> = (0..5)
-        .map(|_| tokio::spawn(trickle(port, b"EHLO slow", Duration::from_millis(300))))
-        .collect();
+    let start = Instant::now();
+    let mut tricklers = Vec::new();
+    for _ in 0..5 {
+        let s = greeted(port).await;
+        let gap = Duration::from_millis(300);
+        tricklers.push(tokio::spawn(trickle_on(s, start, b"EHLO slow", gap)));
+    }
+    // While they hold every slot: a sixth connection is told why it is
+    // turned away, and the health endpoint still answers.
+    let refused = banner(port).await;
+    assert!(refused.starts_with("421 4.7.0"), "{refused:?}");
+    let health = crate::support::http::get(_setup.http_port, "/healthz", &[]).await;
+    assert_eq!(health.status, 200, "{}", health.text());
     for t in tricklers {
         let (said, _) = t.await.unwrap();
         assert!(said.starts_with("421"), "{said:?}");
