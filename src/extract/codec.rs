@@ -7,10 +7,81 @@ use base64::Engine;
 
 /// RFC 2045 §6.8: characters outside the alphabet are ignored; data after the
 /// padding is decoded as well, and missing padding is tolerated. The first
-/// two are anomalies. The
-/// clean characters are decoded a chunk at a time, so a large attachment is
-/// not copied once more before it is decoded.
+/// two are anomalies. A decoding that fails is empty.
 pub(crate) fn lenient_base64(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Vec<u8> {
+    let mut out: Vec<u8> = Vec::with_capacity(body.len() / 4 * 3 + 3);
+    if !base64_pieces(ctx, loc, body, |piece| out.extend_from_slice(piece)) {
+        return Vec::new();
+    }
+    out
+}
+
+/// [`lenient_base64`] of `body`, or `None` when that is exactly `known`
+/// (the parser's decoding of the same part, in the common case): the two
+/// are compared as `body` is decoded, so an attachment that decodes as the
+/// parser decoded it is not held a second time. Copied from the first byte
+/// that differs, so any other reading is still returned whole.
+pub(crate) fn lenient_base64_unless(
+    ctx: &mut Ctx,
+    loc: &str,
+    body: &[u8],
+    known: &[u8],
+) -> Option<Vec<u8>> {
+    let mut seen = Unless::new(known);
+    if !base64_pieces(ctx, loc, body, |piece| seen.push(piece)) {
+        return (!known.is_empty()).then(Vec::new);
+    }
+    seen.finish()
+}
+
+/// Decoded bytes compared against `known` as they come, and kept only from
+/// the first difference on (with the equal prefix copied from `known`).
+struct Unless<'k> {
+    known: &'k [u8],
+    /// How many bytes so far matched `known`.
+    same: usize,
+    own: Option<Vec<u8>>,
+}
+
+impl<'k> Unless<'k> {
+    fn new(known: &'k [u8]) -> Self {
+        Unless {
+            known,
+            same: 0,
+            own: None,
+        }
+    }
+
+    fn push(&mut self, piece: &[u8]) {
+        if let Some(own) = &mut self.own {
+            return own.extend_from_slice(piece);
+        }
+        if self.known[self.same..].starts_with(piece) {
+            self.same += piece.len();
+            return;
+        }
+        let mut own = Vec::with_capacity(self.same + piece.len());
+        own.extend_from_slice(&self.known[..self.same]);
+        own.extend_from_slice(piece);
+        self.own = Some(own);
+    }
+
+    /// `None` when everything pushed was `known`, whole.
+    fn finish(self) -> Option<Vec<u8>> {
+        match self.own {
+            Some(own) => Some(own),
+            None if self.same == self.known.len() => None,
+            None => Some(self.known[..self.same].to_vec()),
+        }
+    }
+}
+
+/// The lenient decoding of `body` handed to `emit` a piece at a time
+/// (clean characters are gathered and decoded a chunk at a time, so a large
+/// attachment is not copied once more before it is decoded); false when a
+/// chunk does not decode (then the decoding as a whole is empty). Records
+/// stray characters as an anomaly.
+fn base64_pieces(ctx: &mut Ctx, loc: &str, body: &[u8], mut emit: impl FnMut(&[u8])) -> bool {
     // A multiple of 4: every chunk but the last decodes to whole bytes.
     const CHUNK: usize = 64 * 1024;
     let engine = base64::engine::GeneralPurpose::new(
@@ -19,8 +90,21 @@ pub(crate) fn lenient_base64(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Vec<u8> {
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
             .with_decode_allow_trailing_bits(true),
     );
-    let mut out: Vec<u8> = Vec::with_capacity(body.len() / 4 * 3 + 3);
     let mut clean: Vec<u8> = Vec::with_capacity(CHUNK.min(body.len()));
+    let mut piece: Vec<u8> = Vec::with_capacity(CHUNK / 4 * 3);
+    // Decodes `clean` (one character left over after the last whole
+    // quantum carries no whole byte), hands the bytes on and empties it;
+    // false when it did not decode.
+    let mut decode = |clean: &mut Vec<u8>| -> bool {
+        if clean.len() % 4 == 1 {
+            clean.pop();
+        }
+        piece.clear();
+        let ok = engine.decode_vec(&clean[..], &mut piece).is_ok();
+        emit(&piece);
+        clean.clear();
+        ok
+    };
     let (mut stray, mut padded, mut after_padding) = (false, false, false);
     let mut failed = false;
     for &b in body {
@@ -32,7 +116,7 @@ pub(crate) fn lenient_base64(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Vec<u8> {
                     // first is a prefix of this one): the quantum the
                     // padding ended is decoded, and a new one starts.
                     after_padding = true;
-                    failed |= decode_whole(&engine, &mut clean, &mut out);
+                    failed |= !decode(&mut clean);
                 }
                 clean.push(b)
             }
@@ -41,8 +125,7 @@ pub(crate) fn lenient_base64(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Vec<u8> {
             _ => stray = true,
         }
         if clean.len() == CHUNK {
-            failed |= engine.decode_vec(&clean, &mut out).is_err();
-            clean.clear();
+            failed |= !decode(&mut clean);
         }
     }
     if stray {
@@ -51,26 +134,8 @@ pub(crate) fn lenient_base64(ctx: &mut Ctx, loc: &str, body: &[u8]) -> Vec<u8> {
     if after_padding {
         ctx.anomaly(loc, "base64 with data after its padding (decoded too)");
     }
-    failed |= decode_whole(&engine, &mut clean, &mut out);
-    if failed {
-        return Vec::new();
-    }
-    out
-}
-
-/// Decodes `clean` onto `out` and empties it; true when it failed. One
-/// character left over after the last whole quantum carries no whole byte.
-fn decode_whole(
-    engine: &base64::engine::GeneralPurpose,
-    clean: &mut Vec<u8>,
-    out: &mut Vec<u8>,
-) -> bool {
-    if clean.len() % 4 == 1 {
-        clean.pop();
-    }
-    let failed = engine.decode_vec(&clean[..], out).is_err();
-    clean.clear();
-    failed
+    failed |= !decode(&mut clean);
+    !failed
 }
 
 /// RFC 2047 encoded words decoded wherever they stand: also inside quoted
@@ -271,6 +336,58 @@ mod tests {
         assert_eq!(
             encoded_words_anywhere(bad_then_good).as_deref(),
             Some("=?x ok")
+        );
+    }
+
+    #[test]
+    fn base64_unless_known_keeps_only_a_different_decoding() {
+        use base64::Engine;
+        // Over one 64 KiB chunk of clean characters, so pieces are compared across chunks.
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let body = base64::engine::general_purpose::STANDARD.encode(&data);
+        let mut changed = data.clone();
+        changed[150_000] ^= 1;
+        let limits = Default::default();
+        // (what, the known decoding, what comes back)
+        type Case<'a> = (&'a str, &'a [u8], Option<&'a [u8]>);
+        let cases: [Case; 6] = [
+            ("the same", &data, None),
+            ("differs in a later chunk", &changed, Some(&data)),
+            (
+                "known is longer",
+                &[&data[..], b"more"].concat(),
+                Some(&data),
+            ),
+            ("known is a prefix", &data[..100_000], Some(&data)),
+            ("known is empty", b"", Some(&data)),
+            ("differs at the first byte", b"\xff", Some(&data)),
+        ];
+        for (what, known, want) in cases {
+            let mut ctx = Ctx::new(&limits);
+            let got = lenient_base64_unless(&mut ctx, "body", body.as_bytes(), known);
+            assert_eq!(got.as_deref(), want, "{what}");
+            assert_eq!(
+                lenient_base64(&mut ctx, "body", body.as_bytes()),
+                data,
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn base64_unless_known_matches_the_plain_decoding_when_broken() {
+        let limits = Default::default();
+        let mut ctx = Ctx::new(&limits);
+        // Stray characters: the anomaly is recorded either way.
+        let body = b"SGVs!bG8*gd29y\r\nbGQ";
+        assert_eq!(
+            lenient_base64_unless(&mut ctx, "body", body, b"Hello world"),
+            None
+        );
+        assert_eq!(ctx.out.anomalies.len(), 1);
+        assert_eq!(
+            lenient_base64_unless(&mut ctx, "body", body, b"Hello"),
+            Some(b"Hello world".to_vec())
         );
     }
 

@@ -22,7 +22,8 @@
 //!   message from the one we scanned.
 
 use super::codec::{
-    encoded_words_anywhere, lenient_base64, quoted_printable, without_empty_escapes,
+    encoded_words_anywhere, lenient_base64, lenient_base64_unless, quoted_printable,
+    without_empty_escapes,
 };
 use super::params::param_values;
 use super::{text, uuencode, Ctx};
@@ -150,7 +151,9 @@ pub(crate) fn alternatives(
 ) {
     let label = part.content_type().and_then(|c| c.attribute("charset"));
     let charset = label.and_then(charset);
-    for bytes in decoded_views(ctx, loc, msg, part) {
+    // A decoding that is the primary's own bytes, read unchanged, adds nothing.
+    let known = reads_unchanged(primary.as_bytes(), charset).then_some(primary.as_bytes());
+    for bytes in decoded_views(ctx, loc, msg, part, known) {
         if decodes_to_itself(&bytes, charset, primary) {
             continue;
         }
@@ -184,7 +187,7 @@ pub(crate) fn binary_text(
 /// The text of a part whose declared charset gives binary: each decoding of
 /// its transfer encoding, read with the charset found by detection.
 fn detected_text(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) -> Option<String> {
-    decoded_views(ctx, loc, msg, part)
+    decoded_views(ctx, loc, msg, part, None)
         .iter()
         .rev()
         .find_map(|bytes| text::decode(bytes))
@@ -199,7 +202,7 @@ pub(crate) fn binary_alternatives<'m>(
     part: &MessagePart,
     primary: &[u8],
 ) -> Vec<Cow<'m, [u8]>> {
-    let mut views = decoded_views(ctx, loc, msg, part);
+    let mut views = decoded_views(ctx, loc, msg, part, Some(primary));
     views.retain(|bytes| **bytes != *primary && !looks_like_transfer_encoding(bytes));
     views
 }
@@ -212,12 +215,17 @@ fn looks_like_transfer_encoding(bytes: &[u8]) -> bool {
 }
 
 /// Every distinct decoding the part's transfer-encoding headers allow, plus the
-/// raw body (borrowed, not copied). Records conflicts and anomalies as it goes.
+/// raw body (borrowed, not copied), less any decoding that is exactly
+/// `known`: a reading the caller has already read (the parser's). A base64
+/// attachment is compared with it as it is decoded, so the usual one, which
+/// decodes as the parser decoded it, is not held twice. Records conflicts
+/// and anomalies as it goes.
 fn decoded_views<'m>(
     ctx: &mut Ctx,
     loc: &str,
     msg: &'m Message,
     part: &MessagePart,
+    known: Option<&[u8]>,
 ) -> Vec<Cow<'m, [u8]>> {
     let raw = msg.raw_message();
     let body = body_bytes(raw, part);
@@ -236,19 +244,7 @@ fn decoded_views<'m>(
     }
     let mut views: Vec<Cow<'m, [u8]>> = vec![Cow::Borrowed(body)];
     for cte in &ctes {
-        let decoded = match cte.as_str() {
-            "base64" => Some(lenient_base64(ctx, loc, body)),
-            "quoted-printable" => Some(quoted_printable(body)),
-            uu if uuencode::is_cte(uu) => uuencode::decode_cte(ctx, loc, body),
-            "7bit" | "8bit" | "binary" | "" => None,
-            other => {
-                ctx.uninspectable(
-                    loc,
-                    format!("unsupported Content-Transfer-Encoding {other:?}"),
-                );
-                None
-            }
-        };
+        let decoded = decode(ctx, loc, body, cte, known).filter(|d| known != Some(&d[..]));
         if let Some(d) = decoded.filter(|d| !views.iter().any(|v| **v == **d)) {
             views.push(Cow::Owned(d));
         }
@@ -256,13 +252,43 @@ fn decoded_views<'m>(
     views
 }
 
+/// `body` decoded under one transfer encoding; `None` for the identity
+/// encodings, an unsupported one (flagged), or a base64 decoding that is
+/// `known`.
+fn decode(
+    ctx: &mut Ctx,
+    loc: &str,
+    body: &[u8],
+    cte: &str,
+    known: Option<&[u8]>,
+) -> Option<Vec<u8>> {
+    match cte {
+        "base64" => match known {
+            Some(known) => lenient_base64_unless(ctx, loc, body, known),
+            None => Some(lenient_base64(ctx, loc, body)),
+        },
+        "quoted-printable" => Some(quoted_printable(body)),
+        uu if uuencode::is_cte(uu) => uuencode::decode_cte(ctx, loc, body),
+        "7bit" | "8bit" | "binary" | "" => None,
+        other => {
+            ctx.uninspectable(
+                loc,
+                format!("unsupported Content-Transfer-Encoding {other:?}"),
+            );
+            None
+        }
+    }
+}
+
 /// True when `bytes` are `primary`'s own bytes and the charset reads them
 /// unchanged (UTF-8, or ASCII text in an ASCII-compatible charset): the
 /// common case of a plain part, settled without decoding it again.
 fn decodes_to_itself(bytes: &[u8], charset: Option<Charset>, primary: &str) -> bool {
-    if bytes != primary.as_bytes() {
-        return false;
-    }
+    bytes == primary.as_bytes() && reads_unchanged(bytes, charset)
+}
+
+/// True when `charset` reads `bytes` as the UTF-8 they already are.
+fn reads_unchanged(bytes: &[u8], charset: Option<Charset>) -> bool {
     match charset {
         None => true,
         Some(enc) => enc == encoding_rs::UTF_8 || (enc.is_ascii_compatible() && bytes.is_ascii()),
