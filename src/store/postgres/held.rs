@@ -172,7 +172,7 @@ impl PgStore {
 impl Quarantine for PgStore {
     fn hold_with(
         &self,
-        msg: NewHeld,
+        mut msg: NewHeld,
         verdict: AuditEvent,
         notices: Vec<NewNotice>,
     ) -> Result<String, StoreError> {
@@ -181,12 +181,15 @@ impl Quarantine for PgStore {
         let rules = serde_json::to_string(&msg.rules)?;
         let clients = serde_json::to_string(&msg.clients)?;
         let matters = serde_json::to_string(&msg.matters)?;
-        self.write_sized(msg.raw.len(), |tx| {
+        let size = msg.raw.len();
+        self.write_sized(size, |tx| {
             // The received time is bound into the seal, so it is read first.
             let received_at = tx.now();
             let verdict_cols = (msg.action.as_str(), rules.as_str());
             let bound = binding(&id, &received_at, &envelope, verdict_cols, msg.two_person);
-            let (raw_nonce, raw) = self.sealer.seal(bound.as_bytes(), &msg.raw);
+            // Sealed in place: the body is not held twice.
+            let plain = std::mem::take(&mut msg.raw);
+            let (raw_nonce, raw) = self.sealer.seal_owned(bound.as_bytes(), plain);
             let (verdict_nonce, verdict_ct) = self.sealer.seal(
                 format!("{bound}/verdict").as_bytes(),
                 msg.verdict_json.as_bytes(),
@@ -227,7 +230,7 @@ impl Quarantine for PgStore {
                     &envelope,
                     &msg.action.as_str(),
                     &rules,
-                    &(msg.raw.len() as i64),
+                    &(size as i64),
                     &raw_nonce,
                     &raw,
                     &verdict_nonce,

@@ -10,9 +10,16 @@ use super::super::held::{
 };
 use super::super::{NewNotice, Quarantine, QueuedNotice, Review, StoreError};
 use super::{now, SqliteStore};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::blob::ZeroBlob;
+use rusqlite::{params, Connection, DatabaseName, OptionalExtension, Row};
 use serde_json::json;
 use std::time::Duration;
+
+/// The sealed body's length as SQLite sizes a blob.
+fn sealed_len(raw: &[u8]) -> Result<i32, StoreError> {
+    i32::try_from(raw.len())
+        .map_err(|_| StoreError::Invalid("a held message over 2 GiB cannot be stored".into()))
+}
 
 fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -166,7 +173,8 @@ impl Quarantine for SqliteStore {
         let rules = serde_json::to_string(&msg.rules)?;
         let verdict_cols = (msg.action.as_str(), rules.as_str());
         let bound = binding(&id, &received_at, &envelope, verdict_cols, msg.two_person);
-        let (raw_nonce, raw) = self.sealer.seal(bound.as_bytes(), &msg.raw);
+        let size = msg.raw.len();
+        let (raw_nonce, raw) = self.sealer.seal_owned(bound.as_bytes(), msg.raw);
         let (verdict_nonce, verdict_ct) = self.sealer.seal(
             format!("{bound}/verdict").as_bytes(),
             msg.verdict_json.as_bytes(),
@@ -176,7 +184,7 @@ impl Quarantine for SqliteStore {
             .seal(format!("{id}/subject").as_bytes(), msg.subject.as_bytes());
         let clients = serde_json::to_string(&msg.clients)?;
         let matters = serde_json::to_string(&msg.matters)?;
-        self.write_sized(msg.raw.len(), |tx| {
+        self.write_sized(size, |tx| {
             tx.execute(
                 "INSERT INTO held (id, received_at, updated_at, status, envelope, action, rules,
                                    size, raw_nonce, raw, verdict_nonce, verdict, clients, matters,
@@ -189,9 +197,9 @@ impl Quarantine for SqliteStore {
                     envelope,
                     msg.action,
                     rules,
-                    msg.raw.len() as i64,
+                    size as i64,
                     raw_nonce,
-                    raw,
+                    ZeroBlob(sealed_len(&raw)?),
                     verdict_nonce,
                     verdict_ct,
                     clients,
@@ -202,6 +210,11 @@ impl Quarantine for SqliteStore {
                     due_at(&received_at, msg.delay)
                 ],
             )?;
+            // Written into the row's own pages: bound as a parameter, the
+            // sealed body would be copied twice more on its way in.
+            let row = tx.last_insert_rowid();
+            tx.blob_open(DatabaseName::Main, "held", "raw", row, false)?
+                .write_at(&raw, 0)?;
             self.append_in(tx, &verdict)?;
             self.queue_in(tx, notices, None)?;
             crate::failpoint::hit("hold-write");
