@@ -5,7 +5,7 @@
 //! and into nested messages; [`super::views`] adds the other plausible
 //! readings of each part.
 
-use super::{at, codec, none, text, uuencode, views, Child, Ctx, Found};
+use super::{at, codec, none, text, uuencode, Child, Ctx, Found};
 use mail_parser::{
     Address, HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType,
 };
@@ -107,18 +107,10 @@ fn joined_display_names(value: &[u8]) -> Option<String> {
 }
 
 /// What a part says about itself, reported at `loc`: its attachment name
-/// (text) as the parser reads it and every other name its headers give it
-/// (clients differ on which of `filename*`, `filename` and `name` they
-/// show), and whether its type can be read at all. Returns its type.
-pub(crate) fn part_head(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) -> String {
-    let parsed = part.attachment_name();
-    if let Some(name) = parsed {
+/// (text), and whether its type can be read at all. Returns its type.
+pub(crate) fn part_head(ctx: &mut Ctx, loc: &str, part: &MessagePart) -> String {
+    if let Some(name) = part.attachment_name() {
         ctx.text(loc, name);
-    }
-    for name in views::file_names(msg, part) {
-        if Some(name.as_str()) != parsed {
-            ctx.text(loc, name);
-        }
     }
     let ctype = content_type(part);
     if let Some(why) = unreadable_type(&ctype) {

@@ -410,11 +410,23 @@ pub(crate) fn missed_boundary(msg: &Message, part: &MessagePart) -> Option<Vec<u
     Some(again)
 }
 
+/// The other names of a part, reported at `loc` beside the parser's
+/// attachment name: clients differ on which of `filename*`, `filename`
+/// and `name` they show, and decode encoded words inside the quotes.
+pub(crate) fn other_names(ctx: &mut Ctx, loc: &str, msg: &Message, part: &MessagePart) {
+    let parsed = part.attachment_name();
+    for name in file_names(msg, part) {
+        if Some(name.as_str()) != parsed {
+            ctx.text(loc, name);
+        }
+    }
+}
+
 /// Every file name a part's raw headers give it, as clients may read
 /// them: `name` of each Content-Type and `filename` of each
 /// Content-Disposition, in every form (RFC 2231 or not), each also with
 /// encoded words decoded. Distinct, in header order.
-pub(crate) fn file_names(msg: &Message, part: &MessagePart) -> Vec<String> {
+fn file_names(msg: &Message, part: &MessagePart) -> Vec<String> {
     let block = header_block(msg.raw_message(), part);
     let types = header_values(block, "content-type");
     let dispositions = header_values(block, "content-disposition");

@@ -51,7 +51,8 @@ fn part(ctx: &mut Ctx, prefix: &str, msg: &Message, id: u32, depth: usize) {
     if !enter(ctx, &loc, depth) {
         return;
     }
-    let ctype = mime::part_head(ctx, &loc, msg, part);
+    let ctype = mime::part_head(ctx, &loc, part);
+    views::other_names(ctx, &loc, msg, part);
     if ctype.starts_with("multipart/") {
         other_structures(ctx, prefix, &loc, msg, part, depth);
     }
