@@ -5,7 +5,7 @@
 //! and into nested messages; [`super::views`] adds the other plausible
 //! readings of each part.
 
-use super::{at, codec, none, text, uuencode, Child, Ctx, Found};
+use super::{at, codec, none, raw_between, text, uuencode, Child, Ctx, Found};
 use mail_parser::{
     Address, HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType,
 };
@@ -44,9 +44,8 @@ pub(crate) fn headers(ctx: &mut Ctx, prefix: &str, msg: &Message) {
                 if let Some(s) = header.value.as_text() {
                     ctx.text(&at(prefix, "subject"), s);
                 }
-                let raw = msg.raw_message();
-                let value = raw.get(header.offset_start as usize..header.offset_end as usize);
-                let value = String::from_utf8_lossy(value.unwrap_or_default());
+                let value = raw_between(msg, header.offset_start, header.offset_end);
+                let value = String::from_utf8_lossy(value);
                 if let Some(s) = codec::iso2022_encoded_words(&value) {
                     ctx.text(&at(prefix, "subject"), s);
                 }
@@ -68,9 +67,8 @@ pub(crate) fn headers(ctx: &mut Ctx, prefix: &str, msg: &Message) {
                     if let Some(addr) = header.value.as_address() {
                         ctx.text(&at(prefix, loc), display_names(addr));
                     }
-                    let raw = msg.raw_message();
-                    let value = raw.get(header.offset_start as usize..header.offset_end as usize);
-                    if let Some(names) = joined_display_names(value.unwrap_or_default()) {
+                    let value = raw_between(msg, header.offset_start, header.offset_end);
+                    if let Some(names) = joined_display_names(value) {
                         ctx.text(&at(prefix, loc), names);
                     }
                 }

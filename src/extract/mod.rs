@@ -277,6 +277,26 @@ pub(crate) fn listed<'a>(list: Vec<Child<'a>>) -> Found<'a> {
     Box::new(move |_: &mut Ctx| list.next())
 }
 
+/// Where a message's own bytes start in the offsets its parser gave: 0
+/// for a message parsed on its own; a message nested in another
+/// (`message/rfc822`) keeps the outer message's offsets while its raw
+/// bytes are only its own slice of the outer ones.
+pub(crate) fn offset_base(msg: &mail_parser::Message) -> usize {
+    let own = msg.raw_message().len();
+    msg.parts
+        .first()
+        .map_or(0, |root| (root.offset_end as usize).saturating_sub(own))
+}
+
+/// The bytes of `msg` between two offsets its parser gave (empty when they
+/// are out of its bounds).
+pub(crate) fn raw_between<'m>(msg: &'m mail_parser::Message<'_>, start: u32, end: u32) -> &'m [u8] {
+    let base = offset_base(msg);
+    let (start, end) = (start as usize, end as usize);
+    let range = start.saturating_sub(base)..end.saturating_sub(base);
+    msg.raw_message().get(range).unwrap_or_default()
+}
+
 /// Joins a location prefix (`""` at the top, `attachment:fwd.eml/` inside) and a leaf.
 /// Inside a container the `attachment:` of the leaf is dropped, so a PDF in a
 /// forwarded message is `attachment:fwd.eml/brief.pdf`.

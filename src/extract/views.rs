@@ -26,7 +26,7 @@ use super::codec::{
     without_empty_escapes,
 };
 use super::params::param_values;
-use super::{text, uuencode, Ctx};
+use super::{raw_between, text, uuencode, Ctx};
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -43,7 +43,7 @@ pub(crate) fn check_message(ctx: &mut Ctx, prefix: &str, msg: &Message) {
     // Parts the parser found under each boundary string.
     let mut expected: HashMap<String, usize> = HashMap::new();
     for part in &msg.parts {
-        let headers = header_block(raw, part);
+        let headers = header_block(msg, part);
         let types = header_values(headers, "content-type");
         if distinct(types.iter().map(|t| media_type(t))) > 1 {
             ctx.uninspectable(&loc, "conflicting Content-Type headers");
@@ -57,12 +57,55 @@ pub(crate) fn check_message(ctx: &mut Ctx, prefix: &str, msg: &Message) {
         }
         if let (PartType::Multipart(children), Some(b)) = (&part.body, boundaries.first()) {
             *expected.entry(b.clone()).or_default() += children.len();
-            preamble_and_epilogue(ctx, &loc, body_bytes(raw, part), b);
+            preamble_and_epilogue(ctx, &loc, body_bytes(msg, part), b);
         }
     }
     if !expected.is_empty() {
         check_delimiters(ctx, &loc, raw, &expected);
     }
+    swallowed_body(ctx, &loc, msg);
+}
+
+/// Clients end a message's headers at its first empty line. Where the
+/// parser's headers run on past it (mail-parser reads a `Date:` that ends
+/// in `UT` on a bare LF as going on over the blank line: the body of a
+/// real message in the SpamAssassin corpus vanished that way), the bytes it
+/// took for headers are what clients show as the body: they are scanned
+/// as text. A multipart whose parts went that way cannot be read.
+fn swallowed_body(ctx: &mut Ctx, loc: &str, msg: &Message) {
+    let raw = msg.raw_message();
+    let Some(root) = msg.parts.first() else {
+        return;
+    };
+    let Some(split) = header_end(raw) else { return };
+    let parsed = header_block(msg, root).len();
+    if parsed <= split {
+        return;
+    }
+    let swallowed = &raw[split..parsed];
+    ctx.anomaly(loc, "the parser read past the end of the headers");
+    let types = header_values(&raw[..split], "content-type");
+    if types
+        .iter()
+        .any(|t| media_type(t).starts_with("multipart/"))
+    {
+        ctx.uninspectable(loc, "a multipart whose body the parser took for headers");
+    }
+    let text = text::decode(swallowed).unwrap_or_else(|| String::from_utf8_lossy(swallowed).into());
+    ctx.text(loc, text);
+}
+
+/// Where the header section ends as clients read it: just after its first
+/// empty line (CRLF or bare LF). `None` when there is none.
+fn header_end(raw: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        at += line.len();
+        if matches!(line, b"\n" | b"\r\n") {
+            return Some(at);
+        }
+    }
+    None
 }
 
 /// The text before a multipart's first delimiter and after its closing one:
@@ -227,9 +270,8 @@ fn decoded_views<'m>(
     part: &MessagePart,
     known: Option<&[u8]>,
 ) -> Vec<Cow<'m, [u8]>> {
-    let raw = msg.raw_message();
-    let body = body_bytes(raw, part);
-    let ctes: Vec<String> = header_values(header_block(raw, part), "content-transfer-encoding")
+    let body = body_bytes(msg, part);
+    let ctes: Vec<String> = header_values(header_block(msg, part), "content-transfer-encoding")
         .iter()
         .map(|v| super::params::strip_comments(v).trim().to_ascii_lowercase())
         .collect();
@@ -336,8 +378,7 @@ pub(crate) fn encoded_multipart(
     msg: &Message,
     part: &MessagePart,
 ) -> Option<Vec<u8>> {
-    let raw = msg.raw_message();
-    let body = body_bytes(raw, part);
+    let body = body_bytes(msg, part);
     let encoding = part.content_transfer_encoding().unwrap_or_default();
     let decoded = match encoding.trim().to_ascii_lowercase().as_str() {
         "quoted-printable" => quoted_printable(body),
@@ -353,7 +394,7 @@ pub(crate) fn encoded_multipart(
     if decoded == body {
         return None;
     }
-    let ctypes = header_values(header_block(raw, part), "content-type");
+    let ctypes = header_values(header_block(msg, part), "content-type");
     let boundaries = ctypes.iter().flat_map(|c| param_values(c, "boundary"));
     let delimiters = |bytes: &[u8]| -> Vec<usize> {
         let b: Vec<String> = boundaries.clone().map(|b| format!("--{b}")).collect();
@@ -389,8 +430,7 @@ pub(crate) fn encoded_multipart(
 /// Content-Type, to be parsed again and walked. `None` when it names none,
 /// or several (then [`check_message`] has already called them conflicting).
 pub(crate) fn missed_boundary(msg: &Message, part: &MessagePart) -> Option<Vec<u8>> {
-    let raw = msg.raw_message();
-    let ctypes = header_values(header_block(raw, part), "content-type");
+    let ctypes = header_values(header_block(msg, part), "content-type");
     let mut found: Vec<String> = ctypes
         .iter()
         .flat_map(|c| param_values(c, "boundary"))
@@ -406,7 +446,7 @@ pub(crate) fn missed_boundary(msg: &Message, part: &MessagePart) -> Option<Vec<u
     }
     let media = ctypes.first().map(|c| media_type(c)).unwrap_or_default();
     let mut again = format!("Content-Type: {media}; boundary=\"{boundary}\"\r\n\r\n").into_bytes();
-    again.extend_from_slice(body_bytes(raw, part));
+    again.extend_from_slice(body_bytes(msg, part));
     Some(again)
 }
 
@@ -427,7 +467,7 @@ pub(crate) fn other_names(ctx: &mut Ctx, loc: &str, msg: &Message, part: &Messag
 /// Content-Disposition, in every form (RFC 2231 or not), each also with
 /// encoded words decoded. Distinct, in header order.
 fn file_names(msg: &Message, part: &MessagePart) -> Vec<String> {
-    let block = header_block(msg.raw_message(), part);
+    let block = header_block(msg, part);
     let types = header_values(block, "content-type");
     let dispositions = header_values(block, "content-disposition");
     let plain = types.iter().flat_map(|t| param_values(t, "name")).chain(
@@ -447,14 +487,12 @@ fn file_names(msg: &Message, part: &MessagePart) -> Vec<String> {
     names
 }
 
-fn header_block<'a>(raw: &'a [u8], part: &MessagePart) -> &'a [u8] {
-    raw.get(part.offset_header as usize..part.offset_body as usize)
-        .unwrap_or_default()
+fn header_block<'m>(msg: &'m Message, part: &MessagePart) -> &'m [u8] {
+    raw_between(msg, part.offset_header, part.offset_body)
 }
 
-fn body_bytes<'a>(raw: &'a [u8], part: &MessagePart) -> &'a [u8] {
-    raw.get(part.offset_body as usize..part.offset_end as usize)
-        .unwrap_or_default()
+fn body_bytes<'m>(msg: &'m Message, part: &MessagePart) -> &'m [u8] {
+    raw_between(msg, part.offset_body, part.offset_end)
 }
 
 /// Values of every header called `name` in a raw header block, unfolded.

@@ -769,6 +769,17 @@ fn names_in_the_rest_of_the_places_clients_show_them_are_found() {
              Content-Disposition: attachment; filename=\"notes.bin\";\r\n filename*=utf-8''Harrowgate%20Shipping.bin\r\n\
              Content-Transfer-Encoding: base64\r\n\r\nAAECAwQF",
         ], "")),
+        // The same inside a forwarded message: its parts' offsets are the
+        // outer message's, its bytes its own (`extract::raw_between`).
+        ("filename* in a forwarded message", mixed(&[
+            "Content-Type: text/plain\r\n\r\nForwarding.",
+            &format!("Content-Type: message/rfc822\r\n\r\n{}", mixed(&[
+                "Content-Type: text/plain\r\n\r\nSee attached.",
+                "Content-Type: application/octet-stream\r\n\
+                 Content-Disposition: attachment; filename=\"notes.bin\";\r\n filename*=utf-8''Harrowgate%20Shipping.bin\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\nAAECAwQF",
+            ], "").replace("boundary=\"b\"", "boundary=\"inner\"").replace("--b", "--inner")),
+        ], "")),
         ("quoted-printable then base64", msg(
             "Content-Transfer-Encoding: quoted-printable\r\nContent-Transfer-Encoding: base64\r\n", name_b64)),
         // "hi,\n" then the name, each encoded with its own padding.
@@ -781,6 +792,10 @@ fn names_in_the_rest_of_the_places_clients_show_them_are_found() {
             &["Content-Type: text/plain\r\n\r\nhello"],
             "--b\r\nContent-Type: text/plain\r\n\r\nNotes on Harrowgate Shipping.\r\n--b--\r\n",
         )),
+        // mail-parser reads this Date on a bare LF on over the blank line,
+        // and the body was gone (found in the SpamAssassin corpus).
+        ("a Date ending in UT, bare LF", String::from(
+            "From: a@firm.example\nSubject: s\nDate: Sun, 25 Aug 2002 16:50:54 UT\n\nfirst line\nNotes on Harrowgate Shipping.\n")),
         ("uuencode in text/plain", msg("Content-Type: text/plain\r\n",
             "See below.\r\n\r\nbegin 644 notes.txt\r\n<3F]T97,@;VX@2&%R<F]W9V%T92!3:&EP<&EN9P  \r\n`\r\nend")),
     ];

@@ -33,6 +33,12 @@ def texts(msg):
 ADDRESS_HEADERS = ("from", "to", "cc", "bcc", "reply-to", "sender")
 
 
+def clean(text):
+    """Undecodable bytes come back from the parser as lone surrogates,
+    which JSON readers refuse: each becomes U+FFFD."""
+    return str(text).encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
 def names(msg):
     out = []
     for h in ADDRESS_HEADERS:
@@ -58,6 +64,10 @@ for line in sys.stdin:
     try:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         subject = str(msg.get("subject", ""))
-        print(json.dumps({"texts": texts(msg), "subject": subject, "names": names(msg)}))
+        print(json.dumps({
+            "texts": [clean(t) for t in texts(msg)],
+            "subject": clean(subject),
+            "names": [clean(n) for n in names(msg)],
+        }))
     except Exception as e:  # a parser crash is not a reading
         print(json.dumps({"error": type(e).__name__}))
