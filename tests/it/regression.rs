@@ -69,18 +69,26 @@ fn detection_survives_encodings_and_evasions() {
         ("strong alias", msg("", "HSL Group board pack"), "C-10442"),
         ("weak alias corroborated", msg("", "HSL re 2023-0988"), "C-10442"),
     ];
-    let mut failures = Vec::new();
-    for (name, raw, want) in cases {
-        let v = run(raw, OUT);
-        if !ids(&v).contains(want) || v.action.as_str() != "hold" {
-            failures.push(format!(
-                "{name}: action {} ids {:?}, wanted {want}",
-                v.action.as_str(),
-                ids(&v)
-            ));
-        }
-    }
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(name, raw, want)| not_held(name, raw, |v| ids(v).contains(want)))
+        .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `raw` sent to an outsider: `None` when it is held and `seen` holds of
+/// its verdict, else the line a failing case reports.
+fn not_held(name: &str, raw: &str, seen: impl Fn(&Verdict) -> bool) -> Option<String> {
+    let v = run(raw, OUT);
+    if seen(&v) && v.action.as_str() == "hold" {
+        return None;
+    }
+    Some(format!(
+        "{name}: action {} ids {:?} uninspectable {:?}",
+        v.action.as_str(),
+        ids(&v),
+        v.uninspectable
+    ))
 }
 
 #[test]
@@ -799,17 +807,10 @@ fn names_in_the_rest_of_the_places_clients_show_them_are_found() {
         ("uuencode in text/plain", msg("Content-Type: text/plain\r\n",
             "See below.\r\n\r\nbegin 644 notes.txt\r\n<3F]T97,@;VX@2&%R<F]W9V%T92!3:&EP<&EN9P  \r\n`\r\nend")),
     ];
-    let mut failures = Vec::new();
-    for (name, raw) in cases {
-        let v = run(raw, OUT);
-        if !ids(&v).contains(&"C-10442") || v.action.as_str() != "hold" {
-            failures.push(format!(
-                "{name}: action {} ids {:?}",
-                v.action.as_str(),
-                ids(&v)
-            ));
-        }
-    }
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(name, raw)| not_held(name, raw, |v| ids(v).contains(&"C-10442")))
+        .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -843,18 +844,13 @@ fn what_cannot_be_read_whole_is_held() {
              --e\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\
              --e\r\nContent-Type: application/octet-stream\r\n\r\n{armored}\r\n--e--\r\n")),
     ];
-    let mut failures = Vec::new();
-    for (name, raw) in cases {
-        let v = run(raw, OUT);
-        let seen = ids(&v).contains(&"C-10442") || !v.uninspectable.is_empty();
-        if !seen || v.action.as_str() != "hold" {
-            failures.push(format!(
-                "{name}: action {} ids {:?} uninspectable {:?}",
-                v.action.as_str(),
-                ids(&v),
-                v.uninspectable
-            ));
-        }
-    }
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(name, raw)| {
+            not_held(name, raw, |v| {
+                ids(v).contains(&"C-10442") || !v.uninspectable.is_empty()
+            })
+        })
+        .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
